@@ -1,0 +1,92 @@
+//! The `fleet` command line: raw arguments (clap) → one command run over the library.
+
+mod output;
+mod registry_cmd;
+mod validate_cmd;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+pub use output::{ColorChoice, Console, OutputFormat};
+
+/// Exit codes scripts can rely on.
+pub mod exit {
+    /// Success.
+    pub const OK: u8 = 0;
+    /// The command ran and failed (invalid configuration, failed operation).
+    pub const FAILURE: u8 = 1;
+    /// Wrong usage: bad arguments, a missing confirmation, nothing to act on.
+    pub const USAGE: u8 = 2;
+}
+
+#[derive(Debug, Parser)]
+#[command(name = "fleet", version, about = "Plan, build and deploy a monorepo of container fleets", long_about = None)]
+pub struct Cli {
+    /// Path to fleet-registry.kdl (or its directory). Default: FLEET_REGISTRY_PATH, then
+    /// ./fleet-registry.kdl, then the nearest parent directory that has one.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub registry: Option<PathBuf>,
+
+    /// When to use colors (NO_COLOR is respected with `auto`).
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+
+    /// More log output (-v info, -vv debug); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check fleet-registry.kdl and every fleet it references (or one fleet.kdl).
+    Validate(validate_cmd::ValidateArgs),
+    /// Inspect the fleet registry.
+    #[command(subcommand)]
+    Registry(RegistryCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RegistryCommand {
+    /// List fleets, servers and routes (FS-005 layout).
+    List(registry_cmd::ListArgs),
+}
+
+/// `--output` for read commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Output {
+    #[default]
+    Text,
+    Json,
+}
+
+/// Runs the CLI from process arguments and returns its exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.verbose);
+    let console = Console::new(cli.color);
+    let code = match cli.command {
+        Command::Validate(args) => validate_cmd::run(&console, cli.registry.as_deref(), &args),
+        Command::Registry(RegistryCommand::List(args)) => registry_cmd::list(&console, cli.registry.as_deref(), &args),
+    };
+    ExitCode::from(code)
+}
+
+fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::env::var_os("NO_COLOR").is_none())
+        .try_init();
+}

@@ -1,0 +1,186 @@
+//! `fleet-registry.kdl` (FS-001…FS-003): fleets, servers and the routes between them.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::cloud::{Server, leaf_string, lower_server};
+use super::fleet::report_duplicates;
+use super::lower::{Ctx, Spanned, take};
+use super::source::{SourceFile, Span};
+use super::syntax::{RawDocument, RawNode};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Registry {
+    #[serde(skip)]
+    pub file: Arc<SourceFile>,
+    pub name: Spanned<String>,
+    pub fleets: Vec<FleetEntry>,
+    pub servers: Vec<Server>,
+    pub routes: Vec<Route>,
+}
+
+impl Registry {
+    pub fn fleet(&self, name: &str) -> Option<&FleetEntry> {
+        self.fleets.iter().find(|f| f.name.value == name)
+    }
+
+    pub fn server(&self, name: &str) -> Option<&Server> {
+        self.servers.iter().find(|s| s.name.value == name)
+    }
+
+    pub fn routes_of<'a>(&'a self, fleet: &'a str) -> impl Iterator<Item = &'a Route> + 'a {
+        self.routes.iter().filter(move |r| r.fleet.value == fleet)
+    }
+}
+
+/// FS-002: a fleet and where its `.fleetflow/fleet.kdl` lives, relative to the registry.
+#[derive(Debug, Clone, Serialize)]
+pub struct FleetEntry {
+    pub name: Spanned<String>,
+    pub path: Spanned<String>,
+    pub description: Option<String>,
+}
+
+/// FS-003: fleet + stage → server.
+#[derive(Debug, Clone, Serialize)]
+pub struct Route {
+    pub fleet: Spanned<String>,
+    pub stage: Spanned<String>,
+    pub server: Spanned<String>,
+    #[serde(skip)]
+    pub span: Span,
+}
+
+const REGISTRY_NODES: &[&str] = &["registry", "fleet", "server", "deployment"];
+
+/// Stage 2 for a registry file. `None` only when the registry has no usable name (FS-001).
+pub fn lower_registry(ctx: &mut Ctx, doc: &RawDocument) -> Option<Registry> {
+    if ctx.reject_empty("a registry", "registry \"<name>\"") {
+        return None;
+    }
+    let mut name = None;
+    let mut fleets = Vec::new();
+    let mut servers = Vec::new();
+    let mut routes = Vec::new();
+    for node in &doc.nodes {
+        match node.name.as_str() {
+            "registry" => {
+                ctx.leaf(node, &[]);
+                let v = ctx.one_string(node);
+                if let Some(v) = &v
+                    && v.value.trim().is_empty()
+                {
+                    ctx.error(v.span.clone(), "the registry name is empty");
+                }
+                ctx.set_once(&mut name, node, v);
+            }
+            "fleet" => fleets.extend(lower_fleet_entry(ctx, node)),
+            "server" => servers.extend(lower_server(ctx, node)),
+            "deployment" => {
+                ctx.leaf_block(node);
+                for child in node.children() {
+                    match child.name.as_str() {
+                        "route" => routes.extend(lower_route(ctx, child)),
+                        _ => ctx.unknown_node(child, "`deployment`", &["route"]),
+                    }
+                }
+            }
+            _ => ctx.unknown_node(node, "a registry file", REGISTRY_NODES),
+        }
+    }
+    report_duplicates(ctx, "fleet", fleets.iter().map(|f: &FleetEntry| &f.name));
+    report_duplicates(ctx, "server", servers.iter().map(|s| &s.name));
+    let Some(name) = take(name) else {
+        ctx.push(
+            ctx.diag(0..0, "FS-001: the registry has no `registry` node")
+                .with_help("add `registry \"<name>\"` at the top of the file"),
+        );
+        return None;
+    };
+    Some(Registry {
+        file: Arc::clone(ctx.file),
+        name,
+        fleets,
+        servers,
+        routes,
+    })
+}
+
+fn lower_fleet_entry(ctx: &mut Ctx, node: &RawNode) -> Option<FleetEntry> {
+    let name = ctx.name_arg(node, "fleet");
+    ctx.check_props(node, &[]);
+    let (mut path, mut description) = (None, None);
+    for child in node.children() {
+        match child.name.as_str() {
+            "path" => {
+                ctx.leaf(child, &[]);
+                let v = ctx.one_string(child);
+                if let Some(p) = &v {
+                    check_relative_path(ctx, p);
+                }
+                ctx.set_once(&mut path, child, v);
+            }
+            "description" => leaf_string(ctx, child, &mut description),
+            _ => ctx.unknown_node(child, "`fleet`", &["path", "description"]),
+        }
+    }
+    let name = name?;
+    let Some(path) = take(path) else {
+        ctx.push(
+            ctx.diag(node.name_span.clone(), format!("fleet `{}` has no `path`", name.value))
+                .with_help("add `path \"fleets/<name>\"` (relative to the registry file)"),
+        );
+        return None;
+    };
+    Some(FleetEntry {
+        name,
+        path,
+        description: take(description),
+    })
+}
+
+/// Fleet paths stay inside the registry's directory: relative, no `..`.
+fn check_relative_path(ctx: &mut Ctx, path: &Spanned<String>) {
+    let p = path.value.as_str();
+    if let Some(problem) = fleet_path_problem(p) {
+        ctx.push(
+            ctx.diag(path.span.clone(), format!("fleet path {p:?} {problem}"))
+                .with_help("fleet paths are relative to fleet-registry.kdl and stay inside its directory"),
+        );
+    }
+}
+
+/// Why a fleet path may not be used (absolute, `..`, empty), if it may not.
+pub fn fleet_path_problem(p: &str) -> Option<&'static str> {
+    if p.is_empty() {
+        Some("is empty")
+    } else if p.starts_with('/') || p.starts_with('\\') || p.get(1..2) == Some(":") {
+        Some("is absolute")
+    } else if p.split(['/', '\\']).any(|c| c == "..") {
+        Some("leaves the registry's directory (`..`)")
+    } else if p.contains('\0') {
+        Some("contains a NUL byte")
+    } else {
+        None
+    }
+}
+
+fn lower_route(ctx: &mut Ctx, node: &RawNode) -> Option<Route> {
+    ctx.leaf(node, &["fleet", "stage", "server"]);
+    ctx.no_args(node);
+    let fleet = ctx.required_prop_string(node, "fleet");
+    let stage = ctx.required_prop_string(node, "stage");
+    let server = ctx.required_prop_string(node, "server");
+    for (kind, v) in [("fleet", &fleet), ("stage", &stage), ("server", &server)] {
+        if let Some(v) = v {
+            ctx.check_name(kind, v);
+        }
+    }
+    Some(Route {
+        fleet: fleet?,
+        stage: stage?,
+        server: server?,
+        span: node.name_span.clone(),
+    })
+}

@@ -1,0 +1,7 @@
+//! fleetflow: from a pull request to running servers.
+//!
+//! Data flows config → plan → pipeline → build/deploy; the front doors (CLI, GitHub App,
+//! Action) are thin layers over this library.
+
+pub mod cli;
+pub mod config;
