@@ -1,7 +1,11 @@
 //! The `fleet` command line: raw arguments (clap) → one command run over the library.
 
+mod build_cmd;
+mod deploy_cmd;
+mod fleet_select;
 mod output;
 mod registry_cmd;
+mod stage_cmd;
 mod validate_cmd;
 
 use std::path::PathBuf;
@@ -26,7 +30,8 @@ pub mod exit {
 pub struct Cli {
     /// Path to fleet-registry.kdl (or its directory). Default: FLEET_REGISTRY_PATH, then
     /// ./fleet-registry.kdl, then the nearest parent directory that has one.
-    #[arg(long, global = true, value_name = "PATH")]
+    /// (Given before the command; `fleet build/deploy --registry` name an image registry.)
+    #[arg(long, value_name = "PATH")]
     pub registry: Option<PathBuf>,
 
     /// When to use colors (NO_COLOR is respected with `auto`).
@@ -48,6 +53,23 @@ pub enum Command {
     /// Inspect the fleet registry.
     #[command(subcommand)]
     Registry(RegistryCommand),
+    /// Build a stage's images (local: native; others: linux/amd64 with buildx).
+    Build(build_cmd::BuildArgs),
+    /// Deploy a stage: stop → replace → start in dependency order, health-gated, with rollback.
+    Deploy(deploy_cmd::DeployArgs),
+    /// Start a stage's containers (default stage: local).
+    Up(deploy_cmd::UpArgs),
+    /// Stop (or --remove) a stage's containers.
+    Down(deploy_cmd::DownArgs),
+    /// List a fleet's containers.
+    Ps(deploy_cmd::PsArgs),
+    /// Show container logs.
+    Logs(deploy_cmd::LogsArgs),
+    /// Restart a stage's containers.
+    Restart(deploy_cmd::RestartArgs),
+    /// Stage-centred commands (seed 004).
+    #[command(subcommand)]
+    Stage(stage_cmd::StageCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -71,7 +93,17 @@ pub fn main() -> ExitCode {
     let console = Console::new(cli.color);
     let code = match cli.command {
         Command::Validate(args) => validate_cmd::run(&console, cli.registry.as_deref(), &args),
-        Command::Registry(RegistryCommand::List(args)) => registry_cmd::list(&console, cli.registry.as_deref(), &args),
+        Command::Registry(RegistryCommand::List(args)) => {
+            registry_cmd::list(&console, args.registry.as_deref().or(cli.registry.as_deref()), &args)
+        }
+        Command::Build(args) => build_cmd::run(&console, cli.registry.as_deref(), &args),
+        Command::Deploy(args) => deploy_cmd::run_deploy(&console, cli.registry.as_deref(), &args),
+        Command::Up(args) => deploy_cmd::run_up(&console, cli.registry.as_deref(), &args),
+        Command::Down(args) => deploy_cmd::run_down(&console, cli.registry.as_deref(), &args),
+        Command::Ps(args) => deploy_cmd::run_ps(&console, cli.registry.as_deref(), &args),
+        Command::Logs(args) => deploy_cmd::run_logs(&console, cli.registry.as_deref(), &args),
+        Command::Restart(args) => deploy_cmd::run_restart(&console, cli.registry.as_deref(), &args),
+        Command::Stage(command) => stage_cmd::run(&console, cli.registry.as_deref(), &command),
     };
     ExitCode::from(code)
 }

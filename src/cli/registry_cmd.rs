@@ -11,6 +11,9 @@ use crate::config::{DirFiles, LoadOptions, Registry, load_workspace};
 
 #[derive(Debug, Args)]
 pub struct ListArgs {
+    /// Path to fleet-registry.kdl (or its directory).
+    #[arg(long, value_name = "PATH")]
+    pub registry: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     pub output: Output,

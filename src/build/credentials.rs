@@ -1,0 +1,75 @@
+//! Registry credentials: what docker already has (config.json `auths`, `credsStore`,
+//! `credHelpers`, read through docker_credential), else a token from the environment for ghcr.io.
+
+use std::path::Path;
+
+/// Credentials for one registry. Debug never shows the secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RegistryLogin {
+    pub registry: String,
+    pub username: String,
+    pub secret: String,
+}
+
+impl std::fmt::Debug for RegistryLogin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryLogin")
+            .field("registry", &self.registry)
+            .field("username", &self.username)
+            .finish()
+    }
+}
+
+/// Where credentials come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CredentialSource {
+    /// Docker can already authenticate (stored in config.json or a helper).
+    Stored,
+    /// Log in with this first (the password goes through stdin).
+    Token(RegistryLogin),
+    /// Nothing known: pushing will fail unless the registry is open.
+    None,
+}
+
+/// The registry host of an image reference (`ghcr.io/acme/app:1` → `ghcr.io`); Docker Hub for
+/// references without one.
+pub fn registry_host(image: &str) -> &str {
+    match image.split_once('/') {
+        Some((first, _)) if first.contains('.') || first.contains(':') || first == "localhost" => first,
+        _ => "docker.io",
+    }
+}
+
+/// Looks up credentials for `host` in the docker config at `config_dir` (or the default one),
+/// then GHCR_TOKEN / GITHUB_TOKEN for ghcr.io.
+pub fn find_credentials(
+    host: &str,
+    config_dir: Option<&Path>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> CredentialSource {
+    let stored = match config_dir {
+        Some(dir) => std::fs::File::open(dir.join("config.json"))
+            .ok()
+            .and_then(|f| docker_credential::get_credential_from_reader(f, host).ok()),
+        None => docker_credential::get_credential(host).ok(),
+    };
+    if stored.is_some() {
+        return CredentialSource::Stored;
+    }
+    if host == "ghcr.io" {
+        let token = env("GHCR_TOKEN")
+            .or_else(|| env("GITHUB_TOKEN"))
+            .filter(|t| !t.is_empty());
+        if let Some(secret) = token {
+            let username = env("GITHUB_ACTOR")
+                .filter(|a| !a.is_empty())
+                .unwrap_or_else(|| "fleetflow".into());
+            return CredentialSource::Token(RegistryLogin {
+                registry: host.into(),
+                username,
+                secret,
+            });
+        }
+    }
+    CredentialSource::None
+}

@@ -1,0 +1,252 @@
+//! `fleet build`: which images a stage builds, how (buildx for linux/amd64, or the classic
+//! builder), with which tags and OCI labels, and skipping services whose inputs did not change.
+
+pub mod credentials;
+pub mod inputs;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::config::Stage;
+use crate::docker::{BuildRequest, Builder, Docker, DockerError};
+use crate::images::built_image_name;
+
+/// Label holding the hash of a build's inputs (to skip unchanged rebuilds).
+pub const INPUTS_LABEL: &str = "io.fleetflow.build-inputs";
+/// The platform of non-local stages (seed 001: servers are linux/amd64).
+pub const SERVER_PLATFORM: &str = "linux/amd64";
+
+#[derive(Debug, Clone, Default)]
+pub struct BuildOptions {
+    /// Only these services (all built services when empty).
+    pub services: Vec<String>,
+    pub push: bool,
+    pub tag: Option<String>,
+    pub registry: Option<String>,
+    pub platform: Option<String>,
+    pub no_cache: bool,
+    /// Full git commit, when known (adds `sha-<7>` and the revision label).
+    pub commit: Option<String>,
+    /// Repository URL for `org.opencontainers.image.source` (ghcr.io links packages by it).
+    pub source_url: Option<String>,
+    /// RFC 3339 build time for `org.opencontainers.image.created`.
+    pub created: String,
+}
+
+/// One image to build.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlannedBuild {
+    pub service: String,
+    pub builder: Builder,
+    pub request: BuildRequest,
+    pub inputs_hash: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("stage `{stage}` has no service `{service}` that is built; built services: {known}")]
+    UnknownService {
+        stage: String,
+        service: String,
+        known: String,
+    },
+    #[error("stage `{0}` builds nothing: no service has `build`")]
+    NothingToBuild(String),
+    #[error("build context {path} of `{service}` is not readable: {source}")]
+    Context {
+        service: String,
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("build of `{service}` failed: {source}")]
+    Failed {
+        service: String,
+        #[source]
+        source: DockerError,
+    },
+    #[error("push of {image} failed: {source}")]
+    Push {
+        image: String,
+        #[source]
+        source: DockerError,
+    },
+}
+
+/// The builds of a stage (pure but for hashing the context files).
+pub fn plan_builds(
+    project: &str,
+    stage: &Stage,
+    fleet_dir: &Path,
+    options: &BuildOptions,
+    buildx: bool,
+) -> Result<Vec<PlannedBuild>, BuildError> {
+    let stage_name = stage.name.value.as_str();
+    let built: Vec<_> = stage
+        .services
+        .iter()
+        .filter(|s| s.image.is_none() && s.build.is_some())
+        .collect();
+    if built.is_empty() {
+        return Err(BuildError::NothingToBuild(stage_name.into()));
+    }
+    for wanted in &options.services {
+        if !built.iter().any(|s| &s.name.value == wanted) {
+            return Err(BuildError::UnknownService {
+                stage: stage_name.into(),
+                service: wanted.clone(),
+                known: built
+                    .iter()
+                    .map(|s| s.name.value.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        }
+    }
+    let local = stage_name == "local";
+    let platform = options
+        .platform
+        .clone()
+        .or_else(|| (!local).then(|| SERVER_PLATFORM.to_owned()));
+    let builder = if !local && buildx {
+        Builder::Buildx
+    } else {
+        Builder::Classic
+    };
+    let push = options.push && !local;
+    let tag = options.tag.clone().unwrap_or_else(|| "latest".into());
+    let mut plans = Vec::new();
+    for service in built
+        .into_iter()
+        .filter(|s| options.services.is_empty() || options.services.contains(&s.name.value))
+    {
+        let Some(build) = &service.build else { continue };
+        let name = &service.name.value;
+        let context = fleet_dir.join(&build.context);
+        let dockerfile = build.dockerfile.as_ref().map(|f| context.join(f));
+        let image = built_image_name(
+            project,
+            stage,
+            name,
+            if local { None } else { options.registry.as_deref() },
+        );
+        let mut tags = vec![format!("{image}:{tag}")];
+        if let Some(commit) = options.commit.as_deref().filter(|c| c.len() >= 7) {
+            tags.push(format!("{image}:sha-{}", &commit[..7]));
+        }
+        let inputs_hash =
+            inputs::hash_inputs(&context, dockerfile.as_deref(), build, platform.as_deref()).map_err(|source| {
+                BuildError::Context {
+                    service: name.clone(),
+                    path: context.display().to_string(),
+                    source,
+                }
+            })?;
+        let mut labels = BTreeMap::from([
+            ("org.opencontainers.image.created".to_owned(), options.created.clone()),
+            (INPUTS_LABEL.to_owned(), inputs_hash.clone()),
+        ]);
+        if let Some(url) = &options.source_url {
+            labels.insert("org.opencontainers.image.source".into(), url.clone());
+        }
+        if let Some(commit) = &options.commit {
+            labels.insert("org.opencontainers.image.revision".into(), commit.clone());
+        }
+        plans.push(PlannedBuild {
+            service: name.clone(),
+            builder,
+            request: BuildRequest {
+                context,
+                dockerfile,
+                target: build.target.clone(),
+                args: build.args.clone(),
+                tags,
+                labels,
+                platform: platform.clone(),
+                no_cache: options.no_cache,
+                push,
+            },
+            inputs_hash,
+        });
+    }
+    Ok(plans)
+}
+
+/// What a build run did for one service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BuildOutcome {
+    pub service: String,
+    pub images: Vec<String>,
+    /// false when the inputs were unchanged and the existing image was kept.
+    pub built: bool,
+    pub pushed: bool,
+}
+
+/// Runs planned builds (and pushes with the classic builder), skipping unchanged inputs.
+pub fn run_builds(
+    docker: &dyn Docker,
+    plans: &[PlannedBuild],
+    output: &mut dyn FnMut(&str, &str),
+) -> Result<Vec<BuildOutcome>, BuildError> {
+    let mut outcomes = Vec::new();
+    for plan in plans {
+        let r = &plan.request;
+        let primary = &r.tags[0];
+        let existing = docker.inspect_image(primary).ok().flatten();
+        let unchanged = !r.no_cache
+            && existing.is_some_and(|i| i.labels.get(INPUTS_LABEL) == Some(&plan.inputs_hash))
+            && plan.builder == Builder::Classic;
+        if unchanged {
+            output(&plan.service, &format!("inputs unchanged, keeping {primary}"));
+        } else {
+            docker
+                .build(plan.builder, r, &mut |l| output(&plan.service, l))
+                .map_err(|source| BuildError::Failed {
+                    service: plan.service.clone(),
+                    source,
+                })?;
+        }
+        let mut pushed = false;
+        if r.push && plan.builder == Builder::Classic {
+            for image in &r.tags {
+                docker
+                    .push(image, &mut |l| output(&plan.service, l))
+                    .map_err(|source| BuildError::Push {
+                        image: image.clone(),
+                        source,
+                    })?;
+            }
+            pushed = true;
+        }
+        outcomes.push(BuildOutcome {
+            service: plan.service.clone(),
+            images: r.tags.clone(),
+            built: !unchanged,
+            pushed: pushed || (r.push && plan.builder == Builder::Buildx),
+        });
+    }
+    Ok(outcomes)
+}
+
+/// The repository URL for the source label: GitHub Actions' variables, else `origin`.
+pub fn source_url(env: &dyn Fn(&str) -> Option<String>, origin: Option<&str>) -> Option<String> {
+    if let (Some(server), Some(repo)) = (env("GITHUB_SERVER_URL"), env("GITHUB_REPOSITORY")) {
+        return Some(format!("{}/{repo}", server.trim_end_matches('/')));
+    }
+    let origin = origin?.trim().trim_end_matches(".git");
+    if let Some(rest) = origin.strip_prefix("git@") {
+        let (host, path) = rest.split_once(':')?;
+        return Some(format!("https://{host}/{path}"));
+    }
+    origin.starts_with("https://").then(|| origin.to_owned())
+}
+
+/// Paths of a fleet relative to the current directory, for messages.
+pub fn display_path(p: &Path) -> PathBuf {
+    std::env::current_dir()
+        .ok()
+        .and_then(|cwd| p.strip_prefix(cwd).ok().map(Path::to_path_buf))
+        .unwrap_or_else(|| p.to_path_buf())
+}

@@ -1,0 +1,223 @@
+//! `fleet build <stage>`.
+
+use std::path::Path;
+use std::process::Command;
+
+use clap::Args;
+
+use super::fleet_select::{FleetSelect, SelectError, SelectedFleet, select};
+use super::{Console, Output, exit};
+use crate::build::credentials::{CredentialSource, find_credentials, registry_host};
+use crate::build::{BuildOptions, plan_builds, run_builds, source_url};
+use crate::config::Stage;
+use crate::deploy::DesiredService;
+use crate::docker::{Builder, Docker, DockerCli};
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// The stage to build for (local: native platform, never pushed; others: linux/amd64).
+    pub stage: String,
+    /// Only these services (repeatable).
+    #[arg(short = 'n', long = "service", value_name = "SERVICE")]
+    pub services: Vec<String>,
+    /// Push after building (not for the local stage).
+    #[arg(long)]
+    pub push: bool,
+    /// Image tag (default latest; `sha-<7>` is added when a git commit is known).
+    #[arg(long)]
+    pub tag: Option<String>,
+    /// Registry prefix, e.g. ghcr.io/acme (also FLEET_IMAGE_REGISTRY).
+    #[arg(long, env = "FLEET_IMAGE_REGISTRY")]
+    pub registry: Option<String>,
+    /// Target platform (default: native for local, linux/amd64 otherwise).
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Build without cache (and rebuild even when inputs are unchanged).
+    #[arg(long)]
+    pub no_cache: bool,
+    #[arg(long, value_enum, default_value_t)]
+    pub output: Output,
+    #[command(flatten)]
+    pub fleet: FleetSelect,
+}
+
+pub fn run(console: &Console, registry_file: Option<&Path>, args: &BuildArgs) -> u8 {
+    let fleet = match select(&args.fleet, registry_file) {
+        Ok(f) => f,
+        Err(SelectError::Usage(m)) => {
+            console.error(&m);
+            return exit::USAGE;
+        }
+        Err(SelectError::Load(e)) => return console.report_load_error(&e),
+    };
+    let stage = match fleet.stage(&args.stage) {
+        Ok(s) => s,
+        Err(m) => {
+            console.error(&m);
+            return exit::USAGE;
+        }
+    };
+    let docker = DockerCli::default();
+    if let Err(e) = docker.server_version() {
+        console.error(&e.to_string());
+        return exit::FAILURE;
+    }
+    if args.push && args.stage == "local" {
+        eprintln!("note: the local stage is never pushed; building only");
+    }
+    let options = BuildOptions {
+        services: args.services.clone(),
+        push: args.push,
+        tag: args.tag.clone(),
+        registry: args.registry.clone(),
+        platform: args.platform.clone(),
+        no_cache: args.no_cache,
+        commit: git(&fleet.dir, &["rev-parse", "HEAD"]),
+        source_url: source_url(
+            &|k| std::env::var(k).ok(),
+            git(&fleet.dir, &["remote", "get-url", "origin"]).as_deref(),
+        ),
+        created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    };
+    let buildx = args.stage != "local" && docker.buildx_available();
+    let plans = match plan_builds(&fleet.project, stage, &fleet.dir, &options, buildx) {
+        Ok(p) => p,
+        Err(e) => {
+            console.error(&e.to_string());
+            return exit::USAGE;
+        }
+    };
+    if args.stage != "local" && !buildx {
+        eprintln!("note: docker buildx is not available; using `docker build --platform` and `docker push` instead");
+    }
+    let docker = match with_credentials(console, docker, &plans, args.push) {
+        Ok(d) => d,
+        Err(code) => return code,
+    };
+    let plain = !console.color();
+    let result = run_builds(&docker.0, &plans, &mut |service, line| {
+        if plain || std::env::var_os("CI").is_some() {
+            eprintln!("{service} | {line}");
+        } else {
+            eprintln!("\x1b[2m{service} |\x1b[0m {line}");
+        }
+    });
+    match (result, args.output) {
+        (Ok(outcomes), Output::Json) => {
+            console.print_json(&outcomes);
+            exit::OK
+        }
+        (Ok(outcomes), Output::Text) => {
+            let mut out = String::new();
+            for o in &outcomes {
+                let what = match (o.built, o.pushed) {
+                    (true, true) => "built and pushed",
+                    (true, false) => "built",
+                    (false, true) => "unchanged, pushed",
+                    (false, false) => "unchanged",
+                };
+                out.push_str(&format!("{}: {what}: {}\n", o.service, o.images.join(", ")));
+            }
+            console.print(&out);
+            exit::OK
+        }
+        (Err(e), _) => {
+            console.error(&format!("{e}; nothing was deployed"));
+            exit::FAILURE
+        }
+    }
+}
+
+/// The engine, logged in to the push registries that need a token (in a private, temporary
+/// docker config: the user's own config.json is never written).
+fn with_credentials(
+    console: &Console,
+    docker: DockerCli,
+    plans: &[crate::build::PlannedBuild],
+    push: bool,
+) -> Result<(DockerCli, Option<tempfile::TempDir>), u8> {
+    if !push {
+        return Ok((docker, None));
+    }
+    let mut hosts: Vec<&str> = plans
+        .iter()
+        .flat_map(|p| p.request.tags.iter().map(|t| registry_host(t)))
+        .collect();
+    hosts.sort_unstable();
+    hosts.dedup();
+    let env = |k: &str| std::env::var(k).ok();
+    let logins: Vec<_> = hosts
+        .iter()
+        .filter_map(|h| match find_credentials(h, docker.config_dir.as_deref(), &env) {
+            CredentialSource::Token(login) => Some(login),
+            _ => None,
+        })
+        .collect();
+    if logins.is_empty() {
+        return Ok((docker, None));
+    }
+    let dir = tempfile::tempdir().map_err(|e| {
+        console.error(&format!("cannot create a docker config directory: {e}"));
+        exit::FAILURE
+    })?;
+    let private = DockerCli {
+        config_dir: Some(dir.path().to_path_buf()),
+        ..docker
+    };
+    for login in logins {
+        private
+            .login(&login.registry, &login.username, &login.secret)
+            .map_err(|e| {
+                console.error(&e.to_string());
+                exit::FAILURE
+            })?;
+    }
+    Ok((private, Some(dir)))
+}
+
+fn git(dir: &Path, args: &[&str]) -> Option<String> {
+    let out = Command::new("git").arg("-C").arg(dir).args(args).output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        .filter(|s| !s.is_empty())
+}
+
+/// Before `up`/`deploy`: builds the local images that do not exist yet.
+pub fn build_missing_local_images(
+    console: &Console,
+    docker: &dyn Docker,
+    fleet: &SelectedFleet,
+    stage: &Stage,
+    desired: &[DesiredService],
+) -> Result<(), u8> {
+    let missing: Vec<String> = desired
+        .iter()
+        .filter(|d| d.built_locally && !matches!(docker.inspect_image(&d.spec.image), Ok(Some(_))))
+        .map(|d| d.service.clone())
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let options = BuildOptions {
+        services: missing,
+        created: chrono::Utc::now().to_rfc3339(),
+        ..BuildOptions::default()
+    };
+    let fail = |m: String| {
+        console.error(&m);
+        exit::FAILURE
+    };
+    let mut plans = plan_builds(&fleet.project, stage, &fleet.dir, &options, false).map_err(|e| fail(e.to_string()))?;
+    // Deploys run what they built under the name they run (tag of the desired image).
+    for plan in &mut plans {
+        if let Some(d) = desired.iter().find(|d| d.service == plan.service) {
+            plan.request.tags = vec![d.spec.image.clone()];
+            plan.request.platform = None;
+            plan.builder = Builder::Classic;
+        }
+    }
+    run_builds(docker, &plans, &mut |s, l| eprintln!("{s} | {l}"))
+        .map_err(|e| fail(format!("{e}; nothing was deployed")))?;
+    Ok(())
+}

@@ -1,0 +1,11 @@
+//! Containers on an engine: deploy a stage (health-gated, with rollback) and the local
+//! lifecycle (down, ps, logs, restart).
+
+pub mod desired;
+pub mod engine;
+pub mod health;
+pub mod lifecycle;
+pub mod progress;
+
+pub use desired::{DesiredService, Target, desired_services, project_name};
+pub use engine::{Action, DeployError, DeployOptions, DeployReport, deploy};

@@ -1,0 +1,264 @@
+//! `fleet build` against the real engine and the authenticated registry of the test world.
+
+mod support;
+
+use std::path::Path;
+
+use fleetflow::build::credentials::{CredentialSource, find_credentials, registry_host};
+use fleetflow::build::{BuildOptions, plan_builds};
+use fleetflow::config::load::load_fleet_file;
+use fleetflow::docker::{Builder, argv};
+use predicates::str::contains;
+use support::{TestWorld, run, run_ok, test_world, unique};
+
+fn fleet_dir(world: &TestWorld, project: &str, dockerfile_extra: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    std::fs::create_dir_all(root.join(".fleetflow")).expect("mkdir");
+    std::fs::create_dir_all(root.join("app")).expect("mkdir");
+    std::fs::write(
+        root.join(".fleetflow/fleet.kdl"),
+        format!(
+            "project \"{project}\"\nservice \"app\" {{\n    build {{\n        context \"./app\"\n        args {{\n            BASE \"{}\"\n        }}\n    }}\n    command \"sh\" \"-c\" \"cat /hello.txt; trap 'exit 0' TERM; while :; do sleep 1; done\"\n}}\nstage \"local\"\nstage \"live\"\n",
+            world.base_image
+        ),
+    )
+    .expect("write");
+    std::fs::write(
+        root.join("app/Dockerfile"),
+        format!("ARG BASE\nFROM ${{BASE}}\nCOPY hello.txt /hello.txt\n{dockerfile_extra}"),
+    )
+    .expect("write");
+    std::fs::write(root.join("app/hello.txt"), "hello from a built image\n").expect("write");
+    dir
+}
+
+fn fleet(dir: &Path, docker_config: &Path) -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::cargo_bin("fleet").expect("binary");
+    cmd.current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env("CI", "true")
+        .env("DOCKER_CONFIG", docker_config)
+        .env("GITHUB_SERVER_URL", "https://github.com")
+        .env("GITHUB_REPOSITORY", "acme/monorepo")
+        .env_remove("FLEET_IMAGE_REGISTRY");
+    cmd
+}
+
+#[test]
+fn live_build_pushes_to_the_registry_with_stored_credentials_and_skips_unchanged_inputs() {
+    let world = test_world();
+    let project = unique("b");
+    let dir = fleet_dir(&world, &project, "");
+    let registry = format!("{}/fleetflow-test", world.registry);
+    let out = fleet(dir.path(), &world.docker_config)
+        .args(["build", "live", "--push", "--registry", &registry])
+        .assert()
+        .success()
+        .stderr(contains(
+            "docker buildx is not available; using `docker build --platform` and `docker push` instead",
+        ));
+    let image = format!("{registry}/{project}-live:latest");
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert_eq!(stdout, format!("app: built and pushed: {image}\n"));
+
+    let labels = run_ok(
+        world
+            .docker()
+            .args(["image", "inspect", "--format", "{{json .Config.Labels}}", &image]),
+    );
+    let labels: serde_json::Value = serde_json::from_slice(&labels.stdout).expect("labels");
+    assert_eq!(
+        labels["org.opencontainers.image.source"],
+        "https://github.com/acme/monorepo"
+    );
+    assert!(
+        labels["org.opencontainers.image.created"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("20"))
+    );
+    let arch = run_ok(
+        world
+            .docker()
+            .args(["image", "inspect", "--format", "{{.Os}}/{{.Architecture}}", &image]),
+    );
+    assert_eq!(String::from_utf8_lossy(&arch.stdout).trim(), "linux/amd64");
+
+    // The pushed image comes back from the registry.
+    run_ok(world.docker().args(["rmi", &image]));
+    run_ok(world.docker().args(["pull", &image]));
+    let ran = run_ok(
+        world
+            .docker()
+            .args(["run", "--rm", "--network", "none", &image, "cat", "/hello.txt"]),
+    );
+    assert_eq!(String::from_utf8_lossy(&ran.stdout), "hello from a built image\n");
+
+    // Same inputs: not rebuilt (pushed again, which the registry answers without uploading).
+    fleet(dir.path(), &world.docker_config)
+        .args(["build", "live", "--push", "--registry", &registry])
+        .assert()
+        .success()
+        .stdout(format!("app: unchanged, pushed: {image}\n"));
+    std::fs::write(dir.path().join("app/hello.txt"), "changed\n").expect("write");
+    fleet(dir.path(), &world.docker_config)
+        .args(["build", "live", "--registry", &registry])
+        .assert()
+        .success()
+        .stdout(format!("app: built: {image}\n"));
+}
+
+#[test]
+fn push_without_credentials_is_refused_with_an_auth_error() {
+    let world = test_world();
+    let project = unique("b");
+    let dir = fleet_dir(&world, &project, "");
+    let empty = tempfile::tempdir().expect("tempdir");
+    fleet(dir.path(), empty.path())
+        .args([
+            "build",
+            "live",
+            "--push",
+            "--registry",
+            &format!("{}/fleetflow-test", world.registry),
+        ])
+        .assert()
+        .code(1)
+        .stderr(contains("registry authentication failed"));
+}
+
+#[test]
+fn a_failing_build_shows_its_output_and_deploys_nothing() {
+    let world = test_world();
+    let project = unique("b");
+    let dir = fleet_dir(&world, &project, "RUN echo about-to-fail && false\n");
+    fleet(dir.path(), &world.docker_config)
+        .args(["build", "local"])
+        .assert()
+        .code(1)
+        .stderr(contains("app | about-to-fail"))
+        .stderr(contains("build of `app` failed"));
+    fleet(dir.path(), &world.docker_config)
+        .args(["up", "local"])
+        .assert()
+        .code(1)
+        .stderr(contains("nothing was deployed"));
+    let ps = run(world.docker().args([
+        "ps",
+        "-aq",
+        "--filter",
+        &format!("label=io.fleetflow.project={project}"),
+    ]));
+    assert!(ps.stdout.is_empty(), "no container was created");
+}
+
+#[test]
+fn up_builds_the_local_image_and_runs_it() {
+    let world = test_world();
+    let project = unique("b");
+    let dir = fleet_dir(&world, &project, "");
+    fleet(dir.path(), &world.docker_config)
+        .args(["up", "local"])
+        .assert()
+        .success()
+        .stdout(contains("app      created"));
+    let logs = run_ok(world.docker().args(["logs", &format!("{project}-local-app")]));
+    assert_eq!(String::from_utf8_lossy(&logs.stdout), "hello from a built image\n");
+    fleet(dir.path(), &world.docker_config)
+        .args(["down", "local", "--remove"])
+        .assert()
+        .success();
+}
+
+#[test]
+fn the_live_buildx_argv_is_what_github_runners_need() {
+    let dir = fleet_dir(&test_world(), "shop", "");
+    let fleet = load_fleet_file(&dir.path().join(".fleetflow/fleet.kdl"))
+        .expect("valid")
+        .fleet;
+    let options = BuildOptions {
+        push: true,
+        registry: Some("ghcr.io/acme".into()),
+        commit: Some("0123456789abcdef0123456789abcdef01234567".into()),
+        source_url: Some("https://github.com/acme/shop".into()),
+        created: "2026-11-25T00:00:00Z".into(),
+        ..BuildOptions::default()
+    };
+    let plans = plan_builds("shop", fleet.stage("live").expect("live"), dir.path(), &options, true).expect("plan");
+    assert_eq!(plans[0].builder, Builder::Buildx);
+    let args = argv::build(plans[0].builder, &plans[0].request);
+    let context = dir.path().join("./app").display().to_string();
+    let expected: Vec<String> = [
+        "buildx",
+        "build",
+        "--platform",
+        "linux/amd64",
+        "--build-arg",
+        "BASE=fleetflow/busybox:latest",
+        "--label",
+        &format!("io.fleetflow.build-inputs={}", plans[0].inputs_hash),
+        "--label",
+        "org.opencontainers.image.created=2026-11-25T00:00:00Z",
+        "--label",
+        "org.opencontainers.image.revision=0123456789abcdef0123456789abcdef01234567",
+        "--label",
+        "org.opencontainers.image.source=https://github.com/acme/shop",
+        "--tag",
+        "ghcr.io/acme/shop-live:latest",
+        "--tag",
+        "ghcr.io/acme/shop-live:sha-0123456",
+        "--push",
+        "--provenance=false",
+        &context,
+    ]
+    .map(String::from)
+    .to_vec();
+    assert_eq!(args, expected);
+    // The local stage: native platform, classic builder, never pushed.
+    let local = plan_builds("shop", fleet.stage("local").expect("local"), dir.path(), &options, true).expect("plan");
+    assert_eq!(
+        (
+            local[0].builder,
+            local[0].request.push,
+            local[0].request.platform.as_deref()
+        ),
+        (Builder::Classic, false, None)
+    );
+    assert_eq!(local[0].request.tags[0], "shop-local:latest");
+}
+
+#[test]
+fn credentials_come_from_docker_config_or_a_github_token() {
+    let world = test_world();
+    let none = |_: &str| None;
+    assert_eq!(
+        find_credentials(&world.registry, Some(&world.docker_config), &none),
+        CredentialSource::Stored
+    );
+    let empty = tempfile::tempdir().expect("tempdir");
+    assert_eq!(
+        find_credentials(&world.registry, Some(empty.path()), &none),
+        CredentialSource::None
+    );
+    let env = |k: &str| match k {
+        "GITHUB_TOKEN" => Some("ghs_secret".to_owned()),
+        "GITHUB_ACTOR" => Some("octocat".to_owned()),
+        _ => None,
+    };
+    match find_credentials("ghcr.io", Some(empty.path()), &env) {
+        CredentialSource::Token(login) => {
+            assert_eq!(
+                (login.registry.as_str(), login.username.as_str()),
+                ("ghcr.io", "octocat")
+            );
+            assert!(
+                !format!("{login:?}").contains("ghs_secret"),
+                "Debug never shows the token"
+            );
+        }
+        other => panic!("expected a token login, got {other:?}"),
+    }
+    assert_eq!(registry_host("ghcr.io/acme/app:1"), "ghcr.io");
+    assert_eq!(registry_host("127.0.0.1:5000/x/y"), "127.0.0.1:5000");
+    assert_eq!(registry_host("busybox:latest"), "docker.io");
+}
