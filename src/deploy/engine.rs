@@ -146,7 +146,7 @@ fn run(
     progress: &mut dyn Progress,
     outcomes: &mut Vec<Outcome>,
 ) -> Result<(), DeployError> {
-    docker.server_version()?;
+    // (The caller has checked the engine answers; the first call below fails clearly if not.)
     // Images first: a failed pull changes nothing.
     let image_ids = resolve_images(docker, desired, options, progress)?;
     let net_labels = BTreeMap::from([(labels::PROJECT.to_owned(), project.to_owned())]);
@@ -256,39 +256,59 @@ fn set_aside(docker: &dyn Docker, c: &Container, timeout: Duration) -> Result<()
     Ok(())
 }
 
+/// The image id each desired service will run: inspects every distinct image once (in
+/// parallel), pulls what must be pulled (always on deploy, only what is missing on up; never what
+/// this machine builds), then re-inspects what was pulled.
 fn resolve_images(
     docker: &dyn Docker,
     desired: &[DesiredService],
     options: &DeployOptions,
     progress: &mut dyn Progress,
 ) -> Result<Vec<String>, DeployError> {
-    // Pull always (deploy) or only what is missing (up); never what this machine builds.
-    let mut to_pull: Vec<&DesiredService> = Vec::new();
-    for d in desired.iter().filter(|d| !d.built_locally) {
-        if options.pull || docker.inspect_image(&d.spec.image)?.is_none() {
-            to_pull.push(d);
-        }
-    }
-    for d in &to_pull {
+    let mut images: Vec<&str> = desired.iter().map(|d| d.spec.image.as_str()).collect();
+    images.sort_unstable();
+    images.dedup();
+    let mut ids: HashMap<&str, Option<String>> = inspect_all(docker, &images)?;
+    let pullable = |image: &str| desired.iter().any(|d| d.spec.image == image && !d.built_locally);
+    let to_pull: Vec<&str> = images
+        .iter()
+        .copied()
+        .filter(|i| pullable(i) && (options.pull || ids.get(i).is_none_or(Option::is_none)))
+        .collect();
+    for d in desired.iter().filter(|d| to_pull.contains(&d.spec.image.as_str())) {
         progress.service(&d.service, &format!("pulling {}", d.spec.image));
     }
-    let results: Vec<Result<(), DockerError>> = std::thread::scope(|s| {
-        let handles: Vec<_> = to_pull.iter().map(|d| s.spawn(|| docker.pull(&d.spec.image))).collect();
+    let pulled: Vec<Result<(), DockerError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = to_pull.iter().map(|i| s.spawn(|| docker.pull(i))).collect();
         handles.into_iter().map(|h| h.join().unwrap_or(Ok(()))).collect()
     });
-    for r in results {
+    for r in pulled {
         r?;
     }
+    ids.extend(inspect_all(docker, &to_pull)?);
     desired
         .iter()
-        .map(|d| match docker.inspect_image(&d.spec.image)? {
-            Some(info) => Ok(info.id),
+        .map(|d| match ids.get(d.spec.image.as_str()).cloned().flatten() {
+            Some(id) => Ok(id),
             None => Err(DeployError::ImageMissing {
                 service: d.service.clone(),
                 image: d.spec.image.clone(),
             }),
         })
         .collect()
+}
+
+fn inspect_all<'a>(docker: &dyn Docker, images: &[&'a str]) -> Result<HashMap<&'a str, Option<String>>, DockerError> {
+    std::thread::scope(|s| {
+        let handles: Vec<_> = images
+            .iter()
+            .map(|&i| s.spawn(move || docker.inspect_image(i).map(|info| (i, info.map(|x| x.id)))))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or(Ok(("", None))))
+            .collect()
+    })
 }
 
 fn outcome(d: &DesiredService, action: Action, c: Option<&Container>, detail: &str) -> Outcome {
