@@ -10,3 +10,4 @@ pub mod config;
 pub mod deploy;
 pub mod docker;
 pub mod images;
+pub mod ssh;

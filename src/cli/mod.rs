@@ -5,6 +5,7 @@ mod deploy_cmd;
 mod fleet_select;
 mod output;
 mod registry_cmd;
+mod registry_remote_cmd;
 mod stage_cmd;
 mod validate_cmd;
 
@@ -76,6 +77,12 @@ pub enum Command {
 pub enum RegistryCommand {
     /// List fleets, servers and routes (FS-005 layout).
     List(registry_cmd::ListArgs),
+    /// Deploy a fleet to the servers its routes name, over SSH (prints the plan; runs with --yes).
+    Deploy(registry_remote_cmd::DeployArgs),
+    /// State of every route on its server (FS-005 layout).
+    Status(registry_remote_cmd::StatusArgs),
+    /// Remove a stuck deploy lock of a fleet+stage on its server.
+    Unlock(registry_remote_cmd::UnlockArgs),
 }
 
 /// `--output` for read commands.
@@ -95,6 +102,15 @@ pub fn main() -> ExitCode {
         Command::Validate(args) => validate_cmd::run(&console, cli.registry.as_deref(), &args),
         Command::Registry(RegistryCommand::List(args)) => {
             registry_cmd::list(&console, args.registry.as_deref().or(cli.registry.as_deref()), &args)
+        }
+        Command::Registry(RegistryCommand::Deploy(args)) => {
+            registry_remote_cmd::deploy(&console, cli.registry.as_deref(), &args)
+        }
+        Command::Registry(RegistryCommand::Status(args)) => {
+            registry_remote_cmd::status(&console, cli.registry.as_deref(), &args)
+        }
+        Command::Registry(RegistryCommand::Unlock(args)) => {
+            registry_remote_cmd::unlock(&console, cli.registry.as_deref(), &args)
         }
         Command::Build(args) => build_cmd::run(&console, cli.registry.as_deref(), &args),
         Command::Deploy(args) => deploy_cmd::run_deploy(&console, cli.registry.as_deref(), &args),

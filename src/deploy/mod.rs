@@ -6,6 +6,8 @@ pub mod engine;
 pub mod health;
 pub mod lifecycle;
 pub mod progress;
+pub mod remote;
+pub mod remote_status;
 
 pub use desired::{DesiredService, Target, desired_services, project_name};
 pub use engine::{Action, DeployError, DeployOptions, DeployReport, deploy};

@@ -1,0 +1,431 @@
+//! `fleet registry deploy | status | unlock`: the registry's routes over SSH.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use clap::Args;
+
+use super::validate_cmd::split_path;
+use super::{Console, Output, exit};
+use crate::config::discovery::find_registry;
+use crate::config::{DirFiles, LoadOptions, Workspace, load_workspace};
+use crate::deploy::remote::{self, Deployer, LocalBinary, RemotePlan};
+use crate::deploy::remote_status::{self, RouteStatus};
+use crate::ssh::{OpensshRemote, SshError, SshTarget};
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// The fleet to deploy.
+    pub fleet: String,
+    /// Only this stage's route.
+    #[arg(short = 's', long = "stage")]
+    pub stage: Option<String>,
+    /// Run it (without: print the plan only).
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    /// Use the images already on the servers.
+    #[arg(long)]
+    pub no_pull: bool,
+    /// Registry prefix of built images, passed to the remote `fleet deploy`.
+    #[arg(long, env = "FLEET_IMAGE_REGISTRY")]
+    pub image_registry: Option<String>,
+    /// Path to fleet-registry.kdl (or its directory).
+    #[arg(long, value_name = "PATH")]
+    pub registry: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t)]
+    pub output: Output,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[arg(long, value_name = "PATH")]
+    pub registry: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t)]
+    pub output: Output,
+}
+
+#[derive(Debug, Args)]
+pub struct UnlockArgs {
+    pub fleet: String,
+    pub stage: String,
+    #[arg(long, value_name = "PATH")]
+    pub registry: Option<PathBuf>,
+}
+
+/// The registry and every fleet, plus the registry's directory.
+fn workspace(console: &Console, flag: Option<&Path>, verify: bool) -> Result<(Workspace, PathBuf), u8> {
+    let cwd = std::env::current_dir().map_err(|_| exit::FAILURE)?;
+    let env = std::env::var_os("FLEET_REGISTRY_PATH").map(PathBuf::from);
+    let found = find_registry(flag, env.as_deref(), &cwd).map_err(|e| {
+        console.error(&e.to_string());
+        exit::USAGE
+    })?;
+    let (root, file) = split_path(found.path());
+    let ws = load_workspace(
+        &DirFiles { root: root.clone() },
+        &file,
+        LoadOptions { verify_fleets: verify },
+    )
+    .map_err(|e| console.report_load_error(&e))?;
+    Ok((ws, root))
+}
+
+/// Plans the routes of `fleet` (optionally one stage), with their SSH targets.
+fn plans(
+    ws: &Workspace,
+    fleet: &str,
+    stage: Option<&str>,
+    args: &remote::DeployArgs,
+) -> Result<Vec<(RemotePlan, SshTarget)>, String> {
+    let entry = ws.registry.fleet(fleet).ok_or_else(|| {
+        let known: Vec<&str> = ws.registry.fleets.iter().map(|f| f.name.value.as_str()).collect();
+        format!(
+            "the registry has no fleet `{fleet}`; its fleets are: {}",
+            known.join(", ")
+        )
+    })?;
+    let routes: Vec<_> = ws
+        .registry
+        .routes_of(fleet)
+        .filter(|r| stage.is_none_or(|s| r.stage.value == s))
+        .collect();
+    if routes.is_empty() {
+        return Err(match stage {
+            Some(s) => format!("fleet `{fleet}` has no route for stage `{s}` in the registry's `deployment`"),
+            None => format!("fleet `{fleet}` has no route in the registry's `deployment`"),
+        });
+    }
+    routes
+        .into_iter()
+        .map(|r| {
+            let server = ws
+                .registry
+                .server(&r.server.value)
+                .ok_or_else(|| format!("unknown server `{}`", r.server.value))?;
+            let target = SshTarget::from_server(server).map_err(|e| e.to_string())?;
+            let path = server.deploy_path.as_deref().ok_or_else(|| {
+                SshError::MissingSetting {
+                    server: server.name.value.clone(),
+                    setting: "deploy-path",
+                }
+                .to_string()
+            })?;
+            let mut plan = RemotePlan::new(fleet, &r.stage.value, &server.name.value, &target.address(), path, args);
+            plan.description = entry.description.clone();
+            Ok((plan, target))
+        })
+        .collect()
+}
+
+fn runtime(console: &Console) -> Result<Arc<tokio::runtime::Runtime>, u8> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .worker_threads(2)
+        .build()
+        .map(Arc::new)
+        .map_err(|e| {
+            console.error(&format!("cannot start the async runtime: {e}"));
+            exit::FAILURE
+        })
+}
+
+/// Connects to each distinct server once (in parallel); the connection is shared by its routes.
+fn connect_all(
+    targets: &[&SshTarget],
+    rt: &Arc<tokio::runtime::Runtime>,
+) -> BTreeMap<String, Result<Arc<OpensshRemote>, String>> {
+    let mut unique: BTreeMap<String, &SshTarget> = BTreeMap::new();
+    for t in targets {
+        unique.entry(t.name.clone()).or_insert(t);
+    }
+    std::thread::scope(|s| {
+        let handles: Vec<_> = unique
+            .into_iter()
+            .map(|(name, t)| {
+                let rt = Arc::clone(rt);
+                (
+                    name,
+                    s.spawn(move || OpensshRemote::connect(t, rt).map(Arc::new).map_err(|e| e.to_string())),
+                )
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|(n, h)| (n, h.join().unwrap_or_else(|_| Err("connection thread failed".into()))))
+            .collect()
+    })
+}
+
+pub fn deploy(console: &Console, flag: Option<&Path>, args: &DeployArgs) -> u8 {
+    let (ws, root) = match workspace(console, args.registry.as_deref().or(flag), true) {
+        Ok(w) => w,
+        Err(code) => return code,
+    };
+    let remote_args = remote::DeployArgs {
+        pull: !args.no_pull,
+        image_registry: args.image_registry.clone(),
+    };
+    let plans = match plans(&ws, &args.fleet, args.stage.as_deref(), &remote_args) {
+        Ok(p) => p,
+        Err(m) => {
+            console.error(&m);
+            return exit::USAGE;
+        }
+    };
+    if args.output == Output::Json && !args.yes {
+        console.print_json(&plans.iter().map(|(p, _)| p).collect::<Vec<_>>());
+        return exit::OK;
+    }
+    let mut text = format!("Deploy plan for {}:\n", args.fleet);
+    for (p, _) in &plans {
+        text.push_str(&format!(
+            "  {}:{} → {}  {}  {}\n    $ {}\n",
+            p.fleet,
+            p.stage,
+            p.server,
+            p.address,
+            p.remote_dir,
+            p.command.join(" ")
+        ));
+    }
+    if !args.yes {
+        text.push_str("\nNothing was run: add --yes to deploy.\n");
+        console.print(&text);
+        return exit::OK;
+    }
+    console.print(&text);
+    let entry = ws.registry.fleet(&args.fleet).expect("checked by plans()");
+    let fleet_dir = root.join(&entry.path.value);
+    let tar = match remote::pack_config(&fleet_dir) {
+        Ok(t) => t,
+        Err(e) => {
+            console.error(&format!("cannot pack {}/.fleetflow: {e}", fleet_dir.display()));
+            return exit::FAILURE;
+        }
+    };
+    let bytes = match std::env::current_exe().and_then(std::fs::read) {
+        Ok(b) => b,
+        Err(e) => {
+            console.error(&format!("cannot read this fleet binary to install it on servers: {e}"));
+            return exit::FAILURE;
+        }
+    };
+    let binary = LocalBinary {
+        version: env!("CARGO_PKG_VERSION"),
+        bytes: &bytes,
+    };
+    let by = Deployer {
+        who: who_am_i(),
+        commit: git_head(&root),
+        when: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    };
+    let rt = match runtime(console) {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    let targets: Vec<&SshTarget> = plans.iter().map(|(_, t)| t).collect();
+    let connections = connect_all(&targets, &rt);
+    let stdout = Mutex::new(std::io::stdout());
+    let results: Vec<(String, Result<f64, String>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = plans
+            .iter()
+            .map(|(plan, target)| {
+                let conn = connections
+                    .get(&target.name)
+                    .cloned()
+                    .unwrap_or_else(|| Err("not connected".into()));
+                let (tar, binary, by, stdout) = (&tar, &binary, &by, &stdout);
+                let label = format!("{}:{} → {}", plan.fleet, plan.stage, plan.server);
+                let prefix = format!("[{}] ", plan.server);
+                let handle = s.spawn(move || {
+                    let started = Instant::now();
+                    let remote = conn?;
+                    let mut line = |l: &str| {
+                        if let Ok(mut out) = stdout.lock() {
+                            let _ = writeln!(out, "{prefix}{l}");
+                        }
+                    };
+                    remote::deploy_route(remote.as_ref(), plan, by, tar, binary, &mut line)
+                        .map(|()| started.elapsed().as_secs_f64())
+                        .map_err(|e| e.to_string())
+                });
+                (label, handle)
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|(label, h)| (label, h.join().unwrap_or_else(|_| Err("deploy thread failed".into()))))
+            .collect()
+    });
+    let mut summary = String::from("\n");
+    let mut failed = 0;
+    for (label, r) in &results {
+        match r {
+            Ok(secs) => summary.push_str(&format!("{label}: ok ({secs:.1}s)\n")),
+            Err(e) => {
+                failed += 1;
+                summary.push_str(&format!("{label}: FAILED: {e}\n"));
+            }
+        }
+    }
+    console.print(&summary);
+    if failed > 0 {
+        console.error(&format!("{failed} of {} route(s) failed", results.len()));
+        exit::FAILURE
+    } else {
+        exit::OK
+    }
+}
+
+/// `user@host` of whoever runs the deploy (the GitHub actor in Actions).
+fn who_am_i() -> String {
+    let user = ["GITHUB_ACTOR", "USER", "LOGNAME"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()));
+    let host = std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_default();
+    let user = user.unwrap_or_else(|| "unknown".into());
+    if host.is_empty() {
+        user
+    } else {
+        format!("{user}@{host}")
+    }
+}
+
+fn git_head(dir: &Path) -> Option<String> {
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["rev-parse", "HEAD"])
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+pub fn status(console: &Console, flag: Option<&Path>, args: &StatusArgs) -> u8 {
+    let (ws, _) = match workspace(console, args.registry.as_deref().or(flag), false) {
+        Ok(w) => w,
+        Err(code) => return code,
+    };
+    let rt = match runtime(console) {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    let mut targets = Vec::new();
+    let mut unreachable: BTreeMap<String, String> = BTreeMap::new();
+    for r in &ws.registry.routes {
+        match ws.registry.server(&r.server.value).map(SshTarget::from_server) {
+            Some(Ok(t)) => targets.push(t),
+            Some(Err(e)) => drop(unreachable.insert(r.server.value.clone(), e.to_string())),
+            None => {}
+        }
+    }
+    let refs: Vec<&SshTarget> = targets.iter().collect();
+    let connections = connect_all(&refs, &rt);
+    let answers: BTreeMap<String, Result<remote_status::ServerContainers, String>> = std::thread::scope(|s| {
+        let handles: Vec<_> = connections
+            .iter()
+            .map(|(name, conn)| {
+                (
+                    name.clone(),
+                    s.spawn(move || {
+                        conn.clone()
+                            .and_then(|c| remote_status::query(c.as_ref()).map_err(|e| e.to_string()))
+                    }),
+                )
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|(n, h)| (n, h.join().unwrap_or_else(|_| Err("query failed".into()))))
+            .collect()
+    });
+    let rows: Vec<RouteStatus> = ws
+        .registry
+        .routes
+        .iter()
+        .map(|r| {
+            let fleet = ws.fleets.get(&r.fleet.value);
+            let project = fleet
+                .and_then(|f| f.project.as_ref())
+                .map_or(r.fleet.value.clone(), |p| p.value.clone());
+            let services = fleet
+                .and_then(|f| f.stage(&r.stage.value))
+                .map_or(0, |s| s.services.len());
+            let answer = answers.get(&r.server.value).cloned().unwrap_or_else(|| {
+                Err(unreachable
+                    .get(&r.server.value)
+                    .cloned()
+                    .unwrap_or_else(|| "not queried".into()))
+            });
+            let (status, running, error) = match answer {
+                Ok(containers) => {
+                    let (text, running) = remote_status::route_status(&containers, &project, &r.stage.value, services);
+                    (text, running, None)
+                }
+                Err(e) => ("Unreachable".to_owned(), 0, Some(e)),
+            };
+            RouteStatus {
+                fleet: r.fleet.value.clone(),
+                stage: r.stage.value.clone(),
+                server: r.server.value.clone(),
+                status,
+                running,
+                services,
+                error,
+            }
+        })
+        .collect();
+    match args.output {
+        Output::Json => console.print_json(&rows),
+        Output::Text => {
+            console.print(&remote_status::render(&ws.registry.name.value, &rows));
+            for r in rows.iter().filter(|r| r.error.is_some()) {
+                eprintln!("{}: {}", r.server, r.error.as_deref().unwrap_or(""));
+            }
+        }
+    }
+    if rows.iter().any(|r| r.error.is_some()) {
+        exit::FAILURE
+    } else {
+        exit::OK
+    }
+}
+
+pub fn unlock(console: &Console, flag: Option<&Path>, args: &UnlockArgs) -> u8 {
+    let (ws, _) = match workspace(console, args.registry.as_deref().or(flag), false) {
+        Ok(w) => w,
+        Err(code) => return code,
+    };
+    let plans = match plans(&ws, &args.fleet, Some(&args.stage), &remote::DeployArgs::default()) {
+        Ok(p) => p,
+        Err(m) => {
+            console.error(&m);
+            return exit::USAGE;
+        }
+    };
+    let rt = match runtime(console) {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    let mut code = exit::OK;
+    for (plan, target) in &plans {
+        match OpensshRemote::connect(target, Arc::clone(&rt))
+            .map_err(|e| e.to_string())
+            .and_then(|r| remote::unlock(&r, plan).map_err(|e| e.to_string()))
+        {
+            Ok(()) => console.print(&format!("unlocked {}:{} on {}\n", plan.fleet, plan.stage, plan.server)),
+            Err(e) => {
+                console.error(&e);
+                code = exit::FAILURE;
+            }
+        }
+    }
+    code
+}
