@@ -131,30 +131,63 @@ fn step(
     })
 }
 
-/// Takes the fleet+stage lock (atomic `mkdir`), or says who holds it.
-pub fn lock(remote: &dyn Remote, plan: &RemotePlan, by: &Deployer) -> Result<(), RemoteDeployError> {
+/// Exit status of a script that found the lock taken (its stdout names the holder).
+const LOCKED: i32 = 3;
+
+/// Script: take the fleet+stage lock (atomic `mkdir`) or print its holder and exit [`LOCKED`].
+fn lock_script(plan: &RemotePlan, by: &Deployer) -> String {
     let owner = format!(
         "{} at {} (commit {})",
         by.who,
         by.when,
         by.commit.as_deref().unwrap_or("unknown")
     );
-    let dir = plan.lock_dir();
-    let script = format!(
-        "mkdir -p {parent} && if mkdir {dir} 2>/dev/null; then printf '%s\\n' {owner} > {dir}/owner; else cat {dir}/owner 2>/dev/null || echo 'an unknown deploy'; exit 3; fi",
+    let dir = quote(&plan.lock_dir());
+    format!(
+        "mkdir -p {parent} && if mkdir {dir} 2>/dev/null; then printf '%s\\n' {owner} > {dir}/owner; \
+         else cat {dir}/owner 2>/dev/null || echo 'an unknown deploy'; exit {LOCKED}; fi",
         parent = quote(&format!("{}/.fleetflow/locks", plan.deploy_path)),
-        dir = quote(&dir),
         owner = quote(&owner),
-    );
-    let out = remote.exec(&script, None)?;
+    )
+}
+
+fn unlock_script(plan: &RemotePlan) -> String {
+    format!("rm -rf {}", quote(&plan.lock_dir()))
+}
+
+/// Script: unpack a tar of `.fleetflow/` from stdin into a temporary directory, then swap it in.
+fn ship_script(plan: &RemotePlan) -> String {
+    let d = quote(&plan.remote_dir);
+    format!(
+        "mkdir -p {d} && t=$(mktemp -d {d}/.fleetflow.tmp.XXXXXX) && tar -x -f - -C \"$t\" && \
+         rm -rf {d}/.fleetflow.old && {{ if [ -d {d}/.fleetflow ]; then mv {d}/.fleetflow {d}/.fleetflow.old; fi; }} && \
+         mv \"$t/.fleetflow\" {d}/.fleetflow && rm -rf \"$t\" {d}/.fleetflow.old"
+    )
+}
+
+/// Script: print the installed binary's `--version` line (nothing when missing).
+fn version_script(plan: &RemotePlan) -> String {
+    format!(
+        "{} --version 2>/dev/null || true",
+        quote(&remote_binary(&plan.deploy_path))
+    )
+}
+
+fn locked_error(plan: &RemotePlan, stdout: &str) -> RemoteDeployError {
+    RemoteDeployError::Locked {
+        fleet: plan.fleet.clone(),
+        stage: plan.stage.clone(),
+        server: plan.server.clone(),
+        holder: stdout.trim().to_owned(),
+    }
+}
+
+/// Takes the fleet+stage lock, or says who holds it.
+pub fn lock(remote: &dyn Remote, plan: &RemotePlan, by: &Deployer) -> Result<(), RemoteDeployError> {
+    let out = remote.exec(&lock_script(plan, by), None)?;
     match out.status {
         0 => Ok(()),
-        3 => Err(RemoteDeployError::Locked {
-            fleet: plan.fleet.clone(),
-            stage: plan.stage.clone(),
-            server: plan.server.clone(),
-            holder: out.stdout.trim().to_owned(),
-        }),
+        LOCKED => Err(locked_error(plan, &out.stdout)),
         _ => Err(RemoteDeployError::Step {
             step: "lock",
             server: plan.server.clone(),
@@ -164,29 +197,48 @@ pub fn lock(remote: &dyn Remote, plan: &RemotePlan, by: &Deployer) -> Result<(),
 }
 
 pub fn unlock(remote: &dyn Remote, plan: &RemotePlan) -> Result<(), RemoteDeployError> {
-    step(remote, "unlock", &format!("rm -rf {}", quote(&plan.lock_dir())), None).map(drop)
+    step(remote, "unlock", &unlock_script(plan), None).map(drop)
 }
 
-/// Unpacks a tar of `.fleetflow/` into a temporary directory, then swaps it in by rename.
-pub fn ship_config(remote: &dyn Remote, plan: &RemotePlan, tar: &[u8]) -> Result<(), RemoteDeployError> {
-    let d = quote(&plan.remote_dir);
+/// One round trip: lock, ship the config (the tar on stdin), report the installed binary's
+/// version. The lock is released again if shipping fails.
+fn lock_and_ship(
+    remote: &dyn Remote,
+    plan: &RemotePlan,
+    by: &Deployer,
+    tar: &[u8],
+) -> Result<String, RemoteDeployError> {
     let script = format!(
-        "set -e; mkdir -p {d}; t=$(mktemp -d {d}/.fleetflow.tmp.XXXXXX); tar -x -f - -C \"$t\"; \
-         rm -rf {d}/.fleetflow.old; if [ -d {d}/.fleetflow ]; then mv {d}/.fleetflow {d}/.fleetflow.old; fi; \
-         mv \"$t/.fleetflow\" {d}/.fleetflow; rm -rf \"$t\" {d}/.fleetflow.old"
+        "{lock} || exit $?; trap {unlock} EXIT; set -e; {ship}; trap - EXIT; {version}",
+        lock = lock_script(plan, by),
+        unlock = quote(&unlock_script(plan)),
+        ship = ship_script(plan),
+        version = version_script(plan),
     );
-    step(remote, "upload of .fleetflow/", &script, Some(tar)).map(drop)
+    let out = remote.exec(&script, Some(tar))?;
+    match out.status {
+        0 => Ok(out.stdout.split_whitespace().nth(1).unwrap_or("").to_owned()),
+        LOCKED => Err(locked_error(plan, &out.stdout)),
+        status => Err(RemoteDeployError::Step {
+            step: "upload of .fleetflow/",
+            server: plan.server.clone(),
+            detail: format!("{} (exit {status})", out.stderr.trim()),
+        }),
+    }
 }
 
-/// Installs this binary under `{deploy-path}/.fleetflow/bin/` when it is missing or older.
+/// Installs this binary under `{deploy-path}/.fleetflow/bin/` unless `installed` is as new.
 /// Returns whether it was uploaded.
-pub fn ensure_binary(remote: &dyn Remote, plan: &RemotePlan, local: &LocalBinary) -> Result<bool, RemoteDeployError> {
-    let bin = remote_binary(&plan.deploy_path);
-    let out = remote.exec(&format!("{} --version 2>/dev/null || true", quote(&bin)), None)?;
-    let remote_version = out.stdout.split_whitespace().nth(1).unwrap_or("");
-    if !remote_version.is_empty() && !is_older(remote_version, local.version) {
+fn install_binary(
+    remote: &dyn Remote,
+    plan: &RemotePlan,
+    installed: &str,
+    local: &LocalBinary,
+) -> Result<bool, RemoteDeployError> {
+    if !installed.is_empty() && !is_older(installed, local.version) {
         return Ok(false);
     }
+    let bin = remote_binary(&plan.deploy_path);
     let dir = quote(&format!("{}/.fleetflow/bin", plan.deploy_path));
     let script = format!(
         "set -e; mkdir -p {dir}; t=$(mktemp {dir}/.fleet.XXXXXX); cat > \"$t\"; chmod 755 \"$t\"; mv \"$t\" {}",
@@ -207,19 +259,23 @@ pub fn is_older(a: &str, b: &str) -> bool {
     parse(a) < parse(b)
 }
 
+/// The plan's command in the remote dir (argv quoted).
+fn deploy_command(plan: &RemotePlan) -> String {
+    let argv: Vec<String> = plan.command.iter().map(|a| quote(a)).collect();
+    format!(
+        "cd {} && CI=true NO_COLOR=1 {}",
+        quote(&plan.remote_dir),
+        argv.join(" ")
+    )
+}
+
 /// Runs the plan's command in the remote dir, streaming its lines; Ok when it exits 0.
 pub fn run_deploy(
     remote: &dyn Remote,
     plan: &RemotePlan,
     line: &mut (dyn FnMut(&str) + Send),
 ) -> Result<(), RemoteDeployError> {
-    let argv: Vec<String> = plan.command.iter().map(|a| quote(a)).collect();
-    let script = format!(
-        "cd {} && CI=true NO_COLOR=1 {}",
-        quote(&plan.remote_dir),
-        argv.join(" ")
-    );
-    match remote.exec_streaming(&script, line)? {
+    match remote.exec_streaming(&deploy_command(plan), line)? {
         0 => Ok(()),
         status => Err(RemoteDeployError::DeployFailed {
             server: plan.server.clone(),
@@ -228,29 +284,30 @@ pub fn run_deploy(
     }
 }
 
-/// Appends one line to `{deploy-path}/.fleetflow/audit.log`.
-pub fn audit(remote: &dyn Remote, plan: &RemotePlan, by: &Deployer, result: &str) -> Result<(), RemoteDeployError> {
-    let entry = format!(
-        "{}\t{}\t{}:{}\tcommit={}\t{}\t{}",
+/// Script: append one line to `{deploy-path}/.fleetflow/audit.log`. `result_word` is a shell
+/// word: a [`quote`]d text, or `"$r"` for a result computed by the script.
+fn audit_script(plan: &RemotePlan, by: &Deployer, result_word: &str) -> String {
+    let clean = |s: &str| s.replace(['\n', '\t'], " ");
+    let before = format!(
+        "{}\t{}\t{}:{}\tcommit={}\t",
         by.when,
-        by.who,
+        clean(&by.who),
         plan.fleet,
         plan.stage,
-        by.commit.as_deref().unwrap_or("unknown"),
-        result,
-        plan.description.as_deref().unwrap_or("").replace(['\n', '\t'], " "),
+        by.commit.as_deref().unwrap_or("unknown")
     );
+    let after = format!("\t{}", clean(plan.description.as_deref().unwrap_or("")));
     let log = quote(&format!("{}/.fleetflow/audit.log", plan.deploy_path));
-    step(
-        remote,
-        "audit log",
-        &format!("printf '%s\\n' {} >> {log}", quote(&entry)),
-        None,
+    format!(
+        "printf '%s%s%s\\n' {} {result_word} {} >> {log}",
+        quote(&before),
+        quote(&after)
     )
-    .map(drop)
 }
 
-/// The whole route: lock → ship → binary → deploy → audit, unlocking whatever happens.
+/// The whole route: lock + ship → (binary) → deploy + audit + unlock, two round trips over
+/// the server's one connection when the binary is current. Whatever fails, the lock is released
+/// and the audit log says how it ended.
 pub fn deploy_route(
     remote: &dyn Remote,
     plan: &RemotePlan,
@@ -259,26 +316,37 @@ pub fn deploy_route(
     binary: &LocalBinary,
     line: &mut (dyn FnMut(&str) + Send),
 ) -> Result<(), RemoteDeployError> {
-    lock(remote, plan, by)?;
-    let result = ship_config(remote, plan, tar)
-        .and_then(|()| ensure_binary(remote, plan, binary))
-        .and_then(|uploaded| {
-            if uploaded {
-                line(&format!(
-                    "installed fleet {} in {}",
-                    binary.version,
-                    remote_binary(&plan.deploy_path)
-                ));
-            }
-            run_deploy(remote, plan, line)
-        });
-    let outcome = match &result {
-        Ok(()) => "ok".to_owned(),
-        Err(e) => format!("failed: {e}"),
+    let installed = lock_and_ship(remote, plan, by, tar)?;
+    let uploaded = match install_binary(remote, plan, &installed, binary) {
+        Ok(uploaded) => uploaded,
+        Err(e) => {
+            let result = quote(&format!("failed: {e}").replace(['\n', '\t'], " "));
+            let finish = format!("{}; {}", audit_script(plan, by, &result), unlock_script(plan));
+            let _ = step(remote, "audit log and unlock", &finish, None);
+            return Err(e);
+        }
     };
-    let audited = audit(remote, plan, by, &outcome);
-    let unlocked = unlock(remote, plan);
-    result.and(audited).and(unlocked)
+    if uploaded {
+        line(&format!(
+            "installed fleet {} in {}",
+            binary.version,
+            remote_binary(&plan.deploy_path)
+        ));
+    }
+    // The deploy, then the audit line and the unlock in the same shell, whatever the deploy did.
+    let script = format!(
+        "{deploy}; s=$?; if [ $s -eq 0 ]; then r=ok; else r=\"failed: exit $s\"; fi; {audit}; {unlock}; exit $s",
+        deploy = deploy_command(plan),
+        audit = audit_script(plan, by, "\"$r\""),
+        unlock = unlock_script(plan),
+    );
+    match remote.exec_streaming(&script, line)? {
+        0 => Ok(()),
+        status => Err(RemoteDeployError::DeployFailed {
+            server: plan.server.clone(),
+            status,
+        }),
+    }
 }
 
 /// A tar of `{fleet_dir}/.fleetflow` (paths start with `.fleetflow/`).
