@@ -342,3 +342,35 @@ fn quotes_and_command_substitution_in_config_change_nothing_on_the_remote() {
         "a deploy-path with a space and a quote works"
     );
 }
+
+#[test]
+fn stage_commands_run_on_the_server_for_a_routed_stage() {
+    let world = test_world();
+    let m = Monorepo::new(&pinned(&world), "x");
+    let fleet_dir = m.dir.path().join("fleets").join(&m.project);
+    let stage = |args: &[&str]| {
+        let mut cmd = m.fleet();
+        cmd.current_dir(&fleet_dir).arg("stage").args(args);
+        cmd
+    };
+    stage(&["up", "live"])
+        .assert()
+        .success()
+        .stdout(contains("[local] web      created"))
+        .stdout(contains(format!("{}:live → local: ok", m.project)));
+    assert_eq!(m.container_ids().len(), 1);
+    stage(&["ps", "live"])
+        .assert()
+        .success()
+        .stdout(contains("[local] live   web      running"));
+    stage(&["status", "live"])
+        .assert()
+        .success()
+        .stdout(contains("[local] Status: running"));
+    stage(&["down", "live", "--destroy"])
+        .assert()
+        .code(2)
+        .stderr(contains("arrive with the cloud infrastructure support"));
+    stage(&["down", "live"]).assert().success().stdout(contains("[local] "));
+    assert!(m.container_ids().is_empty(), "stopped on the server");
+}

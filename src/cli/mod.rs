@@ -6,6 +6,7 @@ mod fleet_select;
 mod output;
 mod registry_cmd;
 mod registry_remote_cmd;
+mod remote_stage_cmd;
 mod stage_cmd;
 mod validate_cmd;
 

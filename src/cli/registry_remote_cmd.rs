@@ -14,7 +14,7 @@ use crate::config::discovery::find_registry;
 use crate::config::{DirFiles, LoadOptions, Workspace, load_workspace};
 use crate::deploy::remote::{self, Deployer, LocalBinary, RemotePlan};
 use crate::deploy::remote_status::{self, RouteStatus};
-use crate::ssh::{OpensshRemote, SshError, SshTarget};
+use crate::ssh::{OpensshRemote, Remote, SshError, SshTarget};
 
 #[derive(Debug, Args)]
 pub struct DeployArgs {
@@ -56,7 +56,7 @@ pub struct UnlockArgs {
 }
 
 /// The registry and every fleet, plus the registry's directory.
-fn workspace(console: &Console, flag: Option<&Path>, verify: bool) -> Result<(Workspace, PathBuf), u8> {
+pub(super) fn workspace(console: &Console, flag: Option<&Path>, verify: bool) -> Result<(Workspace, PathBuf), u8> {
     let cwd = std::env::current_dir().map_err(|_| exit::FAILURE)?;
     let env = std::env::var_os("FLEET_REGISTRY_PATH").map(PathBuf::from);
     let found = find_registry(flag, env.as_deref(), &cwd).map_err(|e| {
@@ -74,7 +74,7 @@ fn workspace(console: &Console, flag: Option<&Path>, verify: bool) -> Result<(Wo
 }
 
 /// Plans the routes of `fleet` (optionally one stage), with their SSH targets.
-fn plans(
+pub(super) fn plans(
     ws: &Workspace,
     fleet: &str,
     stage: Option<&str>,
@@ -222,14 +222,30 @@ pub fn deploy(console: &Console, flag: Option<&Path>, args: &DeployArgs) -> u8 {
         commit: git_head(&root),
         when: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     };
-    let rt = match runtime(console) {
-        Ok(rt) => rt,
+    let results = match for_each_route(console, &plans, &|remote, plan, line| {
+        remote::deploy_route(remote, plan, &by, &tar, &binary, line).map_err(|e| e.to_string())
+    }) {
+        Ok(r) => r,
         Err(code) => return code,
     };
+    summarize(console, &results)
+}
+
+/// A route's outcome: its label and how long it took, or why it failed.
+pub(super) type RouteResult = (String, Result<f64, String>);
+
+/// Runs `work` for every route in parallel, over one connection per server (opened in
+/// parallel too), printing each output line prefixed with `[server]`.
+pub(super) fn for_each_route(
+    console: &Console,
+    plans: &[(RemotePlan, SshTarget)],
+    work: &(dyn Fn(&dyn Remote, &RemotePlan, &mut (dyn FnMut(&str) + Send)) -> Result<(), String> + Sync),
+) -> Result<Vec<RouteResult>, u8> {
+    let rt = runtime(console)?;
     let targets: Vec<&SshTarget> = plans.iter().map(|(_, t)| t).collect();
     let connections = connect_all(&targets, &rt);
     let stdout = Mutex::new(std::io::stdout());
-    let results: Vec<(String, Result<f64, String>)> = std::thread::scope(|s| {
+    Ok(std::thread::scope(|s| {
         let handles: Vec<_> = plans
             .iter()
             .map(|(plan, target)| {
@@ -237,7 +253,7 @@ pub fn deploy(console: &Console, flag: Option<&Path>, args: &DeployArgs) -> u8 {
                     .get(&target.name)
                     .cloned()
                     .unwrap_or_else(|| Err("not connected".into()));
-                let (tar, binary, by, stdout) = (&tar, &binary, &by, &stdout);
+                let stdout = &stdout;
                 let label = format!("{}:{} → {}", plan.fleet, plan.stage, plan.server);
                 let prefix = format!("[{}] ", plan.server);
                 let handle = s.spawn(move || {
@@ -248,21 +264,23 @@ pub fn deploy(console: &Console, flag: Option<&Path>, args: &DeployArgs) -> u8 {
                             let _ = writeln!(out, "{prefix}{l}");
                         }
                     };
-                    remote::deploy_route(remote.as_ref(), plan, by, tar, binary, &mut line)
-                        .map(|()| started.elapsed().as_secs_f64())
-                        .map_err(|e| e.to_string())
+                    work(remote.as_ref(), plan, &mut line).map(|()| started.elapsed().as_secs_f64())
                 });
                 (label, handle)
             })
             .collect();
         handles
             .into_iter()
-            .map(|(label, h)| (label, h.join().unwrap_or_else(|_| Err("deploy thread failed".into()))))
+            .map(|(label, h)| (label, h.join().unwrap_or_else(|_| Err("route thread failed".into()))))
             .collect()
-    });
+    }))
+}
+
+/// One result line per route; exit 1 when any failed.
+pub(super) fn summarize(console: &Console, results: &[RouteResult]) -> u8 {
     let mut summary = String::from("\n");
     let mut failed = 0;
-    for (label, r) in &results {
+    for (label, r) in results {
         match r {
             Ok(secs) => summary.push_str(&format!("{label}: ok ({secs:.1}s)\n")),
             Err(e) => {
@@ -281,7 +299,7 @@ pub fn deploy(console: &Console, flag: Option<&Path>, args: &DeployArgs) -> u8 {
 }
 
 /// `user@host` of whoever runs the deploy (the GitHub actor in Actions).
-fn who_am_i() -> String {
+pub(super) fn who_am_i() -> String {
     let user = ["GITHUB_ACTOR", "USER", "LOGNAME"]
         .iter()
         .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()));

@@ -83,6 +83,9 @@ pub fn run(console: &Console, registry: Option<&Path>, command: &StageCommand) -
     };
     match select(fleet, registry) {
         Ok(f) => match f.stage(stage) {
+            Ok(_) if let Some(routed) = super::remote_stage_cmd::routes(registry, fleet, &f, stage) => {
+                return super::remote_stage_cmd::run(console, routed, command);
+            }
             Ok(s) if !s.is_local() => {
                 console.error(&format!(
                     "stage `{stage}` has servers (a remote stage); `fleet stage` manages remote stages once SSH \

@@ -51,6 +51,13 @@ impl RemotePlan {
         }
     }
 
+    /// The same route running another `fleet` command (`up`, `ps`, `logs` …) remotely.
+    pub fn with_fleet_args(mut self, args: &[String]) -> Self {
+        self.command.truncate(1);
+        self.command.extend(args.iter().cloned());
+        self
+    }
+
     fn lock_dir(&self) -> String {
         format!("{}/.fleetflow/locks/{}-{}", self.deploy_path, self.fleet, self.stage)
     }

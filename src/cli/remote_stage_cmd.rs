@@ -1,0 +1,135 @@
+//! `fleet stage …` for a stage the registry routes to servers: the same operation, run by the
+//! `fleet` binary on each server over SSH.
+
+use std::path::Path;
+
+use super::fleet_select::{FleetSelect, SelectedFleet};
+use super::registry_remote_cmd::{for_each_route, plans, summarize, workspace};
+use super::stage_cmd::StageCommand;
+use super::{Console, exit};
+use crate::config::Workspace;
+use crate::deploy::remote::{self, Deployer, LocalBinary, RemotePlan};
+use crate::ssh::SshTarget;
+
+/// The registry's routes for this fleet and stage, with what is needed to run them.
+pub struct Routed {
+    plans: Vec<(RemotePlan, SshTarget)>,
+    fleet_dir: std::path::PathBuf,
+}
+
+/// `Some` when a registry is found and routes `stage` of the selected fleet to servers.
+pub fn routes(registry: Option<&Path>, sel: &FleetSelect, fleet: &SelectedFleet, stage: &str) -> Option<Routed> {
+    let quiet = Console::new(super::ColorChoice::Never);
+    let (ws, root) = workspace_quietly(&quiet, registry)?;
+    let name = match &sel.fleet {
+        Some(n) => n.clone(),
+        None => fleet_name_of_dir(&ws, &root, &fleet.dir)?,
+    };
+    let plans = plans(
+        &ws,
+        &name,
+        Some(stage),
+        &remote::DeployArgs {
+            pull: true,
+            image_registry: None,
+        },
+    )
+    .ok()?;
+    let entry = ws.registry.fleet(&name)?;
+    Some(Routed {
+        plans,
+        fleet_dir: root.join(&entry.path.value),
+    })
+}
+
+fn workspace_quietly(console: &Console, registry: Option<&Path>) -> Option<(Workspace, std::path::PathBuf)> {
+    let cwd = std::env::current_dir().ok()?;
+    let env = std::env::var_os("FLEET_REGISTRY_PATH").map(std::path::PathBuf::from);
+    crate::config::discovery::find_registry(registry, env.as_deref(), &cwd).ok()?;
+    workspace(console, registry, false).ok()
+}
+
+fn fleet_name_of_dir(ws: &Workspace, root: &Path, dir: &Path) -> Option<String> {
+    ws.registry
+        .fleets
+        .iter()
+        .find(|f| root.join(&f.path.value).canonicalize().ok().as_deref() == Some(dir))
+        .map(|f| f.name.value.clone())
+}
+
+pub fn run(console: &Console, routed: Routed, command: &StageCommand) -> u8 {
+    let (args, full_deploy): (Vec<String>, bool) = match command {
+        StageCommand::Up(a) => {
+            let mut v = vec!["up".to_owned(), a.stage.clone()];
+            if a.pull {
+                v.push("--pull".into());
+            }
+            (v, true)
+        }
+        StageCommand::Down(a) if a.suspend || a.destroy => {
+            console.error(
+                "--suspend and --destroy manage cloud servers; they arrive with the cloud infrastructure support",
+            );
+            return exit::USAGE;
+        }
+        StageCommand::Down(a) => (vec!["down".into(), a.stage.clone()], false),
+        StageCommand::Status(a) => (vec!["stage".into(), "status".into(), a.stage.clone()], false),
+        StageCommand::Ps(a) => (vec!["ps".into(), a.stage.clone()], false),
+        StageCommand::Logs(a) => {
+            let mut v = vec!["logs".to_owned(), a.stage.clone()];
+            if let Some(s) = &a.service {
+                v.extend(["--service".into(), s.clone()]);
+            }
+            if let Some(n) = a.tail {
+                v.extend(["--tail".into(), n.to_string()]);
+            }
+            if a.follow {
+                v.push("--follow".into());
+            }
+            (v, false)
+        }
+    };
+    let plans: Vec<(RemotePlan, SshTarget)> = routed
+        .plans
+        .into_iter()
+        .map(|(p, t)| (p.with_fleet_args(&args), t))
+        .collect();
+    if !full_deploy {
+        let results = match for_each_route(console, &plans, &|r, plan, line| {
+            remote::run_deploy(r, plan, line).map_err(|e| e.to_string())
+        }) {
+            Ok(r) => r,
+            Err(code) => return code,
+        };
+        return summarize(console, &results);
+    }
+    let tar = match remote::pack_config(&routed.fleet_dir) {
+        Ok(t) => t,
+        Err(e) => {
+            console.error(&format!("cannot pack {}/.fleetflow: {e}", routed.fleet_dir.display()));
+            return exit::FAILURE;
+        }
+    };
+    let bytes = match std::env::current_exe().and_then(std::fs::read) {
+        Ok(b) => b,
+        Err(e) => {
+            console.error(&format!("cannot read this fleet binary: {e}"));
+            return exit::FAILURE;
+        }
+    };
+    let binary = LocalBinary {
+        version: env!("CARGO_PKG_VERSION"),
+        bytes: &bytes,
+    };
+    let by = Deployer {
+        who: super::registry_remote_cmd::who_am_i(),
+        commit: None,
+        when: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    };
+    match for_each_route(console, &plans, &|r, plan, line| {
+        remote::deploy_route(r, plan, &by, &tar, &binary, line).map_err(|e| e.to_string())
+    }) {
+        Ok(results) => summarize(console, &results),
+        Err(code) => code,
+    }
+}
