@@ -231,6 +231,9 @@ pub fn deploy(console: &Console, flag: Option<&Path>, args: &DeployArgs) -> u8 {
     summarize(console, &results)
 }
 
+/// What runs for one route: over its connection, with a line sink.
+pub(super) type RouteWork = dyn Fn(&dyn Remote, &RemotePlan, &mut (dyn FnMut(&str) + Send)) -> Result<(), String> + Sync;
+
 /// A route's outcome: its label and how long it took, or why it failed.
 pub(super) type RouteResult = (String, Result<f64, String>);
 
@@ -239,7 +242,7 @@ pub(super) type RouteResult = (String, Result<f64, String>);
 pub(super) fn for_each_route(
     console: &Console,
     plans: &[(RemotePlan, SshTarget)],
-    work: &(dyn Fn(&dyn Remote, &RemotePlan, &mut (dyn FnMut(&str) + Send)) -> Result<(), String> + Sync),
+    work: &RouteWork,
 ) -> Result<Vec<RouteResult>, u8> {
     let rt = runtime(console)?;
     let targets: Vec<&SshTarget> = plans.iter().map(|(_, t)| t).collect();
