@@ -232,7 +232,8 @@ pub fn deploy(console: &Console, flag: Option<&Path>, args: &DeployArgs) -> u8 {
 }
 
 /// What runs for one route: over its connection, with a line sink.
-pub(super) type RouteWork = dyn Fn(&dyn Remote, &RemotePlan, &mut (dyn FnMut(&str) + Send)) -> Result<(), String> + Sync;
+pub(super) type RouteWork<'a> =
+    dyn Fn(&dyn Remote, &RemotePlan, &mut (dyn FnMut(&str) + Send)) -> Result<(), String> + Sync + 'a;
 
 /// A route's outcome: its label and how long it took, or why it failed.
 pub(super) type RouteResult = (String, Result<f64, String>);
@@ -242,7 +243,7 @@ pub(super) type RouteResult = (String, Result<f64, String>);
 pub(super) fn for_each_route(
     console: &Console,
     plans: &[(RemotePlan, SshTarget)],
-    work: &RouteWork,
+    work: &RouteWork<'_>,
 ) -> Result<Vec<RouteResult>, u8> {
     let rt = runtime(console)?;
     let targets: Vec<&SshTarget> = plans.iter().map(|(_, t)| t).collect();
