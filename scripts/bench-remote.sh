@@ -8,8 +8,15 @@ RUNS="${RUNS:-10}"
 scripts/test-world.sh >/dev/null
 set -a; . "${FLEET_TEST_WORLD_DIR:-/var/lib/fleetflow-test-world}/env"; set +a
 cargo build --release --quiet
+# A deploy user with a plain /bin/sh login shell (root's bash here runs `pyenv init` for every SSH
+# channel, ~0.35 s of CPU, which would dominate and is not what a server's deploy user pays).
+id fleetbench >/dev/null 2>&1 || useradd --create-home --shell /bin/sh --groups docker fleetbench
+usermod -p '*' fleetbench   # key login only; a new account is locked ('!') otherwise
+# sshd reads the (shared, public) authorized_keys as the logging-in user.
+chmod o+x "$(dirname "$FLEET_TEST_SSH_KEY")"; chmod o+r "$(dirname "$FLEET_TEST_SSH_KEY")/authorized_keys"
 FLEET="$PWD/target/release/fleet"
 DIR=$(mktemp -d)
+chmod 755 "$DIR"
 cleanup() {
   docker ps -aq --filter label=io.fleetflow.project=benchremote | xargs -r docker rm -f >/dev/null
   rm -rf "$DIR"
@@ -20,7 +27,7 @@ mkdir -p "$DIR/fleets/benchremote/.fleetflow"
   echo 'registry "bench"'
   echo 'fleet "benchremote" {'; echo '    path "fleets/benchremote"'; echo '}'
   for i in $(seq 0 9); do
-    printf 'server "vps-%s" {\n    ssh-host "127.0.0.1"\n    ssh-port %s\n    ssh-key "%s"\n    ssh-host-key "%s"\n    deploy-path "%s/remote-%s"\n}\n' \
+    printf 'server "vps-%s" {\n    ssh-host "127.0.0.1"\n    ssh-port %s\n    ssh-user "fleetbench"\n    ssh-key "%s"\n    ssh-host-key "%s"\n    deploy-path "%s/remote-%s"\n}\n' \
       "$i" "$FLEET_TEST_SSH_PORT" "$FLEET_TEST_SSH_KEY" "$FLEET_TEST_SSH_HOST_KEY" "$DIR" "$i"
   done
   echo 'deployment {'
@@ -32,6 +39,7 @@ mkdir -p "$DIR/fleets/benchremote/.fleetflow"
   printf 'service "web" {\n    image "fleetflow/busybox:latest"\n    command "sh" "-c" "trap '"'"'exit 0'"'"' TERM; while :; do sleep 1; done"\n}\n'
   for i in $(seq 0 9); do echo "stage \"s$i\""; done
 } > "$DIR/fleets/benchremote/.fleetflow/fleet.kdl"
+for i in $(seq 0 9); do mkdir -p "$DIR/remote-$i"; chown fleetbench "$DIR/remote-$i"; done
 cd "$DIR"
 "$FLEET" registry deploy benchremote --yes --no-pull >/dev/null   # install binary + first deploy
 
@@ -40,11 +48,11 @@ SSH=(ssh -i "$FLEET_TEST_SSH_KEY" -p "$FLEET_TEST_SSH_PORT" -o BatchMode=yes -o 
      -o UserKnownHostsFile="$FLEET_TEST_SSH_KNOWN_HOSTS" -o ControlMaster=auto -o ControlPath="$DIR/cm-%C" -o ControlPersist=no)
 shell_route() {
   local dp="$DIR/remote-0" lock="$DIR/remote-0/.fleetflow/locks/benchremote-s0"
-  "${SSH[@]}" -o ControlMaster=yes -o ControlPersist=yes -fN root@127.0.0.1
+  "${SSH[@]}" -o ControlMaster=yes -o ControlPersist=yes -fN fleetbench@127.0.0.1
   # The same two round trips fleet makes: lock + ship + version, then deploy + audit + unlock.
-  tar -C fleets/benchremote -cf - .fleetflow | "${SSH[@]}" root@127.0.0.1 "set -e; mkdir -p '$dp/.fleetflow/locks'; mkdir '$lock'; echo me > '$lock/owner'; d='$dp/benchremote'; mkdir -p \"\$d\"; t=\$(mktemp -d \"\$d/.t.XXXXXX\"); tar -xf - -C \"\$t\"; rm -rf \"\$d/.fleetflow\"; mv \"\$t/.fleetflow\" \"\$d/.fleetflow\"; rm -rf \"\$t\"; '$dp/.fleetflow/bin/fleet' --version" >/dev/null
-  "${SSH[@]}" root@127.0.0.1 "cd '$dp/benchremote' && CI=true '$dp/.fleetflow/bin/fleet' deploy s0 --yes --no-pull; printf '%s\n' 'audit' >> '$dp/.fleetflow/audit.log'; rm -rf '$lock'" >/dev/null 2>&1
-  "${SSH[@]}" -O exit root@127.0.0.1 2>/dev/null || true
+  tar -C fleets/benchremote -cf - .fleetflow | "${SSH[@]}" fleetbench@127.0.0.1 "set -e; mkdir -p '$dp/.fleetflow/locks'; mkdir '$lock'; echo me > '$lock/owner'; d='$dp/benchremote'; mkdir -p \"\$d\"; t=\$(mktemp -d \"\$d/.t.XXXXXX\"); tar -xf - -C \"\$t\"; rm -rf \"\$d/.fleetflow\"; mv \"\$t/.fleetflow\" \"\$d/.fleetflow\"; rm -rf \"\$t\"; '$dp/.fleetflow/bin/fleet' --version" >/dev/null
+  "${SSH[@]}" fleetbench@127.0.0.1 "cd '$dp/benchremote' && CI=true '$dp/.fleetflow/bin/fleet' deploy s0 --yes --no-pull; printf '%s\n' 'audit' >> '$dp/.fleetflow/audit.log'; rm -rf '$lock'" >/dev/null 2>&1
+  "${SSH[@]}" -O exit fleetbench@127.0.0.1 2>/dev/null || true
 }
 
 one=0; ten=0; shell=0

@@ -206,8 +206,8 @@ pub fn deploy(console: &Console, flag: Option<&Path>, args: &DeployArgs) -> u8 {
             return exit::FAILURE;
         }
     };
-    let bytes = match std::env::current_exe().and_then(std::fs::read) {
-        Ok(b) => b,
+    let exe = match std::env::current_exe() {
+        Ok(p) => p,
         Err(e) => {
             console.error(&format!("cannot read this fleet binary to install it on servers: {e}"));
             return exit::FAILURE;
@@ -215,7 +215,7 @@ pub fn deploy(console: &Console, flag: Option<&Path>, args: &DeployArgs) -> u8 {
     };
     let binary = LocalBinary {
         version: env!("CARGO_PKG_VERSION"),
-        bytes: &bytes,
+        path: &exe,
     };
     let by = Deployer {
         who: who_am_i(),

@@ -110,8 +110,8 @@ pub fn run(console: &Console, routed: Routed, command: &StageCommand) -> u8 {
             return exit::FAILURE;
         }
     };
-    let bytes = match std::env::current_exe().and_then(std::fs::read) {
-        Ok(b) => b,
+    let exe = match std::env::current_exe() {
+        Ok(p) => p,
         Err(e) => {
             console.error(&format!("cannot read this fleet binary: {e}"));
             return exit::FAILURE;
@@ -119,7 +119,7 @@ pub fn run(console: &Console, routed: Routed, command: &StageCommand) -> u8 {
     };
     let binary = LocalBinary {
         version: env!("CARGO_PKG_VERSION"),
-        bytes: &bytes,
+        path: &exe,
     };
     let by = Deployer {
         who: super::registry_remote_cmd::who_am_i(),

@@ -82,8 +82,9 @@ pub struct Deployer {
 /// This binary, to install on servers.
 #[derive(Debug, Clone)]
 pub struct LocalBinary<'a> {
+    /// Read only when an upload is needed.
     pub version: &'a str,
-    pub bytes: &'a [u8],
+    pub path: &'a Path,
 }
 
 pub fn remote_binary(deploy_path: &str) -> String {
@@ -251,7 +252,12 @@ fn install_binary(
         "set -e; mkdir -p {dir}; t=$(mktemp {dir}/.fleet.XXXXXX); cat > \"$t\"; chmod 755 \"$t\"; mv \"$t\" {}",
         quote(&bin)
     );
-    step(remote, "upload of the fleet binary", &script, Some(local.bytes))?;
+    let bytes = std::fs::read(local.path).map_err(|e| RemoteDeployError::Step {
+        step: "reading this fleet binary",
+        server: plan.server.clone(),
+        detail: format!("{}: {e}", local.path.display()),
+    })?;
+    step(remote, "upload of the fleet binary", &script, Some(&bytes))?;
     Ok(true)
 }
 
