@@ -8,6 +8,8 @@ use fleetflow::config::{LoadOptions, MemoryFiles, load_workspace};
 
 #[path = "support/generate.rs"]
 mod generate;
+#[path = "support/just_kdl_tree.rs"]
+mod just_kdl_tree;
 
 fn registry_only(c: &mut Criterion) {
     let text = generate::registry(1000, 200);
@@ -37,10 +39,13 @@ fn registry_only(c: &mut Criterion) {
 
 fn parsers(c: &mut Criterion) {
     let text = generate::registry(1000, 200);
-    let mut group = c.benchmark_group("kdl_parsers_237kb");
+    let mut group = c.benchmark_group("kdl_parsers_1000_fleets");
     group.sample_size(10);
+    group.bench_function("fleetflow_kdl_v2", |b| {
+        b.iter(|| black_box(fleetflow::config::kdl_v2::parse(&text).expect("valid").len()))
+    });
     group.bench_function("just_kdl_v2_events", |b| {
-        b.iter(|| black_box(fleetflow::config::syntax::parse_v2(&text).expect("valid").len()))
+        b.iter(|| black_box(just_kdl_tree::parse(&text).expect("valid").len()))
     });
     group.bench_function("kdl_crate_v2", |b| {
         b.iter(|| black_box(kdl::KdlDocument::parse_v2(&text).expect("valid").nodes().len()))

@@ -10,4 +10,5 @@ pub mod config;
 pub mod deploy;
 pub mod docker;
 pub mod images;
+pub mod plan;
 pub mod ssh;

@@ -1,7 +1,6 @@
 //! Stage 1 against the official KDL test suites: valid v2 accepted, nothing crashes, and every
 //! input also goes through both lowerings (registry and fleet) without a panic.
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use fleetflow::config::load::lower_fleet_source;
@@ -9,21 +8,9 @@ use fleetflow::config::source::SourceFile;
 use fleetflow::config::syntax::{KdlVersion, parse_document};
 use fleetflow::config::{Diagnostics, LoadOptions, MemoryFiles, load_workspace};
 
-fn suite(version: &str) -> Vec<(PathBuf, bool)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/fixtures-external/kdl-spec-tests")
-        .join(version);
-    let mut cases: Vec<(PathBuf, bool)> = std::fs::read_dir(dir.join("input"))
-        .expect("spec tests")
-        .map(|e| {
-            let path = e.expect("entry").path();
-            let valid = dir.join("expected_kdl").join(path.file_name().expect("name")).is_file();
-            (path, valid)
-        })
-        .collect();
-    cases.sort();
-    cases
-}
+#[path = "support/kdl_suite.rs"]
+mod kdl_suite;
+use kdl_suite::suite;
 
 #[test]
 fn every_valid_v2_case_is_accepted_as_v2() {
@@ -79,4 +66,22 @@ fn no_spec_input_crashes_either_lowering() {
         seen += 1;
     }
     assert!(seen > 500, "both suites were read ({seen})");
+}
+
+#[test]
+fn inputs_that_hang_or_crash_other_parsers_get_a_diagnostic() {
+    // just-kdl 0.3 loops forever on the first, panics on the second.
+    for text in [
+        "node 1 2 /-\n{\"\"\"\n    child\n\n",
+        "node #\"\"\"\n \u{a0}  hey\n  \"\"\"#",
+    ] {
+        let file = Arc::new(SourceFile::from_text("hostile.kdl", text));
+        let started = std::time::Instant::now();
+        let result = parse_document(&file);
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(6),
+            "bounded time for {text:?}"
+        );
+        assert!(result.is_err(), "{text:?} is invalid");
+    }
 }

@@ -4,6 +4,7 @@ mod build_cmd;
 mod deploy_cmd;
 mod fleet_select;
 mod output;
+mod plan_cmd;
 mod registry_cmd;
 mod registry_remote_cmd;
 mod remote_stage_cmd;
@@ -72,6 +73,11 @@ pub enum Command {
     /// Stage-centred commands (seed 004).
     #[command(subcommand)]
     Stage(stage_cmd::StageCommand),
+    /// What changes between a base commit and the working tree: services, routes, infrastructure.
+    Plan(plan_cmd::PlanArgs),
+    /// Recorded infrastructure state (.fleetflow/state.json).
+    #[command(subcommand)]
+    State(plan_cmd::StateCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -121,6 +127,8 @@ pub fn main() -> ExitCode {
         Command::Logs(args) => deploy_cmd::run_logs(&console, cli.registry.as_deref(), &args),
         Command::Restart(args) => deploy_cmd::run_restart(&console, cli.registry.as_deref(), &args),
         Command::Stage(command) => stage_cmd::run(&console, cli.registry.as_deref(), &command),
+        Command::Plan(args) => plan_cmd::run_plan(&console, cli.color, cli.registry.as_deref(), &args),
+        Command::State(command) => plan_cmd::run_state(&console, cli.registry.as_deref(), &command),
     };
     ExitCode::from(code)
 }

@@ -1,13 +1,10 @@
 //! Stage 1: KDL text → a raw tree of nodes with byte spans.
 //!
-//! KDL v2 is read with `just-kdl` (streaming, byte spans, no recursion, so nesting depth cannot
-//! overflow the stack); when that fails, KDL v1 is tried with the `kdl` crate, because the specs'
+//! KDL v2 is read with our own zero-copy parser ([`super::kdl_v2`]: byte spans, no recursion,
+//! linear time); when that fails, KDL v1 is tried with the `kdl` crate, because the specs'
 //! examples still write `proxied true`. See README "Why two KDL parsers".
 
 use std::sync::Arc;
-
-use just_kdl::dom::{Event, Value};
-use just_kdl::reader::Reader;
 
 use super::diagnostic::ConfigDiagnostic;
 use super::source::{SourceFile, Span};
@@ -90,7 +87,7 @@ pub struct RawDocument {
 /// (the dialect the author most likely meant) is reported, with a hint about the other.
 pub fn parse_document(file: &Arc<SourceFile>) -> Result<RawDocument, Box<ConfigDiagnostic>> {
     let text: &str = &file.text;
-    let v2_error = match guarded(|| parse_v2(text)) {
+    let v2_error = match guarded(|| super::kdl_v2::parse(text)) {
         Ok(nodes) => {
             return Ok(RawDocument {
                 nodes,
@@ -176,126 +173,6 @@ fn nesting_error(span: Span) -> SyntaxError {
     }
 }
 
-/// KDL v2 through just-kdl's event stream, building the tree with an explicit stack.
-pub fn parse_v2(text: &str) -> Result<Vec<RawNode>, SyntaxError> {
-    let mut stack: Vec<RawNode> = vec![RawNode::default()];
-    for event in Reader::new(text.as_bytes()) {
-        let (event, span) = event.map_err(|(e, span)| SyntaxError {
-            message: strip_offset(&lowercase_first(&e.to_string())),
-            span: clamp(span, text.len()),
-        })?;
-        match event {
-            Event::Node { name, .. } => {
-                if stack.len() > MAX_NESTING {
-                    return Err(nesting_error(span));
-                }
-                stack.push(RawNode {
-                    name: name.to_string(),
-                    name_span: span,
-                    ..RawNode::default()
-                });
-            }
-            Event::Entry(entry) => {
-                let node = stack.last_mut().ok_or_else(|| internal(&span))?;
-                let value = RawValue {
-                    value: scalar_from_v2(entry.value),
-                    span: value_span(text, &span),
-                };
-                match entry.name {
-                    Some(key) => node.props.push(RawProp {
-                        key: key.to_string(),
-                        value,
-                    }),
-                    None => node.args.push(value),
-                }
-            }
-            Event::Children => {
-                if let Some(node) = stack.last_mut() {
-                    node.children.get_or_insert_with(Vec::new);
-                }
-            }
-            Event::End => {
-                if stack.len() < 2 {
-                    return Err(internal(&span));
-                }
-                let node = stack.pop().ok_or_else(|| internal(&span))?;
-                let parent = stack.last_mut().ok_or_else(|| internal(&span))?;
-                parent.children.get_or_insert_with(Vec::new).push(node);
-            }
-        }
-    }
-    let root = stack.pop().ok_or_else(|| internal(&(0..0)))?;
-    Ok(root.children.unwrap_or_default())
-}
-
-fn internal(span: &Span) -> SyntaxError {
-    SyntaxError {
-        message: "unbalanced document structure".into(),
-        span: span.clone(),
-    }
-}
-
-fn clamp(span: Span, len: usize) -> Span {
-    span.start.min(len)..span.end.min(len).max(span.start.min(len))
-}
-
-/// For `key=value` the value's own span is after the `=`; diagnostics about a value point there.
-fn value_span(text: &str, entry: &Span) -> Span {
-    let entry = clamp(entry.clone(), text.len());
-    match text.get(entry.clone()).and_then(find_unquoted_eq) {
-        Some(eq) => entry.start + eq + 1..entry.end,
-        None => entry,
-    }
-}
-
-fn find_unquoted_eq(s: &str) -> Option<usize> {
-    if s.starts_with('"') || s.starts_with('#') {
-        return None;
-    }
-    s.find('=')
-}
-
-fn scalar_from_v2(value: Value) -> Scalar {
-    match value {
-        Value::String(s) => Scalar::String(s.to_string()),
-        Value::Number(n) => number_from_text(&n.to_string()),
-        Value::Bool(b) => Scalar::Bool(b),
-        Value::Null => Scalar::Null,
-    }
-}
-
-/// just-kdl's own float coercion can panic on some inputs, so numbers are read from their
-/// canonical text instead.
-fn number_from_text(text: &str) -> Scalar {
-    let (negative, digits) = match text.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, text.strip_prefix('+').unwrap_or(text)),
-    };
-    let radix = [("0x", 16), ("0o", 8), ("0b", 2)]
-        .iter()
-        .find_map(|(p, r)| digits.strip_prefix(p).map(|d| (d, *r)));
-    let integer = match radix {
-        Some((body, r)) => i64::from_str_radix(body, r).ok().map(|v| if negative { -v } else { v }),
-        None => text.parse::<i64>().ok(),
-    };
-    if let Some(i) = integer {
-        return Scalar::Integer(i);
-    }
-    match text {
-        "#inf" => Scalar::Float(f64::INFINITY),
-        "#-inf" => Scalar::Float(f64::NEG_INFINITY),
-        _ => Scalar::Float(text.parse::<f64>().unwrap_or(f64::NAN)),
-    }
-}
-
-/// just-kdl appends " at <byte offset>" to some messages; the diagnostic shows the position.
-fn strip_offset(message: &str) -> String {
-    match message.rsplit_once(" at ") {
-        Some((head, tail)) if tail.bytes().all(|b| b.is_ascii_digit()) => head.to_owned(),
-        _ => message.to_owned(),
-    }
-}
-
 fn lowercase_first(s: &str) -> String {
     let mut chars = s.chars();
     match chars.next() {
@@ -306,25 +183,32 @@ fn lowercase_first(s: &str) -> String {
 
 /// KDL v1 through the `kdl` crate. Its parser recurses, so nesting is measured first and the
 /// parse runs on a thread with a generous stack.
+/// How long the v1 fallback may take (a 4 MiB file parses in well under a second).
+const V1_DEADLINE: std::time::Duration = std::time::Duration::from_secs(5);
+
 pub fn parse_v1(text: &str) -> Result<Vec<RawNode>, SyntaxError> {
     if let Some(offset) = v1_depth_exceeds(text, MAX_NESTING) {
         return Err(nesting_error(offset..offset + 1));
     }
+    // The parse runs on its own thread (deep stack) and is given a deadline: a third-party parser
+    // stuck on hostile input must not stall `fleet serve` (the thread is left to finish alone).
     let owned = text.to_owned();
-    let handle = std::thread::Builder::new()
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
         .name("kdl-v1".into())
         .stack_size(64 * 1024 * 1024)
-        .spawn(move || kdl::KdlDocument::parse_v1(&owned));
-    let parsed = handle
+        .spawn(move || drop(tx.send(kdl::KdlDocument::parse_v1(&owned))))
         .map_err(|e| SyntaxError {
             message: format!("cannot start the KDL v1 parser: {e}"),
             span: 0..0,
-        })?
-        .join()
-        .map_err(|_| SyntaxError {
-            message: "the KDL v1 parser failed".into(),
-            span: 0..0,
         })?;
+    let parsed = rx.recv_timeout(V1_DEADLINE).map_err(|e| SyntaxError {
+        message: match e {
+            std::sync::mpsc::RecvTimeoutError::Timeout => format!("the KDL v1 parser gave up after {V1_DEADLINE:?}"),
+            std::sync::mpsc::RecvTimeoutError::Disconnected => "the KDL v1 parser failed".into(),
+        },
+        span: 0..0,
+    })?;
     match parsed {
         Ok(doc) => Ok(doc.nodes().iter().map(node_from_v1).collect()),
         Err(err) => {
