@@ -24,9 +24,7 @@ ms() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 
 # The docker commands a no-change deploy needs, as a shell script would run them.
 shell_equivalent() {
-  docker version --format '{{.Server.Version}}' >/dev/null
   docker image inspect fleetflow/busybox:latest >/dev/null   # one distinct image
-  docker network inspect benchdeploy-fleet >/dev/null
   ids=$(docker ps --all --quiet --no-trunc --filter label=io.fleetflow.project=benchdeploy --filter label=io.fleetflow.stage=bench)
   # shellcheck disable=SC2086
   docker container inspect $ids >/dev/null

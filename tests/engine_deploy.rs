@@ -221,6 +221,12 @@ fn ps_logs_down_and_restart() {
     );
     assert!(lines[1].starts_with("live   api      running"), "{text}");
     assert!(lines[3].starts_with("live   web      running (healthy)"), "{text}");
+    // -v shows every docker command run.
+    f.fleet()
+        .args(["-v", "ps", "live"])
+        .assert()
+        .success()
+        .stderr(predicates::str::contains("docker ps --all --quiet"));
     let json = f.fleet().args(["ps", "--output", "json"]).assert().success();
     let rows: serde_json::Value = serde_json::from_slice(&json.get_output().stdout).expect("json");
     assert_eq!(rows.as_array().map(Vec::len), Some(3));

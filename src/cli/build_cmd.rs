@@ -191,11 +191,17 @@ pub fn build_missing_local_images(
     stage: &Stage,
     desired: &[DesiredService],
 ) -> Result<(), u8> {
-    let missing: Vec<String> = desired
-        .iter()
-        .filter(|d| d.built_locally && !matches!(docker.inspect_image(&d.spec.image), Ok(Some(_))))
-        .map(|d| d.service.clone())
-        .collect();
+    let mut missing = Vec::new();
+    for d in desired.iter().filter(|d| d.built_locally) {
+        match docker.inspect_image(&d.spec.image) {
+            Ok(Some(_)) => {}
+            Ok(None) => missing.push(d.service.clone()),
+            Err(e) => {
+                console.error(&e.to_string());
+                return Err(exit::FAILURE);
+            }
+        }
+    }
     if missing.is_empty() {
         return Ok(());
     }

@@ -227,10 +227,8 @@ fn converge(
             return code;
         }
     }
-    let docker = match engine(console) {
-        Ok(d) => d,
-        Err(code) => return code,
-    };
+    // No separate engine check: the first call below fails with the same one-line message.
+    let docker = DockerCli::default();
     if let Err(code) = super::build_cmd::build_missing_local_images(console, &docker, &fleet, stage, &desired) {
         return code;
     }

@@ -149,8 +149,9 @@ fn run(
     // (The caller has checked the engine answers; the first call below fails clearly if not.)
     // Images first: a failed pull changes nothing.
     let image_ids = resolve_images(docker, desired, options, progress)?;
-    let net_labels = BTreeMap::from([(labels::PROJECT.to_owned(), project.to_owned())]);
-    docker.ensure_network(&network_name(project), &net_labels)?;
+    // The network is made (if missing) just before the first container is created: a no-change
+    // deploy asks the engine for nothing more than the images and the containers.
+    let mut network_ready = false;
     let existing: HashMap<String, Container> = docker
         .list_containers(&[(labels::PROJECT, project), (labels::STAGE, stage)])?
         .into_iter()
@@ -189,6 +190,11 @@ fn run(
         if let Some(c) = current {
             set_aside(docker, c, options.stop_timeout)?;
             entry.previous = Some(c.clone());
+        }
+        if !network_ready {
+            let net_labels = BTreeMap::from([(labels::PROJECT.to_owned(), project.to_owned())]);
+            docker.ensure_network(&network_name(project), &net_labels)?;
+            network_ready = true;
         }
         let mut spec = d.spec.clone();
         spec.labels.insert(labels::IMAGE_DIGEST.to_owned(), image_id.clone());
