@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use assert_cmd::Command;
 use predicates::str::contains;
 
-const SEEDS: &str = "../shared/seed-examples";
+const SEEDS: &str = "fixtures/seed-examples";
 
 fn seeds() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(SEEDS)

@@ -18,7 +18,7 @@ fn fixtures() -> std::path::PathBuf {
 fn seed(name: &str) -> String {
     std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../shared/seed-examples")
+            .join("fixtures/seed-examples")
             .join(name),
     )
     .expect("seed")

@@ -1,4 +1,4 @@
-//! The official KDL test suites in ../shared/fixtures-external/kdl-spec-tests.
+//! The official KDL test suites, vendored in fixtures/external/kdl-spec-tests (see its SOURCE.md).
 
 use std::path::{Path, PathBuf};
 
@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 /// valid when `expected_kdl/` has a file of the same name.
 pub fn suite(version: &str) -> Vec<(PathBuf, bool)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/fixtures-external/kdl-spec-tests")
+        .join("fixtures/external/kdl-spec-tests")
         .join(version);
     let mut cases: Vec<(PathBuf, bool)> = std::fs::read_dir(dir.join("input"))
         .expect("the KDL spec tests")
