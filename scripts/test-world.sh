@@ -220,6 +220,21 @@ else
     start_dockerd
 fi
 
+# Leftovers of earlier test runs (each test project makes a network `{project}-fleet`) would
+# exhaust Docker's default address pools (~30 bridge networks). Remove the fleetflow
+# containers and networks of earlier runs; nothing else is touched.
+stale_containers=$(docker ps -aq --filter label=io.fleetflow.project || true)
+if [[ -n "$stale_containers" ]]; then
+    # shellcheck disable=SC2086
+    docker rm -f $stale_containers >/dev/null 2>&1 || true
+fi
+stale_networks=$(docker network ls -q --filter label=io.fleetflow.project || true)
+if [[ -n "$stale_networks" ]]; then
+    # shellcheck disable=SC2086
+    docker network rm $stale_networks >/dev/null 2>&1 || true
+fi
+say "no fleetflow containers or networks left from earlier runs"
+
 # ---------------------------------------------------------------- registry
 REG_DIR="$STATE/registry"
 mkdir -p "$REG_DIR/data"
