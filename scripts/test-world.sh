@@ -55,6 +55,7 @@ need_cmd ssh-keygen openssh-client
 need_cmd ssh-keyscan openssh-client
 need_cmd curl curl
 need_cmd flock util-linux
+need_cmd openssl openssl   # the App tests make an RSA key at test time
 [[ -x /usr/sbin/sshd ]] || need_pkgs+=(openssh-server)
 # The image is FROM scratch, so /bin/busybox must be the static build.
 if [[ ! -x /bin/busybox ]] || [[ "$(dpkg-query -W -f='${Status}' busybox-static 2>/dev/null || true)" != "install ok installed" ]]; then

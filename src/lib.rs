@@ -4,11 +4,15 @@
 //! Action) are thin layers over this library.
 
 pub mod build;
+pub mod chatops;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod deploy;
 pub mod docker;
+pub mod github;
 pub mod images;
+pub mod pipeline;
 pub mod plan;
 pub mod ssh;
+pub mod webhook;

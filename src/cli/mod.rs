@@ -8,6 +8,7 @@ mod plan_cmd;
 mod registry_cmd;
 mod registry_remote_cmd;
 mod remote_stage_cmd;
+mod serve_cmd;
 mod stage_cmd;
 mod validate_cmd;
 
@@ -78,6 +79,8 @@ pub enum Command {
     /// Recorded infrastructure state (.fleetflow/state.json).
     #[command(subcommand)]
     State(plan_cmd::StateCommand),
+    /// Run the GitHub App: signed webhooks → durable queue → plan comment and check run per PR.
+    Serve(serve_cmd::ServeArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -129,6 +132,7 @@ pub fn main() -> ExitCode {
         Command::Stage(command) => stage_cmd::run(&console, cli.registry.as_deref(), &command),
         Command::Plan(args) => plan_cmd::run_plan(&console, cli.color, cli.registry.as_deref(), &args),
         Command::State(command) => plan_cmd::run_state(&console, cli.registry.as_deref(), &command),
+        Command::Serve(args) => serve_cmd::run(&console, &args),
     };
     ExitCode::from(code)
 }

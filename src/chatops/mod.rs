@@ -1,0 +1,217 @@
+//! Comment commands (`/deploy creo live`, `/plan`, `/help`): a pure parser from a comment to a
+//! typed command or a typed error whose text becomes the bot's one reply. Shared by the GitHub
+//! App and the Action.
+
+use crate::config::lower::did_you_mean;
+
+/// Who wrote a comment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Author<'a> {
+    pub login: &'a str,
+    /// GitHub's `user.type`: `User`, `Bot`, `Organization`.
+    pub kind: &'a str,
+}
+
+impl Author<'_> {
+    /// Bots (ours included) never issue commands.
+    pub fn is_bot(&self) -> bool {
+        self.kind.eq_ignore_ascii_case("bot") || self.login.ends_with("[bot]")
+    }
+}
+
+/// What a comment can ask for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Deploy(DeployTarget),
+    Plan,
+    Help,
+}
+
+/// Which routes a `/deploy` means.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeployTarget {
+    /// `/deploy creo live`
+    FleetStage { fleet: String, stage: String },
+    /// `/deploy live`: every fleet the pull request changes that routes this stage.
+    Stage(String),
+    /// `/deploy creo`: all of the fleet's routes.
+    Fleet(String),
+}
+
+/// The fleets and routes a command may name (from fleet-registry.kdl).
+#[derive(Debug, Clone, Default)]
+pub struct Known {
+    pub fleets: Vec<String>,
+    /// (fleet, stage)
+    pub routes: Vec<(String, String)>,
+}
+
+impl Known {
+    fn stages(&self) -> Vec<&str> {
+        let mut s: Vec<&str> = self.routes.iter().map(|(_, s)| s.as_str()).collect();
+        s.sort_unstable();
+        s.dedup();
+        s
+    }
+
+    fn is_fleet(&self, w: &str) -> bool {
+        self.fleets.iter().any(|f| f == w)
+    }
+
+    fn is_stage(&self, w: &str) -> bool {
+        self.routes.iter().any(|(_, s)| s == w)
+    }
+}
+
+/// Why a command cannot run; `reply()` is the text the bot answers with.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CommandError {
+    #[error("unknown command `/{name}`")]
+    UnknownCommand { name: String, suggestion: Option<String> },
+    #[error("`/deploy` needs a fleet and/or a stage")]
+    MissingTarget,
+    #[error("`/{command}` takes at most {max} words")]
+    TooManyWords { command: String, max: usize },
+    #[error("unknown fleet `{name}`")]
+    UnknownFleet { name: String, suggestion: Option<String> },
+    #[error("unknown stage `{name}`")]
+    UnknownStage { name: String, suggestion: Option<String> },
+    #[error("`{word}` is both a fleet and a stage")]
+    Ambiguous { word: String },
+    #[error("fleet `{fleet}` has no route for stage `{stage}`")]
+    NoRoute {
+        fleet: String,
+        stage: String,
+        stages: Vec<String>,
+    },
+}
+
+pub const HELP: &str = "Commands: `/deploy <fleet> <stage>`, `/deploy <stage>` (every fleet this pull request changes \
+that routes the stage), `/deploy <fleet>` (all of its routes), `/plan` (plan again), `/help`.";
+
+impl CommandError {
+    /// One helpful reply.
+    pub fn reply(&self) -> String {
+        let hint = |s: &Option<String>| s.as_ref().map(|s| format!(" Did you mean `{s}`?")).unwrap_or_default();
+        match self {
+            CommandError::UnknownCommand { suggestion, .. } => format!("{self}.{} {HELP}", hint(suggestion)),
+            CommandError::UnknownFleet { suggestion, .. } | CommandError::UnknownStage { suggestion, .. } => {
+                format!("{self}.{}", hint(suggestion))
+            }
+            CommandError::Ambiguous { word } => format!(
+                "`{word}` names both a fleet and a stage: say `/deploy {word} <stage>` for the fleet, or \
+                 `/deploy <fleet> {word}` for the stage."
+            ),
+            CommandError::NoRoute { stages, .. } if !stages.is_empty() => {
+                format!("{self}; its stages with routes are: {}.", stages.join(", "))
+            }
+            _ => format!("{self}. {HELP}"),
+        }
+    }
+}
+
+const COMMANDS: &[&str] = &["deploy", "plan", "help"];
+
+/// The first command in `body`, if any. Lines in fenced code blocks, in quotes (`>`) and in
+/// inline code are not commands; comments by bots never are.
+pub fn parse(body: &str, author: &Author, known: &Known) -> Option<Result<Command, CommandError>> {
+    if author.is_bot() {
+        return None;
+    }
+    command_lines(body).next().map(|line| parse_line(line, known))
+}
+
+/// Lines that may hold a command: outside fences (``` or ~~~), not quoted, not indented code,
+/// starting with `/` (after leading spaces) and not inside inline code.
+fn command_lines(body: &str) -> impl Iterator<Item = &str> {
+    let mut fence: Option<&str> = None;
+    body.lines().filter_map(move |raw| {
+        let line = raw.trim_start();
+        if let Some(open) = fence {
+            if line.starts_with(open) {
+                fence = None;
+            }
+            return None;
+        }
+        for marker in ["```", "~~~"] {
+            if line.starts_with(marker) {
+                fence = Some(marker);
+                return None;
+            }
+        }
+        let indent = raw.len() - line.len();
+        (indent < 4 && line.starts_with('/') && !line.starts_with("//")).then_some(line.trim_end())
+    })
+}
+
+fn parse_line(line: &str, known: &Known) -> Result<Command, CommandError> {
+    let mut words = line.split_whitespace();
+    let name = words.next().unwrap_or("/").trim_start_matches('/').to_lowercase();
+    let args: Vec<&str> = words.collect();
+    match name.as_str() {
+        "deploy" => parse_deploy(&args, known).map(Command::Deploy),
+        "plan" | "help" if !args.is_empty() => Err(CommandError::TooManyWords { command: name, max: 0 }),
+        "plan" => Ok(Command::Plan),
+        "help" => Ok(Command::Help),
+        _ => Err(CommandError::UnknownCommand {
+            suggestion: did_you_mean(&name, COMMANDS.iter().copied()).map(|s| format!("/{s}")),
+            name,
+        }),
+    }
+}
+
+fn parse_deploy(args: &[&str], known: &Known) -> Result<DeployTarget, CommandError> {
+    match args {
+        [] => Err(CommandError::MissingTarget),
+        [word] => {
+            let word = *word;
+            match (known.is_fleet(word), known.is_stage(word)) {
+                (true, true) => Err(CommandError::Ambiguous { word: word.into() }),
+                (true, false) => Ok(DeployTarget::Fleet(word.into())),
+                (false, true) => Ok(DeployTarget::Stage(word.into())),
+                (false, false) => {
+                    let names = known.fleets.iter().map(String::as_str).chain(known.stages());
+                    Err(CommandError::UnknownFleet {
+                        suggestion: did_you_mean(word, names).map(str::to_owned),
+                        name: word.into(),
+                    })
+                }
+            }
+        }
+        [fleet, stage] => {
+            if !known.is_fleet(fleet) {
+                return Err(CommandError::UnknownFleet {
+                    name: (*fleet).into(),
+                    suggestion: did_you_mean(fleet, known.fleets.iter().map(String::as_str)).map(str::to_owned),
+                });
+            }
+            let stages: Vec<String> = known
+                .routes
+                .iter()
+                .filter(|(f, _)| f == fleet)
+                .map(|(_, s)| s.clone())
+                .collect();
+            if stages.iter().any(|s| s == stage) {
+                return Ok(DeployTarget::FleetStage {
+                    fleet: (*fleet).into(),
+                    stage: (*stage).into(),
+                });
+            }
+            if !known.is_stage(stage) {
+                return Err(CommandError::UnknownStage {
+                    name: (*stage).into(),
+                    suggestion: did_you_mean(stage, stages.iter().map(String::as_str)).map(str::to_owned),
+                });
+            }
+            Err(CommandError::NoRoute {
+                fleet: (*fleet).into(),
+                stage: (*stage).into(),
+                stages,
+            })
+        }
+        _ => Err(CommandError::TooManyWords {
+            command: "deploy".into(),
+            max: 2,
+        }),
+    }
+}

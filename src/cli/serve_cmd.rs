@@ -1,0 +1,108 @@
+//! `fleet serve`: the GitHub App (webhooks → durable queue → plan comment and check run).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::{Console, exit};
+use crate::pipeline::{ServeConfig, serve, shutdown_signal};
+use crate::webhook::Secret;
+
+fn secret(value: &str) -> Result<Secret, String> {
+    if value.trim().is_empty() {
+        return Err("must not be empty".into());
+    }
+    Ok(Secret::new(value))
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "FLEET_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// The GitHub App's id.
+    #[arg(long, env = "GITHUB_APP_ID")]
+    pub app_id: u64,
+    /// The App's private key: a path to the PEM file, or the PEM itself.
+    #[arg(long, env = "GITHUB_APP_PRIVATE_KEY", hide_env_values = true, value_parser = secret)]
+    pub private_key: Secret,
+    /// Webhook secret; several, comma-separated, while rotating.
+    #[arg(long, env = "GITHUB_WEBHOOK_SECRET", hide_env_values = true, value_parser = secret)]
+    pub webhook_secret: Secret,
+    /// GitHub REST API base URL (GitHub Enterprise: https://HOST/api/v3).
+    #[arg(long, env = "GITHUB_API_URL", default_value = "https://api.github.com")]
+    pub github_api_url: String,
+    /// Job database: sqlite://PATH. Default: fleet.db in $XDG_DATA_HOME/fleetflow
+    /// (~/.local/share/fleetflow), created on first start.
+    #[arg(long, env = "FLEET_DATABASE_URL")]
+    pub database: Option<String>,
+    /// Jobs run at once.
+    #[arg(long, default_value_t = 2)]
+    pub workers: usize,
+    /// Seconds running jobs get to finish after SIGTERM (the rest stay queued).
+    #[arg(long, default_value_t = 30)]
+    pub grace: u64,
+}
+
+fn default_database() -> Result<String, String> {
+    let dir = match std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+        Some(d) => PathBuf::from(d).join("fleetflow"),
+        None => {
+            let home = std::env::var_os("HOME").ok_or("HOME is not set; pass --database")?;
+            PathBuf::from(home).join(".local/share/fleetflow")
+        }
+    };
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    Ok(format!("sqlite://{}", dir.join("fleet.db").display()))
+}
+
+pub fn run(console: &Console, args: &ServeArgs) -> u8 {
+    let database_url = match args.database.clone().map_or_else(default_database, Ok) {
+        Ok(url) => url,
+        Err(message) => {
+            console.error(&message);
+            return exit::USAGE;
+        }
+    };
+    let webhook_secrets: Vec<Secret> = args
+        .webhook_secret
+        .expose()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(Secret::new)
+        .collect();
+    let config = ServeConfig {
+        listen: args.listen,
+        app_id: args.app_id,
+        private_key: args.private_key.clone(),
+        webhook_secrets,
+        github_api_url: args.github_api_url.clone(),
+        database_url,
+        workers: args.workers,
+        grace: Duration::from_secs(args.grace),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            console.error(&format!("cannot start the async runtime: {e}"));
+            return exit::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+        eprintln!("fleet serve: listening on http://{}", listener.local_addr()?);
+        serve(config, listener, shutdown_signal()).await
+    });
+    match result {
+        Ok(()) => exit::OK,
+        Err(e) => {
+            console.error(&format!("{e:#}"));
+            exit::FAILURE
+        }
+    }
+}

@@ -1,0 +1,427 @@
+//! A small GitHub REST client (reqwest) for what the App does: installation tokens, file
+//! contents at a commit, issue comments and check runs. Pointed at `--github-api-url`.
+
+pub mod auth;
+pub mod files;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::pipeline::metrics::Metrics;
+use crate::webhook::{RepoRef, Secret};
+pub use auth::{AppKey, AuthError};
+use auth::{InstallationToken, TokenCache};
+
+const API_VERSION: &str = "2022-11-28";
+
+#[derive(Debug, thiserror::Error)]
+pub enum GitHubError {
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error("GitHub request {method} {path} failed: {source}")]
+    Http {
+        method: Method,
+        path: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("GitHub answered {status} to {method} {path}: {message}")]
+    Status {
+        method: Method,
+        path: String,
+        status: StatusCode,
+        message: String,
+        /// How long GitHub asks us to wait (Retry-After, or the rate-limit reset).
+        retry_after: Option<std::time::Duration>,
+    },
+    #[error("unexpected answer to {path}: {message}")]
+    Decode { path: String, message: String },
+}
+
+impl GitHubError {
+    /// Worth another attempt later: 5xx, rate limits (403/429 with a wait), network errors.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            GitHubError::Http { .. } => true,
+            GitHubError::Status {
+                status, retry_after, ..
+            } => status.is_server_error() || retry_after.is_some(),
+            _ => false,
+        }
+    }
+
+    /// The wait GitHub asked for, if any.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            GitHubError::Status { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+}
+
+/// GitHub's own wait: `Retry-After` (seconds) on 403/429/5xx, or the rate-limit reset time when
+/// `x-ratelimit-remaining` is 0 (docs: "Rate limits for the REST API").
+pub fn retry_after(
+    status: StatusCode,
+    headers: &reqwest::header::HeaderMap,
+    now: SystemTime,
+) -> Option<std::time::Duration> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+    if !(status == StatusCode::FORBIDDEN || status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()) {
+        return None;
+    }
+    if let Some(secs) = header("retry-after").and_then(|v| v.parse::<u64>().ok()) {
+        return Some(std::time::Duration::from_secs(secs));
+    }
+    if header("x-ratelimit-remaining") == Some("0") {
+        let reset = header("x-ratelimit-reset")?.parse::<u64>().ok()?;
+        let now = now.duration_since(UNIX_EPOCH).ok()?.as_secs();
+        return Some(std::time::Duration::from_secs(reset.saturating_sub(now).max(1)));
+    }
+    None
+}
+
+/// A comment on an issue or pull request.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Comment {
+    pub id: u64,
+    #[serde(default)]
+    pub body: Option<String>,
+    pub user: Option<User>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct User {
+    pub login: String,
+}
+
+/// The App's GitHub client: App JWTs, cached installation tokens, metrics per call.
+#[derive(Clone)]
+pub struct GitHub {
+    http: reqwest::Client,
+    base: reqwest::Url,
+    key: AppKey,
+    tokens: Arc<Mutex<TokenCache>>,
+    slug: Arc<Mutex<Option<String>>>,
+    metrics: Arc<Metrics>,
+}
+
+impl std::fmt::Debug for GitHub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GitHub")
+            .field("base", &self.base.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+enum Auth {
+    App,
+    Installation(u64),
+}
+
+impl GitHub {
+    pub fn new(api_url: &str, key: AppKey, metrics: Arc<Metrics>) -> Result<Self, String> {
+        let mut base = reqwest::Url::parse(api_url).map_err(|e| format!("--github-api-url {api_url:?}: {e}"))?;
+        if !base.path().ends_with('/') {
+            base.set_path(&format!("{}/", base.path()));
+        }
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("fleetflow/", env!("CARGO_PKG_VERSION")))
+            .timeout(Duration::from_secs(30))
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        Ok(Self {
+            http,
+            base,
+            key,
+            tokens: Arc::default(),
+            slug: Arc::default(),
+            metrics,
+        })
+    }
+
+    /// `segments` are path segments (escaped here); `query` pairs are appended.
+    fn url(&self, segments: &[&str], query: &[(&str, &str)]) -> reqwest::Url {
+        let mut url = self.base.clone();
+        {
+            let mut path = url.path_segments_mut().expect("an http(s) URL has a path");
+            path.pop_if_empty();
+            for s in segments {
+                path.extend(s.split('/'));
+            }
+        }
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        url
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        url: reqwest::Url,
+        auth: Auth,
+        accept: &str,
+        body: Option<&Value>,
+    ) -> Result<reqwest::Response, GitHubError> {
+        let authorization = match auth {
+            Auth::App => format!("Bearer {}", self.key.jwt()?),
+            Auth::Installation(id) => format!("Bearer {}", self.installation_token(id).await?.expose()),
+        };
+        let path = url.path().to_owned();
+        let mut request = self
+            .http
+            .request(method.clone(), url)
+            .header("Accept", accept)
+            .header("X-GitHub-Api-Version", API_VERSION)
+            .header("Authorization", authorization);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let result = request.send().await;
+        let status = result.as_ref().map_or(0, |r| r.status().as_u16());
+        self.metrics.github_call(method.as_str(), status);
+        result.map_err(|source| GitHubError::Http { method, path, source })
+    }
+
+    /// Sends and expects a 2xx JSON answer.
+    async fn call(
+        &self,
+        method: Method,
+        url: reqwest::Url,
+        auth: Auth,
+        body: Option<&Value>,
+    ) -> Result<Value, GitHubError> {
+        let path = url.path().to_owned();
+        let response = self
+            .send(method.clone(), url, auth, "application/vnd.github+json", body)
+            .await?;
+        let status = response.status();
+        let wait = retry_after(status, response.headers(), SystemTime::now());
+        let text = response.text().await.map_err(|source| GitHubError::Http {
+            method: method.clone(),
+            path: path.clone(),
+            source,
+        })?;
+        if !status.is_success() {
+            let message = serde_json::from_str::<Value>(&text)
+                .ok()
+                .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_owned))
+                .unwrap_or_else(|| text.chars().take(200).collect());
+            return Err(GitHubError::Status {
+                method,
+                path,
+                status,
+                message,
+                retry_after: wait,
+            });
+        }
+        if text.is_empty() {
+            return Ok(Value::Null);
+        }
+        serde_json::from_str(&text).map_err(|e| GitHubError::Decode {
+            path,
+            message: e.to_string(),
+        })
+    }
+
+    /// A token for `installation`, from the cache or freshly created.
+    pub async fn installation_token(&self, installation: u64) -> Result<Secret, GitHubError> {
+        let now = chrono::Utc::now().timestamp();
+        if let Some(token) = self.tokens.lock().expect("token cache").get(installation, now) {
+            return Ok(token);
+        }
+        let id = installation.to_string();
+        let url = self.url(&["app", "installations", &id, "access_tokens"], &[]);
+        let v = Box::pin(self.call(Method::POST, url, Auth::App, Some(&json!({})))).await?;
+        let decode = |message: &str| GitHubError::Decode {
+            path: format!("/app/installations/{id}/access_tokens"),
+            message: message.to_owned(),
+        };
+        let token = v
+            .get("token")
+            .and_then(Value::as_str)
+            .ok_or_else(|| decode("no token"))?;
+        let expires_at = v
+            .get("expires_at")
+            .and_then(Value::as_str)
+            .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+            .map_or(now + 3600, |t| t.timestamp());
+        let token = Secret::new(token);
+        self.tokens.lock().expect("token cache").put(
+            installation,
+            InstallationToken {
+                token: token.clone(),
+                expires_at,
+            },
+        );
+        Ok(token)
+    }
+
+    /// The App's login as a comment author (`<slug>[bot]`), read once from GET /app.
+    pub async fn bot_login(&self) -> Result<String, GitHubError> {
+        if let Some(slug) = self.slug.lock().expect("slug").clone() {
+            return Ok(format!("{slug}[bot]"));
+        }
+        let v = self.call(Method::GET, self.url(&["app"], &[]), Auth::App, None).await?;
+        let slug = v
+            .get("slug")
+            .and_then(Value::as_str)
+            .ok_or_else(|| GitHubError::Decode {
+                path: "/app".into(),
+                message: "no slug".into(),
+            })?;
+        *self.slug.lock().expect("slug") = Some(slug.to_owned());
+        Ok(format!("{slug}[bot]"))
+    }
+
+    /// A file's bytes at `git_ref`, or `None` when it does not exist (404).
+    pub async fn file(
+        &self,
+        installation: u64,
+        repo: &RepoRef,
+        path: &str,
+        git_ref: &str,
+    ) -> Result<Option<Vec<u8>>, GitHubError> {
+        let url = self.url(
+            &["repos", &repo.owner, &repo.name, "contents", path],
+            &[("ref", git_ref)],
+        );
+        let response = self
+            .send(
+                Method::GET,
+                url,
+                Auth::Installation(installation),
+                "application/vnd.github.raw+json",
+                None,
+            )
+            .await?;
+        let status = response.status();
+        if status == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let wait = retry_after(status, response.headers(), SystemTime::now());
+        let bytes = response.bytes().await.map_err(|source| GitHubError::Http {
+            method: Method::GET,
+            path: path.to_owned(),
+            source,
+        })?;
+        if !status.is_success() {
+            return Err(GitHubError::Status {
+                method: Method::GET,
+                path: path.to_owned(),
+                status,
+                message: String::from_utf8_lossy(&bytes).chars().take(200).collect(),
+                retry_after: wait,
+            });
+        }
+        Ok(Some(bytes.to_vec()))
+    }
+
+    /// Every comment of an issue or pull request (all pages).
+    pub async fn comments(&self, installation: u64, repo: &RepoRef, number: u64) -> Result<Vec<Comment>, GitHubError> {
+        let number = number.to_string();
+        let mut all = Vec::new();
+        for page in 1..=50u32 {
+            let page = page.to_string();
+            let url = self.url(
+                &["repos", &repo.owner, &repo.name, "issues", &number, "comments"],
+                &[("per_page", "100"), ("page", &page)],
+            );
+            let v = self
+                .call(Method::GET, url, Auth::Installation(installation), None)
+                .await?;
+            let batch: Vec<Comment> = serde_json::from_value(v).map_err(|e| GitHubError::Decode {
+                path: "issue comments".into(),
+                message: e.to_string(),
+            })?;
+            let last = batch.len() < 100;
+            all.extend(batch);
+            if last {
+                break;
+            }
+        }
+        Ok(all)
+    }
+
+    pub async fn create_comment(
+        &self,
+        installation: u64,
+        repo: &RepoRef,
+        number: u64,
+        body: &str,
+    ) -> Result<u64, GitHubError> {
+        let number = number.to_string();
+        let url = self.url(&["repos", &repo.owner, &repo.name, "issues", &number, "comments"], &[]);
+        let v = self
+            .call(
+                Method::POST,
+                url,
+                Auth::Installation(installation),
+                Some(&json!({ "body": body })),
+            )
+            .await?;
+        id_of(&v, "created comment")
+    }
+
+    pub async fn update_comment(
+        &self,
+        installation: u64,
+        repo: &RepoRef,
+        id: u64,
+        body: &str,
+    ) -> Result<(), GitHubError> {
+        let id = id.to_string();
+        let url = self.url(&["repos", &repo.owner, &repo.name, "issues", "comments", &id], &[]);
+        self.call(
+            Method::PATCH,
+            url,
+            Auth::Installation(installation),
+            Some(&json!({ "body": body })),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Creates a check run (`body` holds name, head_sha, status…); returns its id.
+    pub async fn create_check_run(&self, installation: u64, repo: &RepoRef, body: &Value) -> Result<u64, GitHubError> {
+        let url = self.url(&["repos", &repo.owner, &repo.name, "check-runs"], &[]);
+        let v = self
+            .call(Method::POST, url, Auth::Installation(installation), Some(body))
+            .await?;
+        id_of(&v, "created check run")
+    }
+
+    pub async fn update_check_run(
+        &self,
+        installation: u64,
+        repo: &RepoRef,
+        id: u64,
+        body: &Value,
+    ) -> Result<(), GitHubError> {
+        let id = id.to_string();
+        let url = self.url(&["repos", &repo.owner, &repo.name, "check-runs", &id], &[]);
+        self.call(Method::PATCH, url, Auth::Installation(installation), Some(body))
+            .await?;
+        Ok(())
+    }
+
+    /// Drops a cached token (after GitHub refused it).
+    pub fn forget_token(&self, installation: u64) {
+        self.tokens.lock().expect("token cache").forget(installation);
+    }
+}
+
+fn id_of(v: &Value, what: &str) -> Result<u64, GitHubError> {
+    v.get("id").and_then(Value::as_u64).ok_or_else(|| GitHubError::Decode {
+        path: what.to_owned(),
+        message: "no id".into(),
+    })
+}

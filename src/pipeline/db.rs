@@ -1,0 +1,318 @@
+//! The durable store: deliveries (keyed by X-GitHub-Delivery) and jobs, in SQLite.
+//!
+//! A delivery and its job are written in one transaction (`INSERT OR IGNORE` on the delivery
+//! id, so a redelivery is acknowledged and not queued twice). Jobs go queued → running →
+//! done | failed; a job found running at startup was interrupted by a crash and is queued
+//! again (its attempts are counted, so a job that keeps crashing the server ends failed).
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+
+/// Schema versions, applied in order at startup (each once, in a transaction).
+const MIGRATIONS: &[(i64, &str)] = &[(
+    1,
+    "CREATE TABLE deliveries (
+        id TEXT PRIMARY KEY,
+        event TEXT NOT NULL,
+        action TEXT,
+        received_at INTEGER NOT NULL
+    );
+    CREATE TABLE jobs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        delivery_id TEXT NOT NULL REFERENCES deliveries(id),
+        kind TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'queued',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        run_after INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        check_run_id INTEGER,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE INDEX jobs_queued ON jobs(state, run_after, id);",
+)];
+
+/// How often a job is started before it is given up (a crash mid-job counts as a start).
+pub const MAX_ATTEMPTS: i64 = 3;
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// A job taken from the queue.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub id: i64,
+    pub kind: String,
+    pub payload: String,
+    /// Starts so far, this one included.
+    pub attempts: i64,
+    /// The check run an earlier start created (reused when the job runs again).
+    pub check_run_id: Option<i64>,
+}
+
+/// Counts of jobs by state.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JobCounts {
+    pub queued: i64,
+    pub running: i64,
+    pub done: i64,
+    pub failed: i64,
+}
+
+/// Whether a delivery was new.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    New { job: Option<i64> },
+    Duplicate,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `url` (`sqlite:///path` or `sqlite::memory:`)
+    /// and applies the migrations.
+    pub async fn open(url: &str) -> Result<Self, sqlx::Error> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // WAL + NORMAL: a committed delivery survives a crash of the process; FULL would
+            // also survive power loss at one fsync per delivery.
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        let store = Store { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<(), sqlx::Error> {
+        sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER)")
+            .execute(&self.pool)
+            .await?;
+        for &(version, sql) in MIGRATIONS {
+            let mut tx = self.pool.begin().await?;
+            let done: Option<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = ?")
+                .bind(version)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if done.is_none() {
+                for statement in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+                    sqlx::query(statement).execute(&mut *tx).await?;
+                }
+                sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)")
+                    .bind(version)
+                    .bind(now_ms())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
+    /// Records a delivery and (if `job` is given) queues its job, atomically.
+    pub async fn store_delivery(
+        &self,
+        delivery_id: &str,
+        event: &str,
+        action: Option<&str>,
+        job: Option<(&str, &str)>,
+    ) -> Result<Stored, sqlx::Error> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        let inserted =
+            sqlx::query("INSERT OR IGNORE INTO deliveries (id, event, action, received_at) VALUES (?, ?, ?, ?)")
+                .bind(delivery_id)
+                .bind(event)
+                .bind(action)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        if inserted == 0 {
+            tx.rollback().await?;
+            return Ok(Stored::Duplicate);
+        }
+        let mut job_id = None;
+        if let Some((kind, payload)) = job {
+            let id = sqlx::query(
+                "INSERT INTO jobs (delivery_id, kind, payload, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+            )
+            .bind(delivery_id)
+            .bind(kind)
+            .bind(payload)
+            .bind(now)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .last_insert_rowid();
+            job_id = Some(id);
+        }
+        tx.commit().await?;
+        Ok(Stored::New { job: job_id })
+    }
+
+    /// Queues again the jobs a crash left running; returns how many.
+    pub async fn recover(&self) -> Result<u64, sqlx::Error> {
+        let n = sqlx::query(
+            "UPDATE jobs SET state = 'queued', last_error = 'interrupted (the server stopped mid-job)', updated_at = ? \
+             WHERE state = 'running'",
+        )
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(n)
+    }
+
+    /// Takes the oldest due queued job, marking it running.
+    pub async fn claim(&self) -> Result<Option<Job>, sqlx::Error> {
+        let now = now_ms();
+        let row = sqlx::query(
+            "UPDATE jobs SET state = 'running', attempts = attempts + 1, updated_at = ?1 \
+             WHERE id = (SELECT id FROM jobs WHERE state = 'queued' AND run_after <= ?1 ORDER BY id LIMIT 1) \
+             RETURNING id, kind, payload, attempts, check_run_id",
+        )
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| Job {
+            id: r.get(0),
+            kind: r.get(1),
+            payload: r.get(2),
+            attempts: r.get(3),
+            check_run_id: r.get(4),
+        }))
+    }
+
+    /// Remembers the check run a job created, so a re-run completes that one.
+    pub async fn set_check_run(&self, id: i64, check_run_id: i64) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE jobs SET check_run_id = ? WHERE id = ?")
+            .bind(check_run_id)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn finish(&self, id: i64) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE jobs SET state = 'done', last_error = NULL, updated_at = ? WHERE id = ?")
+            .bind(now_ms())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Queues the job again after `delay`, or marks it failed for good.
+    pub async fn fail(&self, id: i64, error: &str, retry_after: Option<Duration>) -> Result<(), sqlx::Error> {
+        let now = now_ms();
+        let (state, run_after) = match retry_after {
+            Some(d) => ("queued", now + d.as_millis() as i64),
+            None => ("failed", 0),
+        };
+        sqlx::query("UPDATE jobs SET state = ?, run_after = ?, last_error = ?, updated_at = ? WHERE id = ?")
+            .bind(state)
+            .bind(run_after)
+            .bind(error)
+            .bind(now)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn job_counts(&self) -> Result<JobCounts, sqlx::Error> {
+        let rows = sqlx::query("SELECT state, COUNT(*) FROM jobs GROUP BY state")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut c = JobCounts::default();
+        for r in rows {
+            let n: i64 = r.get(1);
+            match r.get::<String, _>(0).as_str() {
+                "queued" => c.queued = n,
+                "running" => c.running = n,
+                "done" => c.done = n,
+                "failed" => c.failed = n,
+                _ => {}
+            }
+        }
+        Ok(c)
+    }
+
+    pub async fn delivery_count(&self) -> Result<i64, sqlx::Error> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM deliveries")
+            .fetch_one(&self.pool)
+            .await
+    }
+
+    /// State and last error of a job (tests, diagnostics).
+    pub async fn job_state(&self, id: i64) -> Result<Option<(String, i64, Option<String>)>, sqlx::Error> {
+        let row = sqlx::query("SELECT state, attempts, last_error FROM jobs WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| (r.get(0), r.get(1), r.get(2))))
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn delivery_is_stored_once_and_jobs_recover() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("q.db").display());
+        let store = Store::open(&url).await.unwrap();
+        let first = store
+            .store_delivery("d1", "pull_request", Some("opened"), Some(("plan", "{}")))
+            .await;
+        assert!(matches!(first.unwrap(), Stored::New { job: Some(_) }));
+        let again = store
+            .store_delivery("d1", "pull_request", Some("opened"), Some(("plan", "{}")))
+            .await;
+        assert_eq!(again.unwrap(), Stored::Duplicate);
+        let job = store.claim().await.unwrap().unwrap();
+        assert_eq!(job.attempts, 1);
+        assert!(store.claim().await.unwrap().is_none());
+        store.close().await;
+        // "Crash": reopen with the job still running.
+        let store = Store::open(&url).await.unwrap();
+        assert_eq!(store.recover().await.unwrap(), 1);
+        let job = store.claim().await.unwrap().unwrap();
+        assert_eq!(job.attempts, 2);
+        store.fail(job.id, "boom", None).await.unwrap();
+        assert_eq!(store.job_counts().await.unwrap().failed, 1);
+        assert_eq!(store.delivery_count().await.unwrap(), 1);
+    }
+}
+#[cfg(test)]
+mod send_check {
+    fn is_send<T: Send>(_: T) {}
+    #[allow(dead_code)]
+    fn check(s: super::Store) {
+        is_send(s.migrate());
+        is_send(s.store_delivery("a", "b", None, None));
+        is_send(s.claim());
+        is_send(s.recover());
+        is_send(s.job_counts());
+        is_send(super::Store::open("x"));
+    }
+}

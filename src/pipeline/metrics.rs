@@ -1,0 +1,124 @@
+//! Counters for GET /metrics, in the Prometheus text format.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use super::db::JobCounts;
+
+/// Upper bounds (seconds) of the job-duration histogram.
+const BUCKETS: &[f64] = &[0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
+
+#[derive(Default)]
+struct Histogram {
+    counts: Vec<u64>,
+    sum: f64,
+    count: u64,
+}
+
+#[derive(Default)]
+struct Inner {
+    deliveries: BTreeMap<(String, String), u64>,
+    github_calls: BTreeMap<(String, String), u64>,
+    jobs: BTreeMap<(String, String), Histogram>,
+}
+
+#[derive(Default)]
+pub struct Metrics {
+    inner: Mutex<Inner>,
+}
+
+fn escape(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+impl Metrics {
+    /// A delivery of `event` and what became of it (accepted, duplicate, ignored, unauthorized, invalid).
+    pub fn delivery(&self, event: &str, result: &str) {
+        let mut inner = self.inner.lock().expect("metrics");
+        *inner
+            .deliveries
+            .entry((event.to_owned(), result.to_owned()))
+            .or_default() += 1;
+    }
+
+    /// A GitHub API call and its HTTP status (0: no answer).
+    pub fn github_call(&self, method: &str, status: u16) {
+        let mut inner = self.inner.lock().expect("metrics");
+        *inner
+            .github_calls
+            .entry((method.to_owned(), status.to_string()))
+            .or_default() += 1;
+    }
+
+    /// A job run of `kind` that ended with `result` (done, retry, failed).
+    pub fn job(&self, kind: &str, result: &str, took: Duration) {
+        let mut inner = self.inner.lock().expect("metrics");
+        let h = inner.jobs.entry((kind.to_owned(), result.to_owned())).or_default();
+        if h.counts.is_empty() {
+            h.counts = vec![0; BUCKETS.len()];
+        }
+        let secs = took.as_secs_f64();
+        for (i, bound) in BUCKETS.iter().enumerate() {
+            if secs <= *bound {
+                h.counts[i] += 1;
+            }
+        }
+        h.sum += secs;
+        h.count += 1;
+    }
+
+    /// The Prometheus text exposition, with the queue read from the store.
+    pub fn render(&self, jobs: Option<&JobCounts>) -> String {
+        let inner = self.inner.lock().expect("metrics");
+        let mut out = String::new();
+        out.push_str("# HELP fleet_webhook_deliveries_total Webhook deliveries by event and result.\n");
+        out.push_str("# TYPE fleet_webhook_deliveries_total counter\n");
+        for ((event, result), n) in &inner.deliveries {
+            let _ = writeln!(
+                out,
+                "fleet_webhook_deliveries_total{{event=\"{}\",result=\"{}\"}} {n}",
+                escape(event),
+                escape(result)
+            );
+        }
+        if let Some(c) = jobs {
+            out.push_str("# HELP fleet_queue_depth Jobs waiting to run.\n# TYPE fleet_queue_depth gauge\n");
+            let _ = writeln!(out, "fleet_queue_depth {}", c.queued);
+            out.push_str("# HELP fleet_jobs Jobs by state.\n# TYPE fleet_jobs gauge\n");
+            for (state, n) in [
+                ("queued", c.queued),
+                ("running", c.running),
+                ("done", c.done),
+                ("failed", c.failed),
+            ] {
+                let _ = writeln!(out, "fleet_jobs{{state=\"{state}\"}} {n}");
+            }
+        }
+        out.push_str("# HELP fleet_job_duration_seconds Job run time by kind and result.\n");
+        out.push_str("# TYPE fleet_job_duration_seconds histogram\n");
+        for ((kind, result), h) in &inner.jobs {
+            let labels = format!("kind=\"{}\",result=\"{}\"", escape(kind), escape(result));
+            for (bound, n) in BUCKETS.iter().zip(&h.counts) {
+                let _ = writeln!(out, "fleet_job_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {n}");
+            }
+            let _ = writeln!(
+                out,
+                "fleet_job_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
+                h.count
+            );
+            let _ = writeln!(out, "fleet_job_duration_seconds_sum{{{labels}}} {}", h.sum);
+            let _ = writeln!(out, "fleet_job_duration_seconds_count{{{labels}}} {}", h.count);
+        }
+        out.push_str("# HELP fleet_github_requests_total GitHub API calls by method and HTTP status.\n");
+        out.push_str("# TYPE fleet_github_requests_total counter\n");
+        for ((method, status), n) in &inner.github_calls {
+            let _ = writeln!(
+                out,
+                "fleet_github_requests_total{{method=\"{method}\",status=\"{status}\"}} {n}"
+            );
+        }
+        out
+    }
+}

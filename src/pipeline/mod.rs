@@ -1,0 +1,235 @@
+//! `fleet serve`: the webhook server, the durable job queue and its workers, started together.
+//!
+//! A delivery is acknowledged once it and its job are committed to SQLite; workers take jobs
+//! from there, so nothing queued is lost when the process stops or crashes. On shutdown the
+//! server stops accepting, running jobs get a grace period, and what is still queued stays
+//! queued for the next start (a job cut off mid-run is run again then).
+
+pub mod db;
+pub mod metrics;
+pub mod plan_job;
+
+use std::fmt;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{Notify, watch};
+
+use crate::github::{AppKey, GitHub};
+use crate::webhook::server::{AppState, router};
+use crate::webhook::{PullRequestRef, Secret};
+use db::{Job, MAX_ATTEMPTS, Store};
+use metrics::Metrics;
+
+/// Job kinds.
+pub const PLAN_JOB: &str = "plan";
+
+/// Everything `fleet serve` needs, read once at start.
+#[derive(Clone)]
+pub struct ServeConfig {
+    pub listen: SocketAddr,
+    pub app_id: u64,
+    /// The PEM, or the path of a file holding it.
+    pub private_key: Secret,
+    /// Accepted webhook secrets (more than one while rotating).
+    pub webhook_secrets: Vec<Secret>,
+    pub github_api_url: String,
+    /// `sqlite://PATH` (created if missing).
+    pub database_url: String,
+    pub workers: usize,
+    /// How long running jobs may take to finish after SIGTERM.
+    pub grace: Duration,
+}
+
+impl fmt::Debug for ServeConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServeConfig")
+            .field("listen", &self.listen)
+            .field("app_id", &self.app_id)
+            .field("private_key", &"[redacted]")
+            .field("webhook_secrets", &format!("[{} redacted]", self.webhook_secrets.len()))
+            .field("github_api_url", &self.github_api_url)
+            .field("database_url", &self.database_url)
+            .field("workers", &self.workers)
+            .field("grace", &self.grace)
+            .finish()
+    }
+}
+
+/// Runs the server on `listener` until `shutdown` completes, then drains.
+pub async fn serve(
+    config: ServeConfig,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let key = AppKey::new(config.app_id, &config.private_key)?;
+    let metrics = Arc::new(Metrics::default());
+    let github = GitHub::new(&config.github_api_url, key, Arc::clone(&metrics)).map_err(anyhow::Error::msg)?;
+    let store = Store::open(&config.database_url)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot open the database {}: {e}", config.database_url))?;
+    let recovered = store.recover().await?;
+    if recovered > 0 {
+        tracing::warn!(recovered, "jobs interrupted by the last stop are queued again");
+    }
+    let wake = Arc::new(Notify::new());
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut workers = Vec::new();
+    for n in 0..config.workers.max(1) {
+        let worker = Worker {
+            store: store.clone(),
+            github: github.clone(),
+            metrics: Arc::clone(&metrics),
+            wake: Arc::clone(&wake),
+            stop: stop_rx.clone(),
+        };
+        workers.push(tokio::spawn(async move { worker.run(n).await }));
+    }
+    let state = Arc::new(AppState {
+        store: store.clone(),
+        secrets: config.webhook_secrets.clone(),
+        metrics,
+        wake: Arc::clone(&wake),
+    });
+    tracing::info!(addr = %listener.local_addr()?, "fleet serve: listening");
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    tracing::info!("shutting down: waiting for running jobs");
+    let _ = stop_tx.send(true);
+    wake.notify_waiters();
+    let deadline = tokio::time::Instant::now() + config.grace;
+    for handle in workers {
+        let abort = handle.abort_handle();
+        if tokio::time::timeout_at(deadline, handle).await.is_err() {
+            tracing::warn!("a job did not finish within the grace period; it runs again at the next start");
+            abort.abort();
+        }
+    }
+    store.close().await;
+    Ok(())
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+struct Worker {
+    store: Store,
+    github: GitHub,
+    metrics: Arc<Metrics>,
+    wake: Arc<Notify>,
+    stop: watch::Receiver<bool>,
+}
+
+impl Worker {
+    async fn run(mut self, n: usize) {
+        loop {
+            if *self.stop.borrow() {
+                break;
+            }
+            match self.store.claim().await {
+                Ok(Some(job)) => self.run_job(job).await,
+                Ok(None) => {
+                    tokio::select! {
+                        _ = self.wake.notified() => {}
+                        _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+                        _ = self.stop.changed() => {}
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(worker = n, "cannot read the job queue: {e}");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
+
+    /// A plan job; `Err((error, retry))` when it failed.
+    async fn plan(&self, job: &Job, pr: &PullRequestRef) -> Result<(), (String, bool, Option<Duration>)> {
+        let known_check = job.check_run_id.and_then(|id| u64::try_from(id).ok());
+        if job.attempts > MAX_ATTEMPTS {
+            let why = format!("gave up after {MAX_ATTEMPTS} attempts (the server stopped during each)");
+            let _ = plan_job::report_failure(&self.github, pr, known_check, &why).await;
+            return Err((why, false, None));
+        }
+        let result = async {
+            let check = match known_check {
+                Some(id) => id,
+                None => {
+                    let id = plan_job::start_check(&self.github, pr).await.map_err(|e| (e, None))?;
+                    if let Err(e) = self.store.set_check_run(job.id, id as i64).await {
+                        tracing::warn!("cannot remember check run {id}: {e}");
+                    }
+                    id
+                }
+            };
+            plan_job::run(&self.github, pr, check)
+                .await
+                .map_err(|e| (e, Some(check)))
+        }
+        .await;
+        let (e, check) = match result {
+            Ok(()) => return Ok(()),
+            Err((e, check)) => (e, check),
+        };
+        if job.attempts >= MAX_ATTEMPTS {
+            let _ = plan_job::report_failure(&self.github, pr, check.or(known_check), &e.to_string()).await;
+        }
+        if matches!(&e, crate::github::GitHubError::Status { status, .. } if status.as_u16() == 401) {
+            self.github.forget_token(pr.installation_id);
+        }
+        // Transient failures (5xx, rate limits, network) are retried; GitHub's own wait wins.
+        let wait = e.retry_after();
+        let expired_token = matches!(&e, crate::github::GitHubError::Status { status, .. } if status.as_u16() == 401);
+        let retry = job.attempts < MAX_ATTEMPTS && (e.is_transient() || expired_token);
+        Err((e.to_string(), retry, wait))
+    }
+
+    async fn run_job(&self, job: Job) {
+        let started = Instant::now();
+        tracing::info!(id = job.id, kind = %job.kind, attempt = job.attempts, "job started");
+        let result = match job.kind.as_str() {
+            PLAN_JOB => match serde_json::from_str::<PullRequestRef>(&job.payload) {
+                Ok(pr) => self.plan(&job, &pr).await,
+                Err(e) => Err((format!("bad job payload: {e}"), false, None)),
+            },
+            other => Err((format!("unknown job kind {other:?}"), false, None)),
+        };
+        let took = started.elapsed();
+        let outcome = match result {
+            Ok(()) => self.store.finish(job.id).await.map(|()| "done"),
+            Err((error, retry, wait)) => {
+                tracing::warn!(id = job.id, "job failed: {error}");
+                let exponential = Duration::from_secs(1 << job.attempts.clamp(0, 6));
+                let backoff = retry.then(|| wait.map_or(exponential, |w| w.max(exponential)));
+                let label = if retry { "retry" } else { "failed" };
+                self.store.fail(job.id, &error, backoff).await.map(|()| label)
+            }
+        };
+        match outcome {
+            Ok(label) => self.metrics.job(&job.kind, label, took),
+            Err(e) => tracing::error!("cannot record the job's end: {e}"),
+        }
+    }
+}

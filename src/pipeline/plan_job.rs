@@ -1,0 +1,291 @@
+//! The plan job of a pull request: load the configuration at the base and head commits through
+//! the contents API, plan, then show it as ONE comment (edited in place on later pushes, found
+//! by [`PLAN_MARKER`] among the App's comments) and a `fleetflow/plan` check run on the head.
+
+use std::fmt::Write;
+
+use serde_json::{Value, json};
+
+use crate::config::{ConfigDiagnostic, LoadError, LoadOptions, Severity};
+use crate::github::files::load_at;
+use crate::github::{GitHub, GitHubError};
+use crate::plan::{CHECK_RUN_LIMIT, COMMENT_LIMIT, PLAN_MARKER, Snapshot, plan, render_markdown};
+use crate::webhook::PullRequestRef;
+
+/// The check run's name.
+pub const CHECK_NAME: &str = "fleetflow/plan";
+/// GitHub takes at most this many annotations per check-run request.
+pub const ANNOTATIONS_PER_REQUEST: usize = 50;
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+fn short(sha: &str) -> &str {
+    sha.get(..7).unwrap_or(sha)
+}
+
+/// What the job concluded, before it is shown.
+struct Outcome {
+    conclusion: &'static str,
+    title: String,
+    summary: String,
+    /// `None`: leave the pull request's comment as it is.
+    comment: Option<String>,
+    annotations: Vec<Value>,
+}
+
+/// Creates the `fleetflow/plan` check run (in progress) on the head commit; returns its id.
+pub async fn start_check(github: &GitHub, pr: &PullRequestRef) -> Result<u64, GitHubError> {
+    github
+        .create_check_run(
+            pr.installation_id,
+            &pr.repo,
+            &json!({
+                "name": CHECK_NAME,
+                "head_sha": pr.head_sha,
+                "status": "in_progress",
+                "started_at": now(),
+                "external_id": format!("pr-{}", pr.number),
+            }),
+        )
+        .await
+}
+
+/// Runs the plan for `pr` and completes check run `check_id` with it. Errors are GitHub
+/// failures (retried by the queue).
+pub async fn run(github: &GitHub, pr: &PullRequestRef, check_id: u64) -> Result<(), GitHubError> {
+    let inst = pr.installation_id;
+    let outcome = evaluate(github, pr).await?;
+    if let Some(body) = &outcome.comment {
+        upsert_comment(github, pr, body).await?;
+    }
+    let mut batches = outcome.annotations.chunks(ANNOTATIONS_PER_REQUEST);
+    let first = batches.next().unwrap_or(&[]);
+    let output = |annotations: &[Value]| {
+        json!({
+            "title": outcome.title,
+            "summary": outcome.summary,
+            "annotations": annotations,
+        })
+    };
+    github
+        .update_check_run(
+            inst,
+            &pr.repo,
+            check_id,
+            &json!({
+                "status": "completed",
+                "conclusion": outcome.conclusion,
+                "completed_at": now(),
+                "output": output(first),
+            }),
+        )
+        .await?;
+    // Annotations past the first 50 are appended by further updates.
+    for batch in batches {
+        github
+            .update_check_run(inst, &pr.repo, check_id, &json!({ "output": output(batch) }))
+            .await?;
+    }
+    Ok(())
+}
+
+/// Reports a job that was given up: check run `check_id` (or a new one) fails, saying why.
+pub async fn report_failure(
+    github: &GitHub,
+    pr: &PullRequestRef,
+    check_id: Option<u64>,
+    error: &str,
+) -> Result<(), GitHubError> {
+    let summary: String = format!(
+        "fleetflow could not compute the plan for `{}`:\n\n```\n{}\n```\n\nPush again or re-run this check to retry.",
+        short(&pr.head_sha),
+        error.chars().take(4_000).collect::<String>()
+    );
+    let body = json!({
+        "name": CHECK_NAME,
+        "head_sha": pr.head_sha,
+        "status": "completed",
+        "conclusion": "failure",
+        "completed_at": now(),
+        "output": { "title": "Plan failed", "summary": summary },
+    });
+    match check_id {
+        Some(id) => {
+            let mut body = body;
+            if let Some(o) = body.as_object_mut() {
+                o.remove("head_sha");
+            }
+            github.update_check_run(pr.installation_id, &pr.repo, id, &body).await
+        }
+        None => github
+            .create_check_run(pr.installation_id, &pr.repo, &body)
+            .await
+            .map(|_| ()),
+    }
+}
+
+async fn evaluate(github: &GitHub, pr: &PullRequestRef) -> Result<Outcome, GitHubError> {
+    let inst = pr.installation_id;
+    let head = load_at(github, inst, &pr.repo, &pr.head_sha, LoadOptions::default()).await?;
+    let head = match head {
+        Ok(w) => w,
+        Err(LoadError::Missing { path }) => {
+            return Ok(Outcome {
+                conclusion: "neutral",
+                title: format!("No {path}"),
+                summary: format!("`{path}` does not exist at `{}`: nothing to plan.", short(&pr.head_sha)),
+                comment: None,
+                annotations: Vec::new(),
+            });
+        }
+        Err(LoadError::Config(e)) => {
+            let items = e.diagnostics.items;
+            let n = items.iter().filter(|d| d.severity == Severity::Error).count();
+            let title = format!("Configuration invalid: {n} error{}", if n == 1 { "" } else { "s" });
+            return Ok(Outcome {
+                conclusion: "failure",
+                summary: diagnostics_markdown(&title, &pr.head_sha, &items, CHECK_RUN_LIMIT),
+                comment: Some(diagnostics_markdown(&title, &pr.head_sha, &items, COMMENT_LIMIT)),
+                title,
+                annotations: items.iter().map(annotation).collect(),
+            });
+        }
+        Err(e @ LoadError::Read(_)) => {
+            let title = "Configuration unreadable".to_owned();
+            let text = format!(
+                "{PLAN_MARKER}\n### fleet plan\n\n**{title}** at `{}`: {e}\n",
+                short(&pr.head_sha)
+            );
+            return Ok(Outcome {
+                conclusion: "failure",
+                title,
+                summary: clamp(&text, CHECK_RUN_LIMIT),
+                comment: Some(clamp(&text, COMMENT_LIMIT)),
+                annotations: Vec::new(),
+            });
+        }
+    };
+    // An invalid or missing base configuration: everything at the head is new.
+    let base = load_at(
+        github,
+        inst,
+        &pr.repo,
+        &pr.base_sha,
+        LoadOptions { verify_fleets: false },
+    )
+    .await?
+    .ok();
+    let base = base.as_ref().map(Snapshot::from_workspace);
+    let plan = plan(base.as_ref(), &Snapshot::from_workspace(&head), None);
+    Ok(Outcome {
+        conclusion: "success",
+        title: plan.summary.line(),
+        summary: render_markdown(&plan, CHECK_RUN_LIMIT),
+        comment: Some(render_markdown(&plan, COMMENT_LIMIT)),
+        annotations: head.warnings.items.iter().map(annotation).collect(),
+    })
+}
+
+/// Edits the App's plan comment on the pull request, or creates it.
+async fn upsert_comment(github: &GitHub, pr: &PullRequestRef, body: &str) -> Result<(), GitHubError> {
+    let bot = github.bot_login().await?;
+    let comments = github.comments(pr.installation_id, &pr.repo, pr.number).await?;
+    let ours = comments.iter().find(|c| {
+        c.user.as_ref().is_some_and(|u| u.login == bot) && c.body.as_deref().is_some_and(|b| b.starts_with(PLAN_MARKER))
+    });
+    match ours {
+        Some(c) if c.body.as_deref() == Some(body) => Ok(()),
+        Some(c) => github.update_comment(pr.installation_id, &pr.repo, c.id, body).await,
+        None => github
+            .create_comment(pr.installation_id, &pr.repo, pr.number, body)
+            .await
+            .map(|_| ()),
+    }
+}
+
+/// A check-run annotation at the diagnostic's file and line.
+fn annotation(d: &ConfigDiagnostic) -> Value {
+    let start = d.file.location(d.span.start);
+    let end = d.file.location(d.span.end.max(d.span.start));
+    let mut message = d.message.clone();
+    if let Some(help) = &d.help {
+        let _ = write!(message, "\nhelp: {help}");
+    }
+    let mut a = json!({
+        "path": d.file.display_name,
+        "start_line": start.line,
+        "end_line": end.line.max(start.line),
+        "annotation_level": match d.severity {
+            Severity::Error => "failure",
+            Severity::Warning => "warning",
+        },
+        "title": "fleet configuration",
+        "message": message,
+    });
+    if end.line == start.line && end.column > start.column {
+        a["start_column"] = json!(start.column);
+        a["end_column"] = json!(end.column);
+    }
+    a
+}
+
+/// The diagnostics as markdown of at most `limit` characters.
+fn diagnostics_markdown(title: &str, sha: &str, items: &[ConfigDiagnostic], limit: usize) -> String {
+    let mut out = format!("{PLAN_MARKER}\n### fleet plan\n\n**{title}** at `{}`.\n\n", short(sha));
+    let mut shown = 0;
+    for d in items {
+        let level = match d.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        let mut line = format!("- **{level}** `{}`: {}", d.position(), d.message.replace('\n', " "));
+        if let Some(help) = &d.help {
+            let _ = write!(line, " — {}", help.replace('\n', " "));
+        }
+        line.push('\n');
+        // Keep room for the closing line.
+        if out.chars().count() + line.chars().count() + 80 > limit {
+            break;
+        }
+        out.push_str(&line);
+        shown += 1;
+    }
+    if shown < items.len() {
+        let _ = writeln!(
+            out,
+            "\n… and {} more (see the check run's annotations).",
+            items.len() - shown
+        );
+    }
+    clamp(&out, limit)
+}
+
+fn clamp(text: &str, limit: usize) -> String {
+    text.chars().take(limit).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{MemoryFiles, load_workspace};
+
+    #[test]
+    fn annotations_point_at_the_line() {
+        let mut files = MemoryFiles::default();
+        files.files.insert(
+            "fleet-registry.kdl".into(),
+            "registry \"r\"\n\nserver \"a\" {\n    bogus 1\n}\n".into(),
+        );
+        let Err(LoadError::Config(e)) = load_workspace(&files, "fleet-registry.kdl", LoadOptions::default()) else {
+            panic!("expected an invalid configuration");
+        };
+        let a = annotation(&e.diagnostics.items[0]);
+        assert_eq!(a["path"], "fleet-registry.kdl");
+        assert_eq!(a["start_line"], 4);
+        assert_eq!(a["annotation_level"], "failure");
+        let md = diagnostics_markdown("bad", "0123456789", &e.diagnostics.items, 300);
+        assert!(md.starts_with(PLAN_MARKER) && md.chars().count() <= 300);
+    }
+}

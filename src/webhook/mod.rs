@@ -1,0 +1,420 @@
+//! GitHub webhooks: signature checks (X-Hub-Signature-256) and deliveries parsed into our own
+//! [`Event`] enum. The HTTP side (POST /webhook, /healthz, /metrics) is in [`server`].
+
+pub mod server;
+
+use std::fmt;
+
+use hmac::{Hmac, KeyInit, Mac};
+use serde::Deserialize;
+use sha2::Sha256;
+
+/// A secret string (webhook secret, private key, token) that never shows in logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+/// Whether `header` (`sha256=<hex>`) is the HMAC-SHA256 of `body` under any of `secrets`
+/// (several during a rotation). Compared in constant time.
+pub fn verify_signature(secrets: &[Secret], body: &[u8], header: Option<&str>) -> bool {
+    let Some(hex_digest) = header.and_then(|h| h.trim().strip_prefix("sha256=")) else {
+        return false;
+    };
+    let Ok(expected) = hex::decode(hex_digest) else {
+        return false;
+    };
+    secrets.iter().any(|secret| {
+        let Ok(mut mac) = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.expose().as_bytes()) else {
+            return false;
+        };
+        mac.update(body);
+        mac.verify_slice(&expected).is_ok()
+    })
+}
+
+/// `sha256=<hex>` for `body` under `secret` (tests, load scripts).
+pub fn sign(secret: &str, body: &[u8]) -> String {
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// A repository as `owner/name`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
+pub struct RepoRef {
+    pub owner: String,
+    pub name: String,
+}
+
+/// What a pull-request delivery tells the plan job.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
+pub struct PullRequestRef {
+    pub installation_id: u64,
+    pub repo: RepoRef,
+    pub number: u64,
+    pub head_sha: String,
+    pub base_sha: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PullRequestAction {
+    Opened,
+    Synchronize,
+    Reopened,
+    Closed { merged: bool },
+}
+
+/// A delivery we understand, or the reason it is ignored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    Ping {
+        hook_id: Option<u64>,
+    },
+    Push {
+        repo: RepoRef,
+        git_ref: String,
+        after: String,
+        installation_id: Option<u64>,
+    },
+    PullRequest {
+        action: PullRequestAction,
+        /// `None` for a repository webhook (no App installation): nothing to act with.
+        pr: Option<PullRequestRef>,
+    },
+    IssueComment {
+        action: String,
+        repo: RepoRef,
+        issue_number: u64,
+        is_pull_request: bool,
+        installation_id: Option<u64>,
+    },
+    /// "Re-run" on one of our check runs: plan that pull request again.
+    CheckRunRerequested {
+        pr: Option<PullRequestRef>,
+    },
+    Installation {
+        event: String,
+        action: String,
+        installation_id: u64,
+    },
+    /// A known event with an action we do not act on, or an event we do not know.
+    Ignored {
+        event: String,
+        action: Option<String>,
+    },
+}
+
+impl Event {
+    /// A label for logs and metrics (`pull_request.opened`).
+    pub fn label(&self) -> String {
+        match self {
+            Event::Ping { .. } => "ping".into(),
+            Event::Push { .. } => "push".into(),
+            Event::PullRequest { action, .. } => format!(
+                "pull_request.{}",
+                match action {
+                    PullRequestAction::Opened => "opened",
+                    PullRequestAction::Synchronize => "synchronize",
+                    PullRequestAction::Reopened => "reopened",
+                    PullRequestAction::Closed { .. } => "closed",
+                }
+            ),
+            Event::IssueComment { action, .. } => format!("issue_comment.{action}"),
+            Event::CheckRunRerequested { .. } => "check_run.rerequested".into(),
+            Event::Installation { event, action, .. } => format!("{event}.{action}"),
+            Event::Ignored { event, .. } => event.clone(),
+        }
+    }
+
+    /// The pull request to plan, if this delivery asks for a plan.
+    pub fn plan_request(&self) -> Option<&PullRequestRef> {
+        match self {
+            Event::PullRequest {
+                action: PullRequestAction::Opened | PullRequestAction::Synchronize | PullRequestAction::Reopened,
+                pr: Some(pr),
+            } => Some(pr),
+            Event::CheckRunRerequested { pr: Some(pr) } => Some(pr),
+            _ => None,
+        }
+    }
+}
+
+/// A delivery of a known event whose JSON does not have the fields that event needs.
+#[derive(Debug, thiserror::Error)]
+#[error("malformed {event} payload: {source}")]
+pub struct ParseError {
+    pub event: String,
+    #[source]
+    pub source: serde_json::Error,
+}
+
+#[derive(Deserialize)]
+struct Id {
+    id: u64,
+}
+
+#[derive(Deserialize)]
+struct Login {
+    login: String,
+}
+
+#[derive(Deserialize)]
+struct Repository {
+    name: String,
+    owner: Login,
+}
+
+impl From<Repository> for RepoRef {
+    fn from(r: Repository) -> Self {
+        RepoRef {
+            owner: r.owner.login,
+            name: r.name,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Sha {
+    sha: String,
+}
+
+#[derive(Deserialize)]
+struct PullRequestBody {
+    number: u64,
+    head: Sha,
+    base: Sha,
+    #[serde(default)]
+    merged: Option<bool>,
+}
+
+#[derive(Deserialize)]
+struct PullRequestPayload {
+    action: String,
+    pull_request: PullRequestBody,
+    repository: Repository,
+    installation: Option<Id>,
+}
+
+#[derive(Deserialize)]
+struct PushPayload {
+    #[serde(rename = "ref")]
+    git_ref: String,
+    after: String,
+    repository: Repository,
+    installation: Option<Id>,
+}
+
+#[derive(Deserialize)]
+struct IssueBody {
+    number: u64,
+    pull_request: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct IssueCommentPayload {
+    action: String,
+    issue: IssueBody,
+    repository: Repository,
+    installation: Option<Id>,
+}
+
+#[derive(Deserialize)]
+struct CheckRunPr {
+    number: u64,
+    base: Sha,
+}
+
+#[derive(Deserialize)]
+struct CheckRunBody {
+    head_sha: String,
+    #[serde(default)]
+    pull_requests: Vec<CheckRunPr>,
+}
+
+#[derive(Deserialize)]
+struct CheckRunPayload {
+    action: String,
+    check_run: CheckRunBody,
+    repository: Repository,
+    installation: Option<Id>,
+}
+
+#[derive(Deserialize)]
+struct InstallationPayload {
+    action: String,
+    installation: Id,
+}
+
+#[derive(Deserialize)]
+struct PingPayload {
+    hook_id: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct ActionOnly {
+    action: Option<String>,
+}
+
+/// Parses a delivery of `event` (the X-GitHub-Event header). Unknown events and actions we do
+/// not act on become [`Event::Ignored`]; a known event with missing fields is a [`ParseError`].
+pub fn parse_event(event: &str, body: &[u8]) -> Result<Event, ParseError> {
+    let err = |source| ParseError {
+        event: event.to_owned(),
+        source,
+    };
+    let ignored = |action: Option<String>| Event::Ignored {
+        event: event.to_owned(),
+        action,
+    };
+    match event {
+        "ping" => {
+            let p: PingPayload = serde_json::from_slice(body).map_err(err)?;
+            Ok(Event::Ping { hook_id: p.hook_id })
+        }
+        "push" => {
+            let p: PushPayload = serde_json::from_slice(body).map_err(err)?;
+            Ok(Event::Push {
+                repo: p.repository.into(),
+                git_ref: p.git_ref,
+                after: p.after,
+                installation_id: p.installation.map(|i| i.id),
+            })
+        }
+        "pull_request" => {
+            let action = serde_json::from_slice::<ActionOnly>(body).map_err(err)?.action;
+            if !matches!(
+                action.as_deref(),
+                Some("opened" | "synchronize" | "reopened" | "closed")
+            ) {
+                return Ok(ignored(action));
+            }
+            let p: PullRequestPayload = serde_json::from_slice(body).map_err(err)?;
+            let action = match p.action.as_str() {
+                "opened" => PullRequestAction::Opened,
+                "synchronize" => PullRequestAction::Synchronize,
+                "reopened" => PullRequestAction::Reopened,
+                _ => PullRequestAction::Closed {
+                    merged: p.pull_request.merged.unwrap_or(false),
+                },
+            };
+            let pr = p.installation.map(|i| PullRequestRef {
+                installation_id: i.id,
+                repo: p.repository.into(),
+                number: p.pull_request.number,
+                head_sha: p.pull_request.head.sha,
+                base_sha: p.pull_request.base.sha,
+            });
+            Ok(Event::PullRequest { action, pr })
+        }
+        "issue_comment" => {
+            let p: IssueCommentPayload = serde_json::from_slice(body).map_err(err)?;
+            Ok(Event::IssueComment {
+                action: p.action,
+                repo: p.repository.into(),
+                issue_number: p.issue.number,
+                is_pull_request: p.issue.pull_request.is_some(),
+                installation_id: p.installation.map(|i| i.id),
+            })
+        }
+        "check_run" => {
+            let action = serde_json::from_slice::<ActionOnly>(body).map_err(err)?.action;
+            if action.as_deref() != Some("rerequested") {
+                return Ok(ignored(action));
+            }
+            let p: CheckRunPayload = serde_json::from_slice(body).map_err(err)?;
+            debug_assert_eq!(p.action, "rerequested");
+            let repo: RepoRef = p.repository.into();
+            let pr = match (p.installation, p.check_run.pull_requests.into_iter().next()) {
+                (Some(i), Some(pr)) => Some(PullRequestRef {
+                    installation_id: i.id,
+                    repo,
+                    number: pr.number,
+                    head_sha: p.check_run.head_sha,
+                    base_sha: pr.base.sha,
+                }),
+                _ => None,
+            };
+            Ok(Event::CheckRunRerequested { pr })
+        }
+        "installation" | "installation_repositories" => {
+            let p: InstallationPayload = serde_json::from_slice(body).map_err(err)?;
+            Ok(Event::Installation {
+                event: event.to_owned(),
+                action: p.action,
+                installation_id: p.installation.id,
+            })
+        }
+        _ => {
+            // Unknown to us: keep the action for the record if the body has one.
+            let action = serde_json::from_slice::<ActionOnly>(body).ok().and_then(|a| a.action);
+            Ok(ignored(action))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documented_vector_verifies() {
+        let secret = Secret::new("It's a Secret to Everybody");
+        let sig = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
+        assert!(verify_signature(
+            std::slice::from_ref(&secret),
+            b"Hello, World!",
+            Some(sig)
+        ));
+        assert_eq!(sign(secret.expose(), b"Hello, World!"), sig);
+        assert!(!verify_signature(
+            std::slice::from_ref(&secret),
+            b"Hello, World?",
+            Some(sig)
+        ));
+        assert!(!verify_signature(std::slice::from_ref(&secret), b"Hello, World!", None));
+        assert!(!verify_signature(
+            std::slice::from_ref(&secret),
+            b"Hello, World!",
+            Some("sha256=zz")
+        ));
+        assert!(!verify_signature(&[secret], b"Hello, World!", Some("sha1=757107")));
+        // Rotation: any configured secret may have signed it.
+        let rotated = [Secret::new("new"), Secret::new("It's a Secret to Everybody")];
+        assert!(verify_signature(&rotated, b"Hello, World!", Some(sig)));
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let s = Secret::new("hunter2");
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn unknown_event_is_ignored() {
+        let e = parse_event("workflow_run", br#"{"action":"completed"}"#).unwrap();
+        assert_eq!(
+            e,
+            Event::Ignored {
+                event: "workflow_run".into(),
+                action: Some("completed".into())
+            }
+        );
+        assert!(parse_event("pull_request", br#"{"action":"opened"}"#).is_err());
+        assert!(parse_event("push", b"not json").is_err());
+    }
+}

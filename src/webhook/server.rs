@@ -1,0 +1,134 @@
+//! HTTP endpoints of `fleet serve`: POST /webhook, GET /healthz, GET /metrics.
+//!
+//! A delivery is checked (signature over the raw body), parsed, stored with its job in one
+//! transaction and acknowledged at once; the GitHub calls happen later, in the workers.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::json;
+use tokio::sync::Notify;
+
+use super::{Event, Secret, parse_event, verify_signature};
+use crate::pipeline::PLAN_JOB;
+use crate::pipeline::db::{Store, Stored};
+use crate::pipeline::metrics::Metrics;
+
+/// GitHub caps webhook payloads at 25 MB; anything larger is refused before it is read.
+pub const MAX_BODY_BYTES: usize = 25 * 1024 * 1024;
+
+pub struct AppState {
+    pub store: Store,
+    pub secrets: Vec<Secret>,
+    pub metrics: Arc<Metrics>,
+    /// Wakes a worker when a job was queued.
+    pub wake: Arc<Notify>,
+}
+
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/webhook", post(webhook))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+fn reply(status: StatusCode, value: serde_json::Value) -> Response {
+    (status, axum::Json(value)).into_response()
+}
+
+async fn webhook(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let event_name = text("x-github-event").unwrap_or("").to_owned();
+    let label_for_metrics = if event_name.is_empty() {
+        "none"
+    } else {
+        event_name.as_str()
+    };
+    if !verify_signature(&state.secrets, &body, text("x-hub-signature-256")) {
+        state.metrics.delivery(label_for_metrics, "unauthorized");
+        return reply(
+            StatusCode::UNAUTHORIZED,
+            json!({ "error": "missing or wrong X-Hub-Signature-256" }),
+        );
+    }
+    let Some(delivery) = text("x-github-delivery").filter(|d| !d.is_empty() && d.len() <= 200) else {
+        state.metrics.delivery(label_for_metrics, "invalid");
+        return reply(StatusCode::BAD_REQUEST, json!({ "error": "missing X-GitHub-Delivery" }));
+    };
+    if event_name.is_empty() {
+        state.metrics.delivery(label_for_metrics, "invalid");
+        return reply(StatusCode::BAD_REQUEST, json!({ "error": "missing X-GitHub-Event" }));
+    }
+    let event = match parse_event(&event_name, &body) {
+        Ok(e) => e,
+        Err(e) => {
+            state.metrics.delivery(&event_name, "invalid");
+            return reply(StatusCode::BAD_REQUEST, json!({ "error": e.to_string() }));
+        }
+    };
+    let job_payload = event
+        .plan_request()
+        .map(|pr| serde_json::to_string(pr).expect("a pull request ref serializes"));
+    let action = match &event {
+        Event::Ignored { action, .. } => action.clone(),
+        other => other.label().split_once('.').map(|(_, a)| a.to_owned()),
+    };
+    let job = job_payload.as_deref().map(|p| (PLAN_JOB, p));
+    match state
+        .store
+        .store_delivery(delivery, &event_name, action.as_deref(), job)
+        .await
+    {
+        Ok(Stored::Duplicate) => {
+            state.metrics.delivery(&event_name, "duplicate");
+            reply(StatusCode::OK, json!({ "status": "duplicate", "delivery": delivery }))
+        }
+        Ok(Stored::New { job }) => {
+            let result = match (&event, job) {
+                (_, Some(_)) => "queued",
+                (Event::Ignored { .. }, None) => "ignored",
+                (_, None) => "accepted",
+            };
+            state.metrics.delivery(&event_name, result);
+            if job.is_some() {
+                state.wake.notify_one();
+            }
+            tracing::info!(delivery, event = %event.label(), result, "delivery");
+            reply(
+                StatusCode::ACCEPTED,
+                json!({ "status": result, "delivery": delivery, "job": job }),
+            )
+        }
+        Err(e) => {
+            tracing::error!(delivery, "cannot store the delivery: {e}");
+            state.metrics.delivery(&event_name, "error");
+            reply(
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({ "error": "cannot store the delivery; redeliver later" }),
+            )
+        }
+    }
+}
+
+async fn healthz(State(state): State<Arc<AppState>>) -> Response {
+    match state.store.job_counts().await {
+        Ok(_) => (StatusCode::OK, "ok\n").into_response(),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("database unavailable: {e}\n")).into_response(),
+    }
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    let counts = state.store.job_counts().await.ok();
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        state.metrics.render(counts.as_ref()),
+    )
+        .into_response()
+}

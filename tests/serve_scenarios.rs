@@ -1,0 +1,671 @@
+//! `fleet serve` end to end: real webhook payloads (octokit fixtures, rewritten), signed with a
+//! test secret, into the real app; GitHub is a fake that rejects anything the OpenAPI subset
+//! does not allow (tests/support/fake_github.rs).
+
+#[path = "support/fake_github.rs"]
+mod fake_github;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use fake_github::{FakeGitHub, fixtures_external};
+use fleetflow::pipeline::db::Store;
+use fleetflow::pipeline::{ServeConfig, serve};
+use fleetflow::plan::PLAN_MARKER;
+use fleetflow::webhook::{Secret, parse_event, sign};
+use serde_json::{Value, json};
+
+const SECRET: &str = "test-webhook-secret";
+const APP_ID: u64 = 4242;
+const INSTALLATION: u64 = 77;
+const REPO: &str = "acme/monorepo";
+const BASE: &str = "1111111111111111111111111111111111111111";
+const HEAD: &str = "2222222222222222222222222222222222222222";
+const HEAD2: &str = "3333333333333333333333333333333333333333";
+
+const REGISTRY: &str = r#"registry "acme"
+
+fleet "web" {
+    path "fleets/web"
+}
+
+server "vps-01" {
+    provider "sakura-cloud"
+    plan "4core-8gb"
+    ssh-host "203.0.113.10"
+    deploy-path "/opt/apps"
+}
+
+deployment {
+    route fleet="web" stage="live" server="vps-01"
+}
+"#;
+const FLEET_PATH: &str = "fleets/web/.fleetflow/fleet.kdl";
+
+fn fleet(image: &str, extra_service: bool) -> String {
+    let extra = if extra_service {
+        "\nservice \"worker\" {\n    image \"ghcr.io/acme/worker:1\"\n}\n"
+    } else {
+        ""
+    };
+    format!(
+        "project \"web\"\n\nservice \"site\" {{\n    image \"{image}\"\n    port 8080\n}}\n{extra}\nstage \"live\" {{\n}}\n"
+    )
+}
+
+/// An RSA key made now with Debian's openssl (never committed): (private PEM path, public PEM).
+fn app_key(dir: &Path) -> (PathBuf, String) {
+    let private = dir.join("app.pem");
+    let ok = Command::new("openssl")
+        .args(["genrsa", "-out"])
+        .arg(&private)
+        .arg("2048")
+        .output()
+        .expect("openssl is installed");
+    assert!(
+        ok.status.success(),
+        "openssl genrsa: {}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let public = Command::new("openssl")
+        .args(["rsa", "-pubout", "-in"])
+        .arg(&private)
+        .output()
+        .expect("openssl rsa");
+    assert!(public.status.success());
+    (private, String::from_utf8(public.stdout).unwrap())
+}
+
+struct Harness {
+    _dir: tempfile::TempDir,
+    key: PathBuf,
+    db_url: String,
+    fake: FakeGitHub,
+    http: reqwest::Client,
+}
+
+impl Harness {
+    async fn new() -> Harness {
+        let dir = tempfile::tempdir().unwrap();
+        let (key, public) = app_key(dir.path());
+        let fake = FakeGitHub::start(APP_ID, &[INSTALLATION], &public).await;
+        {
+            let mut w = fake.world();
+            w.add_commit(
+                REPO,
+                BASE,
+                &[
+                    ("fleet-registry.kdl", REGISTRY),
+                    (FLEET_PATH, &fleet("ghcr.io/acme/site:1", false)),
+                ],
+            );
+            w.add_commit(
+                REPO,
+                HEAD,
+                &[
+                    ("fleet-registry.kdl", REGISTRY),
+                    (FLEET_PATH, &fleet("ghcr.io/acme/site:2", false)),
+                ],
+            );
+            w.add_commit(
+                REPO,
+                HEAD2,
+                &[
+                    ("fleet-registry.kdl", REGISTRY),
+                    (FLEET_PATH, &fleet("ghcr.io/acme/site:2", true)),
+                ],
+            );
+        }
+        let db_url = format!("sqlite://{}", dir.path().join("fleet.db").display());
+        Harness {
+            _dir: dir,
+            key,
+            db_url,
+            fake,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    fn config(&self, listen: SocketAddr) -> ServeConfig {
+        ServeConfig {
+            listen,
+            app_id: APP_ID,
+            private_key: Secret::new(self.key.display().to_string()),
+            webhook_secrets: vec![Secret::new("old-secret"), Secret::new(SECRET)],
+            github_api_url: self.fake.url(),
+            database_url: self.db_url.clone(),
+            workers: 2,
+            grace: Duration::from_secs(5),
+        }
+    }
+
+    /// Starts the app in-process on a random port.
+    async fn start(&self) -> RunningApp {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let config = self.config(addr);
+        let task = tokio::spawn(async move {
+            serve(config, listener, async {
+                let _ = rx.await;
+            })
+            .await
+        });
+        RunningApp {
+            addr,
+            stop: Some(tx),
+            task,
+        }
+    }
+
+    async fn deliver(
+        &self,
+        addr: SocketAddr,
+        event: &str,
+        delivery: &str,
+        body: &[u8],
+        signature: Option<String>,
+    ) -> (u16, Value) {
+        let mut request = self
+            .http
+            .post(format!("http://{addr}/webhook"))
+            .header("X-GitHub-Event", event)
+            .header("X-GitHub-Delivery", delivery)
+            .header("Content-Type", "application/json")
+            .body(body.to_vec());
+        if let Some(sig) = signature {
+            request = request.header("X-Hub-Signature-256", sig);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn deliver_signed(&self, addr: SocketAddr, event: &str, delivery: &str, body: &[u8]) -> (u16, Value) {
+        self.deliver(addr, event, delivery, body, Some(sign(SECRET, body)))
+            .await
+    }
+
+    async fn metrics(&self, addr: SocketAddr) -> String {
+        self.http
+            .get(format!("http://{addr}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    /// Waits until `done` holds for the fake's world.
+    async fn wait_for(&self, what: &str, done: impl Fn(&fake_github::World) -> bool) {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(30) {
+            if done(&self.fake.world()) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        let w = self.fake.world();
+        panic!(
+            "timed out waiting for {what}; calls: {:?}; violations: {:?}; check runs: {:?}",
+            w.calls, w.violations, w.check_runs
+        );
+    }
+
+    fn assert_no_violations(&self) {
+        let w = self.fake.world();
+        assert!(
+            w.violations.is_empty(),
+            "requests the OpenAPI subset rejects: {:#?}",
+            w.violations
+        );
+    }
+}
+
+struct RunningApp {
+    addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl RunningApp {
+    async fn shutdown(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        self.task.await.unwrap().unwrap();
+    }
+}
+
+fn fixture(event: &str, file: &str) -> Value {
+    let path = fixtures_external().join("webhooks").join(event).join(file);
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+/// A pull_request delivery from the real fixture, pointed at our repo, installation and commits.
+fn pull_request(action: &str, number: u64, head: &str, base: &str) -> Vec<u8> {
+    let mut p = fixture("pull_request", &format!("{action}.payload.json"));
+    let (owner, name) = REPO.split_once('/').unwrap();
+    p["installation"]["id"] = json!(INSTALLATION);
+    p["repository"]["name"] = json!(name);
+    p["repository"]["full_name"] = json!(REPO);
+    p["repository"]["owner"]["login"] = json!(owner);
+    p["number"] = json!(number);
+    p["pull_request"]["number"] = json!(number);
+    p["pull_request"]["head"]["sha"] = json!(head);
+    p["pull_request"]["base"]["sha"] = json!(base);
+    serde_json::to_vec(&p).unwrap()
+}
+
+fn completed(w: &fake_github::World, n: usize) -> bool {
+    w.check_runs.iter().filter(|r| r.status == "completed").count() >= n
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pr_opened_then_synchronize_edits_the_one_comment() {
+    let h = Harness::new().await;
+    h.fake
+        .world()
+        .add_human_comment(REPO, 5, &format!("{PLAN_MARKER} quoting the bot, not the bot"));
+    let app = h.start().await;
+    let (status, reply) = h
+        .deliver_signed(
+            app.addr,
+            "pull_request",
+            "d-open",
+            &pull_request("opened", 5, HEAD, BASE),
+        )
+        .await;
+    assert_eq!(status, 202, "{reply}");
+    assert_eq!(reply["status"], "queued");
+    h.wait_for("the first plan", |w| completed(w, 1)).await;
+    {
+        let w = h.fake.world();
+        let bot = w.bot_comments(REPO, 5);
+        assert_eq!(bot.len(), 1, "one plan comment");
+        assert!(bot[0].body.starts_with(PLAN_MARKER));
+        assert!(bot[0].body.contains("ghcr.io/acme/site:2"), "{}", bot[0].body);
+        assert_eq!(w.check_runs.len(), 1);
+        let run = &w.check_runs[0];
+        assert_eq!((run.name.as_str(), run.head_sha.as_str()), ("fleetflow/plan", HEAD));
+        assert_eq!(run.conclusion.as_deref(), Some("success"));
+        assert!(
+            run.title.as_deref().unwrap().starts_with("Plan: 0 to add, 1 to change"),
+            "{:?}",
+            run.title
+        );
+        assert!(run.summary.as_deref().unwrap().contains("site"));
+    }
+    let (status, _) = h
+        .deliver_signed(
+            app.addr,
+            "pull_request",
+            "d-sync",
+            &pull_request("synchronize", 5, HEAD2, BASE),
+        )
+        .await;
+    assert_eq!(status, 202);
+    h.wait_for("the second plan", |w| completed(w, 2)).await;
+    {
+        let w = h.fake.world();
+        let bot = w.bot_comments(REPO, 5);
+        assert_eq!(bot.len(), 1, "still one plan comment");
+        assert_eq!(bot[0].edits, 1, "edited in place");
+        assert!(bot[0].body.contains("worker"), "{}", bot[0].body);
+        assert_eq!(w.comments.len(), 2, "the human's comment is left alone");
+        assert!(w.comments.iter().any(|c| c.login == "octocat" && c.edits == 0));
+        assert_eq!(w.check_runs[1].head_sha, HEAD2);
+        assert_eq!(w.tokens_issued, 1, "the installation token is cached");
+    }
+    h.assert_no_violations();
+    let metrics = h.metrics(app.addr).await;
+    assert!(
+        metrics.contains(r#"fleet_webhook_deliveries_total{event="pull_request",result="queued"} 2"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"fleet_job_duration_seconds_count{kind="plan",result="done"} 2"#),
+        "{metrics}"
+    );
+    assert!(metrics.contains("fleet_queue_depth 0"), "{metrics}");
+    assert!(
+        metrics.contains(r#"fleet_github_requests_total{method="PATCH",status="200"}"#),
+        "{metrics}"
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_config_fails_the_check_with_annotations_at_the_lines() {
+    let h = Harness::new().await;
+    // 60 unknown nodes (lines 3..=62) plus a stage the route needs missing: 61 errors, so
+    // annotations go out as 50 with the completion and the rest in a follow-up update.
+    let mut bad = String::from("project \"web\"\n\n");
+    for i in 0..60 {
+        bad.push_str(&format!("bogus{i} 1\n"));
+    }
+    h.fake
+        .world()
+        .add_commit(REPO, HEAD, &[("fleet-registry.kdl", REGISTRY), (FLEET_PATH, &bad)]);
+    let app = h.start().await;
+    let (status, _) = h
+        .deliver_signed(
+            app.addr,
+            "pull_request",
+            "d-bad",
+            &pull_request("opened", 9, HEAD, BASE),
+        )
+        .await;
+    assert_eq!(status, 202);
+    h.wait_for("the failing check", |w| {
+        w.check_runs.first().is_some_and(|r| r.annotations.len() >= 61)
+    })
+    .await;
+    h.assert_no_violations();
+    {
+        let w = h.fake.world();
+        let run = &w.check_runs[0];
+        assert_eq!(run.conclusion.as_deref(), Some("failure"));
+        assert_eq!(run.annotation_batches, vec![50, 11], "at most 50 per request");
+        let at = |path: &str, line: u64| {
+            run.annotations
+                .iter()
+                .any(|a| a["path"] == path && a["start_line"] == line && a["annotation_level"] == "failure")
+        };
+        assert!(at(FLEET_PATH, 3), "bogus0 is on line 3: {:?}", run.annotations.first());
+        assert!(at(FLEET_PATH, 62));
+        assert!(
+            at("fleet-registry.kdl", 15),
+            "the route naming a missing stage is on line 15"
+        );
+        assert!(run.title.as_deref().unwrap().contains("61 errors"), "{:?}", run.title);
+        assert!(run.summary.as_deref().unwrap().contains(&format!("{FLEET_PATH}:3:1")));
+        let bot = w.bot_comments(REPO, 9);
+        assert_eq!(bot.len(), 1);
+        assert!(bot[0].body.contains("Configuration invalid"));
+    }
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_delivery_100_times_is_processed_once() {
+    let h = Harness::new().await;
+    let app = h.start().await;
+    let body = pull_request("opened", 11, HEAD, BASE);
+    let mut statuses = Vec::new();
+    let sends: Vec<_> = (0..100)
+        .map(|_| h.deliver_signed(app.addr, "pull_request", "d-same", &body))
+        .collect();
+    for s in sends {
+        statuses.push(s.await.0);
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == 202).count(), 1, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 99);
+    h.wait_for("the plan", |w| completed(w, 1)).await;
+    tokio::time::sleep(Duration::from_millis(600)).await; // room for a wrong second run
+    let store = Store::open(&h.db_url).await.unwrap();
+    assert_eq!(store.delivery_count().await.unwrap(), 1);
+    let counts = store.job_counts().await.unwrap();
+    assert_eq!((counts.done, counts.queued, counts.running), (1, 0, 0));
+    store.close().await;
+    {
+        let w = h.fake.world();
+        assert_eq!(w.check_runs.len(), 1);
+        assert_eq!(w.bot_comments(REPO, 11).len(), 1);
+    }
+    let metrics = h.metrics(app.addr).await;
+    assert!(metrics.contains(r#"fleet_webhook_deliveries_total{event="pull_request",result="duplicate"} 99"#));
+    h.assert_no_violations();
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_or_missing_signature_is_401_and_nothing_is_stored() {
+    let h = Harness::new().await;
+    let app = h.start().await;
+    let body = pull_request("opened", 12, HEAD, BASE);
+    let (status, _) = h.deliver(app.addr, "pull_request", "d-nosig", &body, None).await;
+    assert_eq!(status, 401);
+    let (status, _) = h
+        .deliver(
+            app.addr,
+            "pull_request",
+            "d-wrong",
+            &body,
+            Some(sign("not-the-secret", &body)),
+        )
+        .await;
+    assert_eq!(status, 401);
+    let mut tampered = body.clone();
+    tampered.push(b' ');
+    let (status, _) = h
+        .deliver(
+            app.addr,
+            "pull_request",
+            "d-tamper",
+            &tampered,
+            Some(sign(SECRET, &body)),
+        )
+        .await;
+    assert_eq!(status, 401);
+    // The old secret of a rotation still verifies.
+    let (status, _) = h
+        .deliver(
+            app.addr,
+            "ping",
+            "d-old",
+            b"{\"zen\":\"x\",\"hook_id\":1}",
+            Some(sign("old-secret", b"{\"zen\":\"x\",\"hook_id\":1}")),
+        )
+        .await;
+    assert_eq!(status, 202);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let store = Store::open(&h.db_url).await.unwrap();
+    assert_eq!(store.delivery_count().await.unwrap(), 1, "only the ping");
+    assert_eq!(store.job_counts().await.unwrap(), Default::default());
+    store.close().await;
+    assert!(
+        h.fake.world().calls.is_empty(),
+        "no GitHub call for unsigned deliveries"
+    );
+    let metrics = h.metrics(app.addr).await;
+    assert!(
+        metrics.contains(r#"fleet_webhook_deliveries_total{event="pull_request",result="unauthorized"} 3"#),
+        "{metrics}"
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_fixture_parses_or_is_ignored_and_none_is_a_500() {
+    let h = Harness::new().await;
+    let app = h.start().await;
+    let root = fixtures_external().join("webhooks");
+    let mut seen = 0;
+    let mut dirs: Vec<_> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    for dir in dirs {
+        let event = dir.file_name().unwrap().to_str().unwrap().to_owned();
+        let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+        files.sort();
+        for file in files {
+            let body = std::fs::read(&file).unwrap();
+            let parsed = parse_event(&event, &body);
+            assert!(parsed.is_ok(), "{}: {:?}", file.display(), parsed.err());
+            let delivery = format!("fixture-{event}-{}", file.file_name().unwrap().to_string_lossy());
+            let (status, reply) = h.deliver_signed(app.addr, &event, &delivery, &body).await;
+            assert_eq!(status, 202, "{}: {reply}", file.display());
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, 48);
+    // An event nobody told us about: acknowledged, ignored, counted.
+    let (status, reply) = h
+        .deliver_signed(app.addr, "made_up_event", "d-unknown", b"{\"action\":\"poked\"}")
+        .await;
+    assert_eq!((status, reply["status"].as_str()), (202, Some("ignored")));
+    let metrics = h.metrics(app.addr).await;
+    assert!(
+        metrics.contains(r#"fleet_webhook_deliveries_total{event="made_up_event",result="ignored"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"fleet_webhook_deliveries_total{event="workflow_run",result="ignored"} 4"#),
+        "{metrics}"
+    );
+    assert!(!metrics.contains("result=\"error\""));
+    app.shutdown().await;
+}
+
+/// The real binary, killed with SIGKILL while a job waits on GitHub, then started again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_cut_off_by_a_crash_completes_after_restart() {
+    let h = Harness::new().await;
+    h.fake.world().hang_contents = true;
+    let port = free_port();
+    let mut child = spawn_binary(&h, port);
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    wait_healthy(&h, addr).await;
+    let (status, _) = h
+        .deliver_signed(addr, "pull_request", "d-crash", &pull_request("opened", 21, HEAD, BASE))
+        .await;
+    assert_eq!(status, 202);
+    h.wait_for("the job to be mid-run", |w| {
+        w.calls.iter().any(|c| c.contains("checks/create"))
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    child.kill().unwrap(); // SIGKILL: no clean-up runs
+    child.wait().unwrap();
+    let store = Store::open(&h.db_url).await.unwrap();
+    assert_eq!(
+        store.job_counts().await.unwrap().running,
+        1,
+        "the job was cut off mid-run"
+    );
+    store.close().await;
+    h.fake.world().hang_contents = false;
+    let mut child = spawn_binary(&h, port);
+    wait_healthy(&h, addr).await;
+    h.wait_for("the resumed plan", |w| completed(w, 1)).await;
+    {
+        let w = h.fake.world();
+        assert_eq!(
+            w.check_runs.len(),
+            1,
+            "the re-run completes the check run it had created"
+        );
+        assert_eq!(w.check_runs[0].conclusion.as_deref(), Some("success"));
+        assert_eq!(w.bot_comments(REPO, 21).len(), 1);
+    }
+    h.assert_no_violations();
+    // SIGTERM: a clean stop.
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let status = wait_exit(&mut child, Duration::from_secs(15));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "fleet serve exits 0 on SIGTERM: {status:?}"
+    );
+    let store = Store::open(&h.db_url).await.unwrap();
+    let counts = store.job_counts().await.unwrap();
+    assert_eq!((counts.done, counts.running, counts.failed), (1, 0, 0));
+    store.close().await;
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn spawn_binary(h: &Harness, port: u16) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_fleet"))
+        .arg("serve")
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .args(["--github-api-url", &h.fake.url()])
+        .args(["--database", &h.db_url])
+        .env("GITHUB_APP_ID", APP_ID.to_string())
+        .env("GITHUB_APP_PRIVATE_KEY", &h.key)
+        .env("GITHUB_WEBHOOK_SECRET", format!("rotated-out,{SECRET}"))
+        .env("RUST_LOG", "warn")
+        .spawn()
+        .expect("fleet serve starts")
+}
+
+async fn wait_healthy(h: &Harness, addr: SocketAddr) {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(20) {
+        if let Ok(r) = h.http.get(format!("http://{addr}/healthz")).send().await
+            && r.status().is_success()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("fleet serve on {addr} did not become healthy");
+}
+
+fn wait_exit(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    None
+}
+
+/// The fake's gate itself: requests outside the subset are refused and recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fake_rejects_what_the_subset_does_not_allow() {
+    let h = Harness::new().await;
+    let url = h.fake.url();
+    let post = |path: &str, body: Value| h.http.post(format!("{url}{path}")).json(&body).send();
+    let r = post("/repos/acme/monorepo/check-runs", json!({ "name": "x" }))
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 422, "head_sha is required");
+    let r = post(
+        "/repos/acme/monorepo/check-runs",
+        json!({ "name": "x", "head_sha": HEAD, "status": "running" }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status().as_u16(), 422, "status is an enum");
+    let many: Vec<Value> = (0..51)
+        .map(|i| json!({ "path": "a", "start_line": i + 1, "end_line": i + 1, "annotation_level": "failure", "message": "m" }))
+        .collect();
+    let r = h
+        .http
+        .patch(format!("{url}/repos/acme/monorepo/check-runs/1"))
+        .json(&json!({ "output": { "title": "t", "summary": "s", "annotations": many } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 422, "at most 50 annotations per request");
+    let r = h
+        .http
+        .delete(format!("{url}/repos/acme/monorepo"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 422, "not an operation of the subset");
+    let r = h
+        .http
+        .get(format!("{url}/repos/acme/monorepo/issues/1/comments"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401, "no token");
+    let violations = h.fake.world().violations.clone();
+    assert_eq!(violations.len(), 5, "{violations:#?}");
+}

@@ -1,0 +1,616 @@
+//! A fake GitHub REST API on 127.0.0.1 for `fleet serve` tests: an in-memory world
+//! (installations, repositories with files per commit, comments, check runs) behind a strict
+//! gate. Every request is checked against the OpenAPI subset the App may use
+//! (fixtures/external/github-openapi/api.github.com.subset.json): the method and path
+//! template must exist, the body must carry the required fields with valid enum values, sizes
+//! within limits. A request that does not conform gets HTTP 422 with a message and is recorded
+//! in `violations`, which tests assert is empty.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+pub const SUBSET: &str = "github-openapi/api.github.com.subset.json";
+
+/// The vendored external fixtures (fixtures/external: webhook payloads, the signature vector,
+/// the OpenAPI subset), or `$FLEET_FIXTURES_EXTERNAL`.
+pub fn fixtures_external() -> PathBuf {
+    if let Some(dir) = std::env::var_os("FLEET_FIXTURES_EXTERNAL") {
+        return dir.into();
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/external")
+}
+
+#[derive(Debug, Clone)]
+pub struct FakeComment {
+    pub id: u64,
+    pub repo: String,
+    pub issue: u64,
+    pub body: String,
+    pub login: String,
+    pub edits: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct FakeCheckRun {
+    pub id: u64,
+    pub repo: String,
+    pub name: String,
+    pub head_sha: String,
+    pub status: String,
+    pub conclusion: Option<String>,
+    pub title: Option<String>,
+    pub summary: Option<String>,
+    pub annotations: Vec<Value>,
+    /// Annotations per request, in order.
+    pub annotation_batches: Vec<usize>,
+}
+
+#[derive(Default)]
+pub struct World {
+    pub app_id: u64,
+    pub slug: String,
+    pub installations: Vec<u64>,
+    /// Issued token → installation.
+    pub tokens: BTreeMap<String, u64>,
+    pub tokens_issued: usize,
+    /// (owner/repo, sha) → path → text.
+    pub commits: BTreeMap<(String, String), BTreeMap<String, String>>,
+    pub comments: Vec<FakeComment>,
+    pub check_runs: Vec<FakeCheckRun>,
+    pub violations: Vec<String>,
+    /// `METHOD operationId` of every conforming request.
+    pub calls: Vec<String>,
+    /// While set, contents requests never answer (a job stuck mid-run).
+    pub hang_contents: bool,
+    next_id: u64,
+}
+
+impl World {
+    fn next_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    pub fn add_commit(&mut self, repo: &str, sha: &str, files: &[(&str, &str)]) {
+        let files = files.iter().map(|(p, t)| ((*p).to_owned(), (*t).to_owned())).collect();
+        self.commits.insert((repo.to_owned(), sha.to_owned()), files);
+    }
+
+    /// A comment written by someone else.
+    pub fn add_human_comment(&mut self, repo: &str, issue: u64, body: &str) {
+        let id = self.next_id();
+        self.comments.push(FakeComment {
+            id,
+            repo: repo.to_owned(),
+            issue,
+            body: body.to_owned(),
+            login: "octocat".into(),
+            edits: 0,
+        });
+    }
+
+    pub fn bot_login(&self) -> String {
+        format!("{}[bot]", self.slug)
+    }
+
+    pub fn bot_comments(&self, repo: &str, issue: u64) -> Vec<FakeComment> {
+        let bot = self.bot_login();
+        self.comments
+            .iter()
+            .filter(|c| c.repo == repo && c.issue == issue && c.login == bot)
+            .cloned()
+            .collect()
+    }
+}
+
+struct Operation {
+    method: Method,
+    segments: Vec<String>,
+    id: String,
+    body_schema: Option<Value>,
+    body_required: bool,
+}
+
+struct Spec {
+    doc: Value,
+    operations: Vec<Operation>,
+}
+
+impl Spec {
+    fn load() -> Spec {
+        let path = fixtures_external().join(SUBSET);
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let doc: Value = serde_json::from_str(&text).expect("the OpenAPI subset is JSON");
+        let mut operations = Vec::new();
+        for (template, item) in doc["paths"].as_object().expect("paths") {
+            for (method, op) in item.as_object().expect("path item") {
+                let Ok(method) = method.to_uppercase().parse::<Method>() else {
+                    continue;
+                };
+                if !op.is_object() || op.get("operationId").is_none() {
+                    continue;
+                }
+                let body = &op["requestBody"];
+                operations.push(Operation {
+                    method,
+                    segments: template.trim_start_matches('/').split('/').map(str::to_owned).collect(),
+                    id: op["operationId"].as_str().unwrap_or_default().to_owned(),
+                    body_schema: body["content"]["application/json"].get("schema").cloned(),
+                    body_required: body["required"].as_bool().unwrap_or(false),
+                });
+            }
+        }
+        Spec { doc, operations }
+    }
+
+    /// The operation and path parameters for a request.
+    fn route(&self, method: &Method, path: &str) -> Option<(&Operation, BTreeMap<String, String>)> {
+        let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        'ops: for op in self.operations.iter().filter(|o| o.method == *method) {
+            let mut params = BTreeMap::new();
+            for (i, seg) in op.segments.iter().enumerate() {
+                let Some(part) = parts.get(i) else { continue 'ops };
+                match seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                    // `{path}` of the contents API spans the remaining segments.
+                    Some("path") if i + 1 == op.segments.len() => {
+                        params.insert("path".into(), parts[i..].join("/"));
+                        return Some((op, params));
+                    }
+                    Some(name) if !part.is_empty() => {
+                        params.insert(name.to_owned(), (*part).to_owned());
+                    }
+                    Some(_) => continue 'ops,
+                    None if seg == part => {}
+                    None => continue 'ops,
+                }
+            }
+            if parts.len() == op.segments.len() {
+                return Some((op, params));
+            }
+        }
+        None
+    }
+
+    fn resolve<'a>(&'a self, schema: &'a Value) -> &'a Value {
+        match schema.get("$ref").and_then(Value::as_str) {
+            Some(r) => {
+                let mut node = &self.doc;
+                for part in r.trim_start_matches("#/").split('/') {
+                    node = &node[part];
+                }
+                self.resolve(node)
+            }
+            None => schema,
+        }
+    }
+
+    /// Problems of `value` against `schema`, at `at`.
+    fn validate(&self, value: &Value, schema: &Value, at: &str, errors: &mut Vec<String>) {
+        let schema = self.resolve(schema);
+        for key in ["oneOf", "anyOf"] {
+            if let Some(options) = schema.get(key).and_then(Value::as_array) {
+                let ok = options.iter().any(|o| {
+                    let mut e = Vec::new();
+                    self.validate(value, o, at, &mut e);
+                    e.is_empty()
+                });
+                if !ok {
+                    errors.push(format!("{at}: matches none of {key}"));
+                }
+            }
+        }
+        if let Some(all) = schema.get("allOf").and_then(Value::as_array) {
+            for s in all {
+                self.validate(value, s, at, errors);
+            }
+        }
+        if value.is_null()
+            && (schema["nullable"] == json!(true)
+                || schema["type"].as_array().is_some_and(|t| t.contains(&json!("null"))))
+        {
+            return;
+        }
+        let types: Vec<&str> = match &schema["type"] {
+            Value::String(t) => vec![t.as_str()],
+            Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+            _ => vec![],
+        };
+        if !types.is_empty() {
+            let fits = types.iter().any(|t| match *t {
+                "object" => value.is_object(),
+                "array" => value.is_array(),
+                "string" => value.is_string(),
+                "integer" => value.is_i64() || value.is_u64(),
+                "number" => value.is_number(),
+                "boolean" => value.is_boolean(),
+                "null" => value.is_null(),
+                _ => true,
+            });
+            if !fits {
+                errors.push(format!("{at}: expected {}, got {value}", types.join("|")));
+                return;
+            }
+        }
+        if let Some(options) = schema.get("enum").and_then(Value::as_array)
+            && !options.contains(value)
+        {
+            errors.push(format!("{at}: {value} is not one of {}", Value::Array(options.clone())));
+        }
+        if let (Some(max), Some(s)) = (schema["maxLength"].as_u64(), value.as_str())
+            && s.chars().count() as u64 > max
+        {
+            errors.push(format!("{at}: {} characters, at most {max}", s.chars().count()));
+        }
+        if let Some(items) = value.as_array() {
+            if let Some(max) = schema["maxItems"].as_u64()
+                && items.len() as u64 > max
+            {
+                errors.push(format!("{at}: {} items, at most {max}", items.len()));
+            }
+            if let Some(item_schema) = schema.get("items") {
+                for (i, item) in items.iter().enumerate() {
+                    self.validate(item, item_schema, &format!("{at}[{i}]"), errors);
+                }
+            }
+        }
+        if let Some(object) = value.as_object() {
+            for name in schema["required"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+            {
+                if !object.contains_key(name) {
+                    errors.push(format!("{at}: required field `{name}` is missing"));
+                }
+            }
+            if let Some(properties) = schema["properties"].as_object() {
+                for (name, v) in object {
+                    if let Some(s) = properties.get(name) {
+                        self.validate(v, s, &format!("{at}.{name}"), errors);
+                    }
+                }
+            }
+        }
+    }
+}
+
+pub struct FakeGitHub {
+    pub addr: SocketAddr,
+    pub world: Arc<Mutex<World>>,
+    pub public_key_pem: String,
+}
+
+impl FakeGitHub {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn world(&self) -> std::sync::MutexGuard<'_, World> {
+        self.world.lock().unwrap()
+    }
+
+    /// Starts the fake on a free port; `public_key_pem` checks the App's JWTs.
+    pub async fn start(app_id: u64, installations: &[u64], public_key_pem: &str) -> FakeGitHub {
+        let world = Arc::new(Mutex::new(World {
+            app_id,
+            slug: "fleetflow-test".into(),
+            installations: installations.to_vec(),
+            ..World::default()
+        }));
+        let gate = Arc::new(Gate {
+            spec: Spec::load(),
+            world: Arc::clone(&world),
+            key: jsonwebtoken::DecodingKey::from_rsa_pem(public_key_pem.as_bytes()).expect("public key"),
+        });
+        let app = Router::new().fallback(handle).with_state(gate);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        FakeGitHub {
+            addr,
+            world,
+            public_key_pem: public_key_pem.to_owned(),
+        }
+    }
+}
+
+struct Gate {
+    spec: Spec,
+    world: Arc<Mutex<World>>,
+    key: jsonwebtoken::DecodingKey,
+}
+
+fn message(status: StatusCode, text: &str) -> Response {
+    (status, axum::Json(json!({ "message": text }))).into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct JwtClaims {
+    iat: i64,
+    exp: i64,
+    iss: String,
+}
+
+impl Gate {
+    fn reject(&self, status: StatusCode, what: String) -> Response {
+        self.world.lock().unwrap().violations.push(what.clone());
+        message(status, &what)
+    }
+
+    /// The installation an installation token belongs to, or an error for an App JWT problem.
+    fn check_jwt(&self, bearer: &str) -> Result<(), String> {
+        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+        validation.set_required_spec_claims(&["exp", "iat", "iss"]);
+        let data = jsonwebtoken::decode::<JwtClaims>(bearer, &self.key, &validation)
+            .map_err(|e| format!("bad App JWT: {e}"))?;
+        let now = chrono::Utc::now().timestamp();
+        let c = data.claims;
+        if c.iss != self.world.lock().unwrap().app_id.to_string() {
+            return Err(format!("JWT iss {} is not the App id", c.iss));
+        }
+        if c.iat > now + 5 || c.exp > now + 600 || c.exp <= c.iat {
+            return Err(format!("JWT times out of range: iat {} exp {} now {now}", c.iat, c.exp));
+        }
+        Ok(())
+    }
+}
+
+async fn handle(State(gate): State<Arc<Gate>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    let path = uri.path().to_owned();
+    let Some((op, params)) = gate.spec.route(&method, &path) else {
+        return gate.reject(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("{method} {path}: no such operation in the subset"),
+        );
+    };
+    let op_id = op.id.clone();
+    // Body against the schema.
+    let parsed: Option<Value> = if body.is_empty() {
+        None
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                return gate.reject(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    format!("{op_id}: body is not JSON: {e}"),
+                );
+            }
+        }
+    };
+    match (&op.body_schema, &parsed) {
+        (Some(schema), Some(v)) => {
+            let mut errors = Vec::new();
+            gate.spec.validate(v, schema, "body", &mut errors);
+            if !errors.is_empty() {
+                return gate.reject(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    format!("{op_id}: {}", errors.join("; ")),
+                );
+            }
+        }
+        (Some(_), None) if op.body_required => {
+            return gate.reject(StatusCode::UNPROCESSABLE_ENTITY, format!("{op_id}: a body is required"));
+        }
+        (None, Some(_)) => {
+            return gate.reject(StatusCode::UNPROCESSABLE_ENTITY, format!("{op_id}: takes no body"));
+        }
+        _ => {}
+    }
+    // Authentication: App JWT for /app*, an installation token elsewhere.
+    let bearer = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("token ")))
+        .unwrap_or("")
+        .to_owned();
+    let installation = if path.starts_with("/app") {
+        if let Err(e) = gate.check_jwt(&bearer) {
+            return gate.reject(StatusCode::UNAUTHORIZED, format!("{op_id}: {e}"));
+        }
+        None
+    } else {
+        let known = gate.world.lock().unwrap().tokens.get(&bearer).copied();
+        match known {
+            Some(i) => Some(i),
+            None => {
+                return gate.reject(
+                    StatusCode::UNAUTHORIZED,
+                    format!("{op_id}: no valid installation token"),
+                );
+            }
+        }
+    };
+    let _ = installation;
+    if op_id == "repos/get-content" {
+        let accept = headers.get("accept").and_then(|v| v.to_str().ok()).unwrap_or("");
+        if !accept.contains("application/vnd.github.raw") {
+            return gate.reject(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("{op_id}: this fake serves raw contents only; Accept was {accept:?}"),
+            );
+        }
+        while gate.world.lock().unwrap().hang_contents {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    let query: BTreeMap<String, String> = uri
+        .query()
+        .map(|q| {
+            q.split('&')
+                .filter_map(|kv| kv.split_once('='))
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut world = gate.world.lock().unwrap();
+    world.calls.push(format!("{method} {op_id}"));
+    let repo = format!(
+        "{}/{}",
+        params.get("owner").cloned().unwrap_or_default(),
+        params.get("repo").cloned().unwrap_or_default()
+    );
+    let body = parsed.unwrap_or(Value::Null);
+    let num = |name: &str| params.get(name).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    match op_id.as_str() {
+        "apps/create-installation-access-token" => {
+            let id = num("installation_id");
+            if !world.installations.contains(&id) {
+                return message(StatusCode::NOT_FOUND, "Not Found");
+            }
+            world.tokens_issued += 1;
+            let token = format!("ghs_fake{}_{}", id, world.tokens_issued);
+            world.tokens.insert(token.clone(), id);
+            let expires = chrono::Utc::now() + chrono::Duration::hours(1);
+            (
+                StatusCode::CREATED,
+                axum::Json(json!({ "token": token, "expires_at": expires.to_rfc3339() })),
+            )
+                .into_response()
+        }
+        "apps/get-authenticated" => {
+            axum::Json(json!({ "id": world.app_id, "slug": world.slug, "name": "fleetflow test" })).into_response()
+        }
+        "repos/get-content" => {
+            let Some(git_ref) = query.get("ref") else {
+                return message(StatusCode::UNPROCESSABLE_ENTITY, "this fake needs ?ref=");
+            };
+            let file = percent_decode(&params["path"]);
+            let Some(files) = world.commits.get(&(repo.clone(), git_ref.clone())) else {
+                return message(StatusCode::NOT_FOUND, "No commit found for the ref");
+            };
+            match files.get(&file) {
+                Some(text) => ([("content-type", "application/vnd.github.raw+json")], text.clone()).into_response(),
+                None => message(StatusCode::NOT_FOUND, "Not Found"),
+            }
+        }
+        "checks/create" => {
+            let id = world.next_id();
+            let mut run = FakeCheckRun {
+                id,
+                repo,
+                name: body["name"].as_str().unwrap_or_default().to_owned(),
+                head_sha: body["head_sha"].as_str().unwrap_or_default().to_owned(),
+                status: "queued".into(),
+                conclusion: None,
+                title: None,
+                summary: None,
+                annotations: Vec::new(),
+                annotation_batches: Vec::new(),
+            };
+            apply_check_update(&mut run, &body);
+            let reply = json!({ "id": id, "name": run.name, "head_sha": run.head_sha, "status": run.status });
+            world.check_runs.push(run);
+            (StatusCode::CREATED, axum::Json(reply)).into_response()
+        }
+        "checks/update" => {
+            let id = num("check_run_id");
+            let Some(run) = world.check_runs.iter_mut().find(|r| r.id == id && r.repo == repo) else {
+                return message(StatusCode::NOT_FOUND, "Not Found");
+            };
+            apply_check_update(run, &body);
+            axum::Json(json!({ "id": id, "status": run.status, "conclusion": run.conclusion })).into_response()
+        }
+        "issues/list-comments" => {
+            let issue = num("issue_number");
+            let per_page: usize = query
+                .get("per_page")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(30)
+                .min(100);
+            let page: usize = query.get("page").and_then(|v| v.parse().ok()).unwrap_or(1).max(1);
+            let all: Vec<Value> = world
+                .comments
+                .iter()
+                .filter(|c| c.repo == repo && c.issue == issue)
+                .map(|c| json!({ "id": c.id, "body": c.body, "user": { "login": c.login, "type": if c.login.ends_with("[bot]") { "Bot" } else { "User" } } }))
+                .collect();
+            let page: Vec<Value> = all.into_iter().skip((page - 1) * per_page).take(per_page).collect();
+            axum::Json(Value::Array(page)).into_response()
+        }
+        "issues/create-comment" => {
+            let id = world.next_id();
+            let login = world.bot_login();
+            world.comments.push(FakeComment {
+                id,
+                repo,
+                issue: num("issue_number"),
+                body: body["body"].as_str().unwrap_or_default().to_owned(),
+                login,
+                edits: 0,
+            });
+            (StatusCode::CREATED, axum::Json(json!({ "id": id }))).into_response()
+        }
+        "issues/update-comment" => {
+            let id = num("comment_id");
+            let bot = world.bot_login();
+            let Some(c) = world.comments.iter_mut().find(|c| c.id == id && c.repo == repo) else {
+                return message(StatusCode::NOT_FOUND, "Not Found");
+            };
+            if c.login != bot {
+                drop(world);
+                return gate.reject(StatusCode::FORBIDDEN, format!("comment {id} is not the App's"));
+            }
+            c.body = body["body"].as_str().unwrap_or_default().to_owned();
+            c.edits += 1;
+            axum::Json(json!({ "id": id })).into_response()
+        }
+        other => {
+            let what = format!("{other}: valid, but the App is not expected to call it");
+            world.violations.push(what.clone());
+            message(StatusCode::NOT_IMPLEMENTED, &what)
+        }
+    }
+}
+
+fn apply_check_update(run: &mut FakeCheckRun, body: &Value) {
+    if let Some(s) = body["status"].as_str() {
+        run.status = s.to_owned();
+    }
+    if let Some(c) = body["conclusion"].as_str() {
+        run.conclusion = Some(c.to_owned());
+        run.status = "completed".into();
+    }
+    let output = &body["output"];
+    if let Some(t) = output["title"].as_str() {
+        run.title = Some(t.to_owned());
+    }
+    if let Some(s) = output["summary"].as_str() {
+        run.summary = Some(s.to_owned());
+    }
+    if let Some(a) = output["annotations"].as_array() {
+        run.annotation_batches.push(a.len());
+        run.annotations.extend(a.iter().cloned());
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len() + 1
+            && let Ok(b) = u8::from_str_radix(s.get(i + 1..i + 3).unwrap_or(""), 16)
+        {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
