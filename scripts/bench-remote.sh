@@ -41,7 +41,7 @@ mkdir -p "$DIR/fleets/benchremote/.fleetflow"
 } > "$DIR/fleets/benchremote/.fleetflow/fleet.kdl"
 for i in $(seq 0 9); do mkdir -p "$DIR/remote-$i"; chown fleetbench "$DIR/remote-$i"; done
 cd "$DIR"
-"$FLEET" registry deploy benchremote --yes --no-pull >/dev/null   # install binary + first deploy
+"$FLEET" registry deploy benchremote --yes --no-pull >"$DIR/first-deploy.log" 2>&1 || { cat "$DIR/first-deploy.log"; exit 1; }   # install binary + first deploy
 
 ms() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 SSH=(ssh -i "$FLEET_TEST_SSH_KEY" -p "$FLEET_TEST_SSH_PORT" -o BatchMode=yes -o StrictHostKeyChecking=yes

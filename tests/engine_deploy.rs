@@ -339,3 +339,42 @@ fn a_taken_port_fails_cleanly_and_restores_the_old_container() {
     assert!(after["web"].2);
     drop(blocker);
 }
+
+#[test]
+fn two_stages_of_one_project_deploy_concurrently_on_their_own_networks() {
+    let f = Fleet::new(&THREE.replace("stage \"live\"", "stage \"live\"\nstage \"local\""));
+    let spawn = |stage: &str| {
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("fleet"))
+            .current_dir(f.dir.path())
+            .env("CI", "true")
+            .env("DOCKER_CONFIG", &f.world.docker_config)
+            .args(["deploy", stage, "--yes", "--no-pull"])
+            .output()
+            .expect("spawn")
+    };
+    let (live, local) = std::thread::scope(|s| {
+        let a = s.spawn(|| spawn("live"));
+        let b = s.spawn(|| spawn("local"));
+        (a.join().expect("live"), b.join().expect("local"))
+    });
+    assert!(live.status.success(), "{}", String::from_utf8_lossy(&live.stderr));
+    assert!(local.status.success(), "{}", String::from_utf8_lossy(&local.stderr));
+    // Each stage resolves `db` to its own container.
+    let nets = run_ok(f.world.docker().args([
+        "network",
+        "ls",
+        "--format",
+        "{{.Name}}",
+        "--filter",
+        &format!("name={}-", f.project),
+    ]));
+    let mut names: Vec<String> = String::from_utf8_lossy(&nets.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        vec![format!("{}-live", f.project), format!("{}-local", f.project)]
+    );
+}

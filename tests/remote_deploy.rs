@@ -101,7 +101,7 @@ impl Drop for Monorepo {
         let _ = self
             .world
             .docker()
-            .args(["network", "rm", &format!("{}-fleet", self.project)])
+            .args(["network", "rm", &format!("{}-live", self.project)])
             .output();
     }
 }

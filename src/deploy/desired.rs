@@ -71,8 +71,10 @@ pub fn container_name(project: &str, stage: &str, service: &str) -> String {
     format!("{project}-{stage}-{service}")
 }
 
-pub fn network_name(project: &str) -> String {
-    format!("{project}-fleet")
+/// One network per project and stage: services find each other by name (`db`), so two stages
+/// of a project on one engine must not share a network (`db` would answer from both).
+pub fn network_name(project: &str, stage: &str) -> String {
+    format!("{project}-{stage}")
 }
 
 /// The stage's services in start order (dependencies first), limited to `only` when given.
@@ -134,7 +136,7 @@ fn desired_service(
             target.image_registry.as_deref(),
             &target.tag,
         ),
-        network: network_name(&target.project),
+        network: network_name(&target.project, stage),
         alias: name.clone(),
         labels: BTreeMap::from([
             (labels::PROJECT.to_owned(), target.project.clone()),

@@ -192,8 +192,11 @@ fn run(
             entry.previous = Some(c.clone());
         }
         if !network_ready {
-            let net_labels = BTreeMap::from([(labels::PROJECT.to_owned(), project.to_owned())]);
-            docker.ensure_network(&network_name(project), &net_labels)?;
+            let net_labels = BTreeMap::from([
+                (labels::PROJECT.to_owned(), project.to_owned()),
+                (labels::STAGE.to_owned(), stage.to_owned()),
+            ]);
+            docker.ensure_network(&network_name(project, stage), &net_labels)?;
             network_ready = true;
         }
         let mut spec = d.spec.clone();

@@ -106,8 +106,8 @@ pub fn ago(timestamp: &str, now: chrono::DateTime<chrono::Utc>) -> String {
     format!("{n} {unit}{} ago", if n == 1 { "" } else { "s" })
 }
 
-/// Stops the stage's containers; with `remove`, removes them (and the network when the project
-/// has nothing left). Returns the services touched.
+/// Stops the stage's containers; with `remove`, removes them and the stage's network.
+/// Returns the services touched.
 pub fn down(
     docker: &dyn Docker,
     project: &str,
@@ -126,8 +126,8 @@ pub fn down(
         }
         touched.push(c.label(labels::SERVICE).unwrap_or(&c.name).to_owned());
     }
-    if remove && docker.list_containers(&[(labels::PROJECT, project)])?.is_empty() {
-        docker.remove_network(&network_name(project))?;
+    if remove {
+        docker.remove_network(&network_name(project, stage))?;
     }
     touched.sort();
     Ok(touched)
