@@ -119,3 +119,66 @@ fn code_quotes_inline_code_and_bots_are_not_commands() {
         assert_eq!(parse("/deploy creo live", &bot, &known()), None);
     }
 }
+
+mod authorization {
+    use fleetflow::chatops::{Actor, authorize};
+    use fleetflow::config::registry::Permission;
+    use fleetflow::config::{LoadOptions, MemoryFiles, load_workspace};
+
+    fn policies() -> Vec<fleetflow::config::registry::DeployPolicy> {
+        let mut files = MemoryFiles::default();
+        files.files.insert(
+            "fleet-registry.kdl".into(),
+            "registry \"r\"\nfleet \"creo\" {\n    path \"creo\"\n}\nserver \"vps-01\"\ndeployment {\n    route fleet=\"creo\" stage=\"live\" server=\"vps-01\" auto-deploy=#true\n    route fleet=\"creo\" stage=\"dev\" server=\"vps-01\"\n}\ndeploy-policy \"live\" {\n    permission \"admin\"\n    teams \"acme/release\"\n    users \"carol\"\n}\n".into(),
+        );
+        let ws = load_workspace(&files, "fleet-registry.kdl", LoadOptions { verify_fleets: false }).expect("valid");
+        assert!(ws.registry.routes[0].auto_deploy && !ws.registry.routes[1].auto_deploy);
+        ws.registry.deploy_policies
+    }
+
+    fn actor(login: &str, permission: Permission, teams: &[&str]) -> Actor {
+        Actor {
+            login: login.into(),
+            permission,
+            teams: teams.iter().map(|t| t.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn write_by_default_and_the_stage_policy_when_there_is_one() {
+        let p = policies();
+        assert!(authorize("dev", &p, &actor("bob", Permission::Write, &[])).is_ok());
+        let refused = authorize("dev", &p, &actor("eve", Permission::Read, &[])).expect_err("read only");
+        assert_eq!(
+            refused.to_string(),
+            "@eve may not deploy to `dev`: deploying needs write permission on the repository (they have read)"
+        );
+        assert!(authorize("live", &p, &actor("root", Permission::Admin, &[])).is_ok());
+        assert!(authorize("live", &p, &actor("dan", Permission::Write, &["acme/release"])).is_ok());
+        assert!(authorize("live", &p, &actor("carol", Permission::Read, &[])).is_ok());
+        let refused = authorize("live", &p, &actor("bob", Permission::Maintain, &["acme/devs"])).expect_err("policy");
+        assert_eq!(
+            refused.to_string(),
+            "@bob may not deploy to `live`: the registry's deploy-policy for `live` allows only admin permission or members of acme/release or carol"
+        );
+    }
+
+    #[test]
+    fn a_bad_policy_is_a_positioned_error() {
+        let mut files = MemoryFiles::default();
+        files.files.insert(
+            "fleet-registry.kdl".into(),
+            "registry \"r\"\ndeploy-policy \"live\" {\n    permission \"owner\"\n}\n".into(),
+        );
+        let err =
+            load_workspace(&files, "fleet-registry.kdl", LoadOptions { verify_fleets: false }).expect_err("invalid");
+        let fleetflow::config::LoadError::Config(c) = err else {
+            panic!("config error expected")
+        };
+        let d = &c.diagnostics.items[0];
+        assert_eq!(
+            (d.location().line, d.location().column, d.message.as_str()),
+            (3, 16, "unknown permission \"owner\"")
+        );
+    }
+}

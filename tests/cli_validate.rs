@@ -139,7 +139,7 @@ fn registry_list_of_the_fixtures_text_and_json() {
     assert_eq!(json["servers"][0]["ssh_port"], 2222);
     assert_eq!(
         json["routes"][2],
-        serde_json::json!({"fleet": "jobs", "stage": "live", "server": "vps-01"})
+        serde_json::json!({"fleet": "jobs", "stage": "live", "server": "vps-01", "auto_deploy": false})
     );
 }
 

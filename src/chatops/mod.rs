@@ -215,3 +215,77 @@ fn parse_deploy(args: &[&str], known: &Known) -> Result<DeployTarget, CommandErr
         }),
     }
 }
+
+/// Who asks for a deploy, as GitHub knows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub login: String,
+    /// From `GET /repos/{owner}/{repo}/collaborators/{user}/permission`.
+    pub permission: crate::config::registry::Permission,
+    /// `org/team-slug` of the teams the actor belongs to (only needed when a policy names teams).
+    pub teams: Vec<String>,
+}
+
+/// Why a command was refused; the text is the reply.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("@{login} may not deploy to `{stage}`: {why}")]
+pub struct Refusal {
+    pub login: String,
+    pub stage: String,
+    pub why: String,
+}
+
+/// A `/deploy` to `stage`: write permission or more by default; with a `deploy-policy` for the
+/// stage, its permission level, one of its teams, or one of its users.
+pub fn authorize(
+    stage: &str,
+    policies: &[crate::config::registry::DeployPolicy],
+    actor: &Actor,
+) -> Result<(), Refusal> {
+    use crate::config::registry::Permission;
+    let refuse = |why: String| Refusal {
+        login: actor.login.clone(),
+        stage: stage.to_owned(),
+        why,
+    };
+    let Some(policy) = policies.iter().find(|p| p.stage.value == stage) else {
+        return if actor.permission >= Permission::Write {
+            Ok(())
+        } else {
+            Err(refuse(
+                format!(
+                    "deploying needs write permission on the repository (they have {:?})",
+                    actor.permission
+                )
+                .to_lowercase(),
+            ))
+        };
+    };
+    let by_permission = policy.permission.is_some_and(|needed| actor.permission >= needed);
+    let by_team = policy
+        .teams
+        .iter()
+        .any(|t| actor.teams.iter().any(|m| m.eq_ignore_ascii_case(t)));
+    let by_user = policy.users.iter().any(|u| u.eq_ignore_ascii_case(&actor.login));
+    if by_permission || by_team || by_user {
+        return Ok(());
+    }
+    let mut allowed = Vec::new();
+    if let Some(p) = policy.permission {
+        allowed.push(format!("{p:?} permission").to_lowercase());
+    }
+    if !policy.teams.is_empty() {
+        allowed.push(format!("members of {}", policy.teams.join(", ")));
+    }
+    if !policy.users.is_empty() {
+        allowed.push(policy.users.join(", "));
+    }
+    Err(refuse(format!(
+        "the registry's deploy-policy for `{stage}` allows only {}",
+        if allowed.is_empty() {
+            "nobody".to_owned()
+        } else {
+            allowed.join(" or ")
+        }
+    )))
+}

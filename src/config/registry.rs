@@ -18,6 +18,8 @@ pub struct Registry {
     pub fleets: Vec<FleetEntry>,
     pub servers: Vec<Server>,
     pub routes: Vec<Route>,
+    /// Who may `/deploy` to a stage (default: write permission on the repository).
+    pub deploy_policies: Vec<DeployPolicy>,
 }
 
 impl Registry {
@@ -48,11 +50,50 @@ pub struct Route {
     pub fleet: Spanned<String>,
     pub stage: Spanned<String>,
     pub server: Spanned<String>,
+    /// Deploy on a push to the default branch when the fleet changed (off by default).
+    pub auto_deploy: bool,
     #[serde(skip)]
     pub span: Span,
 }
 
-const REGISTRY_NODES: &[&str] = &["registry", "fleet", "server", "deployment"];
+/// A repository permission level, lowest first (GitHub's collaborator permission).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Permission {
+    None,
+    Read,
+    Triage,
+    Write,
+    Maintain,
+    Admin,
+}
+
+impl Permission {
+    pub fn parse(text: &str) -> Option<Permission> {
+        Some(match text {
+            "none" => Permission::None,
+            "read" | "pull" => Permission::Read,
+            "triage" => Permission::Triage,
+            "write" | "push" => Permission::Write,
+            "maintain" => Permission::Maintain,
+            "admin" => Permission::Admin,
+            _ => return None,
+        })
+    }
+}
+
+/// `deploy-policy "live" { permission "admin"; teams "acme/sre"; users "alice" }`: a `/deploy`
+/// to the stage needs at least `permission`, or membership of one of `teams`, or being one of
+/// `users`. Stages without a policy need write permission.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeployPolicy {
+    pub stage: Spanned<String>,
+    pub permission: Option<Permission>,
+    pub teams: Vec<String>,
+    pub users: Vec<String>,
+}
+
+const REGISTRY_NODES: &[&str] = &["registry", "fleet", "server", "deployment", "deploy-policy"];
 
 /// Stage 2 for a registry file. `None` only when the registry has no usable name (FS-001).
 pub fn lower_registry(ctx: &mut Ctx, doc: &RawDocument) -> Option<Registry> {
@@ -63,6 +104,7 @@ pub fn lower_registry(ctx: &mut Ctx, doc: &RawDocument) -> Option<Registry> {
     let mut fleets = Vec::new();
     let mut servers = Vec::new();
     let mut routes = Vec::new();
+    let mut deploy_policies = Vec::new();
     for node in &doc.nodes {
         match node.name.as_str() {
             "registry" => {
@@ -86,11 +128,17 @@ pub fn lower_registry(ctx: &mut Ctx, doc: &RawDocument) -> Option<Registry> {
                     }
                 }
             }
+            "deploy-policy" => deploy_policies.extend(lower_deploy_policy(ctx, node)),
             _ => ctx.unknown_node(node, "a registry file", REGISTRY_NODES),
         }
     }
     report_duplicates(ctx, "fleet", fleets.iter().map(|f: &FleetEntry| &f.name));
     report_duplicates(ctx, "server", servers.iter().map(|s| &s.name));
+    report_duplicates(
+        ctx,
+        "deploy-policy",
+        deploy_policies.iter().map(|p: &DeployPolicy| &p.stage),
+    );
     let Some(name) = take(name) else {
         ctx.push(
             ctx.diag(0..0, "FS-001: the registry has no `registry` node")
@@ -104,6 +152,7 @@ pub fn lower_registry(ctx: &mut Ctx, doc: &RawDocument) -> Option<Registry> {
         fleets,
         servers,
         routes,
+        deploy_policies,
     })
 }
 
@@ -166,8 +215,41 @@ pub fn fleet_path_problem(p: &str) -> Option<&'static str> {
     }
 }
 
+fn lower_deploy_policy(ctx: &mut Ctx, node: &RawNode) -> Option<DeployPolicy> {
+    let stage = ctx.name_arg(node, "stage");
+    ctx.check_props(node, &[]);
+    let (mut permission, mut teams, mut users) = (None, Vec::new(), Vec::new());
+    for child in node.children() {
+        ctx.leaf(child, &[]);
+        match child.name.as_str() {
+            "permission" => {
+                let v = ctx.one_string(child).and_then(|p| match Permission::parse(&p.value) {
+                    Some(level) => Some(level),
+                    None => {
+                        ctx.push(
+                            ctx.diag(p.span.clone(), format!("unknown permission {:?}", p.value))
+                                .with_help("use one of: read, triage, write, maintain, admin"),
+                        );
+                        None
+                    }
+                });
+                ctx.set_once(&mut permission, child, v);
+            }
+            "teams" => teams.extend(ctx.strings(child).into_iter().map(|s| s.value)),
+            "users" => users.extend(ctx.strings(child).into_iter().map(|s| s.value)),
+            _ => ctx.unknown_node(child, "`deploy-policy`", &["permission", "teams", "users"]),
+        }
+    }
+    Some(DeployPolicy {
+        stage: stage?,
+        permission: take(permission),
+        teams,
+        users,
+    })
+}
+
 fn lower_route(ctx: &mut Ctx, node: &RawNode) -> Option<Route> {
-    ctx.leaf(node, &["fleet", "stage", "server"]);
+    ctx.leaf(node, &["fleet", "stage", "server", "auto-deploy"]);
     ctx.no_args(node);
     let fleet = ctx.required_prop_string(node, "fleet");
     let stage = ctx.required_prop_string(node, "stage");
@@ -181,6 +263,7 @@ fn lower_route(ctx: &mut Ctx, node: &RawNode) -> Option<Route> {
         fleet: fleet?,
         stage: stage?,
         server: server?,
+        auto_deploy: ctx.prop_bool(node, "auto-deploy").unwrap_or(false),
         span: node.name_span.clone(),
     })
 }
