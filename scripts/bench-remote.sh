@@ -61,5 +61,15 @@ for _ in $(seq "$RUNS"); do
   t=$(date +%s%N); "$FLEET" registry deploy benchremote --yes --no-pull >/dev/null; ten=$((ten + $(ms "$t")))
   t=$(date +%s%N); shell_route; shell=$((shell + $(ms "$t")))
 done
+# CPU the whole machine spent (client, sshd, remote fleet, docker) during one run of each.
+busy() { # busy CMD... → "wall W ms, CPU C ms (P% of all cores)"
+  local u n s i io irq sirq st b1 t1 b2 t2 w1 w2
+  read -r _ u n s i io irq sirq st _ < /proc/stat; b1=$((u+n+s+irq+sirq+st)); t1=$((b1+i+io)); w1=$(date +%s%N)
+  "$@" >/dev/null 2>&1
+  read -r _ u n s i io irq sirq st _ < /proc/stat; b2=$((u+n+s+irq+sirq+st)); t2=$((b2+i+io)); w2=$(date +%s%N)
+  echo "wall $(( (w2 - w1) / 1000000 )) ms, CPU $(( (b2 - b1) * 1000 / $(getconf CLK_TCK) )) ms ($(( (b2 - b1) * 100 / (t2 - t1 + 1) ))% of $(nproc) cores)"
+}
+echo "1 route:   $(busy "$FLEET" registry deploy benchremote -s s0 --yes --no-pull)"
+echo "10 routes: $(busy "$FLEET" registry deploy benchremote --yes --no-pull)"
 echo "registry deploy, no change, $RUNS runs: 1 route mean $((one / RUNS)) ms; 10 routes (10 servers) mean $((ten / RUNS)) ms; 10/1 = $(awk -v a=$ten -v b=$one 'BEGIN{printf "%.2f", a/b}') (target <= 2)"
 echo "same ssh + docker steps for 1 route from a shell script: mean $((shell / RUNS)) ms; fleet / shell = $(awk -v a=$one -v b=$shell 'BEGIN{printf "%.2f", a/b}') (target <= 1.2)"
