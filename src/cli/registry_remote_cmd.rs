@@ -198,8 +198,18 @@ pub fn deploy(console: &Console, flag: Option<&Path>, args: &DeployArgs) -> u8 {
     }
     console.print(&text);
     let entry = ws.registry.fleet(&args.fleet).expect("checked by plans()");
-    let fleet_dir = root.join(&entry.path.value);
-    let tar = match remote::pack_config(&fleet_dir) {
+    deploy_routes(console, &plans, &root.join(&entry.path.value), git_head(&root))
+}
+
+/// Ships `fleet_dir`'s `.fleetflow/` and runs each plan's command under the route's lock, all
+/// routes in parallel; one result line per route.
+pub(super) fn deploy_routes(
+    console: &Console,
+    plans: &[(RemotePlan, SshTarget)],
+    fleet_dir: &Path,
+    commit: Option<String>,
+) -> u8 {
+    let tar = match remote::pack_config(fleet_dir) {
         Ok(t) => t,
         Err(e) => {
             console.error(&format!("cannot pack {}/.fleetflow: {e}", fleet_dir.display()));
@@ -209,7 +219,7 @@ pub fn deploy(console: &Console, flag: Option<&Path>, args: &DeployArgs) -> u8 {
     let exe = match std::env::current_exe() {
         Ok(p) => p,
         Err(e) => {
-            console.error(&format!("cannot read this fleet binary to install it on servers: {e}"));
+            console.error(&format!("cannot find this fleet binary to install it on servers: {e}"));
             return exit::FAILURE;
         }
     };
@@ -219,16 +229,15 @@ pub fn deploy(console: &Console, flag: Option<&Path>, args: &DeployArgs) -> u8 {
     };
     let by = Deployer {
         who: who_am_i(),
-        commit: git_head(&root),
+        commit,
         when: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     };
-    let results = match for_each_route(console, &plans, &|remote, plan, line| {
+    match for_each_route(console, plans, &|remote, plan, line| {
         remote::deploy_route(remote, plan, &by, &tar, &binary, line).map_err(|e| e.to_string())
     }) {
-        Ok(r) => r,
-        Err(code) => return code,
-    };
-    summarize(console, &results)
+        Ok(results) => summarize(console, &results),
+        Err(code) => code,
+    }
 }
 
 /// What runs for one route: over its connection, with a line sink.

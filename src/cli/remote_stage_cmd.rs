@@ -8,7 +8,7 @@ use super::registry_remote_cmd::{for_each_route, plans, summarize, workspace};
 use super::stage_cmd::StageCommand;
 use super::{Console, exit};
 use crate::config::Workspace;
-use crate::deploy::remote::{self, Deployer, LocalBinary, RemotePlan};
+use crate::deploy::remote::{self, RemotePlan};
 use crate::ssh::SshTarget;
 
 /// The registry's routes for this fleet and stage, with what is needed to run them.
@@ -103,33 +103,5 @@ pub fn run(console: &Console, routed: Routed, command: &StageCommand) -> u8 {
         };
         return summarize(console, &results);
     }
-    let tar = match remote::pack_config(&routed.fleet_dir) {
-        Ok(t) => t,
-        Err(e) => {
-            console.error(&format!("cannot pack {}/.fleetflow: {e}", routed.fleet_dir.display()));
-            return exit::FAILURE;
-        }
-    };
-    let exe = match std::env::current_exe() {
-        Ok(p) => p,
-        Err(e) => {
-            console.error(&format!("cannot read this fleet binary: {e}"));
-            return exit::FAILURE;
-        }
-    };
-    let binary = LocalBinary {
-        version: env!("CARGO_PKG_VERSION"),
-        path: &exe,
-    };
-    let by = Deployer {
-        who: super::registry_remote_cmd::who_am_i(),
-        commit: None,
-        when: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-    };
-    match for_each_route(console, &plans, &|r, plan, line| {
-        remote::deploy_route(r, plan, &by, &tar, &binary, line).map_err(|e| e.to_string())
-    }) {
-        Ok(results) => summarize(console, &results),
-        Err(code) => code,
-    }
+    super::registry_remote_cmd::deploy_routes(console, &plans, &routed.fleet_dir, None)
 }
