@@ -3,6 +3,7 @@
 //! Data flows config → plan → pipeline → build/deploy; the front doors (CLI, GitHub App,
 //! Action) are thin layers over this library.
 
+pub mod action;
 pub mod build;
 pub mod chatops;
 pub mod cli;

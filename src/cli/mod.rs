@@ -1,5 +1,6 @@
 //! The `fleet` command line: raw arguments (clap) → one command run over the library.
 
+mod action_cmd;
 mod build_cmd;
 mod deploy_cmd;
 mod fleet_select;
@@ -81,6 +82,8 @@ pub enum Command {
     State(plan_cmd::StateCommand),
     /// Run the GitHub App: signed webhooks → durable queue → plan comment and check run per PR.
     Serve(serve_cmd::ServeArgs),
+    /// The GitHub Action's entrypoint (action.yml): reads GITHUB_* and INPUT_* variables.
+    Action(action_cmd::ActionArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -133,6 +136,7 @@ pub fn main() -> ExitCode {
         Command::Plan(args) => plan_cmd::run_plan(&console, cli.color, cli.registry.as_deref(), &args),
         Command::State(command) => plan_cmd::run_state(&console, cli.registry.as_deref(), &command),
         Command::Serve(args) => serve_cmd::run(&console, &args),
+        Command::Action(args) => action_cmd::run(&console, &args),
     };
     ExitCode::from(code)
 }

@@ -63,9 +63,9 @@ fn registry_file(flag: Option<&Path>) -> Result<PathBuf, String> {
 }
 
 /// The base workspace and how it was chosen; `None` when everything is new.
-type Base = Option<(Workspace, String)>;
+pub(super) type Base = Option<(Workspace, String)>;
 
-fn load_base(console: &Console, dir: &Path, name: &str, base: Option<&str>) -> Result<Base, u8> {
+pub(super) fn load_base(console: &Console, dir: &Path, name: &str, base: Option<&str>) -> Result<Base, u8> {
     let fail = |message: String| {
         console.error(&message);
         exit::FAILURE

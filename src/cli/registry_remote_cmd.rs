@@ -74,7 +74,7 @@ pub(super) fn workspace(console: &Console, flag: Option<&Path>, verify: bool) ->
 }
 
 /// Plans the routes of `fleet` (optionally one stage), with their SSH targets.
-pub(super) fn plans(
+pub(crate) fn plans(
     ws: &Workspace,
     fleet: &str,
     stage: Option<&str>,

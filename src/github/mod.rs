@@ -106,7 +106,10 @@ pub struct User {
 pub struct GitHub {
     http: reqwest::Client,
     base: reqwest::Url,
-    key: AppKey,
+    /// `None` for a token client ([`GitHub::with_token`]).
+    key: Option<AppKey>,
+    /// A fixed token (the Action's `github-token`) used for every call instead of App auth.
+    token: Option<Secret>,
     tokens: Arc<Mutex<TokenCache>>,
     slug: Arc<Mutex<Option<String>>>,
     metrics: Arc<Metrics>,
@@ -127,6 +130,17 @@ enum Auth {
 
 impl GitHub {
     pub fn new(api_url: &str, key: AppKey, metrics: Arc<Metrics>) -> Result<Self, String> {
+        Self::build(api_url, Some(key), None, metrics)
+    }
+
+    /// A client that sends `Authorization: Bearer <token>` on every call (a workflow's
+    /// GITHUB_TOKEN or a personal token): no App JWT, no installation tokens. The
+    /// `installation` arguments of the methods are ignored.
+    pub fn with_token(api_url: &str, token: Secret, metrics: Arc<Metrics>) -> Result<Self, String> {
+        Self::build(api_url, None, Some(token), metrics)
+    }
+
+    fn build(api_url: &str, key: Option<AppKey>, token: Option<Secret>, metrics: Arc<Metrics>) -> Result<Self, String> {
         let mut base = reqwest::Url::parse(api_url).map_err(|e| format!("--github-api-url {api_url:?}: {e}"))?;
         if !base.path().ends_with('/') {
             base.set_path(&format!("{}/", base.path()));
@@ -141,6 +155,7 @@ impl GitHub {
             http,
             base,
             key,
+            token,
             tokens: Arc::default(),
             slug: Arc::default(),
             metrics,
@@ -171,9 +186,11 @@ impl GitHub {
         accept: &str,
         body: Option<&Value>,
     ) -> Result<reqwest::Response, GitHubError> {
-        let authorization = match auth {
-            Auth::App => format!("Bearer {}", self.key.jwt()?),
-            Auth::Installation(id) => format!("Bearer {}", self.installation_token(id).await?.expose()),
+        let authorization = match (&self.token, &self.key, auth) {
+            (Some(token), _, _) => format!("Bearer {}", token.expose()),
+            (None, Some(key), Auth::App) => format!("Bearer {}", key.jwt()?),
+            (None, _, Auth::Installation(id)) => format!("Bearer {}", self.installation_token(id).await?.expose()),
+            (None, None, Auth::App) => unreachable!("a client has an App key or a token"),
         };
         let path = url.path().to_owned();
         let mut request = self

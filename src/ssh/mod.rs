@@ -43,7 +43,12 @@ impl SshTarget {
             host,
             port: server.ssh_port,
             user: server.ssh_user.clone(),
-            identity_file: server.ssh_key.as_deref().map(expand_home),
+            // The Action passes its `ssh-private-key` input as FLEET_SSH_KEY.
+            identity_file: server.ssh_key.as_deref().map(expand_home).or_else(|| {
+                std::env::var_os("FLEET_SSH_KEY")
+                    .filter(|v| !v.is_empty())
+                    .map(PathBuf::from)
+            }),
             host_key: server.ssh_host_key.clone(),
             known_hosts: std::env::var_os("FLEET_SSH_KNOWN_HOSTS").map(PathBuf::from),
             connect_timeout: env_seconds("FLEET_SSH_CONNECT_TIMEOUT").unwrap_or(Duration::from_secs(10)),

@@ -64,6 +64,8 @@ pub struct World {
     /// Issued token → installation.
     pub tokens: BTreeMap<String, u64>,
     pub tokens_issued: usize,
+    /// Tokens not issued by an installation (a workflow's GITHUB_TOKEN) → the login they act as.
+    pub user_tokens: BTreeMap<String, String>,
     /// (owner/repo, sha) → path → text.
     pub commits: BTreeMap<(String, String), BTreeMap<String, String>>,
     pub comments: Vec<FakeComment>,
@@ -85,6 +87,11 @@ impl World {
     pub fn add_commit(&mut self, repo: &str, sha: &str, files: &[(&str, &str)]) {
         let files = files.iter().map(|(p, t)| ((*p).to_owned(), (*t).to_owned())).collect();
         self.commits.insert((repo.to_owned(), sha.to_owned()), files);
+    }
+
+    /// Accepts `token` everywhere but /app*, acting as `login` (e.g. `github-actions[bot]`).
+    pub fn add_user_token(&mut self, token: &str, login: &str) {
+        self.user_tokens.insert(token.to_owned(), login.to_owned());
     }
 
     /// A comment written by someone else.
@@ -416,10 +423,13 @@ async fn handle(State(gate): State<Arc<Gate>>, method: Method, uri: Uri, headers
         .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("token ")))
         .unwrap_or("")
         .to_owned();
+    let user_login = gate.world.lock().unwrap().user_tokens.get(&bearer).cloned();
     let installation = if path.starts_with("/app") {
         if let Err(e) = gate.check_jwt(&bearer) {
             return gate.reject(StatusCode::UNAUTHORIZED, format!("{op_id}: {e}"));
         }
+        None
+    } else if user_login.is_some() {
         None
     } else {
         let known = gate.world.lock().unwrap().tokens.get(&bearer).copied();
@@ -542,7 +552,7 @@ async fn handle(State(gate): State<Arc<Gate>>, method: Method, uri: Uri, headers
         }
         "issues/create-comment" => {
             let id = world.next_id();
-            let login = world.bot_login();
+            let login = user_login.clone().unwrap_or_else(|| world.bot_login());
             world.comments.push(FakeComment {
                 id,
                 repo,
@@ -555,7 +565,7 @@ async fn handle(State(gate): State<Arc<Gate>>, method: Method, uri: Uri, headers
         }
         "issues/update-comment" => {
             let id = num("comment_id");
-            let bot = world.bot_login();
+            let bot = user_login.clone().unwrap_or_else(|| world.bot_login());
             let Some(c) = world.comments.iter_mut().find(|c| c.id == id && c.repo == repo) else {
                 return message(StatusCode::NOT_FOUND, "Not Found");
             };

@@ -1,0 +1,191 @@
+//! The containerized GitHub Action (`fleet action`, issue 8): what the runner hands a Docker
+//! action (INPUT_* variables, the event file, GITHUB_OUTPUT / GITHUB_STEP_SUMMARY files) and
+//! what it expects back (multiline outputs, `::error` annotations).
+
+use std::collections::BTreeSet;
+use std::hash::{BuildHasher, Hasher};
+use std::io::Write;
+use std::path::Path;
+
+use crate::config::ConfigDiagnostic;
+use crate::config::diagnostic::Severity;
+
+/// An action input as the runner passes it: `INPUT_` + the name uppercased, hyphens kept
+/// (`dry-run` → `INPUT_DRY-RUN`); empty or unset → `None`.
+pub fn input(name: &str) -> Option<String> {
+    input_from(name, |k| std::env::var(k).ok())
+}
+
+/// [`input`] over any variable source.
+pub fn input_from(name: &str, get: impl Fn(&str) -> Option<String>) -> Option<String> {
+    let key = format!("INPUT_{}", name.replace(' ', "_").to_uppercase());
+    get(&key).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+/// A boolean input (`true`/`false`, as YAML writes them); unset → `default`.
+pub fn flag(value: Option<&str>, default: bool) -> Result<bool, String> {
+    match value.map(str::to_ascii_lowercase).as_deref() {
+        None => Ok(default),
+        Some("true" | "yes" | "1" | "on") => Ok(true),
+        Some("false" | "no" | "0" | "off") => Ok(false),
+        Some(other) => Err(format!("expected true or false, got {other:?}")),
+    }
+}
+
+/// A random-looking hex string (std's per-process random hash keys, plus the time).
+fn random_hex() -> String {
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.write_u32(std::process::id());
+    format!("{:016x}", h.finish())
+}
+
+/// One output in the runner's multiline form: `name<<DELIM\nvalue\nDELIM\n`, with a random
+/// delimiter that occurs nowhere in the value.
+pub fn output_entry(name: &str, value: &str) -> String {
+    let delimiter = loop {
+        let d = format!("ghadelimiter_{}", random_hex());
+        if !value.contains(&d) {
+            break d;
+        }
+    };
+    format!("{name}<<{delimiter}\n{value}\n{delimiter}\n")
+}
+
+/// Parses a GITHUB_OUTPUT file (both `name=value` and `name<<DELIM` entries), in order.
+pub fn parse_outputs(text: &str) -> Result<Vec<(String, String)>, String> {
+    let mut out = Vec::new();
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        if line.is_empty() {
+            continue;
+        }
+        if let Some((name, delimiter)) = line.split_once("<<") {
+            let mut value = Vec::new();
+            loop {
+                match lines.next() {
+                    Some(l) if l == delimiter => break,
+                    Some(l) => value.push(l),
+                    None => return Err(format!("output {name}: delimiter {delimiter} never closes")),
+                }
+            }
+            out.push((name.to_owned(), value.join("\n")));
+        } else if let Some((name, value)) = line.split_once('=') {
+            out.push((name.to_owned(), value.to_owned()));
+        } else {
+            return Err(format!("not an output line: {line:?}"));
+        }
+    }
+    Ok(out)
+}
+
+/// Appends to a file the runner named (GITHUB_OUTPUT, GITHUB_STEP_SUMMARY).
+pub fn append(path: &Path, text: &str) -> std::io::Result<()> {
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+    f.write_all(text.as_bytes())
+}
+
+/// Workflow-command escaping of a message (`%`, CR, LF).
+pub fn escape_data(s: &str) -> String {
+    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+}
+
+/// Workflow-command escaping of a property value (also `:` and `,`).
+fn escape_property(s: &str) -> String {
+    escape_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// `::error file=…,line=…,col=…::message` for a configuration diagnostic, its file relative to
+/// the workspace so GitHub can place it: `registry_dir` is the registry's directory (relative
+/// names are read from it), `workspace` the checkout (canonical paths).
+pub fn annotation(d: &ConfigDiagnostic, registry_dir: &Path, workspace: &Path) -> String {
+    let at = d.location();
+    let level = match d.severity {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+    };
+    let path = registry_dir.join(&d.file.display_name);
+    let file = path
+        .strip_prefix(workspace)
+        .map_or_else(|_| d.file.display_name.clone(), |p| p.to_string_lossy().into_owned());
+    let mut message = d.message.clone();
+    if let Some(help) = &d.help {
+        message.push_str(&format!("\nhelp: {help}"));
+    }
+    format!(
+        "::{level} file={},line={},col={}::{}",
+        escape_property(&file),
+        at.line,
+        at.column,
+        escape_data(&message)
+    )
+}
+
+/// The fleets (by registry path, relative to the repository root) that any changed file
+/// belongs to.
+pub fn changed_fleets<'a>(
+    fleets: impl IntoIterator<Item = (&'a str, &'a str)>,
+    registry_dir: &str,
+    changed: &[String],
+) -> BTreeSet<String> {
+    let base = registry_dir.trim_matches('/');
+    fleets
+        .into_iter()
+        .filter(|(_, path)| {
+            let rel = path.trim_start_matches("./").trim_matches('/');
+            let dir = if base.is_empty() {
+                rel.to_owned()
+            } else {
+                format!("{base}/{rel}")
+            };
+            let dir = format!("{}/", dir.trim_matches('/'));
+            changed.iter().any(|c| dir == "/" || c.starts_with(&dir))
+        })
+        .map(|(name, _)| name.to_owned())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inputs_keep_hyphens_and_uppercase() {
+        let get = |k: &str| (k == "INPUT_DRY-RUN").then(|| " true ".to_owned());
+        assert_eq!(input_from("dry-run", get).as_deref(), Some("true"));
+        assert_eq!(input_from("dry_run", get), None);
+    }
+
+    #[test]
+    fn outputs_round_trip() {
+        let text = output_entry("a", "x\ny") + "b=1\n" + &output_entry("c", "");
+        let parsed = parse_outputs(&text).unwrap();
+        assert_eq!(
+            parsed,
+            vec![
+                ("a".into(), "x\ny".into()),
+                ("b".into(), "1".into()),
+                ("c".into(), "".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn fleets_changed_by_path() {
+        let changed = vec!["mono/fleets/web/www/index.html".to_owned(), "README.md".to_owned()];
+        let fleets = [("web", "fleets/web"), ("api", "fleets/api"), ("webx", "fleets/webx")];
+        let got = changed_fleets(fleets, "mono", &changed);
+        assert_eq!(got.into_iter().collect::<Vec<_>>(), vec!["web".to_owned()]);
+    }
+
+    #[test]
+    fn flags() {
+        assert_eq!(flag(Some("False"), true), Ok(false));
+        assert_eq!(flag(None, true), Ok(true));
+        assert!(flag(Some("maybe"), true).is_err());
+    }
+}

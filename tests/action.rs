@@ -1,0 +1,454 @@
+//! `fleet action` run as the GitHub runner runs a Docker action: GITHUB_* and INPUT_* variables
+//! (hyphens kept), an event file, GITHUB_OUTPUT and GITHUB_STEP_SUMMARY files, against the
+//! OpenAPI-checked fake GitHub (tests/support/fake_github.rs) with a workflow token.
+
+#[path = "support/fake_github.rs"]
+mod fake_github;
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use fake_github::{FakeGitHub, fixtures_external};
+use fleetflow::action::parse_outputs;
+use fleetflow::plan::PLAN_MARKER;
+use serde_json::Value;
+
+const TOKEN: &str = "ghs_workflow_token_for_tests";
+const ACTIONS_BOT: &str = "github-actions[bot]";
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.com",
+            "-c",
+            "commit.gpgsign=false",
+        ])
+        .args(args)
+        .output()
+        .expect("git");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// A git repository made from fixtures/ (registry + fleets): (dir, base sha, head sha); the
+/// head commit changes the web fleet's live port. `routes` replaces the deployment block.
+struct Repo {
+    dir: tempfile::TempDir,
+    base: String,
+    head: String,
+}
+
+impl Repo {
+    fn new(auto_deploy_web: bool) -> Repo {
+        let dir = tempfile::tempdir().unwrap();
+        let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+        let ws = dir.path().join("ws");
+        copy_dir(&fixtures.join("fleets"), &ws.join("fleets"));
+        let mut registry = std::fs::read_to_string(fixtures.join("fleet-registry.kdl")).unwrap();
+        if auto_deploy_web {
+            registry = registry.replace(
+                "route fleet=\"web\" stage=\"live\" server=\"vps-01\"",
+                "route fleet=\"web\" stage=\"live\" server=\"vps-01\" auto-deploy=#true",
+            );
+            assert!(registry.contains("auto-deploy"));
+        }
+        std::fs::write(ws.join("fleet-registry.kdl"), registry).unwrap();
+        git(&ws, &["init", "-q", "-b", "main"]);
+        git(&ws, &["add", "-A"]);
+        git(&ws, &["commit", "-q", "-m", "base"]);
+        let base = git(&ws, &["rev-parse", "HEAD"]);
+        let web = ws.join("fleets/web/.fleetflow/fleet.kdl");
+        let text = std::fs::read_to_string(&web).unwrap();
+        assert!(text.contains("host=28080"));
+        std::fs::write(&web, text.replace("host=28080", "host=28081")).unwrap();
+        git(&ws, &["commit", "-q", "-am", "web: live port 28081"]);
+        let head = git(&ws, &["rev-parse", "HEAD"]);
+        Repo { dir, base, head }
+    }
+
+    fn ws(&self) -> PathBuf {
+        self.dir.path().join("ws")
+    }
+}
+
+/// One runner invocation: an event file and fresh GITHUB_OUTPUT / GITHUB_STEP_SUMMARY files.
+struct Invocation {
+    dir: tempfile::TempDir,
+    cmd: Command,
+}
+
+impl Invocation {
+    fn new(repo: &Repo, event_name: &str, event: &Value, api: &str) -> Invocation {
+        let dir = tempfile::tempdir().unwrap();
+        let event_path = dir.path().join("event.json");
+        std::fs::write(&event_path, serde_json::to_vec(event).unwrap()).unwrap();
+        std::fs::write(dir.path().join("output"), "").unwrap();
+        std::fs::write(dir.path().join("summary"), "").unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_fleet"));
+        cmd.arg("action")
+            .current_dir(dir.path())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", dir.path())
+            .env("NO_COLOR", "1")
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_EVENT_NAME", event_name)
+            .env("GITHUB_EVENT_PATH", &event_path)
+            .env("GITHUB_REPOSITORY", "Codertocat/Hello-World")
+            .env("GITHUB_SHA", &repo.head)
+            .env("GITHUB_REF", "refs/pull/2/merge")
+            .env("GITHUB_WORKSPACE", repo.ws())
+            .env("GITHUB_API_URL", api)
+            .env("GITHUB_OUTPUT", dir.path().join("output"))
+            .env("GITHUB_STEP_SUMMARY", dir.path().join("summary"))
+            .env("RUNNER_TEMP", dir.path())
+            // As the runner passes action.yml's defaults.
+            .env("INPUT_COMMAND", "auto")
+            .env("INPUT_GITHUB-TOKEN", TOKEN)
+            .env("INPUT_COMMENT", "true")
+            .env("INPUT_DRY-RUN", "false")
+            .env("INPUT_REGISTRY-PATH", "")
+            .env("INPUT_STAGE", "");
+        Invocation { dir, cmd }
+    }
+
+    fn input(mut self, name: &str, value: &str) -> Self {
+        self.cmd.env(format!("INPUT_{}", name.to_uppercase()), value);
+        self
+    }
+
+    async fn run(mut self) -> (Output, Vec<(String, String)>, String) {
+        let out = tokio::task::spawn_blocking(move || {
+            let out = self.cmd.output().expect("fleet runs");
+            (out, self.dir)
+        })
+        .await
+        .unwrap();
+        let (out, dir) = out;
+        let text = std::fs::read_to_string(dir.path().join("output")).unwrap();
+        let outputs = parse_outputs(&text).unwrap_or_else(|e| panic!("GITHUB_OUTPUT does not parse: {e}\n{text}"));
+        let summary = std::fs::read_to_string(dir.path().join("summary")).unwrap();
+        (out, outputs, summary)
+    }
+}
+
+fn get<'a>(outputs: &'a [(String, String)], name: &str) -> &'a str {
+    outputs
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_else(|| panic!("no output {name} in {outputs:?}"))
+}
+
+fn pr_event(repo: &Repo) -> Value {
+    let path = fixtures_external().join("webhooks/pull_request/opened.payload.json");
+    let mut event: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    event["pull_request"]["base"]["sha"] = Value::from(repo.base.clone());
+    event["pull_request"]["head"]["sha"] = Value::from(repo.head.clone());
+    event
+}
+
+fn push_event(repo: &Repo, git_ref: &str) -> Value {
+    let path = fixtures_external().join("webhooks/push/payload.json");
+    let mut event: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    event["ref"] = Value::from(git_ref);
+    event["before"] = Value::from(repo.base.clone());
+    event["after"] = Value::from(repo.head.clone());
+    event["repository"]["default_branch"] = Value::from("main");
+    event
+}
+
+/// The fake needs an App public key even though the Action never uses App auth.
+fn public_key(dir: &Path) -> String {
+    let private = dir.join("app.pem");
+    let ok = Command::new("openssl")
+        .args(["genrsa", "-out"])
+        .arg(&private)
+        .arg("2048")
+        .output()
+        .expect("openssl is installed");
+    assert!(ok.status.success());
+    let public = Command::new("openssl")
+        .args(["rsa", "-pubout", "-in"])
+        .arg(&private)
+        .output()
+        .expect("openssl rsa");
+    assert!(public.status.success());
+    String::from_utf8(public.stdout).unwrap()
+}
+
+async fn fake() -> (FakeGitHub, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeGitHub::start(1, &[], &public_key(dir.path())).await;
+    fake.world().add_user_token(TOKEN, ACTIONS_BOT);
+    (fake, dir)
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn report(out: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        stdout(out),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pull_request_plan_writes_outputs_summary_and_one_comment_edited_on_rerun() {
+    let repo = Repo::new(false);
+    let (fake, _keys) = fake().await;
+    let event = pr_event(&repo);
+
+    let (out, outputs, summary) = Invocation::new(&repo, "pull_request", &event, &fake.url()).run().await;
+    assert!(out.status.success(), "{}", report(&out));
+    assert_eq!(get(&outputs, "plan-has-changes"), "true");
+    assert!(get(&outputs, "plan-summary").contains("1 to change"), "{outputs:?}");
+    let images: Value = serde_json::from_str(get(&outputs, "images")).unwrap();
+    assert!(images.is_array());
+    let deployed: Value = serde_json::from_str(get(&outputs, "deployed")).unwrap();
+    assert_eq!(deployed, Value::Array(vec![]));
+    assert!(summary.starts_with(PLAN_MARKER), "{summary}");
+    assert!(summary.contains("28081"), "{summary}");
+
+    let first = {
+        let w = fake.world();
+        assert!(w.violations.is_empty(), "{:?}", w.violations);
+        let ours: Vec<_> = w.comments.iter().filter(|c| c.login == ACTIONS_BOT).cloned().collect();
+        assert_eq!(ours.len(), 1, "{:?}", w.comments);
+        assert_eq!(ours[0].issue, 2);
+        assert_eq!(ours[0].edits, 0);
+        assert!(ours[0].body.starts_with(PLAN_MARKER));
+        ours[0].id
+    };
+
+    // A second run (a new push to the PR) edits the same comment.
+    let (out, _, _) = Invocation::new(&repo, "pull_request", &event, &fake.url()).run().await;
+    assert!(out.status.success(), "{}", report(&out));
+    let w = fake.world();
+    assert!(w.violations.is_empty(), "{:?}", w.violations);
+    assert_eq!(w.comments.len(), 1, "{:?}", w.comments);
+    assert_eq!(w.comments[0].id, first);
+    assert_eq!(w.comments[0].edits, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn comment_false_posts_nothing() {
+    let repo = Repo::new(false);
+    let (fake, _keys) = fake().await;
+    let (out, outputs, summary) = Invocation::new(&repo, "pull_request", &pr_event(&repo), &fake.url())
+        .input("comment", "false")
+        .run()
+        .await;
+    assert!(out.status.success(), "{}", report(&out));
+    assert_eq!(get(&outputs, "plan-has-changes"), "true");
+    assert!(summary.contains(PLAN_MARKER));
+    let w = fake.world();
+    assert!(
+        w.calls.is_empty() && w.violations.is_empty(),
+        "{:?} {:?}",
+        w.calls,
+        w.violations
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_error_becomes_an_error_annotation() {
+    let repo = Repo::new(false);
+    let web = repo.ws().join("fleets/web/.fleetflow/fleet.kdl");
+    let text = std::fs::read_to_string(&web).unwrap();
+    std::fs::write(&web, format!("{text}\nservice \"site\" {{\n    image 42\n}}\n")).unwrap();
+    let (fake, _keys) = fake().await;
+    let (out, _, _) = Invocation::new(&repo, "pull_request", &pr_event(&repo), &fake.url())
+        .run()
+        .await;
+    assert_eq!(out.status.code(), Some(1), "{}", report(&out));
+    let text = stdout(&out);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("::error file=fleets/web/.fleetflow/fleet.kdl,line="))
+        .unwrap_or_else(|| panic!("no annotation\n{}", report(&out)));
+    let rest = line.split_once(",line=").unwrap().1;
+    let (line_no, rest) = rest.split_once(",col=").unwrap();
+    let (col, message) = rest.split_once("::").unwrap();
+    assert!(line_no.parse::<usize>().unwrap() > 1, "{line}");
+    assert!(col.parse::<usize>().unwrap() >= 1, "{line}");
+    assert!(!message.is_empty());
+    assert!(fake.world().calls.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_to_default_branch_plans_auto_deploy_routes_with_dry_run() {
+    let repo = Repo::new(true);
+    let (fake, _keys) = fake().await;
+    let (out, outputs, _) = Invocation::new(&repo, "push", &push_event(&repo, "refs/heads/main"), &fake.url())
+        .input("dry-run", "true")
+        .run()
+        .await;
+    assert!(out.status.success(), "{}", report(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("Deploy plan for web") && text.contains("Nothing was run"),
+        "{}",
+        report(&out)
+    );
+    let deployed: Value = serde_json::from_str(get(&outputs, "deployed")).unwrap();
+    assert_eq!(
+        deployed,
+        serde_json::json!([{ "fleet": "web", "stage": "live", "server": "vps-01", "status": "planned" }])
+    );
+
+    // Another branch deploys nothing.
+    let (out, outputs, _) = Invocation::new(&repo, "push", &push_event(&repo, "refs/heads/feature"), &fake.url())
+        .input("dry-run", "true")
+        .run()
+        .await;
+    assert!(out.status.success(), "{}", report(&out));
+    assert!(stdout(&out).contains("not the default branch"), "{}", report(&out));
+    assert_eq!(get(&outputs, "deployed"), "[]");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_comment_is_a_one_line_no_op() {
+    let repo = Repo::new(false);
+    let (fake, _keys) = fake().await;
+    let path = fixtures_external().join("webhooks/issue_comment/created.payload.json");
+    let event: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let (out, _, _) = Invocation::new(&repo, "issue_comment", &event, &fake.url()).run().await;
+    assert!(out.status.success(), "{}", report(&out));
+    assert_eq!(stdout(&out).lines().count(), 1, "{}", report(&out));
+    assert!(stdout(&out).contains("issue 7"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workflow_dispatch_deploys_the_given_route_and_rejects_unknown_ones() {
+    let repo = Repo::new(false);
+    let (fake, _keys) = fake().await;
+    let event = serde_json::json!({ "inputs": { "fleet": "api", "stage": "live" }, "ref": "refs/heads/main" });
+    let (out, outputs, _) = Invocation::new(&repo, "workflow_dispatch", &event, &fake.url())
+        .input("dry-run", "true")
+        .run()
+        .await;
+    assert!(out.status.success(), "{}", report(&out));
+    assert!(stdout(&out).contains("Deploy plan for api"), "{}", report(&out));
+    // The default image registry: ghcr.io/<owner>, lowercase.
+    assert!(stdout(&out).contains("ghcr.io/codertocat"), "{}", report(&out));
+    let deployed: Value = serde_json::from_str(get(&outputs, "deployed")).unwrap();
+    assert_eq!(deployed[0]["fleet"], "api");
+    assert_eq!(deployed[0]["status"], "planned");
+
+    let (out, _, _) = Invocation::new(&repo, "workflow_dispatch", &event, &fake.url())
+        .input("dry-run", "true")
+        .input("fleet", "web")
+        .input("stage", "nope")
+        .run()
+        .await;
+    assert_eq!(out.status.code(), Some(2), "{}", report(&out));
+}
+
+/// A deploy on merge over real SSH: the test world's sshd (this machine) is the server, and the
+/// registry names neither a key nor a host key, so reaching it proves the Action's
+/// `ssh-private-key` and `ssh-known-hosts` inputs are used. The image cannot be pulled (a
+/// closed local port: the test world's registry needs credentials the remote side does not
+/// have), so the route fails after the connection and binary install, and `deployed` says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_deploy_reaches_the_server_with_the_ssh_inputs_and_reports_the_failed_route() {
+    let world = support::test_world();
+    let project = support::unique("act");
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().join("ws");
+    let deploy_path = dir.path().join("remote");
+    let fleet_dir = ws.join("fleets").join(&project).join(".fleetflow");
+    std::fs::create_dir_all(&fleet_dir).unwrap();
+    let registry = format!(
+        "registry \"t\"\nfleet \"{project}\" {{\n    path \"fleets/{project}\"\n}}\nfleet \"other\" {{\n    path \"fleets/other\"\n}}\nserver \"local\" {{\n    ssh-host \"{host}\"\n    ssh-port {port}\n    ssh-user \"{user}\"\n    deploy-path \"{dp}\"\n}}\ndeployment {{\n    route fleet=\"{project}\" stage=\"live\" server=\"local\" auto-deploy=#true\n    route fleet=\"other\" stage=\"live\" server=\"local\" auto-deploy=#true\n}}\n",
+        host = world.ssh_host,
+        port = world.ssh_port,
+        user = world.ssh_user,
+        dp = deploy_path.display(),
+    );
+    std::fs::write(ws.join("fleet-registry.kdl"), registry).unwrap();
+    let fleet = |marker: &str| {
+        format!(
+            "project \"{project}\"\nservice \"web\" {{\n    image \"{}\"\n    command \"sh\" \"-c\" \"trap 'exit 0' TERM; echo {marker}; while :; do sleep 1; done\"\n}}\nstage \"live\"\n",
+            "127.0.0.1:9/fleetflow-action-test/nothing:latest"
+        )
+    };
+    std::fs::write(fleet_dir.join("fleet.kdl"), fleet("one")).unwrap();
+    std::fs::create_dir_all(ws.join("fleets/other/.fleetflow")).unwrap();
+    std::fs::write(
+        ws.join("fleets/other/.fleetflow/fleet.kdl"),
+        "project \"other\"\nservice \"x\" {\n    image \"fleetflow/busybox:latest\"\n}\nstage \"live\"\n",
+    )
+    .unwrap();
+    git(&ws, &["init", "-q", "-b", "main"]);
+    git(&ws, &["add", "-A"]);
+    git(&ws, &["commit", "-q", "-m", "base"]);
+    let base = git(&ws, &["rev-parse", "HEAD"]);
+    std::fs::write(fleet_dir.join("fleet.kdl"), fleet("two")).unwrap();
+    git(&ws, &["commit", "-q", "-am", "change"]);
+    let head = git(&ws, &["rev-parse", "HEAD"]);
+    let repo = Repo { dir, base, head };
+
+    let (fake, _keys) = fake().await;
+    let key = std::fs::read_to_string(&world.ssh_key).unwrap();
+    let known = std::fs::read_to_string(&world.ssh_known_hosts).unwrap();
+    let (out, outputs, _) = Invocation::new(&repo, "push", &push_event(&repo, "refs/heads/main"), &fake.url())
+        .input("ssh-private-key", &key)
+        .input("ssh-known-hosts", &known)
+        .run()
+        .await;
+    let cleanup = |p: &str| {
+        let ids = world
+            .docker()
+            .args(["ps", "-aq", "--filter", &format!("label=io.fleetflow.project={p}")])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        for id in ids.lines() {
+            let _ = world.docker().args(["rm", "-f", id]).output();
+        }
+        let _ = world.docker().args(["network", "rm", &format!("{p}-live")]).output();
+    };
+    cleanup(&project);
+    assert_eq!(out.status.code(), Some(1), "{}", report(&out));
+    let text = stdout(&out);
+    assert!(text.contains("[local] installed fleet"), "{}", report(&out));
+    assert!(
+        text.contains(&format!("{project}:live → local: FAILED")),
+        "{}",
+        report(&out)
+    );
+    // Only the changed fleet's auto-deploy route ran.
+    let deployed: Value = serde_json::from_str(get(&outputs, "deployed")).unwrap();
+    assert_eq!(
+        deployed,
+        serde_json::json!([{ "fleet": project, "stage": "live", "server": "local", "status": "failed" }])
+    );
+}
