@@ -135,6 +135,11 @@ impl Invocation {
         Invocation { dir, cmd }
     }
 
+    fn env(mut self, name: &str, value: impl AsRef<std::ffi::OsStr>) -> Self {
+        self.cmd.env(name, value);
+        self
+    }
+
     fn input(mut self, name: &str, value: &str) -> Self {
         self.cmd.env(format!("INPUT_{}", name.to_uppercase()), value);
         self
@@ -451,4 +456,34 @@ async fn push_deploy_reaches_the_server_with_the_ssh_inputs_and_reports_the_fail
         deployed,
         serde_json::json!([{ "fleet": project, "stage": "live", "server": "local", "status": "failed" }])
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn command_build_builds_and_pushes_the_stage_images() {
+    let world = support::test_world();
+    let repo = Repo::new(false);
+    let (fake, _keys) = fake().await;
+    let registry = format!("{}/fleetflow-test/{}", world.registry, support::unique("act"));
+    let event = serde_json::json!({ "inputs": {}, "ref": "refs/heads/main" });
+    let (out, outputs, _) = Invocation::new(&repo, "workflow_dispatch", &event, &fake.url())
+        .input("command", "build")
+        .input("fleet", "web")
+        .input("stage", "live")
+        .input("push", "true")
+        .input("registry", &registry)
+        .env("DOCKER_CONFIG", &world.docker_config)
+        .run()
+        .await;
+    assert!(out.status.success(), "{}", report(&out));
+    let images: Value = serde_json::from_str(get(&outputs, "images")).expect("images is JSON");
+    let image = format!("{registry}/web-live:latest");
+    assert_eq!(images[0]["service"], "site");
+    assert_eq!(images[0]["images"][0], image.as_str());
+    assert_eq!(images[0]["pushed"], true);
+    assert!(
+        images[0]["images"][1].as_str().is_some_and(|t| t.contains(":sha-")),
+        "{images}"
+    );
+    support::run_ok(world.docker().args(["rmi", &image]));
+    support::run_ok(world.docker().args(["pull", &image]));
 }

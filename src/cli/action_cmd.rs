@@ -99,10 +99,7 @@ pub fn run(console: &Console, _args: &ActionArgs) -> u8 {
             );
             exit::OK
         }
-        ("build", _) => {
-            console.error("command `build` is not available in the Action yet; run `fleet build` in a step instead");
-            exit::USAGE
-        }
+        ("build", _) => run.build(&mut outputs),
         ("auto", other) => {
             console.print(&format!("fleet action: nothing to do for the `{other}` event.\n"));
             exit::OK
@@ -393,6 +390,47 @@ impl Run<'_> {
 
     /// workflow_dispatch (or command=deploy): the `fleet` and `stage` inputs (or the
     /// dispatch event's inputs of the same names).
+    /// `command: build`: the `fleet`/`stage` inputs' images, pushed with `push: true`, to
+    /// `registry` (default ghcr.io/<owner>); the `images` output lists what was built.
+    fn build(&self, outputs: &mut Outputs) -> u8 {
+        let (Some(fleet), Some(stage)) = (input("fleet"), input("stage")) else {
+            self.console.error("command build needs the inputs `fleet` and `stage`");
+            return exit::USAGE;
+        };
+        let push = match crate::action::flag(input("push").as_deref(), false) {
+            Ok(p) => p,
+            Err(e) => {
+                self.console.error(&format!("input push: {e}"));
+                return exit::USAGE;
+            }
+        };
+        let registry = match self.registry_file() {
+            Ok(r) => r,
+            Err(code) => return code,
+        };
+        let args = super::build_cmd::BuildArgs {
+            stage,
+            services: Vec::new(),
+            push,
+            tag: None,
+            registry: image_registry(),
+            platform: input("platform"),
+            no_cache: false,
+            output: super::Output::Text,
+            fleet: super::fleet_select::FleetSelect {
+                fleet: Some(fleet),
+                file: None,
+            },
+        };
+        match super::build_cmd::build(self.console, Some(&registry), &args) {
+            Ok(built) => {
+                outputs.images = serde_json::to_value(&built).unwrap_or_else(|_| json!([]));
+                exit::OK
+            }
+            Err(code) => code,
+        }
+    }
+
     fn dispatch(&self, outputs: &mut Outputs) -> u8 {
         let pick = |name: &str| {
             input(name).or_else(|| {

@@ -42,25 +42,54 @@ pub struct BuildArgs {
 }
 
 pub fn run(console: &Console, registry_file: Option<&Path>, args: &BuildArgs) -> u8 {
+    match build(console, registry_file, args) {
+        Ok(outcomes) if args.output == Output::Json => {
+            console.print_json(&outcomes);
+            exit::OK
+        }
+        Ok(outcomes) => {
+            let mut out = String::new();
+            for o in &outcomes {
+                let what = match (o.built, o.pushed) {
+                    (true, true) => "built and pushed",
+                    (true, false) => "built",
+                    (false, true) => "unchanged, pushed",
+                    (false, false) => "unchanged",
+                };
+                out.push_str(&format!("{}: {what}: {}\n", o.service, o.images.join(", ")));
+            }
+            console.print(&out);
+            exit::OK
+        }
+        Err(code) => code,
+    }
+}
+
+/// Builds (and pushes) the stage's images; errors are reported and become the exit code.
+pub(super) fn build(
+    console: &Console,
+    registry_file: Option<&Path>,
+    args: &BuildArgs,
+) -> Result<Vec<crate::build::BuildOutcome>, u8> {
     let fleet = match select(&args.fleet, registry_file) {
         Ok(f) => f,
         Err(SelectError::Usage(m)) => {
             console.error(&m);
-            return exit::USAGE;
+            return Err(exit::USAGE);
         }
-        Err(SelectError::Load(e)) => return console.report_load_error(&e),
+        Err(SelectError::Load(e)) => return Err(console.report_load_error(&e)),
     };
     let stage = match fleet.stage(&args.stage) {
         Ok(s) => s,
         Err(m) => {
             console.error(&m);
-            return exit::USAGE;
+            return Err(exit::USAGE);
         }
     };
     let docker = DockerCli::default();
     if let Err(e) = docker.server_version() {
         console.error(&e.to_string());
-        return exit::FAILURE;
+        return Err(exit::FAILURE);
     }
     if args.push && args.stage == "local" {
         eprintln!("note: the local stage is never pushed; building only");
@@ -84,7 +113,7 @@ pub fn run(console: &Console, registry_file: Option<&Path>, args: &BuildArgs) ->
         Ok(p) => p,
         Err(e) => {
             console.error(&e.to_string());
-            return exit::USAGE;
+            return Err(exit::USAGE);
         }
     };
     if args.stage != "local" && !buildx {
@@ -92,7 +121,7 @@ pub fn run(console: &Console, registry_file: Option<&Path>, args: &BuildArgs) ->
     }
     let docker = match with_credentials(console, docker, &plans, args.push) {
         Ok(d) => d,
-        Err(code) => return code,
+        Err(code) => return Err(code),
     };
     let plain = !console.color();
     let result = run_builds(&docker.0, &plans, &mut |service, line| {
@@ -102,30 +131,10 @@ pub fn run(console: &Console, registry_file: Option<&Path>, args: &BuildArgs) ->
             eprintln!("\x1b[2m{service} |\x1b[0m {line}");
         }
     });
-    match (result, args.output) {
-        (Ok(outcomes), Output::Json) => {
-            console.print_json(&outcomes);
-            exit::OK
-        }
-        (Ok(outcomes), Output::Text) => {
-            let mut out = String::new();
-            for o in &outcomes {
-                let what = match (o.built, o.pushed) {
-                    (true, true) => "built and pushed",
-                    (true, false) => "built",
-                    (false, true) => "unchanged, pushed",
-                    (false, false) => "unchanged",
-                };
-                out.push_str(&format!("{}: {what}: {}\n", o.service, o.images.join(", ")));
-            }
-            console.print(&out);
-            exit::OK
-        }
-        (Err(e), _) => {
-            console.error(&format!("{e}; nothing was deployed"));
-            exit::FAILURE
-        }
-    }
+    result.map_err(|e| {
+        console.error(&format!("{e}; nothing was deployed"));
+        exit::FAILURE
+    })
 }
 
 /// The engine, logged in to the push registries that need a token (in a private, temporary
