@@ -119,10 +119,7 @@ pub(super) fn build(
     if args.stage != "local" && !buildx {
         eprintln!("note: docker buildx is not available; using `docker build --platform` and `docker push` instead");
     }
-    let docker = match with_credentials(console, docker, &plans, args.push) {
-        Ok(d) => d,
-        Err(code) => return Err(code),
-    };
+    let docker = with_credentials(console, docker, &plans, args.push)?;
     let plain = !console.color();
     let result = run_builds(&docker.0, &plans, &mut |service, line| {
         if plain || std::env::var_os("CI").is_some() {
