@@ -318,3 +318,79 @@ fn state_show_and_unlock() {
             .stderr(contains("state.json is corrupt"));
     }
 }
+
+/// Copies `from` into `to` recursively.
+fn copy_tree(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            std::fs::create_dir_all(&target).expect("mkdir");
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+#[test]
+fn plan_of_the_fixtures_between_two_commits() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    git(root, &["init", "-q", "-b", "main"]);
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    for part in ["fleet-registry.kdl", "fleets"] {
+        let from = fixtures.join(part);
+        if from.is_dir() {
+            std::fs::create_dir_all(root.join(part)).expect("mkdir");
+            copy_tree(&from, &root.join(part));
+        } else {
+            std::fs::copy(&from, root.join(part)).expect("copy");
+        }
+    }
+    commit_all(root, "the sample monorepo");
+    // A service change, a route moved to a new server, and a cloud server added to a stage.
+    let edit = |path: &str, from: &str, to: &str| {
+        let p = root.join(path);
+        let text = std::fs::read_to_string(&p).expect("read");
+        assert!(text.contains(from), "{path} holds {from:?}");
+        std::fs::write(&p, text.replacen(from, to, 1)).expect("write");
+    };
+    edit("fleets/web/.fleetflow/fleet.kdl", "port host=28080", "port host=28090");
+    edit(
+        "fleet-registry.kdl",
+        "deployment {",
+        "server \"vps-02\" {\n    ssh-host \"127.0.0.2\"\n    deploy-path \"/opt/apps\"\n}\n\ndeployment {",
+    );
+    edit(
+        "fleet-registry.kdl",
+        "route fleet=\"api\" stage=\"live\" server=\"vps-01\"",
+        "route fleet=\"api\" stage=\"live\" server=\"vps-02\"",
+    );
+    edit(
+        "fleets/jobs/.fleetflow/fleet.kdl",
+        "stage \"live\"",
+        "stage \"live\" {\n    server \"jobs-01\" {\n        provider \"sakura-cloud\"\n        plan core=2 memory=4\n    }\n}",
+    );
+    commit_all(root, "change service, route and infra");
+    let out = fleet(root)
+        .args(["plan", "--base", "HEAD~1", "--detailed-exitcode"])
+        .assert()
+        .code(2);
+    let text = stdout(&out);
+    for expected in [
+        "web:live/service.site will be updated in-place",
+        "28080",
+        "route.api:live",
+        "vps-01 → vps-02",
+        "server.vps-02 will be created",
+        "server.jobs-01",
+        "Plan: ",
+    ] {
+        assert!(text.contains(expected), "{expected:?} in\n{text}");
+    }
+    fleet(root)
+        .args(["plan", "--base", "HEAD", "--detailed-exitcode"])
+        .assert()
+        .code(0);
+}
