@@ -8,6 +8,7 @@ pub mod build;
 pub mod chatops;
 pub mod cli;
 pub mod clock;
+pub mod cloud;
 pub mod config;
 pub mod deploy;
 pub mod docker;
