@@ -327,6 +327,22 @@ else
     say "docker config logged in to $REGISTRY_ADDR"
 fi
 
+# The tests' "remote server" is this machine, reached over SSH as root. Like a real deploy
+# server, it is logged in to the registry its fleets pull from: root's default docker config.
+REMOTE_DOCKER_CFG="${FLEET_TEST_REMOTE_DOCKER_CONFIG:-/root/.docker}"
+mkdir -p "$REMOTE_DOCKER_CFG"
+chmod 700 "$REMOTE_DOCKER_CFG"
+if grep -q -- "$want_auth" "$REMOTE_DOCKER_CFG/config.json" 2>/dev/null; then
+    say "the remote side's docker config is logged in to $REGISTRY_ADDR"
+else
+    if ! out="$(DOCKER_CONFIG="$REMOTE_DOCKER_CFG" docker login "$REGISTRY_ADDR" -u "$REGISTRY_USER" \
+            --password-stdin <<<"$REGISTRY_PASSWORD" 2>&1)"; then
+        printf '%s\n' "$out" >&2
+        die "docker login $REGISTRY_ADDR for the remote side failed"
+    fi
+    say "the remote side's docker config logged in to $REGISTRY_ADDR"
+fi
+
 # ---------------------------------------------------------------- sshd
 SSH_DIR="$STATE/ssh"
 mkdir -p "$SSH_DIR"
