@@ -400,8 +400,8 @@ async fn push_deploys_the_changed_fleet_over_ssh_with_the_action_inputs() {
     std::fs::write(ws.join("fleet-registry.kdl"), registry).unwrap();
     let fleet = |marker: &str| {
         format!(
-            "project \"{project}\"\nservice \"web\" {{\n    image \"{}\"\n    command \"sh\" \"-c\" \"trap 'exit 0' TERM; echo {marker}; while :; do sleep 1; done\"\n}}\nstage \"live\"\n",
-            format!("{}/fleetflow/busybox:latest", world.registry)
+            "project \"{project}\"\nservice \"web\" {{\n    image \"{registry}/fleetflow/busybox:latest\"\n    command \"sh\" \"-c\" \"trap 'exit 0' TERM; echo {marker}; while :; do sleep 1; done\"\n}}\nstage \"live\"\n",
+            registry = world.registry
         )
     };
     std::fs::write(fleet_dir.join("fleet.kdl"), fleet("one")).unwrap();
