@@ -188,21 +188,7 @@ fn push_event(repo: &Repo, git_ref: &str) -> Value {
 
 /// The fake needs an App public key even though the Action never uses App auth.
 fn public_key(dir: &Path) -> String {
-    let private = dir.join("app.pem");
-    let ok = Command::new("openssl")
-        .args(["genrsa", "-out"])
-        .arg(&private)
-        .arg("2048")
-        .output()
-        .expect("openssl is installed");
-    assert!(ok.status.success());
-    let public = Command::new("openssl")
-        .args(["rsa", "-pubout", "-in"])
-        .arg(&private)
-        .output()
-        .expect("openssl rsa");
-    assert!(public.status.success());
-    String::from_utf8(public.stdout).unwrap()
+    fake_github::app_key(dir).1
 }
 
 async fn fake() -> (FakeGitHub, tempfile::TempDir) {

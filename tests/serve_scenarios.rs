@@ -6,11 +6,11 @@
 mod fake_github;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use fake_github::{FakeGitHub, fixtures_external};
+use fake_github::{FakeGitHub, app_key, fixtures_external};
 use fleetflow::pipeline::db::Store;
 use fleetflow::pipeline::{ServeConfig, serve};
 use fleetflow::plan::PLAN_MARKER;
@@ -53,29 +53,6 @@ fn fleet(image: &str, extra_service: bool) -> String {
     format!(
         "project \"web\"\n\nservice \"site\" {{\n    image \"{image}\"\n    port 8080\n}}\n{extra}\nstage \"live\" {{\n}}\n"
     )
-}
-
-/// An RSA key made now with Debian's openssl (never committed): (private PEM path, public PEM).
-fn app_key(dir: &Path) -> (PathBuf, String) {
-    let private = dir.join("app.pem");
-    let ok = Command::new("openssl")
-        .args(["genrsa", "-out"])
-        .arg(&private)
-        .arg("2048")
-        .output()
-        .expect("openssl is installed");
-    assert!(
-        ok.status.success(),
-        "openssl genrsa: {}",
-        String::from_utf8_lossy(&ok.stderr)
-    );
-    let public = Command::new("openssl")
-        .args(["rsa", "-pubout", "-in"])
-        .arg(&private)
-        .output()
-        .expect("openssl rsa");
-    assert!(public.status.success());
-    (private, String::from_utf8(public.stdout).unwrap())
 }
 
 struct Harness {

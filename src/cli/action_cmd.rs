@@ -231,7 +231,7 @@ impl Run<'_> {
             Err(code) => return code,
         };
         let store = StateStore::new(dir.join(".fleetflow"));
-        let state = match store.exists().then(|| store.load()).transpose() {
+        let state = match store.load_if_exists() {
             Ok(s) => s,
             Err(e) => {
                 self.console.error(&e.to_string());

@@ -138,7 +138,7 @@ pub fn run_plan(console: &Console, color: ColorChoice, registry_flag: Option<&Pa
         Err(code) => return code,
     };
     let store = StateStore::new(dir.join(".fleetflow"));
-    let state = match store.exists().then(|| store.load()).transpose() {
+    let state = match store.load_if_exists() {
         Ok(s) => s,
         Err(e) => {
             console.error(&e.to_string());

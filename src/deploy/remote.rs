@@ -190,20 +190,6 @@ fn locked_error(plan: &RemotePlan, stdout: &str) -> RemoteDeployError {
     }
 }
 
-/// Takes the fleet+stage lock, or says who holds it.
-pub fn lock(remote: &dyn Remote, plan: &RemotePlan, by: &Deployer) -> Result<(), RemoteDeployError> {
-    let out = remote.exec(&lock_script(plan, by), None)?;
-    match out.status {
-        0 => Ok(()),
-        LOCKED => Err(locked_error(plan, &out.stdout)),
-        _ => Err(RemoteDeployError::Step {
-            step: "lock",
-            server: plan.server.clone(),
-            detail: out.stderr.trim().to_owned(),
-        }),
-    }
-}
-
 pub fn unlock(remote: &dyn Remote, plan: &RemotePlan) -> Result<(), RemoteDeployError> {
     step(remote, "unlock", &unlock_script(plan), None).map(drop)
 }

@@ -169,6 +169,11 @@ impl StateStore {
     }
 
     /// Whether a state file exists (a plan uses the state only then).
+    /// The state, or `None` when no state file exists yet.
+    pub fn load_if_exists(&self) -> Result<Option<State>, StateError> {
+        self.exists().then(|| self.load()).transpose()
+    }
+
     pub fn exists(&self) -> bool {
         self.state_path().is_file()
     }

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -623,4 +623,31 @@ fn percent_decode(s: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// An RSA App key made now with Debian's openssl (never committed): (private PEM path, public PEM).
+pub fn app_key(dir: &Path) -> (PathBuf, String) {
+    let private = dir.join("app.pem");
+    let ok = std::process::Command::new("openssl")
+        .args(["genrsa", "-out"])
+        .arg(&private)
+        .arg("2048")
+        .output()
+        .expect("openssl is installed");
+    assert!(
+        ok.status.success(),
+        "openssl genrsa: {}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let public = std::process::Command::new("openssl")
+        .args(["rsa", "-pubout", "-in"])
+        .arg(&private)
+        .output()
+        .expect("openssl rsa");
+    assert!(
+        public.status.success(),
+        "openssl rsa: {}",
+        String::from_utf8_lossy(&public.stderr)
+    );
+    (private, String::from_utf8(public.stdout).expect("PEM is text"))
 }
