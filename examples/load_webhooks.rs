@@ -8,8 +8,13 @@
 //! GitHub is pointed at a closed port, so the queued plan jobs fail fast and back off: the
 //! numbers are for the webhook path (verify, parse, INSERT delivery + job, commit, reply).
 
+#[path = "support/stats.rs"]
+mod stats;
+
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use stats::percentile;
 
 use fleetflow::pipeline::db::Store;
 use fleetflow::webhook::sign;
@@ -20,14 +25,6 @@ fn rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
 }
 
 #[tokio::main]

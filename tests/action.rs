@@ -414,25 +414,13 @@ async fn push_deploys_the_changed_fleet_over_ssh_with_the_action_inputs() {
         .input("ssh-known-hosts", &known)
         .run()
         .await;
-    let cleanup = |p: &str| {
-        let ids = world
-            .docker()
-            .args(["ps", "-aq", "--filter", &format!("label=io.fleetflow.project={p}")])
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-            .unwrap_or_default();
-        for id in ids.lines() {
-            let _ = world.docker().args(["rm", "-f", id]).output();
-        }
-        let _ = world.docker().args(["network", "rm", &format!("{p}-live")]).output();
-    };
     let running = world
         .docker()
         .args(["ps", "-q", "--filter", &format!("label=io.fleetflow.project={project}")])
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).lines().count())
         .unwrap_or(0);
-    cleanup(&project);
+    world.remove_project(&project, "live");
     assert_eq!(out.status.code(), Some(0), "{}", report(&out));
     let text = stdout(&out);
     assert!(text.contains("[local] installed fleet"), "{}", report(&out));

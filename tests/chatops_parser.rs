@@ -27,27 +27,39 @@ fn p(body: &str) -> Option<Result<Command, CommandError>> {
 fn deploy_forms() {
     assert_eq!(
         p("/deploy creo live"),
-        Some(Ok(Command::Deploy(DeployTarget::FleetStage {
-            fleet: "creo".into(),
-            stage: "live".into()
-        })))
+        Some(Ok(Command::Deploy {
+            target: DeployTarget::FleetStage {
+                fleet: "creo".into(),
+                stage: "live".into()
+            },
+            force: false
+        }))
     );
     assert_eq!(
         p("  /deploy dev\n"),
-        Some(Ok(Command::Deploy(DeployTarget::Stage("dev".into()))))
+        Some(Ok(Command::Deploy {
+            target: DeployTarget::Stage("dev".into()),
+            force: false
+        }))
     );
     assert_eq!(
         p("/deploy bikeboy"),
-        Some(Ok(Command::Deploy(DeployTarget::Fleet("bikeboy".into()))))
+        Some(Ok(Command::Deploy {
+            target: DeployTarget::Fleet("bikeboy".into()),
+            force: false
+        }))
     );
     assert_eq!(p("LGTM!\n\n/plan"), Some(Ok(Command::Plan)));
     assert_eq!(p("/help"), Some(Ok(Command::Help)));
     assert_eq!(
         p("/DEPLOY creo dev"),
-        Some(Ok(Command::Deploy(DeployTarget::FleetStage {
-            fleet: "creo".into(),
-            stage: "dev".into()
-        })))
+        Some(Ok(Command::Deploy {
+            target: DeployTarget::FleetStage {
+                fleet: "creo".into(),
+                stage: "dev".into()
+            },
+            force: false
+        }))
     );
 }
 
@@ -181,4 +193,27 @@ mod authorization {
             (3, 16, "unknown permission \"owner\"")
         );
     }
+}
+
+#[test]
+fn force_redeploys_and_may_hold_command_is_cheap() {
+    assert_eq!(
+        p("/deploy creo live --force"),
+        Some(Ok(Command::Deploy {
+            target: DeployTarget::FleetStage {
+                fleet: "creo".into(),
+                stage: "live".into()
+            },
+            force: true
+        }))
+    );
+    use fleetflow::chatops::may_hold_command;
+    assert!(may_hold_command("LGTM\n/deploy creo live", &ALICE));
+    assert!(!may_hold_command("```\n/deploy creo live\n```", &ALICE));
+    assert!(!may_hold_command("> /deploy creo live", &ALICE));
+    let bot = Author {
+        login: "fleetflow[bot]",
+        kind: "Bot",
+    };
+    assert!(!may_hold_command("/deploy creo live", &bot));
 }

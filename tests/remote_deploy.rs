@@ -81,28 +81,7 @@ impl Monorepo {
 
 impl Drop for Monorepo {
     fn drop(&mut self) {
-        let all = self
-            .world
-            .docker()
-            .args([
-                "ps",
-                "-aq",
-                "--filter",
-                &format!("label=io.fleetflow.project={}", self.project),
-            ])
-            .output();
-        for id in all
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-            .unwrap_or_default()
-            .lines()
-        {
-            let _ = self.world.docker().args(["rm", "-f", id]).output();
-        }
-        let _ = self
-            .world
-            .docker()
-            .args(["network", "rm", &format!("{}-live", self.project)])
-            .output();
+        self.world.remove_project(&self.project, "live");
     }
 }
 

@@ -115,6 +115,7 @@ impl Harness {
             database_url: self.db_url.clone(),
             workers: 2,
             grace: Duration::from_secs(5),
+            deploy: Default::default(),
         }
     }
 

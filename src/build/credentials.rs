@@ -73,3 +73,39 @@ pub fn find_credentials(
     }
     CredentialSource::None
 }
+
+/// `docker`, logged in to the registries of `plans`' tags that need a token (from `env`, see
+/// [`find_credentials`]) — in a private, temporary docker config, so the user's own
+/// config.json is never written. The directory lives as long as the returned guard.
+pub fn login_for_push(
+    docker: crate::docker::DockerCli,
+    plans: &[super::PlannedBuild],
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(crate::docker::DockerCli, Option<tempfile::TempDir>), String> {
+    let mut hosts: Vec<&str> = plans
+        .iter()
+        .flat_map(|p| p.request.tags.iter().map(|t| registry_host(t)))
+        .collect();
+    hosts.sort_unstable();
+    hosts.dedup();
+    let logins: Vec<_> = hosts
+        .iter()
+        .filter_map(|h| match find_credentials(h, docker.config_dir.as_deref(), env) {
+            CredentialSource::Token(login) => Some(login),
+            _ => None,
+        })
+        .collect();
+    if logins.is_empty() {
+        return Ok((docker, None));
+    }
+    let dir = tempfile::tempdir().map_err(|e| format!("cannot create a docker config directory: {e}"))?;
+    let private = crate::docker::DockerCli {
+        config_dir: Some(dir.path().to_path_buf()),
+        ..docker
+    };
+    for login in logins {
+        crate::docker::Docker::login(&private, &login.registry, &login.username, &login.secret)
+            .map_err(|e| e.to_string())?;
+    }
+    Ok((private, Some(dir)))
+}

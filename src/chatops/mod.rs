@@ -22,7 +22,11 @@ impl Author<'_> {
 /// What a comment can ask for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    Deploy(DeployTarget),
+    /// `force`: deploy even when the SHA already runs (`/deploy creo live --force`).
+    Deploy {
+        target: DeployTarget,
+        force: bool,
+    },
     Plan,
     Help,
 }
@@ -87,7 +91,8 @@ pub enum CommandError {
 }
 
 pub const HELP: &str = "Commands: `/deploy <fleet> <stage>`, `/deploy <stage>` (every fleet this pull request changes \
-that routes the stage), `/deploy <fleet>` (all of its routes), `/plan` (plan again), `/help`.";
+that routes the stage), `/deploy <fleet>` (all of its routes), add `--force` to deploy a SHA that already runs, \
+`/plan` (plan again), `/help`.";
 
 impl CommandError {
     /// One helpful reply.
@@ -111,6 +116,11 @@ impl CommandError {
 }
 
 const COMMANDS: &[&str] = &["deploy", "plan", "help"];
+
+/// Whether `body` may hold a command at all (cheap; the webhook handler queues only these).
+pub fn may_hold_command(body: &str, author: &Author) -> bool {
+    !author.is_bot() && command_lines(body).next().is_some()
+}
 
 /// The first command in `body`, if any. Lines in fenced code blocks, in quotes (`>`) and in
 /// inline code are not commands; comments by bots never are.
@@ -149,7 +159,11 @@ fn parse_line(line: &str, known: &Known) -> Result<Command, CommandError> {
     let name = words.next().unwrap_or("/").trim_start_matches('/').to_lowercase();
     let args: Vec<&str> = words.collect();
     match name.as_str() {
-        "deploy" => parse_deploy(&args, known).map(Command::Deploy),
+        "deploy" => {
+            let force = args.contains(&"--force");
+            let args: Vec<&str> = args.into_iter().filter(|a| *a != "--force").collect();
+            parse_deploy(&args, known).map(|target| Command::Deploy { target, force })
+        }
         "plan" | "help" if !args.is_empty() => Err(CommandError::TooManyWords { command: name, max: 0 }),
         "plan" => Ok(Command::Plan),
         "help" => Ok(Command::Help),

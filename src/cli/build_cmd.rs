@@ -7,7 +7,7 @@ use clap::Args;
 
 use super::fleet_select::{FleetSelect, SelectError, SelectedFleet, select};
 use super::{Console, Output, exit};
-use crate::build::credentials::{CredentialSource, find_credentials, registry_host};
+use crate::build::credentials::login_for_push;
 use crate::build::{BuildOptions, plan_builds, run_builds, source_url};
 use crate::config::Stage;
 use crate::deploy::DesiredService;
@@ -134,8 +134,7 @@ pub(super) fn build(
     })
 }
 
-/// The engine, logged in to the push registries that need a token (in a private, temporary
-/// docker config: the user's own config.json is never written).
+/// The engine, logged in to the push registries that need a token.
 fn with_credentials(
     console: &Console,
     docker: DockerCli,
@@ -145,40 +144,11 @@ fn with_credentials(
     if !push {
         return Ok((docker, None));
     }
-    let mut hosts: Vec<&str> = plans
-        .iter()
-        .flat_map(|p| p.request.tags.iter().map(|t| registry_host(t)))
-        .collect();
-    hosts.sort_unstable();
-    hosts.dedup();
     let env = |k: &str| std::env::var(k).ok();
-    let logins: Vec<_> = hosts
-        .iter()
-        .filter_map(|h| match find_credentials(h, docker.config_dir.as_deref(), &env) {
-            CredentialSource::Token(login) => Some(login),
-            _ => None,
-        })
-        .collect();
-    if logins.is_empty() {
-        return Ok((docker, None));
-    }
-    let dir = tempfile::tempdir().map_err(|e| {
-        console.error(&format!("cannot create a docker config directory: {e}"));
+    login_for_push(docker, plans, &env).map_err(|e| {
+        console.error(&e);
         exit::FAILURE
-    })?;
-    let private = DockerCli {
-        config_dir: Some(dir.path().to_path_buf()),
-        ..docker
-    };
-    for login in logins {
-        private
-            .login(&login.registry, &login.username, &login.secret)
-            .map_err(|e| {
-                console.error(&e.to_string());
-                exit::FAILURE
-            })?;
-    }
-    Ok((private, Some(dir)))
+    })
 }
 
 fn git(dir: &Path, args: &[&str]) -> Option<String> {

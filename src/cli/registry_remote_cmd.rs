@@ -4,7 +4,6 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 use clap::Args;
 
@@ -13,8 +12,9 @@ use super::{Console, Output, exit};
 use crate::config::discovery::find_registry;
 use crate::config::{DirFiles, LoadOptions, Workspace, load_workspace};
 use crate::deploy::remote::{self, Deployer, LocalBinary, RemotePlan};
+use crate::deploy::remote_run::{self, RouteResult, RouteWork, connect_all};
 use crate::deploy::remote_status::{self, RouteStatus};
-use crate::ssh::{OpensshRemote, Remote, SshError, SshTarget};
+use crate::ssh::{OpensshRemote, SshTarget};
 
 #[derive(Debug, Args)]
 pub struct DeployArgs {
@@ -73,89 +73,20 @@ pub(super) fn workspace(console: &Console, flag: Option<&Path>, verify: bool) ->
     Ok((ws, root))
 }
 
-/// Plans the routes of `fleet` (optionally one stage), with their SSH targets.
+/// The routes of `fleet` (optionally one stage), with their SSH targets.
 pub(crate) fn plans(
     ws: &Workspace,
     fleet: &str,
     stage: Option<&str>,
     args: &remote::DeployArgs,
 ) -> Result<Vec<(RemotePlan, SshTarget)>, String> {
-    let entry = ws.registry.fleet(fleet).ok_or_else(|| {
-        let known: Vec<&str> = ws.registry.fleets.iter().map(|f| f.name.value.as_str()).collect();
-        format!(
-            "the registry has no fleet `{fleet}`; its fleets are: {}",
-            known.join(", ")
-        )
-    })?;
-    let routes: Vec<_> = ws
-        .registry
-        .routes_of(fleet)
-        .filter(|r| stage.is_none_or(|s| r.stage.value == s))
-        .collect();
-    if routes.is_empty() {
-        return Err(match stage {
-            Some(s) => format!("fleet `{fleet}` has no route for stage `{s}` in the registry's `deployment`"),
-            None => format!("fleet `{fleet}` has no route in the registry's `deployment`"),
-        });
-    }
-    routes
-        .into_iter()
-        .map(|r| {
-            let server = ws
-                .registry
-                .server(&r.server.value)
-                .ok_or_else(|| format!("unknown server `{}`", r.server.value))?;
-            let target = SshTarget::from_server(server).map_err(|e| e.to_string())?;
-            let path = server.deploy_path.as_deref().ok_or_else(|| {
-                SshError::MissingSetting {
-                    server: server.name.value.clone(),
-                    setting: "deploy-path",
-                }
-                .to_string()
-            })?;
-            let mut plan = RemotePlan::new(fleet, &r.stage.value, &server.name.value, &target.address(), path, args);
-            plan.description = entry.description.clone();
-            Ok((plan, target))
-        })
-        .collect()
+    remote_run::route_plans(ws, fleet, stage, args)
 }
 
 fn runtime(console: &Console) -> Result<Arc<tokio::runtime::Runtime>, u8> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .worker_threads(2)
-        .build()
-        .map(Arc::new)
-        .map_err(|e| {
-            console.error(&format!("cannot start the async runtime: {e}"));
-            exit::FAILURE
-        })
-}
-
-/// Connects to each distinct server once (in parallel); the connection is shared by its routes.
-fn connect_all(
-    targets: &[&SshTarget],
-    rt: &Arc<tokio::runtime::Runtime>,
-) -> BTreeMap<String, Result<Arc<OpensshRemote>, String>> {
-    let mut unique: BTreeMap<String, &SshTarget> = BTreeMap::new();
-    for t in targets {
-        unique.entry(t.name.clone()).or_insert(t);
-    }
-    std::thread::scope(|s| {
-        let handles: Vec<_> = unique
-            .into_iter()
-            .map(|(name, t)| {
-                let rt = Arc::clone(rt);
-                (
-                    name,
-                    s.spawn(move || OpensshRemote::connect(t, rt).map(Arc::new).map_err(|e| e.to_string())),
-                )
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|(n, h)| (n, h.join().unwrap_or_else(|_| Err("connection thread failed".into()))))
-            .collect()
+    remote_run::ssh_runtime().map_err(|e| {
+        console.error(&e);
+        exit::FAILURE
     })
 }
 
@@ -167,6 +98,7 @@ pub fn deploy(console: &Console, flag: Option<&Path>, args: &DeployArgs) -> u8 {
     let remote_args = remote::DeployArgs {
         pull: !args.no_pull,
         image_registry: args.image_registry.clone(),
+        image_tag: None,
     };
     let plans = match plans(&ws, &args.fleet, args.stage.as_deref(), &remote_args) {
         Ok(p) => p,
@@ -240,53 +172,22 @@ pub(super) fn deploy_routes(
     }
 }
 
-/// What runs for one route: over its connection, with a line sink.
-pub(super) type RouteWork<'a> =
-    dyn Fn(&dyn Remote, &RemotePlan, &mut (dyn FnMut(&str) + Send)) -> Result<(), String> + Sync + 'a;
-
-/// A route's outcome: its label and how long it took, or why it failed.
-pub(super) type RouteResult = (String, Result<f64, String>);
-
-/// Runs `work` for every route in parallel, over one connection per server (opened in
-/// parallel too), printing each output line prefixed with `[server]`.
+/// Runs `work` for every route in parallel, printing each output line prefixed with `[server]`.
 pub(super) fn for_each_route(
     console: &Console,
     plans: &[(RemotePlan, SshTarget)],
     work: &RouteWork<'_>,
 ) -> Result<Vec<RouteResult>, u8> {
-    let rt = runtime(console)?;
-    let targets: Vec<&SshTarget> = plans.iter().map(|(_, t)| t).collect();
-    let connections = connect_all(&targets, &rt);
     let stdout = Mutex::new(std::io::stdout());
-    Ok(std::thread::scope(|s| {
-        let handles: Vec<_> = plans
-            .iter()
-            .map(|(plan, target)| {
-                let conn = connections
-                    .get(&target.name)
-                    .cloned()
-                    .unwrap_or_else(|| Err("not connected".into()));
-                let stdout = &stdout;
-                let label = format!("{}:{} → {}", plan.fleet, plan.stage, plan.server);
-                let prefix = format!("[{}] ", plan.server);
-                let handle = s.spawn(move || {
-                    let started = Instant::now();
-                    let remote = conn?;
-                    let mut line = |l: &str| {
-                        if let Ok(mut out) = stdout.lock() {
-                            let _ = writeln!(out, "{prefix}{l}");
-                        }
-                    };
-                    work(remote.as_ref(), plan, &mut line).map(|()| started.elapsed().as_secs_f64())
-                });
-                (label, handle)
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|(label, h)| (label, h.join().unwrap_or_else(|_| Err("route thread failed".into()))))
-            .collect()
-    }))
+    remote_run::for_each_route(plans, work, &|server, l| {
+        if let Ok(mut out) = stdout.lock() {
+            let _ = writeln!(out, "[{server}] {l}");
+        }
+    })
+    .map_err(|e| {
+        console.error(&e);
+        exit::FAILURE
+    })
 }
 
 /// One result line per route; exit 1 when any failed.

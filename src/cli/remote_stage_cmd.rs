@@ -31,7 +31,7 @@ pub fn routes(registry: Option<&Path>, sel: &FleetSelect, fleet: &SelectedFleet,
         Some(stage),
         &remote::DeployArgs {
             pull: true,
-            image_registry: None,
+            ..Default::default()
         },
     )
     .ok()?;

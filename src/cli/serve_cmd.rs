@@ -44,6 +44,14 @@ pub struct ServeArgs {
     /// Seconds running jobs get to finish after SIGTERM (the rest stay queued).
     #[arg(long, default_value_t = 30)]
     pub grace: u64,
+    /// Registry prefix of the images deploys build (default: ghcr.io/<repository owner>,
+    /// pushed with the installation token).
+    #[arg(long, env = "FLEET_IMAGE_REGISTRY")]
+    pub image_registry: Option<String>,
+    /// The `fleet` binary to install on servers (default: this one; it must be a Linux
+    /// binary the servers can run).
+    #[arg(long, env = "FLEET_REMOTE_BINARY", value_name = "PATH")]
+    pub fleet_binary: Option<PathBuf>,
 }
 
 fn default_database() -> Result<String, String> {
@@ -83,6 +91,12 @@ pub fn run(console: &Console, args: &ServeArgs) -> u8 {
         database_url,
         workers: args.workers,
         grace: Duration::from_secs(args.grace),
+        deploy: crate::pipeline::DeploySettings {
+            image_registry: args.image_registry.clone(),
+            fleet_binary: args.fleet_binary.clone(),
+            docker_config: None,
+            lock_poll: Duration::from_secs(1),
+        },
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,

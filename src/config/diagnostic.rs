@@ -172,6 +172,14 @@ impl Diagnostics {
         self.items.iter().filter(|d| d.severity == Severity::Warning)
     }
 
+    /// One line per diagnostic, `file:line:column: message` (a reply or a log line).
+    pub fn brief(&self) -> Vec<String> {
+        self.items
+            .iter()
+            .map(|d| format!("{}: {}", d.position(), d.message))
+            .collect()
+    }
+
     /// Sorted by file, then position, so output is stable.
     pub fn sorted(mut self) -> Self {
         self.items.sort_by(|a, b| {

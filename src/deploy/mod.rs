@@ -6,8 +6,11 @@ pub mod engine;
 pub mod health;
 pub mod lifecycle;
 pub mod progress;
+pub mod release;
 pub mod remote;
+pub mod remote_run;
 pub mod remote_status;
+pub mod source_archive;
 
 pub use desired::{DesiredService, Target, desired_services, project_name};
 pub use engine::{Action, DeployError, DeployOptions, DeployReport, deploy};

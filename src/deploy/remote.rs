@@ -39,6 +39,9 @@ impl RemotePlan {
         if let Some(r) = &args.image_registry {
             command.extend(["--registry".into(), r.clone()]);
         }
+        if let Some(t) = &args.image_tag {
+            command.extend(["--tag".into(), t.clone()]);
+        }
         RemotePlan {
             fleet: fleet.into(),
             stage: stage.into(),
@@ -68,6 +71,8 @@ impl RemotePlan {
 pub struct DeployArgs {
     pub pull: bool,
     pub image_registry: Option<String>,
+    /// The tag of built images to run (the remote default is `latest`).
+    pub image_tag: Option<String>,
 }
 
 /// Who is deploying what (lock owner and audit line).

@@ -2,6 +2,7 @@
 //! contents at a commit, issue comments and check runs. Pointed at `--github-api-url`.
 
 pub mod auth;
+mod deploy_api;
 pub mod files;
 
 use std::sync::{Arc, Mutex};
@@ -17,6 +18,7 @@ use crate::pipeline::metrics::Metrics;
 use crate::webhook::{RepoRef, Secret};
 pub use auth::{AppKey, AuthError};
 use auth::{InstallationToken, TokenCache};
+pub use deploy_api::{DeploymentState, PullRequestInfo};
 
 const API_VERSION: &str = "2022-11-28";
 

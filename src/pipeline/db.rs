@@ -12,9 +12,10 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqlitePool};
 
 /// Schema versions, applied in order at startup (each once, in a transaction).
-const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    "CREATE TABLE deliveries (
+const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        "CREATE TABLE deliveries (
         id TEXT PRIMARY KEY,
         event TEXT NOT NULL,
         action TEXT,
@@ -34,7 +35,25 @@ const MIGRATIONS: &[(i64, &str)] = &[(
         updated_at INTEGER NOT NULL
     );
     CREATE INDEX jobs_queued ON jobs(state, run_after, id);",
-)];
+    ),
+    (
+        2,
+        "CREATE TABLE deploy_locks (
+        target TEXT PRIMARY KEY,
+        job_id INTEGER NOT NULL,
+        holder TEXT NOT NULL,
+        acquired_at INTEGER NOT NULL
+    );
+    CREATE TABLE deploys (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        target TEXT NOT NULL,
+        sha TEXT NOT NULL,
+        result TEXT NOT NULL,
+        finished_at INTEGER NOT NULL
+    );
+    CREATE INDEX deploys_target ON deploys(target, id);",
+    ),
+];
 
 /// How often a job is started before it is given up (a crash mid-job counts as a start).
 pub const MAX_ATTEMPTS: i64 = 3;
@@ -47,6 +66,8 @@ fn now_ms() -> i64 {
 #[derive(Debug, Clone)]
 pub struct Job {
     pub id: i64,
+    /// The delivery that caused it (jobs queued by other jobs share their delivery).
+    pub delivery_id: String,
     pub kind: String,
     pub payload: String,
     /// Starts so far, this one included.
@@ -183,7 +204,7 @@ impl Store {
         let row = sqlx::query(
             "UPDATE jobs SET state = 'running', attempts = attempts + 1, updated_at = ?1 \
              WHERE id = (SELECT id FROM jobs WHERE state = 'queued' AND run_after <= ?1 ORDER BY id LIMIT 1) \
-             RETURNING id, kind, payload, attempts, check_run_id",
+             RETURNING id, kind, payload, attempts, check_run_id, delivery_id",
         )
         .bind(now)
         .fetch_optional(&self.pool)
@@ -194,6 +215,7 @@ impl Store {
             payload: r.get(2),
             attempts: r.get(3),
             check_run_id: r.get(4),
+            delivery_id: r.get(5),
         }))
     }
 
@@ -271,6 +293,9 @@ impl Store {
         self.pool.close().await;
     }
 }
+
+mod deploys;
+pub use deploys::LockOutcome;
 
 #[cfg(test)]
 mod tests;

@@ -5,9 +5,13 @@
 //! server stops accepting, running jobs get a grace period, and what is still queued stays
 //! queued for the next start (a job cut off mid-run is run again then).
 
+pub mod command_job;
 pub mod db;
+pub mod deploy_job;
+pub mod jobs;
 pub mod metrics;
 pub mod plan_job;
+pub mod push_job;
 
 use std::fmt;
 use std::future::Future;
@@ -23,8 +27,8 @@ use crate::webhook::{PullRequestRef, Secret};
 use db::{Job, MAX_ATTEMPTS, Store};
 use metrics::Metrics;
 
-/// Job kinds.
-pub const PLAN_JOB: &str = "plan";
+pub use deploy_job::DeploySettings;
+pub use jobs::{COMMAND_JOB, DEPLOY_JOB, PLAN_JOB, PUSH_JOB};
 
 /// Everything `fleet serve` needs, read once at start.
 #[derive(Clone)]
@@ -41,6 +45,8 @@ pub struct ServeConfig {
     pub workers: usize,
     /// How long running jobs may take to finish after SIGTERM.
     pub grace: Duration,
+    /// Where deploys build and deploy from.
+    pub deploy: DeploySettings,
 }
 
 impl fmt::Debug for ServeConfig {
@@ -54,6 +60,7 @@ impl fmt::Debug for ServeConfig {
             .field("database_url", &self.database_url)
             .field("workers", &self.workers)
             .field("grace", &self.grace)
+            .field("deploy", &self.deploy)
             .finish()
     }
 }
@@ -84,6 +91,7 @@ pub async fn serve(
             metrics: Arc::clone(&metrics),
             wake: Arc::clone(&wake),
             stop: stop_rx.clone(),
+            deploy: config.deploy.clone(),
         };
         workers.push(tokio::spawn(async move { worker.run(n).await }));
     }
@@ -140,6 +148,31 @@ struct Worker {
     metrics: Arc<Metrics>,
     wake: Arc<Notify>,
     stop: watch::Receiver<bool>,
+    deploy: DeploySettings,
+}
+
+/// How a job ended: `Err((error, retry, wait))` when it failed.
+type JobResult = Result<JobEnd, (String, bool, Option<Duration>)>;
+
+enum JobEnd {
+    Done,
+    /// Not run yet (its fleet+stage is busy): back in the queue after the wait, no attempt spent.
+    Deferred(Duration, String),
+}
+
+/// A GitHub failure of a job at `attempts`: retried when transient (GitHub's own wait wins).
+fn github_failure(
+    github: &GitHub,
+    installation: u64,
+    attempts: i64,
+    e: &crate::github::GitHubError,
+) -> (String, bool, Option<Duration>) {
+    let expired_token = matches!(e, crate::github::GitHubError::Status { status, .. } if status.as_u16() == 401);
+    if expired_token {
+        github.forget_token(installation);
+    }
+    let retry = attempts < MAX_ATTEMPTS && (e.is_transient() || expired_token);
+    (e.to_string(), retry, e.retry_after())
 }
 
 impl Worker {
@@ -209,16 +242,45 @@ impl Worker {
     async fn run_job(&self, job: Job) {
         let started = Instant::now();
         tracing::info!(id = job.id, kind = %job.kind, attempt = job.attempts, "job started");
-        let result = match job.kind.as_str() {
-            PLAN_JOB => match serde_json::from_str::<PullRequestRef>(&job.payload) {
-                Ok(pr) => self.plan(&job, &pr).await,
-                Err(e) => Err((format!("bad job payload: {e}"), false, None)),
+        fn payload<T: serde::de::DeserializeOwned>(job: &Job) -> Result<T, (String, bool, Option<Duration>)> {
+            serde_json::from_str(&job.payload).map_err(|e| (format!("bad job payload: {e}"), false, None))
+        }
+        let result: JobResult = match job.kind.as_str() {
+            PLAN_JOB => match payload::<PullRequestRef>(&job) {
+                Ok(pr) => self.plan(&job, &pr).await.map(|()| JobEnd::Done),
+                Err(e) => Err(e),
+            },
+            COMMAND_JOB => match payload::<jobs::CommandRequest>(&job) {
+                Ok(req) => command_job::run(&self.github, &self.store, &job.delivery_id, &req)
+                    .await
+                    .map(|()| JobEnd::Done)
+                    .map_err(|e| github_failure(&self.github, req.installation_id, job.attempts, &e)),
+                Err(e) => Err(e),
+            },
+            PUSH_JOB => match payload::<jobs::PushRequest>(&job) {
+                Ok(req) => push_job::run(&self.github, &self.store, &job.delivery_id, &req)
+                    .await
+                    .map(|()| JobEnd::Done)
+                    .map_err(|e| github_failure(&self.github, req.installation_id, job.attempts, &e)),
+                Err(e) => Err(e),
+            },
+            DEPLOY_JOB => match payload::<jobs::DeployRequest>(&job) {
+                Ok(req) => match deploy_job::run(&self.github, &self.store, &self.deploy, &job, &req).await {
+                    Ok(deploy_job::DeployEnd::Done) => Ok(JobEnd::Done),
+                    Ok(deploy_job::DeployEnd::Waiting) => Ok(JobEnd::Deferred(
+                        self.deploy.lock_poll.max(Duration::from_millis(200)),
+                        format!("waiting for the lock of {}", req.target()),
+                    )),
+                    Err(e) => Err(github_failure(&self.github, req.installation_id, job.attempts, &e)),
+                },
+                Err(e) => Err(e),
             },
             other => Err((format!("unknown job kind {other:?}"), false, None)),
         };
         let took = started.elapsed();
         let outcome = match result {
-            Ok(()) => self.store.finish(job.id).await.map(|()| "done"),
+            Ok(JobEnd::Done) => self.store.finish(job.id).await.map(|()| "done"),
+            Ok(JobEnd::Deferred(wait, why)) => self.store.defer(job.id, wait, &why).await.map(|()| "deferred"),
             Err((error, retry, wait)) => {
                 tracing::warn!(id = job.id, "job failed: {error}");
                 let exponential = Duration::from_secs(1 << job.attempts.clamp(0, 6));

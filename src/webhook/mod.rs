@@ -61,6 +61,16 @@ pub struct RepoRef {
     pub name: String,
 }
 
+/// The comment of an `issue_comment` delivery.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
+pub struct CommentRef {
+    pub id: u64,
+    pub body: String,
+    pub author: String,
+    /// GitHub's `user.type`: `User`, `Bot`, `Organization`.
+    pub author_type: String,
+}
+
 /// What a pull-request delivery tells the plan job.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
 pub struct PullRequestRef {
@@ -88,7 +98,10 @@ pub enum Event {
     Push {
         repo: RepoRef,
         git_ref: String,
+        before: String,
         after: String,
+        /// The repository's default branch (`main`), to tell merges from other pushes.
+        default_branch: Option<String>,
         installation_id: Option<u64>,
     },
     PullRequest {
@@ -102,6 +115,7 @@ pub enum Event {
         issue_number: u64,
         is_pull_request: bool,
         installation_id: Option<u64>,
+        comment: CommentRef,
     },
     /// "Re-run" on one of our check runs: plan that pull request again.
     CheckRunRerequested {
@@ -214,9 +228,34 @@ struct PullRequestPayload {
 struct PushPayload {
     #[serde(rename = "ref")]
     git_ref: String,
+    #[serde(default)]
+    before: String,
     after: String,
-    repository: Repository,
+    repository: PushRepository,
     installation: Option<Id>,
+}
+
+#[derive(Deserialize)]
+struct PushRepository {
+    #[serde(flatten)]
+    repository: Repository,
+    #[serde(default)]
+    default_branch: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct CommentUser {
+    login: String,
+    #[serde(rename = "type", default)]
+    kind: String,
+}
+
+#[derive(Deserialize)]
+struct CommentBody {
+    id: u64,
+    #[serde(default)]
+    body: Option<String>,
+    user: CommentUser,
 }
 
 #[derive(Deserialize)]
@@ -229,6 +268,7 @@ struct IssueBody {
 struct IssueCommentPayload {
     action: String,
     issue: IssueBody,
+    comment: CommentBody,
     repository: Repository,
     installation: Option<Id>,
 }
@@ -289,9 +329,11 @@ pub fn parse_event(event: &str, body: &[u8]) -> Result<Event, ParseError> {
         "push" => {
             let p: PushPayload = serde_json::from_slice(body).map_err(err)?;
             Ok(Event::Push {
-                repo: p.repository.into(),
+                repo: p.repository.repository.into(),
                 git_ref: p.git_ref,
+                before: p.before,
                 after: p.after,
+                default_branch: p.repository.default_branch,
                 installation_id: p.installation.map(|i| i.id),
             })
         }
@@ -329,6 +371,12 @@ pub fn parse_event(event: &str, body: &[u8]) -> Result<Event, ParseError> {
                 issue_number: p.issue.number,
                 is_pull_request: p.issue.pull_request.is_some(),
                 installation_id: p.installation.map(|i| i.id),
+                comment: CommentRef {
+                    id: p.comment.id,
+                    body: p.comment.body.unwrap_or_default(),
+                    author: p.comment.user.login,
+                    author_type: p.comment.user.kind,
+                },
             })
         }
         "check_run" => {

@@ -15,7 +15,6 @@ use serde_json::json;
 use tokio::sync::Notify;
 
 use super::{Event, Secret, parse_event, verify_signature};
-use crate::pipeline::PLAN_JOB;
 use crate::pipeline::db::{Store, Stored};
 use crate::pipeline::metrics::Metrics;
 
@@ -73,17 +72,19 @@ async fn webhook(State(state): State<Arc<AppState>>, headers: HeaderMap, body: B
             return reply(StatusCode::BAD_REQUEST, json!({ "error": e.to_string() }));
         }
     };
-    let job_payload = event
-        .plan_request()
-        .map(|pr| serde_json::to_string(pr).expect("a pull request ref serializes"));
+    let job = crate::pipeline::jobs::job_for(&event);
     let action = match &event {
         Event::Ignored { action, .. } => action.clone(),
         other => other.label().split_once('.').map(|(_, a)| a.to_owned()),
     };
-    let job = job_payload.as_deref().map(|p| (PLAN_JOB, p));
     match state
         .store
-        .store_delivery(delivery, &event_name, action.as_deref(), job)
+        .store_delivery(
+            delivery,
+            &event_name,
+            action.as_deref(),
+            job.as_ref().map(|(k, p)| (*k, p.as_str())),
+        )
         .await
     {
         Ok(Stored::Duplicate) => {

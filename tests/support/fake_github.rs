@@ -20,6 +20,9 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+#[path = "fake_github_deploy.rs"]
+pub mod deploy;
+
 pub const SUBSET: &str = "github-openapi/api.github.com.subset.json";
 
 /// The vendored external fixtures (fixtures/external: webhook payloads, the signature vector,
@@ -39,6 +42,8 @@ pub struct FakeComment {
     pub body: String,
     pub login: String,
     pub edits: usize,
+    /// Every body it had, in order (the first is the one it was created with).
+    pub history: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -75,11 +80,13 @@ pub struct World {
     pub calls: Vec<String>,
     /// While set, contents requests never answer (a job stuck mid-run).
     pub hang_contents: bool,
+    /// Pull requests, permissions, deployments … (fake_github_deploy.rs).
+    pub deploy: deploy::DeployWorld,
     next_id: u64,
 }
 
 impl World {
-    fn next_id(&mut self) -> u64 {
+    pub fn next_id(&mut self) -> u64 {
         self.next_id += 1;
         self.next_id
     }
@@ -104,6 +111,7 @@ impl World {
             body: body.to_owned(),
             login: "octocat".into(),
             edits: 0,
+            history: vec![body.to_owned()],
         });
     }
 
@@ -339,7 +347,7 @@ struct Gate {
     key: jsonwebtoken::DecodingKey,
 }
 
-fn message(status: StatusCode, text: &str) -> Response {
+pub fn message(status: StatusCode, text: &str) -> Response {
     (status, axum::Json(json!({ "message": text }))).into_response()
 }
 
@@ -376,6 +384,18 @@ impl Gate {
 
 async fn handle(State(gate): State<Arc<Gate>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
     let path = uri.path().to_owned();
+    // codeload: where the tarball operation redirects (not the API; no token, as on GitHub).
+    if let Some(rest) = path.strip_prefix("/_codeload/") {
+        let mut world = gate.world.lock().unwrap();
+        let (repo, sha) = rest.rsplit_once('/').unwrap_or((rest, ""));
+        return match deploy::tarball(&world, repo, sha) {
+            Some(bytes) => {
+                world.deploy.tarballs_served += 1;
+                ([("content-type", "application/x-gzip")], bytes).into_response()
+            }
+            None => message(StatusCode::NOT_FOUND, "Not Found"),
+        };
+    }
     let Some((op, params)) = gate.spec.route(&method, &path) else {
         return gate.reject(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -553,13 +573,15 @@ async fn handle(State(gate): State<Arc<Gate>>, method: Method, uri: Uri, headers
         "issues/create-comment" => {
             let id = world.next_id();
             let login = user_login.clone().unwrap_or_else(|| world.bot_login());
+            let text = body["body"].as_str().unwrap_or_default().to_owned();
             world.comments.push(FakeComment {
                 id,
                 repo,
                 issue: num("issue_number"),
-                body: body["body"].as_str().unwrap_or_default().to_owned(),
+                body: text.clone(),
                 login,
                 edits: 0,
+                history: vec![text],
             });
             (StatusCode::CREATED, axum::Json(json!({ "id": id }))).into_response()
         }
@@ -574,9 +596,11 @@ async fn handle(State(gate): State<Arc<Gate>>, method: Method, uri: Uri, headers
                 return gate.reject(StatusCode::FORBIDDEN, format!("comment {id} is not the App's"));
             }
             c.body = body["body"].as_str().unwrap_or_default().to_owned();
+            c.history.push(c.body.clone());
             c.edits += 1;
             axum::Json(json!({ "id": id })).into_response()
         }
+        other if let Some(r) = deploy::handle(&mut world, other, &repo, &params, &body) => r,
         other => {
             let what = format!("{other}: valid, but the App is not expected to call it");
             world.violations.push(what.clone());

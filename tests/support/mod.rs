@@ -104,6 +104,28 @@ impl TestWorld {
         cmd
     }
 
+    /// Removes a test project's containers (any state) and its `{project}-{stage}` network.
+    pub fn remove_project(&self, project: &str, stage: &str) {
+        let ids = self
+            .docker()
+            .args([
+                "ps",
+                "-aq",
+                "--filter",
+                &format!("label=io.fleetflow.project={project}"),
+            ])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        for id in ids.lines() {
+            let _ = self.docker().args(["rm", "-f", id]).output();
+        }
+        let _ = self
+            .docker()
+            .args(["network", "rm", &format!("{project}-{stage}")])
+            .output();
+    }
+
     /// `ssh` options that reach the test sshd with the world's key and
     /// pinned host key, ignoring any user or system ssh configuration; add
     /// `user@host` yourself ([`TestWorld::ssh_target`]) or use [`TestWorld::ssh`].

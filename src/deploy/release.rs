@@ -1,0 +1,178 @@
+//! A release: build a fleet+stage's images from a source tree, push them, and deploy them over
+//! SSH to the stage's routes. The one path the App's deploy job and the Action share; it is
+//! synchronous (docker CLI, SSH on its own runtime) and reports through a line sink.
+
+use std::path::{Path, PathBuf};
+
+use crate::build::credentials::login_for_push;
+use crate::build::{BuildOptions, plan_builds, run_builds};
+use crate::config::{DirFiles, LoadError, LoadOptions, Workspace, load_workspace};
+use crate::deploy::remote::{self, DeployArgs, Deployer, LocalBinary};
+use crate::deploy::remote_run::{RouteResult, for_each_route, route_plans};
+use crate::docker::{Docker, DockerCli};
+
+/// What to release.
+#[derive(Debug, Clone)]
+pub struct ReleaseRequest {
+    /// The source tree at `commit` (a checkout or an unpacked archive).
+    pub root: PathBuf,
+    /// fleet-registry.kdl, relative to `root`.
+    pub registry_file: String,
+    pub fleet: String,
+    pub stage: String,
+    /// The full commit SHA being released.
+    pub commit: String,
+    /// Registry prefix of built images (`ghcr.io/acme`).
+    pub image_registry: Option<String>,
+    /// Environment for push credentials (GHCR_TOKEN, GITHUB_ACTOR, …), see
+    /// [`crate::build::credentials::find_credentials`].
+    pub credentials_env: Vec<(String, String)>,
+    /// `org.opencontainers.image.source`.
+    pub source_url: Option<String>,
+    /// Who asked (audit log on the servers).
+    pub requested_by: String,
+    /// The `fleet` binary installed on servers.
+    pub fleet_binary: PathBuf,
+    /// A docker config directory (default: docker's own).
+    pub docker_config: Option<PathBuf>,
+}
+
+/// Where a release is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Building,
+    Deploying,
+}
+
+/// What a release did.
+#[derive(Debug, Clone, Default)]
+pub struct ReleaseReport {
+    /// Images pushed (or kept, when their inputs were unchanged).
+    pub images: Vec<String>,
+    /// One per route: `fleet:stage → server` and its time or error.
+    pub routes: Vec<RouteResult>,
+}
+
+impl ReleaseReport {
+    pub fn ok(&self) -> bool {
+        self.routes.iter().all(|(_, r)| r.is_ok())
+    }
+}
+
+/// Why a release stopped before deploying.
+#[derive(Debug, thiserror::Error)]
+pub enum ReleaseError {
+    #[error("the configuration at {commit} does not load: {detail}")]
+    Config { commit: String, detail: String },
+    #[error("{0}")]
+    Routes(String),
+    #[error("build failed: {0}")]
+    Build(String),
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// The short tag of a commit (`sha-1a2b3c4`), as `fleet build` tags images.
+pub fn commit_tag(commit: &str) -> String {
+    format!("sha-{}", commit.get(..7).unwrap_or(commit))
+}
+
+fn load(req: &ReleaseRequest) -> Result<Workspace, ReleaseError> {
+    let files = DirFiles { root: req.root.clone() };
+    load_workspace(&files, &req.registry_file, LoadOptions { verify_fleets: true }).map_err(|e| {
+        let detail = match e {
+            LoadError::Config(c) => c.diagnostics.brief().join("; "),
+            other => other.to_string(),
+        };
+        ReleaseError::Config {
+            commit: req.commit.clone(),
+            detail,
+        }
+    })
+}
+
+/// Builds and pushes the stage's images (when it builds any), then deploys every route of
+/// fleet+stage in parallel. Route failures are in the report; earlier failures are errors.
+pub fn release(
+    req: &ReleaseRequest,
+    phase: &mut dyn FnMut(Phase),
+    line: &(dyn Fn(&str) + Sync),
+) -> Result<ReleaseReport, ReleaseError> {
+    let ws = load(req)?;
+    let registry_dir = Path::new(&req.registry_file).parent().unwrap_or(Path::new(""));
+    let entry = ws
+        .registry
+        .fleet(&req.fleet)
+        .ok_or_else(|| ReleaseError::Routes(format!("the registry has no fleet `{}`", req.fleet)))?;
+    let fleet_dir = req.root.join(registry_dir).join(&entry.path.value);
+    let config = ws
+        .fleets
+        .get(&req.fleet)
+        .ok_or_else(|| ReleaseError::Routes(format!("fleet `{}` has no configuration", req.fleet)))?;
+    let stage = config
+        .stage(&req.stage)
+        .ok_or_else(|| ReleaseError::Routes(format!("fleet `{}` has no stage `{}`", req.fleet, req.stage)))?;
+    let args = DeployArgs {
+        pull: true,
+        image_registry: req.image_registry.clone(),
+        image_tag: Some(commit_tag(&req.commit)),
+    };
+    let plans = route_plans(&ws, &req.fleet, Some(&req.stage), &args).map_err(ReleaseError::Routes)?;
+
+    phase(Phase::Building);
+    let mut report = ReleaseReport::default();
+    let builds_something = stage.services.iter().any(|s| s.image.is_none() && s.build.is_some());
+    if builds_something {
+        let docker = DockerCli {
+            config_dir: req.docker_config.clone(),
+            ..DockerCli::default()
+        };
+        docker
+            .server_version()
+            .map_err(|e| ReleaseError::Setup(e.to_string()))?;
+        let project = config
+            .project
+            .as_ref()
+            .map_or_else(|| req.fleet.clone(), |p| p.value.clone());
+        let options = BuildOptions {
+            push: true,
+            registry: req.image_registry.clone(),
+            commit: Some(req.commit.clone()),
+            source_url: req.source_url.clone(),
+            created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            ..BuildOptions::default()
+        };
+        let plans = plan_builds(&project, stage, &fleet_dir, &options, docker.buildx_available())
+            .map_err(|e| ReleaseError::Build(e.to_string()))?;
+        let env = |k: &str| {
+            req.credentials_env
+                .iter()
+                .find(|(name, _)| name == k)
+                .map(|(_, v)| v.clone())
+        };
+        let (docker, _config_guard) = login_for_push(docker, &plans, &env).map_err(ReleaseError::Build)?;
+        let outcomes = run_builds(&docker, &plans, &mut |service, l| line(&format!("{service} | {l}")))
+            .map_err(|e| ReleaseError::Build(e.to_string()))?;
+        report.images = outcomes.into_iter().flat_map(|o| o.images).collect();
+    }
+
+    phase(Phase::Deploying);
+    let tar = remote::pack_config(&fleet_dir)
+        .map_err(|e| ReleaseError::Setup(format!("cannot pack {}/.fleetflow: {e}", fleet_dir.display())))?;
+    let binary = LocalBinary {
+        version: env!("CARGO_PKG_VERSION"),
+        path: &req.fleet_binary,
+    };
+    let by = Deployer {
+        who: req.requested_by.clone(),
+        commit: Some(req.commit.clone()),
+        when: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    };
+    report.routes = for_each_route(
+        &plans,
+        &|remote, plan, sink| remote::deploy_route(remote, plan, &by, &tar, &binary, sink).map_err(|e| e.to_string()),
+        &|server, l| line(&format!("[{server}] {l}")),
+    )
+    .map_err(ReleaseError::Setup)?;
+    Ok(report)
+}

@@ -1,0 +1,215 @@
+//! The command job: a pull-request comment that may hold `/deploy`, `/plan` or `/help`. It
+//! reads the registry at the pull request's head, parses the comment (the shared pure parser),
+//! checks who asks (repository permission, the registry's deploy-policy, forks), reacts 👀 and
+//! queues one deploy job per fleet+stage, each with its own reply comment. Every refusal or
+//! mistake gets one reply saying why, and nothing runs.
+
+use std::collections::BTreeSet;
+
+use super::db::Store;
+use super::jobs::{COMMAND_JOB, CommandRequest, DEPLOY_JOB, DeployRequest, PLAN_JOB, Trigger};
+use crate::action::changed_fleets;
+use crate::chatops::{Actor, Author, Command, DeployTarget, HELP, Known, authorize, parse};
+use crate::config::{LoadError, LoadOptions, Workspace};
+use crate::github::files::load_at;
+use crate::github::{GitHub, GitHubError, PullRequestInfo};
+use crate::webhook::PullRequestRef;
+
+use super::deploy_job::{reply_body, short};
+
+/// Runs one command request.
+pub async fn run(github: &GitHub, store: &Store, delivery: &str, req: &CommandRequest) -> Result<(), GitHubError> {
+    let (inst, repo) = (req.installation_id, &req.repo);
+    let reply = |text: String| async move {
+        let body = format!("> {}\n\n@{} {text}", first_line(&req.comment.body), req.comment.author);
+        github.create_comment(inst, repo, req.number, &body).await.map(drop)
+    };
+    let pr = github.pull_request(inst, repo, req.number).await?;
+    let ws = match load_at(github, inst, repo, &pr.head_sha, LoadOptions::default()).await? {
+        Ok(ws) => ws,
+        Err(e) => {
+            let why = match e {
+                LoadError::Config(c) => c.diagnostics.brief().join("\n- "),
+                other => other.to_string(),
+            };
+            return reply(format!(
+                "the configuration at `{}` does not load, so no command can run:\n- {why}",
+                short(&pr.head_sha)
+            ))
+            .await;
+        }
+    };
+    let known = Known {
+        fleets: ws.registry.fleets.iter().map(|f| f.name.value.clone()).collect(),
+        routes: ws
+            .registry
+            .routes
+            .iter()
+            .map(|r| (r.fleet.value.clone(), r.stage.value.clone()))
+            .collect(),
+    };
+    let author = Author {
+        login: &req.comment.author,
+        kind: &req.comment.author_type,
+    };
+    let command = match parse(&req.comment.body, &author, &known) {
+        None => return Ok(()),
+        Some(Err(e)) => return reply(e.reply()).await,
+        Some(Ok(c)) => c,
+    };
+    match command {
+        Command::Help => reply(HELP.to_owned()).await,
+        Command::Plan => {
+            github.react(inst, repo, req.comment.id, "eyes").await?;
+            let plan = PullRequestRef {
+                installation_id: inst,
+                repo: repo.clone(),
+                number: req.number,
+                head_sha: pr.head_sha.clone(),
+                base_sha: pr.base_sha.clone(),
+            };
+            let payload = serde_json::to_string(&plan).unwrap_or_default();
+            enqueue(store, delivery, PLAN_JOB, &payload).await
+        }
+        Command::Deploy { target, force } => {
+            if pr.is_from_fork() {
+                return reply(format!(
+                    "this pull request comes from `{}`, a fork: fleetflow never builds or deploys a fork's code with \
+                     this repository's credentials. Nothing was run. A maintainer can push the branch to `{}` and \
+                     deploy from a pull request there.",
+                    pr.head_repo.as_deref().unwrap_or("a deleted repository"),
+                    pr.base_repo
+                ))
+                .await;
+            }
+            let targets = match resolve(github, req, &pr, &ws, &target).await? {
+                Ok(t) => t,
+                Err(why) => return reply(why).await,
+            };
+            let actor = actor(github, req, &ws, &targets).await?;
+            for (_, stage) in &targets {
+                if let Err(refusal) = authorize(stage, &ws.registry.deploy_policies, &actor) {
+                    return reply(format!("{refusal}. Nothing was run.")).await;
+                }
+            }
+            github.react(inst, repo, req.comment.id, "eyes").await?;
+            for (fleet, stage) in targets {
+                let mut deploy = DeployRequest {
+                    installation_id: inst,
+                    repo: repo.clone(),
+                    sha: pr.head_sha.clone(),
+                    fleet,
+                    stage,
+                    requested_by: req.comment.author.clone(),
+                    force,
+                    trigger: Trigger::Push,
+                };
+                let queued = reply_body(&deploy, "⏳ Queued.", "");
+                let reply_id = github.create_comment(inst, repo, req.number, &queued).await?;
+                deploy.trigger = Trigger::Comment {
+                    number: req.number,
+                    comment_id: req.comment.id,
+                    reply_id,
+                };
+                let payload = serde_json::to_string(&deploy).unwrap_or_default();
+                enqueue(store, delivery, DEPLOY_JOB, &payload).await?;
+            }
+            Ok(())
+        }
+    }
+}
+
+fn first_line(body: &str) -> String {
+    let line = body
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with('/'))
+        .unwrap_or_default();
+    line.chars().take(120).collect()
+}
+
+async fn enqueue(store: &Store, delivery: &str, kind: &str, payload: &str) -> Result<(), GitHubError> {
+    store
+        .enqueue(delivery, kind, payload)
+        .await
+        .map(drop)
+        .map_err(|e| GitHubError::Decode {
+            path: format!("{COMMAND_JOB} job"),
+            message: format!("cannot queue the {kind} job: {e}"),
+        })
+}
+
+/// The fleet+stage pairs a `/deploy` means, or the reply saying why there are none.
+async fn resolve(
+    github: &GitHub,
+    req: &CommandRequest,
+    pr: &PullRequestInfo,
+    ws: &Workspace,
+    target: &DeployTarget,
+) -> Result<Result<Vec<(String, String)>, String>, GitHubError> {
+    let routes = |fleet: &str| -> Vec<(String, String)> {
+        let stages: BTreeSet<String> = ws.registry.routes_of(fleet).map(|r| r.stage.value.clone()).collect();
+        stages.into_iter().map(|s| (fleet.to_owned(), s)).collect()
+    };
+    Ok(Ok(match target {
+        DeployTarget::FleetStage { fleet, stage } => vec![(fleet.clone(), stage.clone())],
+        DeployTarget::Fleet(fleet) => routes(fleet),
+        DeployTarget::Stage(stage) => {
+            let files = github
+                .pull_request_files(req.installation_id, &req.repo, pr.number)
+                .await?;
+            let fleets = ws
+                .registry
+                .fleets
+                .iter()
+                .map(|f| (f.name.value.as_str(), f.path.value.as_str()));
+            let changed = changed_fleets(fleets, "", &files);
+            let picked: Vec<(String, String)> = changed
+                .iter()
+                .filter(|f| ws.registry.routes_of(f).any(|r| &r.stage.value == stage))
+                .map(|f| (f.clone(), stage.clone()))
+                .collect();
+            if picked.is_empty() {
+                return Ok(Err(format!(
+                    "this pull request changes no fleet that routes `{stage}` (it changes: {}). Name the fleet: \
+                     `/deploy <fleet> {stage}`.",
+                    if changed.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        changed.iter().cloned().collect::<Vec<_>>().join(", ")
+                    }
+                )));
+            }
+            picked
+        }
+    }))
+}
+
+/// The commenter as the policy sees them: permission, and the teams the policies name.
+async fn actor(
+    github: &GitHub,
+    req: &CommandRequest,
+    ws: &Workspace,
+    targets: &[(String, String)],
+) -> Result<Actor, GitHubError> {
+    let login = req.comment.author.clone();
+    let permission = github.permission(req.installation_id, &req.repo, &login).await?;
+    let mut teams = Vec::new();
+    let named: BTreeSet<&String> = ws
+        .registry
+        .deploy_policies
+        .iter()
+        .filter(|p| targets.iter().any(|(_, s)| *s == p.stage.value))
+        .flat_map(|p| p.teams.iter())
+        .collect();
+    for team in named {
+        if github.is_team_member(req.installation_id, team, &login).await? {
+            teams.push(team.clone());
+        }
+    }
+    Ok(Actor {
+        login,
+        permission,
+        teams,
+    })
+}

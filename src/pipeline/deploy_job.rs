@@ -1,0 +1,388 @@
+//! The deploy job: one fleet+stage at one SHA. Under the fleet+stage's lock in the database
+//! (a second request waits in the queue and says behind whom), it creates a GitHub deployment
+//! (`<fleet>-<stage>`, statuses in_progress → success | failure), downloads the commit's
+//! source, builds and pushes the images and deploys them over SSH ([`release`]), and shows
+//! progress by editing the request's reply comment (queued → building → deploying → result),
+//! or, for a merge, a check run on the commit.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use super::db::{Job, LockOutcome, Store};
+use super::jobs::{DeployRequest, Trigger};
+use crate::config::load::REGISTRY_FILE;
+use crate::deploy::release::{Phase, ReleaseReport, ReleaseRequest, release};
+use crate::deploy::source_archive::unpack_tarball;
+use crate::github::{DeploymentState, GitHub, GitHubError};
+
+/// Where the deploy job builds and deploys from, read once at start.
+#[derive(Debug, Clone, Default)]
+pub struct DeploySettings {
+    /// Registry prefix of built images; default `ghcr.io/<owner>` (pushed with the
+    /// installation token).
+    pub image_registry: Option<String>,
+    /// The `fleet` binary installed on servers (default: this one).
+    pub fleet_binary: Option<PathBuf>,
+    /// Docker config directory for pulls and pushes (default: docker's own).
+    pub docker_config: Option<PathBuf>,
+    /// How long a request waits before asking again for a busy fleet+stage.
+    pub lock_poll: Duration,
+}
+
+/// Lines of output kept for the failure reply.
+const LOG_TAIL: usize = 15;
+
+pub fn short(sha: &str) -> &str {
+    sha.get(..7).unwrap_or(sha)
+}
+
+/// The marker of a deploy reply (one per fleet+stage request).
+pub fn reply_marker(fleet: &str, stage: &str) -> String {
+    format!("<!-- fleetflow:deploy {fleet}:{stage} -->")
+}
+
+/// The reply comment's text at one step.
+pub fn reply_body(req: &DeployRequest, status: &str, details: &str) -> String {
+    let mut body = format!(
+        "{}\n**Deploy `{}` → `{}`** at `{}`, requested by @{}\n\n{status}\n",
+        reply_marker(&req.fleet, &req.stage),
+        req.fleet,
+        req.stage,
+        short(&req.sha),
+        req.requested_by
+    );
+    if !details.is_empty() {
+        body.push('\n');
+        body.push_str(details);
+        body.push('\n');
+    }
+    body
+}
+
+/// What the job ended with.
+pub enum DeployEnd {
+    Done,
+    /// Another job holds the fleet+stage: wait and ask again.
+    Waiting,
+}
+
+struct Progress<'a> {
+    github: &'a GitHub,
+    req: &'a DeployRequest,
+    check_run: Option<u64>,
+}
+
+impl Progress<'_> {
+    async fn show(&self, status: &str, details: &str) -> Result<(), GitHubError> {
+        match &self.req.trigger {
+            Trigger::Comment { reply_id, .. } => {
+                self.github
+                    .update_comment(
+                        self.req.installation_id,
+                        &self.req.repo,
+                        *reply_id,
+                        &reply_body(self.req, status, details),
+                    )
+                    .await
+            }
+            Trigger::Push => match self.check_run {
+                Some(id) => {
+                    let body = json!({
+                        "status": "in_progress",
+                        "output": { "title": status, "summary": details_or(status, details) },
+                    });
+                    self.github
+                        .update_check_run(self.req.installation_id, &self.req.repo, id, &body)
+                        .await
+                }
+                None => Ok(()),
+            },
+        }
+    }
+
+    async fn finish(&self, ok: bool, status: &str, details: &str) -> Result<(), GitHubError> {
+        match (&self.req.trigger, self.check_run) {
+            (Trigger::Push, Some(id)) => {
+                let body = json!({
+                    "status": "completed",
+                    "conclusion": if ok { "success" } else { "failure" },
+                    "completed_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    "output": { "title": status, "summary": details_or(status, details) },
+                });
+                self.github
+                    .update_check_run(self.req.installation_id, &self.req.repo, id, &body)
+                    .await
+            }
+            _ => self.show(status, details).await,
+        }
+    }
+}
+
+fn details_or(status: &str, details: &str) -> String {
+    if details.is_empty() {
+        status.to_owned()
+    } else {
+        details.to_owned()
+    }
+}
+
+/// Runs one deploy request.
+pub async fn run(
+    github: &GitHub,
+    store: &Store,
+    settings: &DeploySettings,
+    job: &Job,
+    req: &DeployRequest,
+) -> Result<DeployEnd, GitHubError> {
+    let target = req.target();
+    let holder = format!("#{} `{}` by @{}", job.id, short(&req.sha), req.requested_by);
+    let mut progress = Progress {
+        github,
+        req,
+        check_run: None,
+    };
+    match store.try_lock(&target, job.id, &holder).await {
+        Ok(LockOutcome::Acquired) => {}
+        Ok(LockOutcome::HeldBy { holder, .. }) => {
+            progress
+                .show(
+                    &format!("⏳ Queued behind deploy {holder} of the same fleet and stage."),
+                    "",
+                )
+                .await?;
+            return Ok(DeployEnd::Waiting);
+        }
+        Err(e) => {
+            tracing::error!("cannot take the deploy lock of {target}: {e}");
+            return Ok(DeployEnd::Waiting);
+        }
+    }
+    let result = locked(&mut progress, store, settings, &target).await;
+    if let Err(e) = store.unlock(&target, job.id).await {
+        tracing::error!("cannot release the deploy lock of {target}: {e}");
+    }
+    result.map(|()| DeployEnd::Done)
+}
+
+async fn locked(
+    progress: &mut Progress<'_>,
+    store: &Store,
+    settings: &DeploySettings,
+    target: &str,
+) -> Result<(), GitHubError> {
+    let (github, req) = (progress.github, progress.req);
+    let (inst, repo) = (req.installation_id, &req.repo);
+    if let Trigger::Push = req.trigger {
+        let body = json!({
+            "name": format!("fleetflow/deploy {}:{}", req.fleet, req.stage),
+            "head_sha": req.sha,
+            "status": "in_progress",
+            "started_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        });
+        progress.check_run = Some(github.create_check_run(inst, repo, &body).await?);
+    }
+    if !req.force && store.last_deployed(target).await.ok().flatten().as_deref() == Some(req.sha.as_str()) {
+        let status = format!(
+            "✅ `{}` already runs on `{}`: nothing was done. Comment `/deploy {} {} --force` to deploy it again.",
+            short(&req.sha),
+            req.stage,
+            req.fleet,
+            req.stage
+        );
+        return progress.finish(true, &status, "").await;
+    }
+    let environment = req.environment();
+    let deployment = github
+        .create_deployment(
+            inst,
+            repo,
+            &req.sha,
+            &environment,
+            &format!("{}:{} by {}", req.fleet, req.stage, req.requested_by),
+        )
+        .await?;
+    github
+        .deployment_status(inst, repo, deployment, DeploymentState::InProgress, "building", None)
+        .await?;
+    progress.show("🔨 Building images…", "").await?;
+    let started = Instant::now();
+    let outcome = build_and_deploy(progress, settings).await;
+    let secs = started.elapsed().as_secs_f64();
+    let (ok, status, details, summary) = match &outcome {
+        Ok(report) if report.0.ok() => (
+            true,
+            format!("✅ Deployed `{}` to `{}` in {secs:.1} s.", short(&req.sha), req.stage),
+            routes_table(&report.0),
+            "deployed".to_owned(),
+        ),
+        Ok((report, tail)) => {
+            let failed: Vec<String> = report
+                .routes
+                .iter()
+                .filter_map(|(label, r)| r.as_ref().err().map(|e| format!("{label}: {e}")))
+                .collect();
+            (
+                false,
+                format!("❌ Deploy failed after {secs:.1} s: {}", failed.join("; ")),
+                format!("{}\n{}", routes_table(report), log_block(tail)),
+                failed.join("; "),
+            )
+        }
+        Err((e, tail)) => (false, format!("❌ Deploy failed: {e}"), log_block(tail), e.clone()),
+    };
+    let state = if ok {
+        DeploymentState::Success
+    } else {
+        DeploymentState::Failure
+    };
+    if let Err(e) = store
+        .record_deploy(target, &req.sha, if ok { "success" } else { "failure" })
+        .await
+    {
+        tracing::error!("cannot record the deploy of {target}: {e}");
+    }
+    github
+        .deployment_status(inst, repo, deployment, state, &summary, None)
+        .await?;
+    progress.finish(ok, &status, &details).await
+}
+
+fn routes_table(report: &ReleaseReport) -> String {
+    let mut t = String::from("| route | result |\n|---|---|\n");
+    for (label, r) in &report.routes {
+        let cell = match r {
+            Ok(secs) => format!("ok ({secs:.1} s)"),
+            Err(e) => format!("failed: {}", e.replace('|', "\\|").replace('\n', " ")),
+        };
+        t.push_str(&format!("| {label} | {cell} |\n"));
+    }
+    if !report.images.is_empty() {
+        t.push_str(&format!(
+            "\nImages: {}\n",
+            report
+                .images
+                .iter()
+                .map(|i| format!("`{i}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    t
+}
+
+fn log_block(tail: &[String]) -> String {
+    if tail.is_empty() {
+        return String::new();
+    }
+    format!(
+        "<details><summary>Last {} lines of output</summary>\n\n```\n{}\n```\n</details>",
+        tail.len(),
+        tail.join("\n").replace("```", "'''")
+    )
+}
+
+type Tail = Vec<String>;
+
+/// Downloads the source at the SHA, then builds and deploys on a blocking thread; phases edit
+/// the reply as they come.
+async fn build_and_deploy(
+    progress: &Progress<'_>,
+    settings: &DeploySettings,
+) -> Result<(ReleaseReport, Tail), (String, Tail)> {
+    let (github, req) = (progress.github, progress.req);
+    let archive = github
+        .tarball(req.installation_id, &req.repo, &req.sha)
+        .await
+        .map_err(|e| {
+            (
+                format!("cannot download the source of `{}`: {e}", short(&req.sha)),
+                Vec::new(),
+            )
+        })?;
+    let dir = tempfile::tempdir().map_err(|e| (format!("cannot create a build directory: {e}"), Vec::new()))?;
+    let root = dir.path().to_path_buf();
+    let token = github
+        .installation_token(req.installation_id)
+        .await
+        .map_err(|e| (e.to_string(), Vec::new()))?;
+    let image_registry = settings
+        .image_registry
+        .clone()
+        .unwrap_or_else(|| format!("ghcr.io/{}", req.repo.owner.to_lowercase()));
+    let fleet_binary = match settings.fleet_binary.clone().map_or_else(std::env::current_exe, Ok) {
+        Ok(p) => p,
+        Err(e) => {
+            return Err((
+                format!("cannot find the fleet binary to install on servers: {e}"),
+                Vec::new(),
+            ));
+        }
+    };
+    let request = ReleaseRequest {
+        root: root.clone(),
+        registry_file: REGISTRY_FILE.to_owned(),
+        fleet: req.fleet.clone(),
+        stage: req.stage.clone(),
+        commit: req.sha.clone(),
+        image_registry: Some(image_registry),
+        credentials_env: vec![
+            ("GHCR_TOKEN".into(), token.expose().to_owned()),
+            ("GITHUB_ACTOR".into(), "x-access-token".into()),
+        ],
+        source_url: Some(format!("https://github.com/{}/{}", req.repo.owner, req.repo.name)),
+        requested_by: req.requested_by.clone(),
+        fleet_binary,
+        docker_config: settings.docker_config.clone(),
+    };
+    let (phase_tx, mut phase_rx) = tokio::sync::mpsc::unbounded_channel::<Phase>();
+    let work = tokio::task::spawn_blocking(move || {
+        let tail: Mutex<VecDeque<String>> = Mutex::new(VecDeque::new());
+        let line = |l: &str| {
+            tracing::debug!("{l}");
+            if let Ok(mut t) = tail.lock() {
+                if t.len() == LOG_TAIL {
+                    t.pop_front();
+                }
+                t.push_back(l.to_owned());
+            }
+        };
+        let result = unpack_tarball(archive.as_slice(), &root)
+            .map_err(|e| e.to_string())
+            .and_then(|_| {
+                release(
+                    &request,
+                    &mut |p| {
+                        let _ = phase_tx.send(p);
+                    },
+                    &line,
+                )
+                .map_err(|e| e.to_string())
+            });
+        let tail: Vec<String> = tail.into_inner().map(Vec::from).unwrap_or_default();
+        match result {
+            Ok(report) => Ok((report, tail)),
+            Err(e) => Err((e, tail)),
+        }
+    });
+    tokio::pin!(work);
+    let result = loop {
+        tokio::select! {
+            done = &mut work => break done,
+            Some(phase) = phase_rx.recv() => {
+                let status = match phase {
+                    Phase::Building => "🔨 Building images…",
+                    Phase::Deploying => "🚀 Deploying over SSH…",
+                };
+                if let Err(e) = progress.show(status, "").await {
+                    tracing::warn!("cannot show progress: {e}");
+                }
+            }
+        }
+    };
+    drop(dir);
+    result.unwrap_or_else(|e| Err((format!("the deploy thread failed: {e}"), Vec::new())))
+}

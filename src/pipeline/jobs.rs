@@ -1,0 +1,132 @@
+//! Which deliveries become which jobs, and the jobs' payloads (stored as JSON in the queue).
+
+use serde::{Deserialize, Serialize};
+
+use crate::chatops::{Author, may_hold_command};
+use crate::webhook::{CommentRef, Event, RepoRef};
+
+/// Plan a pull request (comment + check run).
+pub const PLAN_JOB: &str = "plan";
+/// A comment that may hold a `/command`.
+pub const COMMAND_JOB: &str = "command";
+/// A push to the default branch: deploy the changed fleets' auto-deploy routes.
+pub const PUSH_JOB: &str = "push";
+/// Build and deploy one fleet+stage at one SHA.
+pub const DEPLOY_JOB: &str = "deploy";
+
+/// A comment on a pull request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandRequest {
+    pub installation_id: u64,
+    pub repo: RepoRef,
+    pub number: u64,
+    pub comment: CommentRef,
+}
+
+/// A push to the default branch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushRequest {
+    pub installation_id: u64,
+    pub repo: RepoRef,
+    pub before: String,
+    pub after: String,
+    pub branch: String,
+}
+
+/// What asked for a deploy, and where its progress is shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Trigger {
+    /// A `/deploy` comment; progress edits the reply comment `reply_id` on pull request `number`.
+    Comment {
+        number: u64,
+        comment_id: u64,
+        reply_id: u64,
+    },
+    /// A merge (push to the default branch); progress is a check run on the commit.
+    Push,
+}
+
+/// One fleet+stage to build and deploy at `sha`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeployRequest {
+    pub installation_id: u64,
+    pub repo: RepoRef,
+    pub sha: String,
+    pub fleet: String,
+    pub stage: String,
+    pub requested_by: String,
+    pub force: bool,
+    pub trigger: Trigger,
+}
+
+impl DeployRequest {
+    /// The lock and history key, `fleet:stage` (per repository).
+    pub fn target(&self) -> String {
+        format!("{}/{}:{}:{}", self.repo.owner, self.repo.name, self.fleet, self.stage)
+    }
+
+    /// The GitHub environment, `<fleet>-<stage>`.
+    pub fn environment(&self) -> String {
+        format!("{}-{}", self.fleet, self.stage)
+    }
+}
+
+/// Payloads are plain structs of strings and numbers: serializing them cannot fail.
+fn json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+fn is_zero_sha(sha: &str) -> bool {
+    sha.is_empty() || sha.bytes().all(|b| b == b'0')
+}
+
+/// The job a delivery asks for: `(kind, payload)`. Comments are queued only when they may hold
+/// a command (not by bots, not only inside code or quotes); pushes only to the default branch.
+pub fn job_for(event: &Event) -> Option<(&'static str, String)> {
+    if let Some(pr) = event.plan_request() {
+        return Some((PLAN_JOB, json(pr)));
+    }
+    match event {
+        Event::IssueComment {
+            action,
+            repo,
+            issue_number,
+            is_pull_request: true,
+            installation_id: Some(installation_id),
+            comment,
+        } if action == "created" => {
+            let author = Author {
+                login: &comment.author,
+                kind: &comment.author_type,
+            };
+            may_hold_command(&comment.body, &author).then(|| {
+                let request = CommandRequest {
+                    installation_id: *installation_id,
+                    repo: repo.clone(),
+                    number: *issue_number,
+                    comment: comment.clone(),
+                };
+                (COMMAND_JOB, json(&request))
+            })
+        }
+        Event::Push {
+            repo,
+            git_ref,
+            before,
+            after,
+            default_branch: Some(default),
+            installation_id: Some(installation_id),
+        } if git_ref == &format!("refs/heads/{default}") && !is_zero_sha(after) => {
+            let request = PushRequest {
+                installation_id: *installation_id,
+                repo: repo.clone(),
+                before: before.clone(),
+                after: after.clone(),
+                branch: default.clone(),
+            };
+            Some((PUSH_JOB, json(&request)))
+        }
+        _ => None,
+    }
+}

@@ -1,0 +1,74 @@
+//! The push job: a push to the default branch (a merge) queues a deploy of every fleet+stage
+//! whose route opts in with `auto-deploy=#true` and whose fleet directory changed. The commit
+//! is on the base repository's default branch, so its code is ours to build.
+
+use super::db::Store;
+use super::jobs::{DEPLOY_JOB, DeployRequest, PushRequest, Trigger};
+use crate::action::changed_fleets;
+use crate::config::LoadOptions;
+use crate::github::files::load_at;
+use crate::github::{GitHub, GitHubError};
+
+/// The fleet+stage pairs a push deploys; `changed: None` means "everything may have changed".
+pub fn auto_deploys(ws: &crate::config::Workspace, changed: Option<&[String]>) -> Vec<(String, String)> {
+    let fleets = ws
+        .registry
+        .fleets
+        .iter()
+        .map(|f| (f.name.value.as_str(), f.path.value.as_str()));
+    let touched = match changed {
+        Some(files) => changed_fleets(fleets, "", files),
+        None => fleets.map(|(n, _)| n.to_owned()).collect(),
+    };
+    let mut pairs: Vec<(String, String)> = ws
+        .registry
+        .routes
+        .iter()
+        .filter(|r| r.auto_deploy && touched.contains(&r.fleet.value))
+        .map(|r| (r.fleet.value.clone(), r.stage.value.clone()))
+        .collect();
+    pairs.sort();
+    pairs.dedup();
+    pairs
+}
+
+pub async fn run(github: &GitHub, store: &Store, delivery: &str, req: &PushRequest) -> Result<(), GitHubError> {
+    let (inst, repo) = (req.installation_id, &req.repo);
+    let ws = match load_at(github, inst, repo, &req.after, LoadOptions::default()).await? {
+        Ok(ws) => ws,
+        Err(e) => {
+            // The plan check of the pull request showed this already; nothing deploys.
+            tracing::warn!(sha = %req.after, "push: the configuration does not load, nothing deploys: {e}");
+            return Ok(());
+        }
+    };
+    let new_branch = req.before.is_empty() || req.before.bytes().all(|b| b == b'0');
+    let changed = if new_branch {
+        None
+    } else {
+        github.changed_files(inst, repo, &req.before, &req.after).await?
+    };
+    let pairs = auto_deploys(&ws, changed.as_deref());
+    tracing::info!(sha = %req.after, deploys = pairs.len(), "push to {}", req.branch);
+    for (fleet, stage) in pairs {
+        let deploy = DeployRequest {
+            installation_id: inst,
+            repo: repo.clone(),
+            sha: req.after.clone(),
+            fleet,
+            stage,
+            requested_by: format!("merge to {}", req.branch),
+            force: false,
+            trigger: Trigger::Push,
+        };
+        let payload = serde_json::to_string(&deploy).unwrap_or_default();
+        store
+            .enqueue(delivery, DEPLOY_JOB, &payload)
+            .await
+            .map_err(|e| GitHubError::Decode {
+                path: "push job".into(),
+                message: format!("cannot queue the deploy job: {e}"),
+            })?;
+    }
+    Ok(())
+}
