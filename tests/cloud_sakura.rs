@@ -9,7 +9,7 @@ mod fake_sakura;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use fake_sakura::{FakeSakura, Failure};
+use fake_sakura::{Failure, FakeSakura};
 use fleetflow::clock::Clock;
 use fleetflow::cloud::infra::{ProviderSet, Scope, desired};
 use fleetflow::cloud::sakura::{Credentials, SakuraProvider, auth};
@@ -62,8 +62,11 @@ stage "dev" {
 impl Env {
     fn new() -> Env {
         let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::write(dir.path().join("id_test.pub"), "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAtestkey test@fleet\n")
-            .expect("key");
+        std::fs::write(
+            dir.path().join("id_test.pub"),
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAtestkey test@fleet\n",
+        )
+        .expect("key");
         let store = StateStore::new(dir.path().join(".fleetflow-state"));
         Env {
             fake: FakeSakura::start(),
@@ -77,8 +80,14 @@ impl Env {
         let key = self.dir.path().join("id_test.pub");
         let fleet_dir = self.dir.path().join(".fleetflow");
         std::fs::create_dir_all(&fleet_dir).expect("mkdir");
-        std::fs::write(fleet_dir.join("fleet.kdl"), text.replace("KEY", &key.display().to_string())).expect("write");
-        load_fleet_file(&fleet_dir.join("fleet.kdl")).expect("valid fleet").fleet
+        std::fs::write(
+            fleet_dir.join("fleet.kdl"),
+            text.replace("KEY", &key.display().to_string()),
+        )
+        .expect("write");
+        load_fleet_file(&fleet_dir.join("fleet.kdl"))
+            .expect("valid fleet")
+            .fleet
     }
 
     fn provider(&self) -> SakuraProvider {
@@ -102,8 +111,16 @@ impl Env {
         let want = desired(&Snapshot::from_fleet("creo", &config), &scope);
         let mut providers = ProviderSet::new();
         providers.add(Box::new(self.provider()));
-        Session::open_with(&self.store, "test", scope, want, &config, self.clock.clone(), Some(providers))
-            .expect("session")
+        Session::open_with(
+            &self.store,
+            "test",
+            scope,
+            want,
+            &config,
+            self.clock.clone(),
+            Some(providers),
+        )
+        .expect("session")
     }
 }
 
@@ -136,10 +153,19 @@ fn creates_a_server_with_disk_key_and_power_then_powers_off_and_deletes_it() {
     assert_eq!(disks.len(), 1);
     assert_eq!(disks[0].size_mb, 100 * 1024);
     assert_eq!(disks[0].archive, "113000000101", "the Ubuntu 24.04 archive");
-    assert!(disks[0].ssh_key.as_deref().is_some_and(|k| k.starts_with("ssh-ed25519 ")));
+    assert!(
+        disks[0]
+            .ssh_key
+            .as_deref()
+            .is_some_and(|k| k.starts_with("ssh-ed25519 "))
+    );
     assert_eq!(disks[0].host_name.as_deref(), Some("creo-dev-01"));
 
-    let recorded = s.state.resource("creo:dev/server.creo-dev-01").expect("recorded").clone();
+    let recorded = s
+        .state
+        .resource("creo:dev/server.creo-dev-01")
+        .expect("recorded")
+        .clone();
     assert_eq!(recorded.id.as_deref(), Some(server.id.as_str()));
     assert_eq!(recorded.attributes["ip"], "127.0.0.1");
     assert_eq!(recorded.attributes["core"], "4");
@@ -153,8 +179,14 @@ fn creates_a_server_with_disk_key_and_power_then_powers_off_and_deletes_it() {
     assert!(s.plan().is_empty(), "nothing left to do");
     assert!(s.set_power("creo:dev/server.creo-dev-01", false).expect("power off"));
     assert!(!env.fake.servers()[0].up);
-    assert_eq!(s.state.resource("creo:dev/server.creo-dev-01").unwrap().attributes["power"], "down");
-    assert!(!s.set_power("creo:dev/server.creo-dev-01", false).expect("again"), "already off");
+    assert_eq!(
+        s.state.resource("creo:dev/server.creo-dev-01").unwrap().attributes["power"],
+        "down"
+    );
+    assert!(
+        !s.set_power("creo:dev/server.creo-dev-01", false).expect("again"),
+        "already off"
+    );
     drop(s);
 
     // A second session changes nothing; removing the server from the config destroys it.
@@ -172,7 +204,10 @@ fn creates_a_server_with_disk_key_and_power_then_powers_off_and_deletes_it() {
     assert_eq!(plan.changes[0].action, Action::Delete);
     let report = s.apply(&plan, &|_| true).expect("apply");
     assert!(report.ok(), "{report:?}");
-    assert!(env.fake.servers().is_empty() && env.fake.disks().is_empty(), "server and disk deleted");
+    assert!(
+        env.fake.servers().is_empty() && env.fake.disks().is_empty(),
+        "server and disk deleted"
+    );
     assert!(env.store.load().expect("state").resources.is_empty());
 }
 
@@ -192,8 +227,14 @@ fn a_rate_limit_is_retried_after_retry_after_without_real_waiting() {
     let report = s.apply(&plan, &|_| true).expect("apply");
     assert!(report.ok(), "{report:?}");
     let slept = env.clock.slept.lock().unwrap().clone();
-    assert!(slept.contains(&Duration::from_secs(7)), "Retry-After honoured: {slept:?}");
-    assert!(slept.contains(&Duration::from_secs(1)) && slept.contains(&Duration::from_secs(2)), "{slept:?}");
+    assert!(
+        slept.contains(&Duration::from_secs(7)),
+        "Retry-After honoured: {slept:?}"
+    );
+    assert!(
+        slept.contains(&Duration::from_secs(1)) && slept.contains(&Duration::from_secs(2)),
+        "{slept:?}"
+    );
     assert_eq!(env.fake.servers().len(), 1, "one server despite three POSTs");
 }
 
@@ -217,7 +258,10 @@ fn a_500_mid_apply_records_what_was_done_and_the_next_apply_converges() {
     assert_eq!(report.applied, ["creo:dev/server.creo-dev-01"]);
     let (failed, message) = report.failed.clone().expect("failed");
     assert_eq!(failed, "creo:dev/server.creo-dev-02");
-    assert!(message.contains("HTTP 500") && message.contains("run again later"), "{message}");
+    assert!(
+        message.contains("HTTP 500") && message.contains("run again later"),
+        "{message}"
+    );
     assert!(!message.contains(fake_sakura::SECRET));
     drop(s);
     let saved = env.store.load().expect("state");
@@ -266,8 +310,14 @@ fn forbidden_is_permanent_not_retried_and_says_what_to_do() {
     let plan = s.plan();
     let report = s.apply(&plan, &|_| true).expect("apply");
     let (_, message) = report.failed.expect("failed");
-    assert!(message.starts_with("sakura-cloud: creating server creo-dev-01"), "{message}");
-    assert!(message.contains("HTTP 403") && message.contains("lacks permission"), "{message}");
+    assert!(
+        message.starts_with("sakura-cloud: creating server creo-dev-01"),
+        "{message}"
+    );
+    assert!(
+        message.contains("HTTP 403") && message.contains("lacks permission"),
+        "{message}"
+    );
     let posts = env.fake.calls().iter().filter(|c| *c == "POST /server").count();
     assert_eq!(posts, 1, "not retried");
     assert!(env.clock.slept.lock().unwrap().is_empty());
@@ -287,7 +337,9 @@ fn changes_behind_the_tools_back_show_as_drift() {
     });
     let mut s = env.session(ONE);
     assert!(
-        s.notes.iter().any(|n| n.contains("changed outside fleetflow") && n.contains("core 4 → 2")),
+        s.notes
+            .iter()
+            .any(|n| n.contains("changed outside fleetflow") && n.contains("core 4 → 2")),
         "{:?}",
         s.notes
     );
@@ -295,7 +347,10 @@ fn changes_behind_the_tools_back_show_as_drift() {
     assert_eq!(plan.changes.len(), 1);
     assert_eq!(plan.changes[0].action, Action::Update);
     let text = fleetflow::plan::render_text(&plan, false);
-    assert!(text.contains("~ plan") && text.contains("\"2core-4gb\" -> \"4core-4gb\""), "{text}");
+    assert!(
+        text.contains("~ plan") && text.contains("\"2core-4gb\" -> \"4core-4gb\""),
+        "{text}"
+    );
     let report = s.apply(&plan, &|_| true).expect("apply");
     assert!(report.ok(), "{report:?}");
     assert_eq!(env.fake.servers()[0].cpu, 4, "plan changed back");
@@ -317,11 +372,17 @@ fn credentials_come_from_the_environment_or_the_usacloud_profile() {
         move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned())
     };
     let c = auth::load(
-        &env(&[("SAKURACLOUD_ACCESS_TOKEN", "t"), ("SAKURACLOUD_ACCESS_TOKEN_SECRET", "s")]),
+        &env(&[
+            ("SAKURACLOUD_ACCESS_TOKEN", "t"),
+            ("SAKURACLOUD_ACCESS_TOKEN_SECRET", "s"),
+        ]),
         Some(home.path()),
     )
     .expect("env");
-    assert_eq!((c.token.as_str(), c.secret.as_str(), c.source.as_str()), ("t", "s", "environment"));
+    assert_eq!(
+        (c.token.as_str(), c.secret.as_str(), c.source.as_str()),
+        ("t", "s", "environment")
+    );
     assert!(!format!("{c:?}").contains("\"s\""), "Debug hides the secret");
 
     let missing = auth::load(&env(&[]), Some(home.path())).expect_err("nothing configured");

@@ -4,13 +4,13 @@
 //! 127.0.0.1, so the test world's sshd plays the server. Also `fleet apply` and `fleet plan`
 //! (drift) through the binary.
 
-mod support;
 #[path = "support/fake_sakura.rs"]
 mod fake_sakura;
+mod support;
 
 use std::path::PathBuf;
 
-use fake_sakura::{FakeSakura, Failure};
+use fake_sakura::{Failure, FakeSakura};
 use predicates::prelude::PredicateBooleanExt;
 use predicates::str::contains;
 use support::{TestWorld, run_ok, test_world, unique};
@@ -46,7 +46,10 @@ impl Workspace {
 
     /// A fleet-registry.kdl listing the fleet (`fleet plan` needs one).
     fn write_registry(&self) {
-        let text = format!("registry \"t\"\nfleet \"{}\" {{\n    path \"fleets/app\"\n}}\n", self.project);
+        let text = format!(
+            "registry \"t\"\nfleet \"{}\" {{\n    path \"fleets/app\"\n}}\n",
+            self.project
+        );
         std::fs::write(self.dir.path().join("fleet-registry.kdl"), text).expect("registry");
     }
 
@@ -171,9 +174,15 @@ fn up_suspend_up_destroy() {
 
     let up = w.fleet().args(["stage", "up", "dev", "--yes"]).assert().success();
     let text = Workspace::stdout(&up);
-    assert!(text.contains(&format!("/server.{} will be created", w.server)), "{text}");
+    assert!(
+        text.contains(&format!("/server.{} will be created", w.server)),
+        "{text}"
+    );
     assert!(text.contains("Apply complete: 1 change(s) applied."), "{text}");
-    assert!(text.contains(&format!("{}:dev → {}: ok", w.project, w.server)), "{text}");
+    assert!(
+        text.contains(&format!("{}:dev → {}: ok", w.project, w.server)),
+        "{text}"
+    );
     let server = w.fake.server_named(&w.server).expect("created");
     assert!(server.up && server.ip == "127.0.0.1");
     assert_eq!(w.running(), 1, "the container runs on the 'server'");
@@ -241,7 +250,10 @@ fn up_suspend_up_destroy() {
         .assert()
         .success()
         .stdout(contains(format!("/server.{} will be destroyed", w.server)));
-    assert!(w.fake.servers().is_empty() && w.fake.disks().is_empty(), "server and disk deleted");
+    assert!(
+        w.fake.servers().is_empty() && w.fake.disks().is_empty(),
+        "server and disk deleted"
+    );
     assert_eq!(w.all_containers(), 0, "containers removed first");
     let state = std::fs::read_to_string(w.fleet_dir().join(".fleetflow/state.json")).expect("state");
     assert!(!state.contains(&w.server), "{state}");
@@ -256,10 +268,16 @@ fn up_suspend_up_destroy() {
 fn apply_plan_drift_and_a_failure_that_the_next_run_converges() {
     let w = Workspace::new();
     w.write_registry();
-    w.write(&format!("    scale \"{}\" {{\n        min 1\n        max 2\n    }}\n", w.server));
+    w.write(&format!(
+        "    scale \"{}\" {{\n        min 1\n        max 2\n    }}\n",
+        w.server
+    ));
     let plan = w.fleet().args(["plan"]).assert().success();
     let text = Workspace::stdout(&plan);
-    assert!(text.contains(&format!("/server.{} will be created", w.server)), "{text}");
+    assert!(
+        text.contains(&format!("/server.{} will be created", w.server)),
+        "{text}"
+    );
 
     // A 500 on every attempt to create: the apply fails, says how to continue, records nothing.
     w.fake.fail(Failure {

@@ -53,12 +53,15 @@ fn registry_path(flag: Option<&Path>) -> Option<PathBuf> {
 pub(super) fn target_of(registry: Option<&Path>, fleet: SelectedFleet) -> CloudTarget {
     if let Some(path) = registry_path(registry) {
         let (root, file) = split_path(&path);
-        if let Ok(ws) = load_workspace(&DirFiles { root: root.clone() }, &file, LoadOptions { verify_fleets: false })
-            && let Some(entry) = ws
-                .registry
-                .fleets
-                .iter()
-                .find(|f| root.join(&f.path.value).canonicalize().ok().as_deref() == Some(fleet.dir.as_path()))
+        if let Ok(ws) = load_workspace(
+            &DirFiles { root: root.clone() },
+            &file,
+            LoadOptions { verify_fleets: false },
+        ) && let Some(entry) = ws
+            .registry
+            .fleets
+            .iter()
+            .find(|f| root.join(&f.path.value).canonicalize().ok().as_deref() == Some(fleet.dir.as_path()))
         {
             return CloudTarget {
                 name: entry.name.value.clone(),
@@ -185,7 +188,12 @@ fn apply_one(console: &Console, target: &CloudTarget, args: &ApplyArgs) -> u8 {
     };
     let desired = infra::desired(&Snapshot::from_fleet(&target.name, &target.config), &scope);
     let recorded = target.store.load_if_exists().ok().flatten().unwrap_or_default();
-    if desired.is_empty() && !recorded.resources.iter().any(|r| infra::parse_address(&r.address).is_some_and(|a| scope.contains(&a))) {
+    if desired.is_empty()
+        && !recorded
+            .resources
+            .iter()
+            .any(|r| infra::parse_address(&r.address).is_some_and(|a| scope.contains(&a)))
+    {
         console.print(&format!("{}: no infrastructure declared.\n", target.name));
         return exit::OK;
     }

@@ -86,7 +86,9 @@ pub fn ssh_target(server: &Server, recorded: &StateResource) -> Result<SshTarget
             server.name.value
         ));
     }
-    s.ssh_key = s.ssh_key.map(|k| k.strip_suffix(".pub").map(str::to_owned).unwrap_or(k));
+    s.ssh_key = s
+        .ssh_key
+        .map(|k| k.strip_suffix(".pub").map(str::to_owned).unwrap_or(k));
     SshTarget::from_server(&s).map_err(|e| e.to_string())
 }
 
@@ -109,7 +111,9 @@ fn routes(
     servers
         .iter()
         .filter_map(|(_, server, recorded)| {
-            let r = recorded.as_ref().filter(|r| r.attributes.get("power").is_some_and(|p| p == "up"))?;
+            let r = recorded
+                .as_ref()
+                .filter(|r| r.attributes.get("power").is_some_and(|p| p == "up"))?;
             Some(ssh_target(server, r).map(|ssh| (remote_plan(target, stage, server, &ssh, argv), ssh)))
         })
         .collect()
@@ -256,8 +260,12 @@ fn down(console: &Console, target: &CloudTarget, args: &StageDownArgs) -> u8 {
         }
         console.print(&render_text(&plan, false));
         // The containers go first (best effort: the servers are deleted either way).
-        if let Ok(plans) = routes(target, stage, &session.servers(), &["down".into(), stage.clone(), "--remove".into()])
-            && !plans.is_empty()
+        if let Ok(plans) = routes(
+            target,
+            stage,
+            &session.servers(),
+            &["down".into(), stage.clone(), "--remove".into()],
+        ) && !plans.is_empty()
             && let Ok(results) = for_each_route(console, &plans, &|r, plan, line| {
                 remote::run_deploy(r, plan, line).map_err(|e| e.to_string())
             })
@@ -272,7 +280,9 @@ fn down(console: &Console, target: &CloudTarget, args: &StageDownArgs) -> u8 {
     }
     let servers = session.servers();
     for (name, _, r) in &servers {
-        if r.as_ref().is_none_or(|r| r.attributes.get("power").is_none_or(|p| p != "up")) {
+        if r.as_ref()
+            .is_none_or(|r| r.attributes.get("power").is_none_or(|p| p != "up"))
+        {
             console.print(&format!("Server {name} is not running: no containers to stop.\n"));
         }
     }
@@ -320,7 +330,9 @@ fn remote_command(console: &Console, target: &CloudTarget, stage: &str, argv: &[
     let plans = match routes(target, stage, &servers, argv) {
         Ok(p) if !p.is_empty() => p,
         Ok(_) => {
-            console.error(&format!("no server of stage `{stage}` is running; start it with `fleet stage up {stage}`"));
+            console.error(&format!(
+                "no server of stage `{stage}` is running; start it with `fleet stage up {stage}`"
+            ));
             return exit::FAILURE;
         }
         Err(m) => {
@@ -354,10 +366,17 @@ fn live_servers(
     let desired = infra::desired(&Snapshot::from_fleet(&target.name, &target.config), &scope);
     let recorded = target.store.load().map_err(|e| fail(e.to_string()))?;
     let clock = Arc::new(SystemClock);
-    let providers =
-        providers_for(&target.config, &desired, &recorded, &scope, clock.clone()).map_err(|e| fail(format!("{e:#}")))?;
-    let refreshed = infra::refresh(&providers, clock.as_ref(), &RetryConfig::default(), &recorded, &desired, &scope)
-        .map_err(|e| fail(format!("cannot read the live infrastructure: {e}")))?;
+    let providers = providers_for(&target.config, &desired, &recorded, &scope, clock.clone())
+        .map_err(|e| fail(format!("{e:#}")))?;
+    let refreshed = infra::refresh(
+        &providers,
+        clock.as_ref(),
+        &RetryConfig::default(),
+        &recorded,
+        &desired,
+        &scope,
+    )
+    .map_err(|e| fail(format!("cannot read the live infrastructure: {e}")))?;
     Ok(desired
         .resources
         .iter()

@@ -140,7 +140,9 @@ fn with_live_infrastructure(head: &Workspace, state: &crate::plan::State, plan: 
         let refreshed = match refreshed {
             Ok(r) => r,
             Err(e) => {
-                note(&format!("note: the infrastructure of {name} was planned from the recorded state, not the live one: {e}"));
+                note(&format!(
+                    "note: the infrastructure of {name} was planned from the recorded state, not the live one: {e}"
+                ));
                 continue;
             }
         };

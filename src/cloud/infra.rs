@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use super::{Action, ApplyReport, CloudProvider, Op, ProviderError, RetryConfig, apply_actions};
 use crate::clock::Clock;
-use crate::config::cloud::{Disk, ServerPlan, Server, ValueOrRef};
+use crate::config::cloud::{Disk, Server, ServerPlan, ValueOrRef};
 use crate::config::cloudflare::{DnsRecord, R2Bucket, Worker};
 use crate::config::lower::Spanned;
 use crate::plan::snapshot::{Address, CloudKind, DnsEntry, Resource, Snapshot};
@@ -135,7 +135,10 @@ pub fn scales(head: &Snapshot, scope: &Scope) -> Vec<String> {
                 fleet,
                 stage,
             } if scope.fleet.as_ref().is_none_or(|f| f == fleet)
-                && scope.stage.as_ref().is_none_or(|s| stage.as_ref().is_none_or(|t| t == s)) =>
+                && scope
+                    .stage
+                    .as_ref()
+                    .is_none_or(|s| stage.as_ref().is_none_or(|t| t == s)) =>
             {
                 Some(name.clone())
             }
@@ -225,7 +228,11 @@ pub fn refresh(
                         .map(|k| format!("{k} {} → {}", r.attributes[*k], l.attributes.get(*k).map_or("-", |v| v)))
                         .collect();
                     if !drifted.is_empty() {
-                        out.notes.push(format!("{} changed outside fleetflow: {}", r.address, drifted.join(", ")));
+                        out.notes.push(format!(
+                            "{} changed outside fleetflow: {}",
+                            r.address,
+                            drifted.join(", ")
+                        ));
                     }
                     out.state.upsert(l);
                 }
@@ -243,7 +250,8 @@ pub fn refresh(
                 && let Some(l) = live.get(&address)
                 && is_complete(l)
             {
-                out.notes.push(format!("{address} exists at {name} but was not recorded: adopted"));
+                out.notes
+                    .push(format!("{address} exists at {name} but was not recorded: adopted"));
                 out.state.upsert(l.clone());
             }
         }
@@ -287,7 +295,10 @@ fn observed(resource: Resource, live: &StateResource) -> Resource {
             ) {
                 let same = matches!(&s.plan, Some(p) if plan_numbers(p) == Some((core, memory)));
                 if !same {
-                    s.plan = Some(ServerPlan::Spec { core, memory_gb: memory });
+                    s.plan = Some(ServerPlan::Spec {
+                        core,
+                        memory_gb: memory,
+                    });
                 }
             }
             if let Some(size) = get("disk-size").and_then(|v| v.parse().ok()) {
@@ -411,7 +422,12 @@ pub fn ordered(plan: &Plan) -> Vec<&Change> {
 }
 
 /// The value of `kind.name.attribute` as `state` records it (stage-scoped, then fleet-wide).
-pub fn resolve(fleet: &str, stage: Option<&str>, reference: &crate::config::cloud::ResourceRef, state: &State) -> Option<String> {
+pub fn resolve(
+    fleet: &str,
+    stage: Option<&str>,
+    reference: &crate::config::cloud::ResourceRef,
+    state: &State,
+) -> Option<String> {
     let scoped = stage.map(|s| format!("{fleet}:{s}/{}.{}", reference.kind, reference.name));
     let fleet_wide = format!("{fleet}/{}.{}", reference.kind, reference.name);
     scoped
@@ -428,8 +444,17 @@ pub fn action_for(change: &Change, state: &State) -> Result<Action, ProviderErro
         plan::Action::Replace => Op::Replace,
         plan::Action::Delete => Op::Delete,
     };
-    let Address::Cloud { fleet, stage, kind, name } = &change.address else {
-        return Err(ProviderError::Permanent(format!("{} is not a cloud resource", change.id)));
+    let Address::Cloud {
+        fleet,
+        stage,
+        kind,
+        name,
+    } = &change.address
+    else {
+        return Err(ProviderError::Permanent(format!(
+            "{} is not a cloud resource",
+            change.id
+        )));
     };
     let resource = change.after.as_ref().or(change.before.as_ref());
     let mut a = BTreeMap::new();
@@ -445,7 +470,10 @@ pub fn action_for(change: &Change, state: &State) -> Result<Action, ProviderErro
             let numbers = s.plan.as_ref().and_then(plan_numbers);
             put("core", numbers.map(|n| n.0.to_string()));
             put("memory", numbers.map(|n| n.1.to_string()));
-            put("disk-size", s.disk.as_ref().and_then(|d| d.size_gb).map(|n| n.to_string()));
+            put(
+                "disk-size",
+                s.disk.as_ref().and_then(|d| d.size_gb).map(|n| n.to_string()),
+            );
             put("os", s.disk.as_ref().and_then(|d| d.os.clone()));
             put("ssh-key", s.ssh_key.clone());
         }

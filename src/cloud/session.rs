@@ -157,7 +157,11 @@ impl<'a> Session<'a> {
                         ..
                     },
                     Resource::Server(s),
-                ) => Some((name.clone(), s.clone(), self.state.resource(&address.to_string()).cloned())),
+                ) => Some((
+                    name.clone(),
+                    s.clone(),
+                    self.state.resource(&address.to_string()).cloned(),
+                )),
                 _ => None,
             })
             .collect()

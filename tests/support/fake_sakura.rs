@@ -160,7 +160,12 @@ impl FakeSakura {
     /// Deletes a server (and its disks) behind the tool's back.
     pub fn delete_behind_back(&self, name: &str) {
         let mut w = self.world.lock().unwrap();
-        let ids: Vec<String> = w.servers.values().filter(|s| s.name == name).map(|s| s.id.clone()).collect();
+        let ids: Vec<String> = w
+            .servers
+            .values()
+            .filter(|s| s.name == name)
+            .map(|s| s.id.clone())
+            .collect();
         for id in ids {
             if let Some(s) = w.servers.remove(&id) {
                 for d in s.disks {
@@ -194,16 +199,14 @@ fn percent_decode(s: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                match u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                    Ok(b) => {
-                        out.push(b);
-                        i += 3;
-                        continue;
-                    }
-                    Err(_) => out.push(b'%'),
+            b'%' if i + 2 < bytes.len() => match u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                Ok(b) => {
+                    out.push(b);
+                    i += 3;
+                    continue;
                 }
-            }
+                Err(_) => out.push(b'%'),
+            },
             b => out.push(b),
         }
         i += 1;
@@ -355,7 +358,11 @@ async fn handle(State(world): State<Shared>, method: Method, uri: Uri, headers: 
             let server = FakeServer {
                 id: w.next_id.to_string(),
                 name: name.to_owned(),
-                description: s.get("Description").and_then(Value::as_str).unwrap_or_default().to_owned(),
+                description: s
+                    .get("Description")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
                 tags: s
                     .get("Tags")
                     .and_then(Value::as_array)
@@ -370,10 +377,16 @@ async fn handle(State(world): State<Shared>, method: Method, uri: Uri, headers: 
             };
             let out = server_json(&server, &w.disks);
             w.servers.insert(server.id.clone(), server);
-            ok(StatusCode::CREATED, json!({"Server": out, "Success": true, "is_ok": true}))
+            ok(
+                StatusCode::CREATED,
+                json!({"Server": out, "Success": true, "is_ok": true}),
+            )
         }
         ("GET", ["server", id]) => match w.servers.get(*id) {
-            Some(s) => ok(StatusCode::OK, json!({"Server": server_json(s, &w.disks), "is_ok": true})),
+            Some(s) => ok(
+                StatusCode::OK,
+                json!({"Server": server_json(s, &w.disks), "is_ok": true}),
+            ),
             None => error(StatusCode::NOT_FOUND, "not_found", "対象が見つかりません"),
         },
         ("DELETE", ["server", id]) => {
@@ -396,7 +409,10 @@ async fn handle(State(world): State<Shared>, method: Method, uri: Uri, headers: 
                 }
             }
             w.servers.remove(*id);
-            ok(StatusCode::OK, json!({"Server": server_json(&s, &w.disks), "Success": true, "is_ok": true}))
+            ok(
+                StatusCode::OK,
+                json!({"Server": server_json(&s, &w.disks), "Success": true, "is_ok": true}),
+            )
         }
         ("GET", ["server", id, "power"]) => match w.servers.get(*id) {
             Some(s) => ok(
@@ -493,7 +509,10 @@ async fn handle(State(world): State<Shared>, method: Method, uri: Uri, headers: 
             }
             let out = disk_json(&disk);
             w.disks.insert(disk.id.clone(), disk);
-            ok(StatusCode::ACCEPTED, json!({"Disk": out, "Success": true, "is_ok": true}))
+            ok(
+                StatusCode::ACCEPTED,
+                json!({"Disk": out, "Success": true, "is_ok": true}),
+            )
         }
         ("GET", ["disk", id]) => match w.disks.get(*id) {
             Some(d) => ok(StatusCode::OK, json!({"Disk": disk_json(d), "is_ok": true})),

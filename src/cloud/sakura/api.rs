@@ -102,7 +102,13 @@ impl Api {
     }
 
     /// One request; `query` is sent as the JSON search condition.
-    pub fn call(&self, method: Method, path: &str, query: Option<&Value>, body: Option<&Value>) -> Result<Value, ApiError> {
+    pub fn call(
+        &self,
+        method: Method,
+        path: &str,
+        query: Option<&Value>,
+        body: Option<&Value>,
+    ) -> Result<Value, ApiError> {
         let mut url = reqwest::Url::parse(&format!("{}{path}", self.base)).map_err(|e| ApiError {
             status: 0,
             code: "bad_url".into(),

@@ -34,7 +34,9 @@ pub enum CredentialsError {
         "no Sakura Cloud credentials: set SAKURACLOUD_ACCESS_TOKEN and SAKURACLOUD_ACCESS_TOKEN_SECRET, or configure usacloud (`usacloud config`; looked for {looked})"
     )]
     Missing { looked: String },
-    #[error("cannot read the usacloud profile {path}: {detail}; fix it with `usacloud config`, or set SAKURACLOUD_ACCESS_TOKEN and SAKURACLOUD_ACCESS_TOKEN_SECRET")]
+    #[error(
+        "cannot read the usacloud profile {path}: {detail}; fix it with `usacloud config`, or set SAKURACLOUD_ACCESS_TOKEN and SAKURACLOUD_ACCESS_TOKEN_SECRET"
+    )]
     BadProfile { path: String, detail: String },
 }
 

@@ -90,11 +90,12 @@ impl SakuraProvider {
         let list = self
             .call(Method::GET, "/server", Some(&query), None)
             .map_err(|e| e.into_provider("listing Sakura Cloud servers"))?;
-        let servers = list.get("Servers").and_then(Value::as_array).cloned().unwrap_or_default();
-        Ok(servers
-            .into_iter()
-            .filter_map(|s| Some((address_of(&s)?, s)))
-            .collect())
+        let servers = list
+            .get("Servers")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        Ok(servers.into_iter().filter_map(|s| Some((address_of(&s)?, s))).collect())
     }
 
     /// The server named `name` that carries `address`, if any.
@@ -107,8 +108,9 @@ impl SakuraProvider {
             .get("Servers")
             .and_then(Value::as_array)
             .and_then(|all| {
-                all.iter()
-                    .find(|s| s.get("Name").and_then(Value::as_str) == Some(name) && address_of(s).as_deref() == Some(address))
+                all.iter().find(|s| {
+                    s.get("Name").and_then(Value::as_str) == Some(name) && address_of(s).as_deref() == Some(address)
+                })
             })
             .cloned())
     }

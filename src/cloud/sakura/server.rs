@@ -153,7 +153,9 @@ pub fn server_state(address: &str, server: &Value, recorded: Option<&StateResour
     let power = instance_status(server).map(str::to_owned);
     put(
         "status",
-        power.as_deref().map(|p| if p == "up" { "running" } else { "stopped" }.to_owned()),
+        power
+            .as_deref()
+            .map(|p| if p == "up" { "running" } else { "stopped" }.to_owned()),
     );
     put("power", power);
     put("zone", server.get("Zone").and_then(|z| str_of(z, "Name")));
@@ -263,7 +265,10 @@ impl SakuraProvider {
         }
         self.set_power_and_wait(&id, true)?;
         let live = self.server(&id)?.ok_or_else(|| {
-            ProviderError::Transient(format!("server {} ({id}) vanished right after it was created", spec.name))
+            ProviderError::Transient(format!(
+                "server {} ({id}) vanished right after it was created",
+                spec.name
+            ))
         })?;
         Ok(server_state(address, &live, None))
     }
@@ -316,7 +321,12 @@ impl SakuraProvider {
     }
 
     /// A plan change (power off, `PUT /server/{id}/plan`, power back on); the server gets a new ID.
-    pub(super) fn update(&self, spec: &ServerSpec, address: &str, server: &Value) -> Result<StateResource, ProviderError> {
+    pub(super) fn update(
+        &self,
+        spec: &ServerSpec,
+        address: &str,
+        server: &Value,
+    ) -> Result<StateResource, ProviderError> {
         let id = id_of(server).unwrap_or_default();
         let live = server_state(address, server, None);
         let same_plan = live.attributes.get("core") == Some(&spec.core.to_string())
@@ -338,7 +348,10 @@ impl SakuraProvider {
             self.set_power_and_wait(&new_id, true)?;
         }
         let now = self.server(&new_id)?.ok_or_else(|| {
-            ProviderError::Transient(format!("server {} ({new_id}) vanished after its plan change", spec.name))
+            ProviderError::Transient(format!(
+                "server {} ({new_id}) vanished after its plan change",
+                spec.name
+            ))
         })?;
         Ok(server_state(address, &now, None))
     }
