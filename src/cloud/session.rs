@@ -167,16 +167,6 @@ impl<'a> Session<'a> {
             .collect()
     }
 
-    /// Every recorded resource in scope (for `--destroy`), with its address.
-    pub fn recorded_in_scope(&self) -> Vec<StateResource> {
-        self.state
-            .resources
-            .iter()
-            .filter(|r| infra::parse_address(&r.address).is_some_and(|a| self.scope.contains(&a)))
-            .cloned()
-            .collect()
-    }
-
     /// Powers a recorded resource on or off through its provider and records the result.
     pub fn set_power(&mut self, address: &str, on: bool) -> anyhow::Result<bool> {
         let Some(recorded) = self.state.resource(address).cloned() else {
@@ -207,9 +197,13 @@ impl<'a> Session<'a> {
         Ok(changed)
     }
 
-    /// A plan that destroys every recorded resource in scope.
+    /// A plan that destroys every recorded resource of the scope's stage (the fleet-wide ones
+    /// other stages share are kept), or of the whole fleet when the scope has no stage.
     pub fn destroy_plan(&self) -> Plan {
-        let base = infra::live_base(&self.desired, &self.state, &self.scope);
+        let mut base = infra::live_base(&self.desired, &self.state, &self.scope);
+        if let Some(stage) = &self.scope.stage {
+            base.resources.retain(|a, _| a.stage() == Some(stage.as_str()));
+        }
         crate::plan::plan(Some(&base), &Snapshot::default(), Some(&self.state))
     }
 }
