@@ -404,3 +404,24 @@ fn credentials_come_from_the_environment_or_the_usacloud_profile() {
     let bad = auth::load(&env(&[]), Some(home.path())).expect_err("corrupt");
     assert!(bad.to_string().contains("not valid JSON"), "{bad}");
 }
+
+#[test]
+fn refused_credentials_are_permanent_and_never_echoed() {
+    use fleetflow::cloud::{CloudProvider, ProviderError};
+    let env = Env::new();
+    let credentials = Credentials {
+        token: fake_sakura::TOKEN.into(),
+        secret: "wrong-secret-value".into(),
+        zone: None,
+        source: "test".into(),
+    };
+    let p = SakuraProvider::new("tk1a", credentials, Some(&env.fake.api_url()), env.clock.clone());
+    match p.get_state() {
+        Err(ProviderError::Permanent(m)) => {
+            assert!(m.contains("HTTP 401") && m.contains("SAKURACLOUD_ACCESS_TOKEN"), "{m}");
+            assert!(!m.contains("wrong-secret-value"), "{m}");
+        }
+        other => panic!("expected a permanent error, got {other:?}"),
+    }
+    assert_eq!(env.fake.world.lock().unwrap().unauthorized, 1);
+}
