@@ -368,7 +368,7 @@ fn stage_commands_run_on_the_server_for_a_routed_stage() {
     stage(&["down", "live", "--destroy"])
         .assert()
         .code(2)
-        .stderr(contains("arrive with the cloud infrastructure support"));
+        .stderr(contains("manage cloud servers a fleet declares"));
     stage(&["down", "live"]).assert().success().stdout(contains("[local] "));
     assert!(m.container_ids().is_empty(), "stopped on the server");
 }

@@ -1,7 +1,9 @@
 //! The `fleet` command line: raw arguments (clap) → one command run over the library.
 
 mod action_cmd;
+mod apply_cmd;
 mod build_cmd;
+mod cloud_stage_cmd;
 mod deploy_cmd;
 mod fleet_select;
 mod output;
@@ -77,6 +79,8 @@ pub enum Command {
     Stage(stage_cmd::StageCommand),
     /// What changes between a base commit and the working tree: services, routes, infrastructure.
     Plan(plan_cmd::PlanArgs),
+    /// Apply the infrastructure plan (servers, DNS, …) against the live providers, under the state lock.
+    Apply(apply_cmd::ApplyArgs),
     /// Recorded infrastructure state (.fleetflow/state.json).
     #[command(subcommand)]
     State(plan_cmd::StateCommand),
@@ -134,6 +138,7 @@ pub fn main() -> ExitCode {
         Command::Restart(args) => deploy_cmd::run_restart(&console, cli.registry.as_deref(), &args),
         Command::Stage(command) => stage_cmd::run(&console, cli.registry.as_deref(), &command),
         Command::Plan(args) => plan_cmd::run_plan(&console, cli.color, cli.registry.as_deref(), &args),
+        Command::Apply(args) => apply_cmd::run(&console, cli.registry.as_deref(), &args),
         Command::State(command) => plan_cmd::run_state(&console, cli.registry.as_deref(), &command),
         Command::Serve(args) => serve_cmd::run(&console, &args),
         Command::Action(args) => action_cmd::run(&console, &args),

@@ -110,6 +110,62 @@ pub(super) fn load_base(console: &Console, dir: &Path, name: &str, base: Option<
     }
 }
 
+/// Replaces the plan's provisioned cloud resources, for each fleet whose resources the state
+/// records, by the plan against the live providers: drift made outside fleetflow shows. A
+/// provider that cannot be reached (no credentials) leaves that fleet's part as planned from
+/// the recorded state, with a note.
+fn with_live_infrastructure(head: &Workspace, state: &crate::plan::State, plan: &mut crate::plan::Plan) {
+    use crate::cloud::infra::{self, Scope};
+    use crate::plan::snapshot::Address;
+    for (name, config) in &head.fleets {
+        let scope = Scope {
+            fleet: Some(name.clone()),
+            stage: None,
+        };
+        let recorded = state
+            .resources
+            .iter()
+            .any(|r| infra::parse_address(&r.address).is_some_and(|a| scope.contains(&a)));
+        if !recorded {
+            continue;
+        }
+        let desired = infra::desired(&Snapshot::from_fleet(name, config), &scope);
+        let clock = std::sync::Arc::new(crate::clock::SystemClock);
+        let refreshed = crate::cloud::session::providers_for(config, &desired, state, &scope, clock.clone())
+            .map_err(|e| format!("{e:#}"))
+            .and_then(|providers| {
+                let retry = crate::cloud::RetryConfig::default();
+                infra::refresh(&providers, clock.as_ref(), &retry, state, &desired, &scope).map_err(|e| e.to_string())
+            });
+        let refreshed = match refreshed {
+            Ok(r) => r,
+            Err(e) => {
+                note(&format!(
+                    "note: the infrastructure of {name} was planned from the recorded state, not the live one: {e}"
+                ));
+                continue;
+            }
+        };
+        for n in &refreshed.notes {
+            note(&format!("drift: {n}"));
+        }
+        // Only resources whose provider was reached; the others stay as planned.
+        let covered = |c: &crate::plan::Change| match &c.address {
+            Address::Cloud { kind, .. } if scope.contains(&c.address) => {
+                infra::provider_of(*kind, c.after.as_ref().or(c.before.as_ref()))
+                    .is_some_and(|p| !refreshed.unavailable.contains(&p))
+            }
+            _ => false,
+        };
+        let live = infra::plan_infra(&desired, &refreshed.state, &scope);
+        plan.changes.retain(|c| !covered(c));
+        plan.changes.extend(live.changes.into_iter().filter(|c| covered(c)));
+    }
+    plan.changes
+        .sort_by(|a, b| (a.address.section(), &a.address).cmp(&(b.address.section(), &b.address)));
+    plan.summary = crate::plan::Summary::of(&plan.changes);
+}
+
 fn note(message: &str) {
     eprintln!("{message}");
 }
@@ -151,6 +207,9 @@ pub fn run_plan(console: &Console, color: ColorChoice, registry_flag: Option<&Pa
     }
     let base_snapshot = base.as_ref().map(|(w, _)| Snapshot::from_workspace(w));
     let mut plan = crate::plan::plan(base_snapshot.as_ref(), &Snapshot::from_workspace(&head), state.as_ref());
+    if let Some(state) = &state {
+        with_live_infrastructure(&head, state, &mut plan);
+    }
     if let Some(stage) = &args.stage {
         let defined = std::iter::once(&head)
             .chain(base.as_ref().map(|(w, _)| w))

@@ -68,7 +68,7 @@ pub fn run(console: &Console, routed: Routed, command: &StageCommand) -> u8 {
         }
         StageCommand::Down(a) if a.suspend || a.destroy => {
             console.error(
-                "--suspend and --destroy manage cloud servers; they arrive with the cloud infrastructure support",
+                "--suspend and --destroy manage cloud servers a fleet declares; this stage is routed to a registry server, so `fleet stage down` (without them) stops its containers there",
             );
             return exit::USAGE;
         }

@@ -87,11 +87,9 @@ pub fn run(console: &Console, registry: Option<&Path>, command: &StageCommand) -
                 return super::remote_stage_cmd::run(console, routed, command);
             }
             Ok(s) if !s.is_local() => {
-                console.error(&format!(
-                    "stage `{stage}` has servers (a remote stage); `fleet stage` manages remote stages once SSH \
-                     deploys land. For now use `fleet deploy {stage}` on the server"
-                ));
-                return exit::USAGE;
+                let dir = f.dir.clone();
+                let target = super::apply_cmd::target_of(registry, f);
+                return super::cloud_stage_cmd::run(console, target, &dir, command);
             }
             Ok(_) => {}
             Err(m) => {
@@ -119,6 +117,16 @@ pub fn run(console: &Console, registry: Option<&Path>, command: &StageCommand) -
         StageCommand::Down(a) if a.suspend => {
             console.error("--suspend powers servers off; a local stage has none (use --destroy to remove containers)");
             exit::USAGE
+        }
+        StageCommand::Down(a)
+            if a.destroy
+                && let Err(code) = super::apply_cmd::confirm(
+                    console,
+                    a.yes,
+                    &format!("Remove the containers of stage `{}`?", a.stage),
+                ) =>
+        {
+            code
         }
         StageCommand::Down(a) => deploy_cmd::run_down(
             console,

@@ -5,6 +5,10 @@
 //! Providers (Sakura Cloud, Cloudflare) implement [`CloudProvider`]; this module is pure over
 //! that trait and the [`Clock`].
 
+pub mod infra;
+pub mod sakura;
+pub mod session;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -51,6 +55,17 @@ pub trait CloudProvider: Send + Sync {
     fn apply(&self, action: &Action, state: &State) -> Result<Option<StateResource>, ProviderError>;
     /// Deletes by provider id.
     fn destroy(&self, id: &str) -> Result<(), ProviderError>;
+    /// The recorded resource as it is now (`None`: it no longer exists). Default: whatever
+    /// [`CloudProvider::get_state`] reports at that address.
+    fn refresh(&self, recorded: &StateResource) -> Result<Option<StateResource>, ProviderError> {
+        Ok(self.get_state()?.into_iter().find(|r| r.address == recorded.address))
+    }
+    /// Powers a resource on or off (servers: `fleet stage up` / `down --suspend`); returns it
+    /// as it now is. Default: the provider has nothing to power.
+    fn set_power(&self, resource: &StateResource, on: bool) -> Result<Option<StateResource>, ProviderError> {
+        let _ = on;
+        Ok(Some(resource.clone()))
+    }
 }
 
 /// Seed 003's retry strategy.

@@ -208,6 +208,13 @@ impl Snapshot {
         snap
     }
 
+    /// One fleet alone (no registry), under the name `fleet`.
+    pub fn from_fleet(fleet: &str, config: &FleetConfig) -> Self {
+        let mut snap = Snapshot::default();
+        snap.add_fleet(fleet, config);
+        snap
+    }
+
     fn add_fleet(&mut self, fleet: &str, config: &FleetConfig) {
         self.add_infrastructure(fleet, None, &config.infrastructure);
         if config.stages.is_empty() {

@@ -1,0 +1,496 @@
+//! `fleet stage up|down|status|ps|logs` for a stage with cloud servers (seed 004): the servers
+//! are created or powered on, SSH is awaited, the containers are deployed over SSH, then DNS;
+//! `down` stops the containers, `--suspend` powers the servers off, `--destroy` deletes them.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use super::apply_cmd::{CloudTarget, apply_and_report, confirm, print_notes};
+use super::registry_remote_cmd::{deploy_routes, for_each_route, summarize};
+use super::stage_cmd::{StageArgs, StageCommand, StageDownArgs, StageUpArgs};
+use super::{Console, Output, exit};
+use crate::clock::SystemClock;
+use crate::cloud::RetryConfig;
+use crate::cloud::infra::{self, Scope};
+use crate::cloud::session::{Session, providers_for};
+use crate::config::cloud::Server;
+use crate::deploy::remote::{self, RemotePlan};
+use crate::plan::snapshot::{Address, CloudKind, Snapshot};
+use crate::plan::state::StateResource;
+use crate::plan::{Change, render_text};
+use crate::ssh::{OpensshRemote, SshError, SshTarget, quote};
+
+/// Where a cloud server's fleet lives when `deploy-path` is not set.
+pub const DEFAULT_DEPLOY_PATH: &str = "/opt/fleetflow";
+
+pub fn run(console: &Console, target: CloudTarget, fleet_dir: &Path, command: &StageCommand) -> u8 {
+    match command {
+        StageCommand::Up(a) => up(console, &target, fleet_dir, a),
+        StageCommand::Down(a) => down(console, &target, a),
+        StageCommand::Status(a) => status(console, &target, a),
+        StageCommand::Ps(a) => remote_command(console, &target, &a.stage, &["ps".into(), a.stage.clone()]),
+        StageCommand::Logs(a) => {
+            let mut argv = vec!["logs".to_owned(), a.stage.clone()];
+            if let Some(s) = &a.service {
+                argv.extend(["--service".into(), s.clone()]);
+            }
+            if let Some(n) = a.tail {
+                argv.extend(["--tail".into(), n.to_string()]);
+            }
+            if a.follow {
+                argv.push("--follow".into());
+            }
+            remote_command(console, &target, &a.stage, &argv)
+        }
+    }
+}
+
+fn is_dns(c: &Change) -> bool {
+    matches!(
+        c.address,
+        Address::Cloud {
+            kind: CloudKind::DnsRecord,
+            ..
+        }
+    )
+}
+
+fn open<'a>(console: &Console, target: &'a CloudTarget, stage: &str, operation: &str) -> Result<Session<'a>, u8> {
+    Session::open(
+        &target.store,
+        operation,
+        &target.name,
+        &target.config,
+        Some(stage),
+        Arc::new(SystemClock),
+    )
+    .map_err(|e| {
+        console.error(&format!("{e:#}"));
+        exit::FAILURE
+    })
+}
+
+/// How to reach a created server: its recorded IP (unless `ssh-host` is set), the private key
+/// beside the `ssh-key` public key (else FLEET_SSH_KEY).
+pub fn ssh_target(server: &Server, recorded: &StateResource) -> Result<SshTarget, String> {
+    let mut s = server.clone();
+    if s.ssh_host.is_none() {
+        s.ssh_host = recorded.attributes.get("ip").cloned();
+    }
+    if s.ssh_host.is_none() {
+        return Err(format!(
+            "server {} has no IP address recorded; run `fleet stage up` again",
+            server.name.value
+        ));
+    }
+    s.ssh_key = s
+        .ssh_key
+        .map(|k| k.strip_suffix(".pub").map(str::to_owned).unwrap_or(k));
+    SshTarget::from_server(&s).map_err(|e| e.to_string())
+}
+
+fn remote_plan(target: &CloudTarget, stage: &str, server: &Server, ssh: &SshTarget, argv: &[String]) -> RemotePlan {
+    let path = server.deploy_path.as_deref().unwrap_or(DEFAULT_DEPLOY_PATH);
+    let args = remote::DeployArgs::default();
+    RemotePlan::new(&target.name, stage, &server.name.value, &ssh.address(), path, &args).with_fleet_args(argv)
+}
+
+/// Routes to the servers that are up, with their SSH targets.
+fn routes(
+    target: &CloudTarget,
+    stage: &str,
+    servers: &[(String, Server, Option<StateResource>)],
+    argv: &[String],
+) -> Result<Vec<(RemotePlan, SshTarget)>, String> {
+    servers
+        .iter()
+        .filter_map(|(_, server, recorded)| {
+            let r = recorded
+                .as_ref()
+                .filter(|r| r.attributes.get("power").is_some_and(|p| p == "up"))?;
+            Some(ssh_target(server, r).map(|ssh| (remote_plan(target, stage, server, &ssh, argv), ssh)))
+        })
+        .collect()
+}
+
+/// Waits until the server accepts SSH (FLEET_SSH_WAIT seconds, default 300); a refused host
+/// key or login fails at once.
+fn wait_for_ssh(target: &SshTarget, rt: &Arc<tokio::runtime::Runtime>) -> Result<(), String> {
+    let limit = std::env::var("FLEET_SSH_WAIT")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map_or(Duration::from_secs(300), Duration::from_secs);
+    let deadline = Instant::now() + limit;
+    loop {
+        match OpensshRemote::connect(target, Arc::clone(rt)) {
+            Ok(_) => return Ok(()),
+            Err(
+                e @ (SshError::HostKeyMismatch { .. }
+                | SshError::HostKeyUnknown { .. }
+                | SshError::AuthFailed { .. }
+                | SshError::MissingSetting { .. }),
+            ) => return Err(e.to_string()),
+            Err(e) if Instant::now() + Duration::from_secs(2) >= deadline => {
+                return Err(format!(
+                    "{} did not accept SSH within {}s ({e}); check the server in the control panel, or raise FLEET_SSH_WAIT",
+                    target.address(),
+                    limit.as_secs()
+                ));
+            }
+            Err(_) => std::thread::sleep(Duration::from_secs(2)),
+        }
+    }
+}
+
+fn runtime(console: &Console) -> Result<Arc<tokio::runtime::Runtime>, u8> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .worker_threads(2)
+        .build()
+        .map(Arc::new)
+        .map_err(|e| {
+            console.error(&format!("cannot start the async runtime: {e}"));
+            exit::FAILURE
+        })
+}
+
+fn up(console: &Console, target: &CloudTarget, fleet_dir: &Path, args: &StageUpArgs) -> u8 {
+    let stage = &args.stage;
+    let mut session = match open(console, target, stage, "stage up") {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    print_notes(&session, &target.config);
+    let plan = session.plan();
+    let mut changed = false;
+    if !plan.is_empty() {
+        console.print(&format!("Infrastructure:\n{}", render_text(&plan, false)));
+        if let Err(code) = confirm(console, args.yes, &format!("Apply these changes for stage `{stage}`?")) {
+            return code;
+        }
+        let code = apply_and_report(console, &mut session, &plan, &|c| !is_dns(c));
+        if code != exit::OK {
+            return code;
+        }
+        changed = true;
+    }
+    let servers = session.servers();
+    for (name, _, recorded) in &servers {
+        let Some(r) = recorded else {
+            console.error(&format!("server {name} is not recorded after the apply; run again"));
+            return exit::FAILURE;
+        };
+        if r.attributes.get("power").is_none_or(|p| p != "up") {
+            match session.set_power(&r.address, true) {
+                Ok(_) => console.print(&format!("Server {name}: powered on\n")),
+                Err(e) => {
+                    console.error(&format!("cannot power on server {name}: {e:#}"));
+                    return exit::FAILURE;
+                }
+            }
+            changed = true;
+        }
+    }
+    if !changed {
+        console.print("Infrastructure: no changes.\n");
+    }
+    let mut argv = vec!["up".to_owned(), stage.clone()];
+    if args.pull {
+        argv.push("--pull".into());
+    }
+    let plans = match routes(target, stage, &session.servers(), &argv) {
+        Ok(p) => p,
+        Err(m) => {
+            console.error(&m);
+            return exit::FAILURE;
+        }
+    };
+    let rt = match runtime(console) {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    for (_, ssh) in &plans {
+        if let Err(m) = wait_for_ssh(ssh, &rt) {
+            console.error(&format!("server {}: {m}", ssh.name));
+            return exit::FAILURE;
+        }
+    }
+    drop(rt);
+    let code = deploy_routes(console, &plans, fleet_dir, None);
+    if code != exit::OK {
+        return code;
+    }
+    if plan.changes.iter().any(is_dns) {
+        return apply_and_report(console, &mut session, &plan, &is_dns);
+    }
+    exit::OK
+}
+
+fn down(console: &Console, target: &CloudTarget, args: &StageDownArgs) -> u8 {
+    let stage = &args.stage;
+    if args.suspend && args.destroy {
+        console.error("give --suspend or --destroy, not both");
+        return exit::USAGE;
+    }
+    if args.destroy
+        && let Err(code) = confirm(
+            console,
+            args.yes,
+            &format!("Delete the servers (with their disks) and other infrastructure of stage `{stage}`?"),
+        )
+    {
+        return code;
+    }
+    let mut session = match open(console, target, stage, "stage down") {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    print_notes(&session, &target.config);
+    if args.destroy {
+        let plan = session.destroy_plan();
+        if plan.is_empty() {
+            console.print(&format!("Stage `{stage}`: nothing to destroy.\n"));
+            return exit::OK;
+        }
+        console.print(&render_text(&plan, false));
+        // The containers go first (best effort: the servers are deleted either way).
+        if let Ok(plans) = routes(
+            target,
+            stage,
+            &session.servers(),
+            &["down".into(), stage.clone(), "--remove".into()],
+        ) && !plans.is_empty()
+            && let Ok(results) = for_each_route(console, &plans, &|r, plan, line| {
+                remote::run_deploy(r, plan, line).map_err(|e| e.to_string())
+            })
+        {
+            for (label, r) in results {
+                if let Err(e) = r {
+                    eprintln!("warning: {label}: could not remove the containers before deleting: {e}");
+                }
+            }
+        }
+        return apply_and_report(console, &mut session, &plan, &|_| true);
+    }
+    let servers = session.servers();
+    for (name, _, r) in &servers {
+        if r.as_ref()
+            .is_none_or(|r| r.attributes.get("power").is_none_or(|p| p != "up"))
+        {
+            console.print(&format!("Server {name} is not running: no containers to stop.\n"));
+        }
+    }
+    let plans = match routes(target, stage, &servers, &["down".to_owned(), stage.clone()]) {
+        Ok(p) => p,
+        Err(m) => {
+            console.error(&m);
+            return exit::FAILURE;
+        }
+    };
+    if !plans.is_empty() {
+        let results = match for_each_route(console, &plans, &|r, plan, line| {
+            remote::run_deploy(r, plan, line).map_err(|e| e.to_string())
+        }) {
+            Ok(r) => r,
+            Err(code) => return code,
+        };
+        let code = summarize(console, &results);
+        if code != exit::OK {
+            return code;
+        }
+    }
+    if args.suspend {
+        for (name, _, r) in &servers {
+            let Some(r) = r else { continue };
+            match session.set_power(&r.address, false) {
+                Ok(true) => console.print(&format!("Server {name}: powered off\n")),
+                Ok(false) => console.print(&format!("Server {name}: already off\n")),
+                Err(e) => {
+                    console.error(&format!("cannot power off server {name}: {e:#}"));
+                    return exit::FAILURE;
+                }
+            }
+        }
+    }
+    exit::OK
+}
+
+/// `fleet <argv>` on every running server of the stage, output prefixed with `[server]`.
+fn remote_command(console: &Console, target: &CloudTarget, stage: &str, argv: &[String]) -> u8 {
+    let servers = match live_servers(console, target, stage) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let plans = match routes(target, stage, &servers, argv) {
+        Ok(p) if !p.is_empty() => p,
+        Ok(_) => {
+            console.error(&format!(
+                "no server of stage `{stage}` is running; start it with `fleet stage up {stage}`"
+            ));
+            return exit::FAILURE;
+        }
+        Err(m) => {
+            console.error(&m);
+            return exit::FAILURE;
+        }
+    };
+    match for_each_route(console, &plans, &|r, plan, line| {
+        remote::run_deploy(r, plan, line).map_err(|e| e.to_string())
+    }) {
+        Ok(results) if results.iter().all(|(_, r)| r.is_ok()) => exit::OK,
+        Ok(results) => summarize(console, &results),
+        Err(code) => code,
+    }
+}
+
+/// The declared servers with their live state, without taking the lock (read only).
+fn live_servers(
+    console: &Console,
+    target: &CloudTarget,
+    stage: &str,
+) -> Result<Vec<(String, Server, Option<StateResource>)>, u8> {
+    let fail = |m: String| {
+        console.error(&m);
+        exit::FAILURE
+    };
+    let scope = Scope {
+        fleet: Some(target.name.clone()),
+        stage: Some(stage.to_owned()),
+    };
+    let desired = infra::desired(&Snapshot::from_fleet(&target.name, &target.config), &scope);
+    let recorded = target.store.load().map_err(|e| fail(e.to_string()))?;
+    let clock = Arc::new(SystemClock);
+    let providers = providers_for(&target.config, &desired, &recorded, &scope, clock.clone())
+        .map_err(|e| fail(format!("{e:#}")))?;
+    let refreshed = infra::refresh(
+        &providers,
+        clock.as_ref(),
+        &RetryConfig::default(),
+        &recorded,
+        &desired,
+        &scope,
+    )
+    .map_err(|e| fail(format!("cannot read the live infrastructure: {e}")))?;
+    Ok(desired
+        .resources
+        .iter()
+        .filter_map(|(address, resource)| match (address, resource) {
+            (Address::Cloud { name, .. }, crate::plan::snapshot::Resource::Server(s)) => Some((
+                name.clone(),
+                s.clone(),
+                refreshed.state.resource(&address.to_string()).cloned(),
+            )),
+            _ => None,
+        })
+        .collect())
+}
+
+fn status(console: &Console, target: &CloudTarget, args: &StageArgs) -> u8 {
+    let stage = &args.stage;
+    let servers = match live_servers(console, target, stage) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let plans = routes(target, stage, &servers, &["ps".to_owned(), stage.clone()]).unwrap_or_default();
+    let rows: Mutex<Vec<Value>> = Mutex::new(Vec::new());
+    if !plans.is_empty() {
+        let work = |r: &dyn crate::ssh::Remote, plan: &RemotePlan, _: &mut (dyn FnMut(&str) + Send)| {
+            let script = format!(
+                "cd {} && CI=true NO_COLOR=1 {} ps {} --output json",
+                quote(&plan.remote_dir),
+                quote(&remote::remote_binary(&plan.deploy_path)),
+                quote(&plan.stage)
+            );
+            let out = r.exec(&script, None).map_err(|e| e.to_string())?;
+            let parsed: Vec<Value> = serde_json::from_str(&out.stdout).unwrap_or_default();
+            if let Ok(mut all) = rows.lock() {
+                all.extend(parsed);
+            }
+            Ok(())
+        };
+        if let Err(code) = for_each_route(console, &plans, &work) {
+            return code;
+        }
+    }
+    let rows = rows.into_inner().unwrap_or_default();
+    let services: Vec<&crate::config::Service> = target
+        .config
+        .stage(stage)
+        .map(|s| s.services.iter().collect())
+        .unwrap_or_default();
+    let up = |r: &Option<StateResource>| {
+        r.as_ref()
+            .is_some_and(|r| r.attributes.get("power").is_some_and(|p| p == "up"))
+    };
+    let running = rows
+        .iter()
+        .filter(|r| r["status"].as_str().is_some_and(|s| s.starts_with("running")))
+        .count();
+    let overall = if servers.iter().all(|(_, _, r)| r.is_none()) {
+        "not created"
+    } else if servers.iter().all(|(_, _, r)| up(r)) && running >= services.len() {
+        "running"
+    } else if servers.iter().all(|(_, _, r)| !up(r)) {
+        "suspended"
+    } else if running == 0 {
+        "stopped"
+    } else {
+        "partial"
+    };
+    let infra: Vec<Value> = servers
+        .iter()
+        .map(|(name, s, r)| {
+            let attr = |k: &str| r.as_ref().and_then(|r| r.attributes.get(k).cloned());
+            json!({
+                "server": name,
+                "provider": s.provider.clone().unwrap_or_else(|| "sakura-cloud".into()),
+                "status": match r { None => "not created".to_owned(), Some(_) => attr("status").unwrap_or_else(|| "unknown".into()) },
+                "ip": attr("ip"),
+                "cpu": attr("core"),
+                "memory_gb": attr("memory"),
+                "id": r.as_ref().and_then(|r| r.id.clone()),
+            })
+        })
+        .collect();
+    if args.output == Output::Json {
+        console.print_json(&json!({"stage": stage, "status": overall, "infrastructure": infra, "services": rows}));
+        return exit::OK;
+    }
+    let mut out = format!("Stage: {stage}\nStatus: {overall}\n\nInfrastructure:\n");
+    for i in &infra {
+        let s = |k: &str| i[k].as_str().unwrap_or("-").to_owned();
+        out.push_str(&format!(
+            "  Server: {}\n    Provider: {}\n    Status: {}\n",
+            s("server"),
+            s("provider"),
+            s("status")
+        ));
+        if i["id"].is_string() {
+            out.push_str(&format!(
+                "    IP: {}\n    CPU: {} cores\n    Memory: {} GB\n",
+                s("ip"),
+                s("cpu"),
+                s("memory_gb")
+            ));
+        }
+    }
+    out.push_str("\nServices:\n");
+    for service in services {
+        let name = &service.name.value;
+        let line = match rows.iter().find(|r| r["service"].as_str() == Some(name)) {
+            Some(r) if r["status"].as_str().is_some_and(|s| s.starts_with("running")) => {
+                format!("  ✓ {name:<12} {}", r["status"].as_str().unwrap_or_default())
+            }
+            Some(r) => format!("  ✗ {name:<12} {}", r["status"].as_str().unwrap_or_default()),
+            None if plans.is_empty() => format!("  ✗ {name:<12} server not running"),
+            None => format!("  ✗ {name:<12} not created"),
+        };
+        out.push_str(&line);
+        out.push('\n');
+    }
+    console.print(&out);
+    exit::OK
+}

@@ -1,0 +1,240 @@
+//! One fleet's infrastructure under the state lock: the providers it needs, the state
+//! refreshed from them, the plan, and applying it (the state is written after every apply,
+//! whatever happened). `fleet apply` and `fleet stage up|down|status` run through this.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use anyhow::{Context, anyhow};
+
+use super::infra::{self, ProviderSet, Refreshed, Scope};
+use super::sakura::{self, SakuraProvider};
+use super::{ApplyReport, RetryConfig};
+use crate::clock::Clock;
+use crate::config::FleetConfig;
+use crate::config::cloud::Server;
+use crate::plan::snapshot::{Address, CloudKind, Resource, Snapshot};
+use crate::plan::state::{State, StateLock, StateResource, StateStore};
+use crate::plan::{Change, Plan};
+
+/// The providers `desired` and the recorded state in `scope` need, built from the fleet's
+/// `providers { … }` and the environment. A provider this build lacks is left out (its
+/// resources fail to apply with a message naming it).
+pub fn providers_for(
+    config: &FleetConfig,
+    desired: &Snapshot,
+    recorded: &State,
+    scope: &Scope,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<ProviderSet> {
+    let mut needed = BTreeSet::new();
+    for (address, resource) in &desired.resources {
+        if let Address::Cloud { kind, .. } = address
+            && let Some(p) = infra::provider_of(*kind, Some(resource))
+        {
+            needed.insert(p);
+        }
+    }
+    for r in &recorded.resources {
+        if infra::parse_address(&r.address).is_some_and(|a| scope.contains(&a))
+            && let Some(p) = &r.provider
+        {
+            needed.insert(p.clone());
+        }
+    }
+    let mut set = ProviderSet::new();
+    if needed.contains(sakura::PROVIDER) {
+        let zone = config.providers.sakura_cloud.as_ref().and_then(|p| p.zone.as_deref());
+        let provider = SakuraProvider::from_env(zone, clock).map_err(|e| anyhow!("{e}"))?;
+        set.add(Box::new(provider));
+    }
+    Ok(set)
+}
+
+/// A fleet's infrastructure, locked.
+pub struct Session<'a> {
+    lock: StateLock<'a>,
+    pub fleet: String,
+    pub scope: Scope,
+    pub desired: Snapshot,
+    pub providers: ProviderSet,
+    pub state: State,
+    /// Drift the refresh found.
+    pub notes: Vec<String>,
+    pub unavailable: Vec<String>,
+    pub clock: Arc<dyn Clock>,
+    pub retry: RetryConfig,
+}
+
+impl<'a> Session<'a> {
+    /// Locks the state, builds the providers and refreshes the state from them.
+    pub fn open(
+        store: &'a StateStore,
+        operation: &str,
+        fleet: &str,
+        config: &FleetConfig,
+        stage: Option<&str>,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Session<'a>> {
+        let scope = Scope {
+            fleet: Some(fleet.to_owned()),
+            stage: stage.map(str::to_owned),
+        };
+        let desired = infra::desired(&Snapshot::from_fleet(fleet, config), &scope);
+        Self::open_with(store, operation, scope, desired, config, clock, None)
+    }
+
+    /// [`Session::open`] with the desired resources given and, optionally, the providers.
+    pub fn open_with(
+        store: &'a StateStore,
+        operation: &str,
+        scope: Scope,
+        desired: Snapshot,
+        config: &FleetConfig,
+        clock: Arc<dyn Clock>,
+        providers: Option<ProviderSet>,
+    ) -> anyhow::Result<Session<'a>> {
+        let lock = store.lock(&holder(), operation)?;
+        let recorded = lock.load()?;
+        let providers = match providers {
+            Some(p) => p,
+            None => providers_for(config, &desired, &recorded, &scope, Arc::clone(&clock))?,
+        };
+        let retry = RetryConfig::default();
+        let Refreshed {
+            state,
+            notes,
+            unavailable,
+        } = infra::refresh(&providers, clock.as_ref(), &retry, &recorded, &desired, &scope)
+            .map_err(|e| anyhow!("cannot read the live infrastructure: {e}"))?;
+        Ok(Session {
+            lock,
+            fleet: scope.fleet.clone().unwrap_or_default(),
+            scope,
+            desired,
+            providers,
+            state,
+            notes,
+            unavailable,
+            clock,
+            retry,
+        })
+    }
+
+    pub fn plan(&self) -> Plan {
+        infra::plan_infra(&self.desired, &self.state, &self.scope)
+    }
+
+    /// Writes the state (it also records what a refresh found).
+    pub fn save(&self) -> anyhow::Result<()> {
+        self.lock.write(&self.state).context("cannot write the state")
+    }
+
+    /// Applies the changes `select` keeps and writes the state, even after a failure.
+    pub fn apply(&mut self, plan: &Plan, select: &dyn Fn(&Change) -> bool) -> anyhow::Result<ApplyReport> {
+        let report = infra::apply_plan(
+            &self.providers,
+            self.clock.as_ref(),
+            &self.retry,
+            plan,
+            &mut self.state,
+            select,
+        );
+        self.save()?;
+        Ok(report)
+    }
+
+    /// The declared servers with what the state records of them.
+    pub fn servers(&self) -> Vec<(String, Server, Option<StateResource>)> {
+        self.desired
+            .resources
+            .iter()
+            .filter_map(|(address, resource)| match (address, resource) {
+                (
+                    Address::Cloud {
+                        kind: CloudKind::Server,
+                        name,
+                        ..
+                    },
+                    Resource::Server(s),
+                ) => Some((
+                    name.clone(),
+                    s.clone(),
+                    self.state.resource(&address.to_string()).cloned(),
+                )),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Powers a recorded resource on or off through its provider and records the result.
+    pub fn set_power(&mut self, address: &str, on: bool) -> anyhow::Result<bool> {
+        let Some(recorded) = self.state.resource(address).cloned() else {
+            return Ok(false);
+        };
+        let name = recorded.provider.clone().unwrap_or_default();
+        let provider = self
+            .providers
+            .get(&name)
+            .ok_or_else(|| anyhow!("no `{name}` provider is available to power {address}"))?;
+        let was = recorded.attributes.get("power").cloned();
+        let now = self
+            .retry
+            .run(self.clock.as_ref(), || provider.set_power(&recorded, on))
+            .map_err(|e| anyhow!("{name}: {e}"))?;
+        let changed = match now {
+            Some(r) => {
+                let changed = r.attributes.get("power") != was.as_ref();
+                self.state.upsert(r);
+                changed
+            }
+            None => {
+                self.state.remove(address);
+                false
+            }
+        };
+        self.save()?;
+        Ok(changed)
+    }
+
+    /// A plan that destroys every recorded resource of the scope's stage (the fleet-wide ones
+    /// other stages share are kept), or of the whole fleet when the scope has no stage.
+    pub fn destroy_plan(&self) -> Plan {
+        let mut base = infra::live_base(&self.desired, &self.state, &self.scope);
+        if let Some(stage) = &self.scope.stage {
+            base.resources.retain(|a, _| a.stage() == Some(stage.as_str()));
+        }
+        crate::plan::plan(Some(&base), &Snapshot::default(), Some(&self.state))
+    }
+}
+
+/// `user@host (pid N)` for the lock.
+fn holder() -> String {
+    let user = ["GITHUB_ACTOR", "USER", "LOGNAME"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+        .unwrap_or_else(|| "unknown".into());
+    let host = std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_default();
+    if host.is_empty() {
+        user
+    } else {
+        format!("{user}@{host}")
+    }
+}
+
+/// The change lines of a report, for output.
+pub fn describe_report(report: &ApplyReport) -> String {
+    let mut out = String::new();
+    for a in &report.applied {
+        out.push_str(&format!("  ✓ {a}\n"));
+    }
+    if let Some((address, error)) = &report.failed {
+        out.push_str(&format!("  ✗ {address}: {error}\n"));
+    }
+    for a in &report.not_attempted {
+        out.push_str(&format!("  · {a} (not attempted)\n"));
+    }
+    out
+}
