@@ -5,6 +5,9 @@
 //! Providers (Sakura Cloud, Cloudflare) implement [`CloudProvider`]; this module is pure over
 //! that trait and the [`Clock`].
 
+pub mod cloudflare;
+pub mod references;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
