@@ -5,7 +5,9 @@
 //! Providers (Sakura Cloud, Cloudflare) implement [`CloudProvider`]; this module is pure over
 //! that trait and the [`Clock`].
 
+pub mod cloudflare;
 pub mod infra;
+pub mod references;
 pub mod sakura;
 pub mod session;
 
