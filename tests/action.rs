@@ -2,214 +2,17 @@
 //! (hyphens kept), an event file, GITHUB_OUTPUT and GITHUB_STEP_SUMMARY files, against the
 //! OpenAPI-checked fake GitHub (tests/support/fake_github.rs) with a workflow token.
 
+#[path = "support/action_runner.rs"]
+mod action_runner;
 #[path = "support/fake_github.rs"]
 mod fake_github;
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use action_runner::*;
 
-use fake_github::{FakeGitHub, fixtures_external};
-use fleetflow::action::parse_outputs;
+use fake_github::fixtures_external;
 use fleetflow::plan::PLAN_MARKER;
 use serde_json::Value;
-
-const TOKEN: &str = "ghs_workflow_token_for_tests";
-const ACTIONS_BOT: &str = "github-actions[bot]";
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args([
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@example.com",
-            "-c",
-            "commit.gpgsign=false",
-        ])
-        .args(args)
-        .output()
-        .expect("git");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
-/// A git repository made from fixtures/ (registry + fleets): (dir, base sha, head sha); the
-/// head commit changes the web fleet's live port. `routes` replaces the deployment block.
-struct Repo {
-    dir: tempfile::TempDir,
-    base: String,
-    head: String,
-}
-
-impl Repo {
-    fn new(auto_deploy_web: bool) -> Repo {
-        let dir = tempfile::tempdir().unwrap();
-        let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures");
-        let ws = dir.path().join("ws");
-        copy_dir(&fixtures.join("fleets"), &ws.join("fleets"));
-        let mut registry = std::fs::read_to_string(fixtures.join("fleet-registry.kdl")).unwrap();
-        if auto_deploy_web {
-            registry = registry.replace(
-                "route fleet=\"web\" stage=\"live\" server=\"vps-01\"",
-                "route fleet=\"web\" stage=\"live\" server=\"vps-01\" auto-deploy=#true",
-            );
-            assert!(registry.contains("auto-deploy"));
-        }
-        std::fs::write(ws.join("fleet-registry.kdl"), registry).unwrap();
-        git(&ws, &["init", "-q", "-b", "main"]);
-        git(&ws, &["add", "-A"]);
-        git(&ws, &["commit", "-q", "-m", "base"]);
-        let base = git(&ws, &["rev-parse", "HEAD"]);
-        let web = ws.join("fleets/web/.fleetflow/fleet.kdl");
-        let text = std::fs::read_to_string(&web).unwrap();
-        assert!(text.contains("host=28080"));
-        std::fs::write(&web, text.replace("host=28080", "host=28081")).unwrap();
-        git(&ws, &["commit", "-q", "-am", "web: live port 28081"]);
-        let head = git(&ws, &["rev-parse", "HEAD"]);
-        Repo { dir, base, head }
-    }
-
-    fn ws(&self) -> PathBuf {
-        self.dir.path().join("ws")
-    }
-}
-
-/// One runner invocation: an event file and fresh GITHUB_OUTPUT / GITHUB_STEP_SUMMARY files.
-struct Invocation {
-    dir: tempfile::TempDir,
-    cmd: Command,
-}
-
-impl Invocation {
-    fn new(repo: &Repo, event_name: &str, event: &Value, api: &str) -> Invocation {
-        let dir = tempfile::tempdir().unwrap();
-        let event_path = dir.path().join("event.json");
-        std::fs::write(&event_path, serde_json::to_vec(event).unwrap()).unwrap();
-        std::fs::write(dir.path().join("output"), "").unwrap();
-        std::fs::write(dir.path().join("summary"), "").unwrap();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_fleet"));
-        cmd.arg("action")
-            .current_dir(dir.path())
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", dir.path())
-            .env("NO_COLOR", "1")
-            .env("GITHUB_ACTIONS", "true")
-            .env("GITHUB_EVENT_NAME", event_name)
-            .env("GITHUB_EVENT_PATH", &event_path)
-            .env("GITHUB_REPOSITORY", "Codertocat/Hello-World")
-            .env("GITHUB_SHA", &repo.head)
-            .env("GITHUB_REF", "refs/pull/2/merge")
-            .env("GITHUB_WORKSPACE", repo.ws())
-            .env("GITHUB_API_URL", api)
-            .env("GITHUB_OUTPUT", dir.path().join("output"))
-            .env("GITHUB_STEP_SUMMARY", dir.path().join("summary"))
-            .env("RUNNER_TEMP", dir.path())
-            // As the runner passes action.yml's defaults.
-            .env("INPUT_COMMAND", "auto")
-            .env("INPUT_GITHUB-TOKEN", TOKEN)
-            .env("INPUT_COMMENT", "true")
-            .env("INPUT_DRY-RUN", "false")
-            .env("INPUT_REGISTRY-PATH", "")
-            .env("INPUT_STAGE", "");
-        Invocation { dir, cmd }
-    }
-
-    fn env(mut self, name: &str, value: impl AsRef<std::ffi::OsStr>) -> Self {
-        self.cmd.env(name, value);
-        self
-    }
-
-    fn input(mut self, name: &str, value: &str) -> Self {
-        self.cmd.env(format!("INPUT_{}", name.to_uppercase()), value);
-        self
-    }
-
-    async fn run(mut self) -> (Output, Vec<(String, String)>, String) {
-        let out = tokio::task::spawn_blocking(move || {
-            let out = self.cmd.output().expect("fleet runs");
-            (out, self.dir)
-        })
-        .await
-        .unwrap();
-        let (out, dir) = out;
-        let text = std::fs::read_to_string(dir.path().join("output")).unwrap();
-        let outputs = parse_outputs(&text).unwrap_or_else(|e| panic!("GITHUB_OUTPUT does not parse: {e}\n{text}"));
-        let summary = std::fs::read_to_string(dir.path().join("summary")).unwrap();
-        (out, outputs, summary)
-    }
-}
-
-fn get<'a>(outputs: &'a [(String, String)], name: &str) -> &'a str {
-    outputs
-        .iter()
-        .find(|(n, _)| n == name)
-        .map(|(_, v)| v.as_str())
-        .unwrap_or_else(|| panic!("no output {name} in {outputs:?}"))
-}
-
-fn pr_event(repo: &Repo) -> Value {
-    let path = fixtures_external().join("webhooks/pull_request/opened.payload.json");
-    let mut event: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
-    event["pull_request"]["base"]["sha"] = Value::from(repo.base.clone());
-    event["pull_request"]["head"]["sha"] = Value::from(repo.head.clone());
-    event
-}
-
-fn push_event(repo: &Repo, git_ref: &str) -> Value {
-    let path = fixtures_external().join("webhooks/push/payload.json");
-    let mut event: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
-    event["ref"] = Value::from(git_ref);
-    event["before"] = Value::from(repo.base.clone());
-    event["after"] = Value::from(repo.head.clone());
-    event["repository"]["default_branch"] = Value::from("main");
-    event
-}
-
-/// The fake needs an App public key even though the Action never uses App auth.
-fn public_key(dir: &Path) -> String {
-    fake_github::app_key(dir).1
-}
-
-async fn fake() -> (FakeGitHub, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let fake = FakeGitHub::start(1, &[], &public_key(dir.path())).await;
-    fake.world().add_user_token(TOKEN, ACTIONS_BOT);
-    (fake, dir)
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn report(out: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        stdout(out),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pull_request_plan_writes_outputs_summary_and_one_comment_edited_on_rerun() {
@@ -326,7 +129,7 @@ async fn push_to_default_branch_plans_auto_deploy_routes_with_dry_run() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn issue_comment_is_a_one_line_no_op() {
+async fn issue_comment_without_a_command_is_a_one_line_no_op() {
     let repo = Repo::new(false);
     let (fake, _keys) = fake().await;
     let path = fixtures_external().join("webhooks/issue_comment/created.payload.json");
@@ -334,7 +137,11 @@ async fn issue_comment_is_a_one_line_no_op() {
     let (out, _, _) = Invocation::new(&repo, "issue_comment", &event, &fake.url()).run().await;
     assert!(out.status.success(), "{}", report(&out));
     assert_eq!(stdout(&out).lines().count(), 1, "{}", report(&out));
-    assert!(stdout(&out).contains("issue 7"));
+    assert!(stdout(&out).contains("no command"), "{}", report(&out));
+    assert!(
+        fake.world().calls.is_empty(),
+        "a comment without a command calls nothing"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -414,12 +221,7 @@ async fn push_deploys_the_changed_fleet_over_ssh_with_the_action_inputs() {
         .input("ssh-known-hosts", &known)
         .run()
         .await;
-    let running = world
-        .docker()
-        .args(["ps", "-q", "--filter", &format!("label=io.fleetflow.project={project}")])
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).lines().count())
-        .unwrap_or(0);
+    let running = world.running(&project).len();
     world.remove_project(&project, "live");
     assert_eq!(out.status.code(), Some(0), "{}", report(&out));
     let text = stdout(&out);

@@ -259,22 +259,7 @@ impl Scenario {
     }
 
     fn running(&self) -> Vec<String> {
-        let out = self
-            .world
-            .docker()
-            .args([
-                "ps",
-                "--format",
-                "{{.Names}}",
-                "--filter",
-                &format!("label=io.fleetflow.project={}", self.project),
-            ])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(str::to_owned)
-            .collect()
+        self.world.running(&self.project)
     }
 
     fn assert_no_violations(&self) {

@@ -94,10 +94,9 @@ pub fn run(console: &Console, _args: &ActionArgs) -> u8 {
         ("auto", "push") => run.push(&mut outputs),
         ("auto", "workflow_dispatch") | ("deploy", _) => run.dispatch(&mut outputs),
         ("auto", "issue_comment") => {
-            console.print(
-                "fleet action: chat-ops (/deploy comments) from the Action arrives with the App's chat-ops (issue 7); nothing to do.\n",
-            );
-            exit::OK
+            let (code, deployed) = super::action_chatops::run(console, &run.event, dry_run);
+            outputs.deployed = deployed;
+            code
         }
         ("build", _) => run.build(&mut outputs),
         ("auto", other) => {
@@ -282,17 +281,7 @@ impl Run<'_> {
             .as_u64()
             .or_else(|| self.event["number"].as_u64())
             .ok_or("the event has no pull request number")?;
-        let token = input("github-token").ok_or("no github-token")?;
-        let repository = env("GITHUB_REPOSITORY").ok_or("GITHUB_REPOSITORY is not set")?;
-        let (owner, name) = repository
-            .split_once('/')
-            .ok_or_else(|| format!("GITHUB_REPOSITORY {repository:?} is not owner/name"))?;
-        let repo = RepoRef {
-            owner: owner.to_owned(),
-            name: name.to_owned(),
-        };
-        let api = env("GITHUB_API_URL").unwrap_or_else(|| "https://api.github.com".into());
-        let gh = GitHub::with_token(&api, Secret::new(token), Arc::new(Metrics::default()))?;
+        let (gh, repo) = github_client()?;
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -505,8 +494,25 @@ impl Run<'_> {
     }
 }
 
+/// A GitHub client with the `github-token` input (GITHUB_API_URL, default api.github.com), and
+/// the repository (GITHUB_REPOSITORY).
+pub(super) fn github_client() -> Result<(GitHub, RepoRef), String> {
+    let token = input("github-token").ok_or("no github-token")?;
+    let repository = env("GITHUB_REPOSITORY").ok_or("GITHUB_REPOSITORY is not set")?;
+    let (owner, name) = repository
+        .split_once('/')
+        .ok_or_else(|| format!("GITHUB_REPOSITORY {repository:?} is not owner/name"))?;
+    let repo = RepoRef {
+        owner: owner.to_owned(),
+        name: name.to_owned(),
+    };
+    let api = env("GITHUB_API_URL").unwrap_or_else(|| "https://api.github.com".into());
+    let gh = GitHub::with_token(&api, Secret::new(token), Arc::new(Metrics::default()))?;
+    Ok((gh, repo))
+}
+
 /// The `registry` input, else `ghcr.io/<owner>` (lowercase, as GHCR names are).
-fn image_registry() -> Option<String> {
+pub(super) fn image_registry() -> Option<String> {
     input("registry").or_else(|| {
         let owner = env("GITHUB_REPOSITORY_OWNER")
             .or_else(|| env("GITHUB_REPOSITORY").and_then(|r| r.split_once('/').map(|(o, _)| o.to_owned())))?;

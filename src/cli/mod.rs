@@ -1,5 +1,6 @@
 //! The `fleet` command line: raw arguments (clap) → one command run over the library.
 
+mod action_chatops;
 mod action_cmd;
 mod apply_cmd;
 mod build_cmd;

@@ -253,6 +253,10 @@ impl GitHub {
 
     /// A token for `installation`, from the cache or freshly created.
     pub async fn installation_token(&self, installation: u64) -> Result<Secret, GitHubError> {
+        if let Some(token) = &self.token {
+            // A token client (the Action): its token is what registries get too.
+            return Ok(token.clone());
+        }
         let now = chrono::Utc::now().timestamp();
         if let Some(token) = self.tokens.lock().expect("token cache").get(installation, now) {
             return Ok(token);

@@ -295,7 +295,7 @@ impl Store {
 }
 
 mod deploys;
-pub use deploys::LockOutcome;
+pub use deploys::{DeployRecord, LockOutcome};
 
 #[cfg(test)]
 mod tests;

@@ -142,6 +142,27 @@ pub async fn shutdown_signal() {
     }
 }
 
+/// Runs every due job of `store` one after the other until none is left (the Action, which
+/// has no server: a comment's command job and the deploy jobs it queues run in the one step).
+/// Returns how many ran.
+pub async fn drain(github: &GitHub, store: &Store, deploy: DeploySettings) -> anyhow::Result<usize> {
+    let (_stop_tx, stop) = watch::channel(false);
+    let worker = Worker {
+        store: store.clone(),
+        github: github.clone(),
+        metrics: Arc::new(Metrics::default()),
+        wake: Arc::new(Notify::new()),
+        stop,
+        deploy,
+    };
+    let mut ran = 0;
+    while let Some(job) = store.claim().await? {
+        worker.run_job(job).await;
+        ran += 1;
+    }
+    Ok(ran)
+}
+
 struct Worker {
     store: Store,
     github: GitHub,

@@ -104,6 +104,21 @@ impl TestWorld {
         cmd
     }
 
+    /// Names of a test project's running containers.
+    pub fn running(&self, project: &str) -> Vec<String> {
+        self.docker()
+            .args([
+                "ps",
+                "--format",
+                "{{.Names}}",
+                "--filter",
+                &format!("label=io.fleetflow.project={project}"),
+            ])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).lines().map(str::to_owned).collect())
+            .unwrap_or_default()
+    }
+
     /// Removes a test project's containers (any state) and its `{project}-{stage}` network.
     pub fn remove_project(&self, project: &str, stage: &str) {
         let ids = self

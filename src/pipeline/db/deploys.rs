@@ -107,3 +107,28 @@ impl Store {
             .await
     }
 }
+
+/// One recorded deploy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeployRecord {
+    pub target: String,
+    pub sha: String,
+    pub result: String,
+}
+
+impl Store {
+    /// Every recorded deploy, oldest first.
+    pub async fn deploys(&self) -> Result<Vec<DeployRecord>, sqlx::Error> {
+        let rows = sqlx::query("SELECT target, sha, result FROM deploys ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| DeployRecord {
+                target: r.get(0),
+                sha: r.get(1),
+                result: r.get(2),
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,106 @@
+//! `fleet action` on an `issue_comment`: the App's chat-ops in a workflow step. The same
+//! parser, permission and deploy-policy checks, fork refusal, replies and deploy job as
+//! `fleet serve` (src/pipeline/command_job.rs, deploy_job.rs) run with the workflow's token,
+//! over a queue in a temporary SQLite file that the step drains before it ends. There is no
+//! deploy history between runs, so "that SHA already runs" is not detected here; use the
+//! workflow's `concurrency` group per fleet+stage to serialize runs.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::action_cmd::{github_client, image_registry};
+use super::{Console, exit};
+use crate::chatops::{Author, may_hold_command};
+use crate::pipeline::db::Store;
+use crate::pipeline::jobs::CommandRequest;
+use crate::pipeline::{DeploySettings, command_job, drain};
+use crate::webhook::{Event, parse_event};
+
+/// Handles the comment; returns the exit code and the `deployed` output entries.
+pub(super) fn run(console: &Console, event: &Value, dry_run: bool) -> (u8, Vec<Value>) {
+    let body = serde_json::to_vec(event).unwrap_or_default();
+    let (action, number, is_pr, comment) = match parse_event("issue_comment", &body) {
+        Ok(Event::IssueComment {
+            action,
+            issue_number,
+            is_pull_request,
+            comment,
+            ..
+        }) => (action, issue_number, is_pull_request, comment),
+        Ok(_) | Err(_) => {
+            console.error("the issue_comment event file lacks the comment, issue or repository");
+            return (exit::FAILURE, Vec::new());
+        }
+    };
+    let author = Author {
+        login: &comment.author,
+        kind: &comment.author_type,
+    };
+    if action != "created" || !is_pr || !may_hold_command(&comment.body, &author) {
+        console.print("fleet action: no command in a new pull request comment; nothing to do.\n");
+        return (exit::OK, Vec::new());
+    }
+    if dry_run {
+        console.print("fleet action: dry-run: the comment's command is not run.\n");
+        return (exit::OK, Vec::new());
+    }
+    let (github, repo) = match github_client() {
+        Ok(c) => c,
+        Err(e) => {
+            console.error(&e);
+            return (exit::USAGE, Vec::new());
+        }
+    };
+    let request = CommandRequest {
+        installation_id: 0,
+        repo,
+        number,
+        comment,
+    };
+    let settings = DeploySettings {
+        image_registry: image_registry(),
+        fleet_binary: None,
+        docker_config: None,
+        lock_poll: Duration::from_secs(1),
+    };
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(anyhow::Error::from)
+        .and_then(|rt| {
+            rt.block_on(async {
+                let dir = tempfile::tempdir()?;
+                let store = Store::open(&format!("sqlite://{}", dir.path().join("queue.db").display())).await?;
+                store
+                    .store_delivery("action", "issue_comment", Some("created"), None)
+                    .await?;
+                command_job::run(&github, &store, "action", &request).await?;
+                drain(&github, &store, settings).await?;
+                let deploys = store.deploys().await?;
+                store.close().await;
+                anyhow::Ok(deploys)
+            })
+        });
+    match result {
+        Ok(deploys) => {
+            let failed = deploys.iter().any(|d| d.result != "success");
+            let deployed = deploys
+                .iter()
+                .map(|d| {
+                    let mut parts = d.target.rsplitn(3, ':');
+                    let stage = parts.next().unwrap_or_default();
+                    let fleet = parts.next().unwrap_or_default();
+                    let status = if d.result == "success" { "deployed" } else { "failed" };
+                    json!({ "fleet": fleet, "stage": stage, "sha": d.sha, "status": status })
+                })
+                .collect();
+            (if failed { exit::FAILURE } else { exit::OK }, deployed)
+        }
+        Err(e) => {
+            console.error(&format!("chat-ops failed: {e:#}"));
+            (exit::FAILURE, Vec::new())
+        }
+    }
+}
