@@ -56,6 +56,11 @@ need_cmd ssh-keyscan openssh-client
 need_cmd curl curl
 need_cmd flock util-linux
 need_cmd openssl openssl   # the App tests make an RSA key at test time
+# scripts/action-image.sh (tests/action_image.rs) assembles the Action's base from host files.
+need_cmd git git
+need_cmd readelf binutils
+need_cmd strip binutils
+[[ -s /etc/ssl/certs/ca-certificates.crt ]] || need_pkgs+=(ca-certificates)
 [[ -x /usr/sbin/sshd ]] || need_pkgs+=(openssh-server)
 # The image is FROM scratch, so /bin/busybox must be the static build.
 if [[ ! -x /bin/busybox ]] || [[ "$(dpkg-query -W -f='${Status}' busybox-static 2>/dev/null || true)" != "install ok installed" ]]; then

@@ -118,15 +118,20 @@ pub fn run(console: &Console, _args: &ActionArgs) -> u8 {
 }
 
 /// The `ssh-private-key` and `ssh-known-hosts` inputs, written to files under RUNNER_TEMP
-/// (else the system temp dir) and handed to the SSH layer as FLEET_SSH_KEY and
-/// FLEET_SSH_KNOWN_HOSTS.
+/// (else, or when that directory does not exist, the system temp dir) and handed to the SSH
+/// layer as FLEET_SSH_KEY and FLEET_SSH_KNOWN_HOSTS.
 fn ssh_setup() -> Result<Option<tempfile::TempDir>, String> {
     let key = input("ssh-private-key");
     let known = input("ssh-known-hosts");
     if key.is_none() && known.is_none() {
         return Ok(None);
     }
-    let dir = env("RUNNER_TEMP").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
+    // A container action gets the runner's RUNNER_TEMP path but not that directory (only the
+    // workspace, home, workflow and file-command directories are mounted): then the system temp.
+    let dir = env("RUNNER_TEMP")
+        .map(PathBuf::from)
+        .filter(|d| d.is_dir())
+        .unwrap_or_else(std::env::temp_dir);
     let dir = tempfile::Builder::new()
         .prefix("fleetflow-ssh-")
         .tempdir_in(&dir)
