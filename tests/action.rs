@@ -175,7 +175,7 @@ async fn workflow_dispatch_deploys_the_given_route_and_rejects_unknown_ones() {
 /// `ssh-private-key` and `ssh-known-hosts` inputs are used. The server pulls the image from the
 /// test world's registry (it is logged in, as a deploy server is) and the container runs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn push_deploys_the_changed_fleet_over_ssh_with_the_action_inputs() {
+async fn push_builds_pushes_and_deploys_the_changed_fleet_over_ssh_with_the_action_inputs() {
     let world = support::test_world();
     let project = support::unique("act");
     let dir = tempfile::tempdir().unwrap();
@@ -193,11 +193,11 @@ async fn push_deploys_the_changed_fleet_over_ssh_with_the_action_inputs() {
     std::fs::write(ws.join("fleet-registry.kdl"), registry).unwrap();
     let fleet = |marker: &str| {
         format!(
-            "project \"{project}\"\nservice \"web\" {{\n    image \"{registry}/fleetflow/busybox:latest\"\n    command \"sh\" \"-c\" \"trap 'exit 0' TERM; echo {marker}; while :; do sleep 1; done\"\n}}\nstage \"live\"\n",
-            registry = world.registry
+            "project \"{project}\"\nservice \"web\" {{\n    build {{\n        context \".\"\n    }}\n    command \"sh\" \"-c\" \"trap 'exit 0' TERM; echo {marker}; while :; do sleep 1; done\"\n}}\nstage \"live\"\n"
         )
     };
     std::fs::write(fleet_dir.join("fleet.kdl"), fleet("one")).unwrap();
+    std::fs::write(fleet_dir.join("../Dockerfile"), "FROM fleetflow/busybox:latest\n").unwrap();
     std::fs::create_dir_all(ws.join("fleets/other/.fleetflow")).unwrap();
     std::fs::write(
         ws.join("fleets/other/.fleetflow/fleet.kdl"),
@@ -219,6 +219,8 @@ async fn push_deploys_the_changed_fleet_over_ssh_with_the_action_inputs() {
     let (out, outputs, _) = Invocation::new(&repo, "push", &push_event(&repo, "refs/heads/main"), &fake.url())
         .input("ssh-private-key", &key)
         .input("ssh-known-hosts", &known)
+        .input("registry", &format!("{}/acme", world.registry))
+        .env("DOCKER_CONFIG", &world.docker_config)
         .run()
         .await;
     let running = world.running(&project).len();
@@ -233,6 +235,10 @@ async fn push_deploys_the_changed_fleet_over_ssh_with_the_action_inputs() {
         report(&out)
     );
     assert_eq!(running, 1, "the container runs on the server");
+    // Built from the checkout and pushed under the commit's tag, which the server ran.
+    let images: Vec<String> = serde_json::from_str(get(&outputs, "images")).unwrap();
+    let tag = format!("{}/acme/{project}-live:sha-{}", world.registry, &repo.head[..7]);
+    assert!(images.contains(&tag), "{images:?}");
     // Only the changed fleet's auto-deploy route ran.
     let deployed: Value = serde_json::from_str(get(&outputs, "deployed")).unwrap();
     assert_eq!(

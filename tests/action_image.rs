@@ -49,7 +49,12 @@ fn image() -> &'static (String, u64) {
         // run. The size of the release image is measured by the script itself (README).
         let out = Command::new("bash")
             .arg(root().join("scripts/action-image.sh"))
-            .args(["--fleet", env!("CARGO_BIN_EXE_fleet"), "--tag", "fleetflow/action:test-debug"])
+            .args([
+                "--fleet",
+                env!("CARGO_BIN_EXE_fleet"),
+                "--tag",
+                "fleetflow/action:test-debug",
+            ])
             .output()
             .expect("bash runs scripts/action-image.sh");
         assert!(out.status.success(), "scripts/action-image.sh failed\n{}", report(&out));

@@ -461,10 +461,33 @@ impl Run<'_> {
         self.deploy_routes(&registry, &routes, outputs)
     }
 
-    /// Deploys each fleet+stage over SSH (`fleet registry deploy`), or prints its plan with
+    /// Builds, pushes and deploys each fleet+stage (the App's release), or prints its plan with
     /// dry-run; records each route in `deployed`.
     fn deploy_routes(&self, registry: &Path, routes: &[(String, String, String)], outputs: &mut Outputs) -> u8 {
         let image_registry = image_registry();
+        if !self.dry_run {
+            let mut pairs: Vec<(String, String)> = routes.iter().map(|(f, s, _)| (f.clone(), s.clone())).collect();
+            pairs.dedup();
+            let (code, released) = super::action_release::release_all(self.console, registry, &pairs, image_registry);
+            let mut images = Vec::new();
+            for r in released {
+                images.extend(r.images.iter().cloned());
+                for (_, _, server) in routes.iter().filter(|(f, s, _)| *f == r.fleet && *s == r.stage) {
+                    let ok = r.error.is_none()
+                        && r.routes
+                            .iter()
+                            .any(|(label, ok)| *ok && label.ends_with(&format!("→ {server}")));
+                    let status = if ok { "deployed" } else { "failed" };
+                    outputs
+                        .deployed
+                        .push(json!({ "fleet": r.fleet, "stage": r.stage, "server": server, "status": status }));
+                }
+            }
+            if !images.is_empty() {
+                outputs.images = json!(images);
+            }
+            return code;
+        }
         let mut code = exit::OK;
         let mut done = std::collections::BTreeSet::new();
         for (fleet, stage, _) in routes {

@@ -2,6 +2,7 @@
 
 mod action_chatops;
 mod action_cmd;
+mod action_release;
 mod apply_cmd;
 mod build_cmd;
 mod cloud_stage_cmd;
