@@ -22,8 +22,8 @@ RUN set -eu; cd /src; \
       cp prebuilt/fleet /fleet; \
     else \
       triple="$(rustc -vV | sed -n 's/^host: //p')"; \
-      RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --locked --bin fleet --target "$triple"; \
-      cp "target/$triple/release/fleet" /fleet; \
+      RUSTFLAGS="-C target-feature=+crt-static" cargo build --profile dist --locked --bin fleet --target "$triple"; \
+      cp "target/$triple/dist/fleet" /fleet; \
     fi; \
     chmod 0755 /fleet; \
     if command -v strip >/dev/null; then strip /fleet; fi; \

@@ -3,7 +3,7 @@
 # and without network:
 #
 #   1. a static `fleet` binary: --fleet PATH, else built here
-#      (cargo build --release, glibc with +crt-static, for the host's target); a dynamic one
+#      (cargo build --profile dist: fat LTO, glibc with +crt-static, for the host's target); a dynamic one
 #      given with --fleet (the tests pass the binary cargo built for them) brings its libraries;
 #   2. a local base image assembled from this machine's files: Debian's static busybox (sh and
 #      the coreutils), the docker CLI, the ssh client, git, ca-certificates and the shared
@@ -61,12 +61,12 @@ if [[ -z "$FLEET_BIN" ]]; then
         esac
     done
     triple="$(rustc -vV | sed -n 's/^host: //p')"
-    say "building a static fleet for $triple (release, +crt-static)"
+    say "building a static fleet for $triple (profile dist, +crt-static)"
     # Only this target's flags: build scripts and proc macros stay dynamic host code.
     flags_var="CARGO_TARGET_$(printf '%s' "$triple" | tr 'a-z-' 'A-Z_')_RUSTFLAGS"
     env "$flags_var=-C target-feature=+crt-static" \
-        cargo build --release --locked --bin fleet --target "$triple" >&2
-    FLEET_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/$triple/release/fleet"
+        cargo build --profile dist --locked --bin fleet --target "$triple" >&2
+    FLEET_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/$triple/dist/fleet"
 fi
 [[ -x "$FLEET_BIN" ]] || die "no fleet binary at $FLEET_BIN"
 fleet_libs=""
