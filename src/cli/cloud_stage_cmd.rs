@@ -239,7 +239,7 @@ fn down(console: &Console, target: &CloudTarget, args: &StageDownArgs) -> u8 {
         && let Err(code) = confirm(
             console,
             args.yes,
-            &format!("Delete the servers (with their disks) and other infrastructure of stage `{stage}`?"),
+            &format!("Delete the servers (with their disks), DNS records and other infrastructure of stage `{stage}`?"),
         )
     {
         return code;
@@ -256,6 +256,20 @@ fn down(console: &Console, target: &CloudTarget, args: &StageDownArgs) -> u8 {
             return exit::OK;
         }
         console.print(&render_text(&plan, false));
+        let records: Vec<&str> = plan
+            .changes
+            .iter()
+            .filter(|c| is_dns(c))
+            .map(|c| c.id.as_str())
+            .collect();
+        if !records.is_empty() {
+            // A stage's DNS records point at its servers: left behind they would point at
+            // addresses that are no longer ours.
+            console.print(&format!(
+                "The DNS records of stage `{stage}` are deleted too (fleet-wide records are kept): {}\n",
+                records.join(", ")
+            ));
+        }
         // The containers go first (best effort: the servers are deleted either way).
         if let Ok(plans) = routes(
             target,
