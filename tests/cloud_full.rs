@@ -296,6 +296,22 @@ fn a_server_and_the_dns_record_that_points_at_it() {
     let plan = w.fleet().args(["plan"]).assert().success();
     assert!(!stdout(&plan).contains(&record), "{}", stdout(&plan));
 
+    // Reading the servers needs no Cloudflare credentials; a plan without them says it used
+    // the recorded state.
+    w.fleet()
+        .env_remove("CF_API_TOKEN")
+        .args(["stage", "status", "dev"])
+        .assert()
+        .success()
+        .stdout(contains("Status: running"));
+    w.fleet()
+        .env_remove("CF_API_TOKEN")
+        .args(["plan"])
+        .assert()
+        .success()
+        .stderr(contains("planned from the recorded state"))
+        .stderr(contains("CF_API_TOKEN"));
+
     // Drift: the record is pointed elsewhere in the dashboard.
     if let Some(r) = w.cloudflare.world().record_mut(&Workspace::fqdn()) {
         r["content"] = serde_json::json!("198.51.100.9");

@@ -374,8 +374,22 @@ fn live_servers(
         fleet: Some(target.name.clone()),
         stage: Some(stage.to_owned()),
     };
-    let desired = infra::desired(&Snapshot::from_fleet(&target.name, &target.config), &scope);
-    let recorded = target.store.load().map_err(|e| fail(e.to_string()))?;
+    // Only the servers: reading them needs no other provider's credentials (DNS, R2, …).
+    let is_server = |a: &Address| {
+        matches!(
+            a,
+            Address::Cloud {
+                kind: CloudKind::Server,
+                ..
+            }
+        )
+    };
+    let mut desired = infra::desired(&Snapshot::from_fleet(&target.name, &target.config), &scope);
+    desired.resources.retain(|a, _| is_server(a));
+    let mut recorded = target.store.load().map_err(|e| fail(e.to_string()))?;
+    recorded
+        .resources
+        .retain(|r| infra::parse_address(&r.address).is_some_and(|a| is_server(&a)));
     let clock = Arc::new(SystemClock);
     let providers = providers_for(&target.config, &desired, &recorded, &scope, clock.clone())
         .map_err(|e| fail(format!("{e:#}")))?;
