@@ -1,7 +1,10 @@
 //! The infrastructure part of a workspace against what the providers report: refresh the
 //! recorded state from the providers, plan with the plan engine (the live resources as the
 //! base, so drift shows as a change), and apply the changes in dependency order through the
-//! provider of each resource kind, resolving references once what they name exists.
+//! provider of each resource kind: servers before what refers to them, and each reference
+//! (`server.creo-dev-01.ip`) resolved by the provider, through [`super::references`], from the
+//! state the earlier actions recorded. How live resources read as declared ones is
+//! [`super::live`].
 //!
 //! Providers plug in by name ([`ProviderSet`]); a resource uses its `provider "…"`, else the
 //! default of its kind ([`default_provider`]): servers → sakura-cloud, DNS records, R2 buckets

@@ -110,7 +110,17 @@ pub fn providers_for(
         let provider = CloudflareProvider::new(settings)
             .map_err(|source| ProvidersError::Cloudflare { resources, source })?
             .with_clock(clock);
-        provider.track(recorded);
+        // Only this scope's resources: the provider reads back what it tracks.
+        let mine = State {
+            resources: recorded
+                .resources
+                .iter()
+                .filter(|r| infra::parse_address(&r.address).is_some_and(|a| scope.contains(&a)))
+                .cloned()
+                .collect(),
+            ..recorded.clone()
+        };
+        provider.track(&mine);
         set.add(Box::new(provider));
     }
     Ok(set)
