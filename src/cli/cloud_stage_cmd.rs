@@ -239,7 +239,7 @@ fn down(console: &Console, target: &CloudTarget, args: &StageDownArgs) -> u8 {
         && let Err(code) = confirm(
             console,
             args.yes,
-            &format!("Delete the servers (with their disks) and other infrastructure of stage `{stage}`?"),
+            &format!("Delete the servers (with their disks), DNS records and other infrastructure of stage `{stage}`?"),
         )
     {
         return code;
@@ -256,6 +256,20 @@ fn down(console: &Console, target: &CloudTarget, args: &StageDownArgs) -> u8 {
             return exit::OK;
         }
         console.print(&render_text(&plan, false));
+        let records: Vec<&str> = plan
+            .changes
+            .iter()
+            .filter(|c| is_dns(c))
+            .map(|c| c.id.as_str())
+            .collect();
+        if !records.is_empty() {
+            // A stage's DNS records point at its servers: left behind they would point at
+            // addresses that are no longer ours.
+            console.print(&format!(
+                "The DNS records of stage `{stage}` are deleted too (fleet-wide records are kept): {}\n",
+                records.join(", ")
+            ));
+        }
         // The containers go first (best effort: the servers are deleted either way).
         if let Ok(plans) = routes(
             target,
@@ -360,8 +374,22 @@ fn live_servers(
         fleet: Some(target.name.clone()),
         stage: Some(stage.to_owned()),
     };
-    let desired = infra::desired(&Snapshot::from_fleet(&target.name, &target.config), &scope);
-    let recorded = target.store.load().map_err(|e| fail(e.to_string()))?;
+    // Only the servers: reading them needs no other provider's credentials (DNS, R2, …).
+    let is_server = |a: &Address| {
+        matches!(
+            a,
+            Address::Cloud {
+                kind: CloudKind::Server,
+                ..
+            }
+        )
+    };
+    let mut desired = infra::desired(&Snapshot::from_fleet(&target.name, &target.config), &scope);
+    desired.resources.retain(|a, _| is_server(a));
+    let mut recorded = target.store.load().map_err(|e| fail(e.to_string()))?;
+    recorded
+        .resources
+        .retain(|r| infra::parse_address(&r.address).is_some_and(|a| is_server(&a)));
     let clock = Arc::new(SystemClock);
     let providers = providers_for(&target.config, &desired, &recorded, &scope, clock.clone())
         .map_err(|e| fail(format!("{e:#}")))?;

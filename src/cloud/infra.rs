@@ -1,7 +1,10 @@
 //! The infrastructure part of a workspace against what the providers report: refresh the
 //! recorded state from the providers, plan with the plan engine (the live resources as the
 //! base, so drift shows as a change), and apply the changes in dependency order through the
-//! provider of each resource kind, resolving references once what they name exists.
+//! provider of each resource kind: servers before what refers to them, and each reference
+//! (`server.creo-dev-01.ip`) resolved by the provider, through [`super::references`], from the
+//! state the earlier actions recorded. How live resources read as declared ones is
+//! [`super::live`].
 //!
 //! Providers plug in by name ([`ProviderSet`]); a resource uses its `provider "…"`, else the
 //! default of its kind ([`default_provider`]): servers → sakura-cloud, DNS records, R2 buckets
@@ -9,12 +12,11 @@
 
 use std::collections::BTreeMap;
 
-use super::{Action, ApplyReport, CloudProvider, Op, ProviderError, RetryConfig, apply_actions};
+pub use super::live::{live_base, observed, plan_numbers};
+use super::{Action, ApplyReport, CloudProvider, Op, ProviderError, RetryConfig, apply_actions, cloudflare};
 use crate::clock::Clock;
-use crate::config::cloud::{Disk, Server, ServerPlan, ValueOrRef};
-use crate::config::cloudflare::{DnsRecord, R2Bucket, Worker};
-use crate::config::lower::Spanned;
-use crate::plan::snapshot::{Address, CloudKind, DnsEntry, Resource, Snapshot};
+use crate::config::cloud::Server;
+use crate::plan::snapshot::{Address, CloudKind, Resource, Snapshot};
 use crate::plan::state::{State, StateResource};
 use crate::plan::{self, Change, Plan};
 
@@ -48,7 +50,7 @@ impl ProviderSet {
 pub fn default_provider(kind: CloudKind) -> Option<&'static str> {
     match kind {
         CloudKind::Server => Some(super::sakura::PROVIDER),
-        CloudKind::R2Bucket | CloudKind::Worker | CloudKind::DnsRecord => Some("cloudflare"),
+        CloudKind::R2Bucket | CloudKind::Worker | CloudKind::DnsRecord => Some(cloudflare::PROVIDER),
         CloudKind::Scale => None,
     }
 }
@@ -147,6 +149,22 @@ pub fn scales(head: &Snapshot, scope: &Scope) -> Vec<String> {
         .collect()
 }
 
+/// The recorded attributes whose change behind fleetflow's back a refresh reports (servers:
+/// plan, disk, address; DNS records: content, type, proxying, TTL; buckets; worker routes).
+const DRIFT_ATTRIBUTES: [&str; 11] = [
+    "core",
+    "memory",
+    "disk-size",
+    "ip",
+    "value",
+    "type",
+    "proxied",
+    "ttl",
+    "location",
+    "custom-domain",
+    "routes",
+];
+
 /// What a refresh found.
 #[derive(Debug, Clone, Default)]
 pub struct Refreshed {
@@ -222,7 +240,7 @@ pub fn refresh(
                     if l.created_at.is_none() {
                         l.created_at = r.created_at.clone();
                     }
-                    let drifted: Vec<String> = ["core", "memory", "disk-size", "ip"]
+                    let drifted: Vec<String> = DRIFT_ATTRIBUTES
                         .iter()
                         .filter(|k| r.attributes.get(**k).is_some_and(|v| l.attributes.get(**k) != Some(v)))
                         .map(|k| format!("{k} {} → {}", r.attributes[*k], l.attributes.get(*k).map_or("-", |v| v)))
@@ -264,124 +282,6 @@ fn is_complete(r: &StateResource) -> bool {
     !r.address.contains("/server.") || r.attributes.contains_key("disk-size")
 }
 
-/// The resources `state` records in `desired`'s scope as they are: declared ones with the
-/// attributes a provider reports (plan, disk) replaced by the live values; undeclared ones
-/// rebuilt from the state, so the plan destroys them.
-pub fn live_base(desired: &Snapshot, state: &State, scope: &Scope) -> Snapshot {
-    let mut base = Snapshot::default();
-    for r in &state.resources {
-        let Some(address) = parse_address(&r.address).filter(|a| scope.contains(a)) else {
-            continue;
-        };
-        let Address::Cloud { kind, name, .. } = &address else {
-            continue;
-        };
-        let resource = match desired.resources.get(&address) {
-            Some(d) => observed(d.clone(), r),
-            None => rebuilt(*kind, name, r),
-        };
-        base.resources.insert(address, resource);
-    }
-    base
-}
-
-fn observed(resource: Resource, live: &StateResource) -> Resource {
-    let get = |k: &str| live.attributes.get(k);
-    match resource {
-        Resource::Server(mut s) => {
-            if let (Some(core), Some(memory)) = (
-                get("core").and_then(|v| v.parse().ok()),
-                get("memory").and_then(|v| v.parse().ok()),
-            ) {
-                let same = matches!(&s.plan, Some(p) if plan_numbers(p) == Some((core, memory)));
-                if !same {
-                    s.plan = Some(ServerPlan::Spec {
-                        core,
-                        memory_gb: memory,
-                    });
-                }
-            }
-            if let Some(size) = get("disk-size").and_then(|v| v.parse().ok()) {
-                let disk = s.disk.get_or_insert(Disk {
-                    size_gb: None,
-                    os: None,
-                });
-                disk.size_gb = Some(size);
-                if let Some(os) = get("os") {
-                    disk.os = Some(os.clone());
-                }
-            }
-            Resource::Server(s)
-        }
-        other => other,
-    }
-}
-
-/// `plan core=4 memory=8` or `plan "4core-8gb"` as numbers.
-pub fn plan_numbers(plan: &ServerPlan) -> Option<(u32, u32)> {
-    match plan {
-        ServerPlan::Spec { core, memory_gb } => Some((*core, *memory_gb)),
-        ServerPlan::Named(name) => {
-            let lower = name.to_ascii_lowercase();
-            let (core, memory) = lower.split_once("core-")?;
-            Some((core.parse().ok()?, memory.strip_suffix("gb")?.parse().ok()?))
-        }
-    }
-}
-
-fn rebuilt(kind: CloudKind, name: &str, r: &StateResource) -> Resource {
-    let get = |k: &str| r.attributes.get(k).cloned();
-    let spanned = |v: &str| Spanned::new(v.to_owned(), 0..0);
-    match kind {
-        CloudKind::Server => Resource::Server(Server {
-            name: spanned(name),
-            provider: r.provider.clone(),
-            plan: match (
-                get("core").and_then(|v| v.parse().ok()),
-                get("memory").and_then(|v| v.parse().ok()),
-            ) {
-                (Some(core), Some(memory_gb)) => Some(ServerPlan::Spec { core, memory_gb }),
-                _ => None,
-            },
-            disk: Some(Disk {
-                size_gb: get("disk-size").and_then(|v| v.parse().ok()),
-                os: get("os"),
-            }),
-            ssh_key: None,
-            ssh_host: None,
-            ssh_user: "root".into(),
-            ssh_port: 22,
-            ssh_host_key: None,
-            deploy_path: None,
-            deploy_services: Vec::new(),
-        }),
-        CloudKind::DnsRecord => Resource::DnsRecord(DnsEntry {
-            provider: r.provider.clone(),
-            record: DnsRecord {
-                name: spanned(name.rsplit('/').next().unwrap_or(name)),
-                record_type: get("type").unwrap_or_else(|| "A".into()),
-                value: ValueOrRef::Literal(get("value").unwrap_or_default()),
-                proxied: get("proxied").is_some_and(|v| v == "true"),
-                ttl: get("ttl").and_then(|v| v.parse().ok()),
-            },
-        }),
-        CloudKind::R2Bucket => Resource::R2Bucket(R2Bucket {
-            name: spanned(name),
-            provider: r.provider.clone(),
-            location: get("location"),
-            cors: None,
-            custom_domain: get("custom-domain"),
-        }),
-        CloudKind::Worker | CloudKind::Scale => Resource::Worker(Worker {
-            name: spanned(name),
-            provider: r.provider.clone(),
-            source: get("source"),
-            routes: Vec::new(),
-            bindings: Vec::new(),
-        }),
-    }
-}
-
 /// The infrastructure plan: the live resources (`state`, refreshed) → the declared ones.
 pub fn plan_infra(desired: &Snapshot, state: &State, scope: &Scope) -> Plan {
     let base = live_base(desired, state, scope);
@@ -421,102 +321,68 @@ pub fn ordered(plan: &Plan) -> Vec<&Change> {
     deletes.into_iter().chain(rest).collect()
 }
 
-/// The value of `kind.name.attribute` as `state` records it (stage-scoped, then fleet-wide).
-pub fn resolve(
-    fleet: &str,
-    stage: Option<&str>,
-    reference: &crate::config::cloud::ResourceRef,
-    state: &State,
-) -> Option<String> {
-    let scoped = stage.map(|s| format!("{fleet}:{s}/{}.{}", reference.kind, reference.name));
-    let fleet_wide = format!("{fleet}/{}.{}", reference.kind, reference.name);
-    scoped
-        .iter()
-        .chain([&fleet_wide])
-        .find_map(|a| state.resource(a)?.attributes.get(&reference.attribute).cloned())
+/// The provider that applies a change: the resource's `provider "…"`, else its kind's default.
+pub fn provider_for(change: &Change) -> Option<String> {
+    match &change.address {
+        Address::Cloud { kind, .. } => provider_of(*kind, change.after.as_ref().or(change.before.as_ref())),
+        _ => None,
+    }
 }
 
-/// The provider action for a change, references resolved against `state` as it is now.
-pub fn action_for(change: &Change, state: &State) -> Result<Action, ProviderError> {
+/// The provider action for a change. The attributes are in the vocabulary of the resource's
+/// provider: [`cloudflare::desired_attributes`] for what Cloudflare manages, the server
+/// attributes of [`super::sakura`] for servers. References stay as written
+/// (`server.creo-dev-01.ip`): the provider resolves them with [`super::references::resolve`]
+/// against the state as it is when the action runs (after the server it names was applied).
+pub fn action_for(change: &Change) -> Result<Action, ProviderError> {
     let op = match change.action {
         plan::Action::Create => Op::Create,
         plan::Action::Update => Op::Update,
         plan::Action::Replace => Op::Replace,
         plan::Action::Delete => Op::Delete,
     };
-    let Address::Cloud {
-        fleet,
-        stage,
-        kind,
-        name,
-    } = &change.address
-    else {
+    let Address::Cloud { name, .. } = &change.address else {
         return Err(ProviderError::Permanent(format!(
             "{} is not a cloud resource",
             change.id
         )));
     };
     let resource = change.after.as_ref().or(change.before.as_ref());
-    let mut a = BTreeMap::new();
-    let mut put = |k: &str, v: Option<String>| {
-        if let Some(v) = v {
-            a.insert(k.to_owned(), v);
-        }
+    let attributes = match resource {
+        Some(Resource::Server(s)) => server_attributes(name, s),
+        Some(r) => cloudflare::desired_attributes(r).ok_or_else(|| {
+            ProviderError::Permanent(format!(
+                "{}: no provider of this build manages it (provider {:?}); use provider \"cloudflare\"",
+                change.id,
+                provider_for(change).unwrap_or_default()
+            ))
+        })?,
+        None => BTreeMap::new(),
     };
-    put("provider", provider_of(*kind, resource));
-    put("name", Some(name.split('#').next().unwrap_or(name).to_owned()));
-    match resource {
-        Some(Resource::Server(s)) => {
-            let numbers = s.plan.as_ref().and_then(plan_numbers);
-            put("core", numbers.map(|n| n.0.to_string()));
-            put("memory", numbers.map(|n| n.1.to_string()));
-            put(
-                "disk-size",
-                s.disk.as_ref().and_then(|d| d.size_gb).map(|n| n.to_string()),
-            );
-            put("os", s.disk.as_ref().and_then(|d| d.os.clone()));
-            put("ssh-key", s.ssh_key.clone());
-        }
-        Some(Resource::DnsRecord(d)) => {
-            let (zone, record) = name.split_once('/').unwrap_or(("", name));
-            put("zone", Some(zone.to_owned()));
-            put("name", Some(record.split('#').next().unwrap_or(record).to_owned()));
-            put("type", Some(d.record.record_type.clone()));
-            let value = match &d.record.value {
-                ValueOrRef::Literal(v) => Some(v.clone()),
-                ValueOrRef::Reference(r) if op == Op::Delete => resolve(fleet, stage.as_deref(), r, state),
-                ValueOrRef::Reference(r) => Some(resolve(fleet, stage.as_deref(), r, state).ok_or_else(|| {
-                    ProviderError::Permanent(format!(
-                        "{}: `{r}` has no value yet (the {} {} does not exist); apply it first",
-                        change.id, r.kind, r.name
-                    ))
-                })?),
-            };
-            put("value", value);
-            put("proxied", Some(d.record.proxied.to_string()));
-            put("ttl", d.record.ttl.map(|t| t.to_string()));
-        }
-        Some(Resource::R2Bucket(b)) => {
-            put("location", b.location.clone());
-            put("custom-domain", b.custom_domain.clone());
-            if let Some(c) = &b.cors {
-                put("cors.allowed-origins", Some(c.allowed_origins.join(",")));
-                put("cors.allowed-methods", Some(c.allowed_methods.join(",")));
-                put("cors.allowed-headers", Some(c.allowed_headers.join(",")));
-                put("cors.max-age", c.max_age_seconds.map(|m| m.to_string()));
-            }
-        }
-        Some(Resource::Worker(w)) => {
-            put("source", w.source.clone());
-            put("routes", Some(w.routes.join(",")));
-        }
-        _ => {}
-    }
     Ok(Action {
         address: change.id.clone(),
         op,
-        attributes: a,
+        attributes,
     })
+}
+
+/// What the Sakura Cloud provider reads from a server action (`ServerSpec::from_action`).
+fn server_attributes(name: &str, s: &Server) -> BTreeMap<String, String> {
+    let numbers = s.plan.as_ref().and_then(plan_numbers);
+    [
+        ("name", Some(name.split('#').next().unwrap_or(name).to_owned())),
+        ("core", numbers.map(|n| n.0.to_string())),
+        ("memory", numbers.map(|n| n.1.to_string())),
+        (
+            "disk-size",
+            s.disk.as_ref().and_then(|d| d.size_gb).map(|n| n.to_string()),
+        ),
+        ("os", s.disk.as_ref().and_then(|d| d.os.clone())),
+        ("ssh-key", s.ssh_key.clone()),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| Some((k.to_owned(), v?)))
+    .collect()
 }
 
 /// Applies the changes `select` keeps, in dependency order, each through its provider,
@@ -537,7 +403,7 @@ pub fn apply_plan(
     };
     for (i, change) in changes.iter().enumerate() {
         let rest = || changes[i + 1..].iter().map(|c| c.id.clone()).collect();
-        let action = match action_for(change, state) {
+        let action = match action_for(change) {
             Ok(a) => a,
             Err(e) => {
                 report.failed = Some((change.id.clone(), e.to_string()));
@@ -545,7 +411,7 @@ pub fn apply_plan(
                 return report;
             }
         };
-        let name = action.attributes.get("provider").cloned().unwrap_or_default();
+        let name = provider_for(change).unwrap_or_default();
         let Some(provider) = providers.get(&name) else {
             report.failed = Some((
                 change.id.clone(),

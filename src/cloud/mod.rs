@@ -7,6 +7,7 @@
 
 pub mod cloudflare;
 pub mod infra;
+pub mod live;
 pub mod references;
 pub mod sakura;
 pub mod session;

@@ -1,7 +1,8 @@
 //! Gives references in an action's attributes their values from the recorded state, before a
 //! provider applies the action: `value = "server.creo-dev-01.ip"` becomes `value = "203.0.113.7"`.
 //!
-//! Assumptions (shared with the plan engine's resolver in `plan/mod.rs`):
+//! Assumptions (the plan engine renders references through [`lookup_in`] too, so a plan and an
+//! apply always agree on what a reference names):
 //! - a reference is an attribute value that [`ValueOrRef::parse`] reads as one
 //!   (`kind.name.attribute`, kind one of `server`, `r2-bucket`, `worker`, `dns`);
 //! - the referenced resource is recorded at its plan address in the same fleet: first in the
@@ -71,13 +72,22 @@ pub fn resolve(
 /// The recorded value of `reference` as seen from the resource at `address`.
 pub fn lookup<'a>(address: &str, reference: &ResourceRef, state: &'a State) -> Option<&'a str> {
     let (scope, _) = address.split_once('/')?;
-    let fleet = scope.split_once(':').map_or(scope, |(fleet, _)| fleet);
+    let (fleet, stage) = match scope.split_once(':') {
+        Some((fleet, stage)) => (fleet, Some(stage)),
+        None => (scope, None),
+    };
+    lookup_in(fleet, stage, reference, state)
+}
+
+/// The recorded value of `reference` for a resource of `fleet` (and `stage`): the one lookup
+/// behind [`resolve`] (apply) and the plan engine's rendering of references.
+pub fn lookup_in<'a>(fleet: &str, stage: Option<&str>, reference: &ResourceRef, state: &'a State) -> Option<&'a str> {
     let kind = match reference.kind.as_str() {
         "dns" => "dns-record",
         other => other,
     };
     let name = format!("{kind}.{}", reference.name);
-    let scoped = (scope != fleet).then(|| format!("{scope}/{name}"));
+    let scoped = stage.map(|s| format!("{fleet}:{s}/{name}"));
     let fleet_wide = format!("{fleet}/{name}");
     scoped
         .iter()

@@ -2,11 +2,13 @@
 //! refreshed from them, the plan, and applying it (the state is written after every apply,
 //! whatever happened). `fleet apply` and `fleet stage up|down|status` run through this.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, anyhow};
 
+use super::cloudflare::{self, CloudflareError, CloudflareProvider, CloudflareSettings};
 use super::infra::{self, ProviderSet, Refreshed, Scope};
 use super::sakura::{self, SakuraProvider};
 use super::{ApplyReport, RetryConfig};
@@ -17,38 +19,128 @@ use crate::plan::snapshot::{Address, CloudKind, Resource, Snapshot};
 use crate::plan::state::{State, StateLock, StateResource, StateStore};
 use crate::plan::{Change, Plan};
 
+/// Why the providers a fleet needs cannot be set up. Each names the resources that need the
+/// provider and what to set.
+#[derive(Debug, thiserror::Error)]
+pub enum ProvidersError {
+    #[error("Sakura Cloud ({}): {source}", .resources.join(", "))]
+    Sakura {
+        resources: Vec<String>,
+        #[source]
+        source: sakura::CredentialsError,
+    },
+    #[error(
+        "Cloudflare ({}): {source}. Set {token} (and {account} for R2 buckets and workers, or \
+         `providers {{ cloudflare {{ account-id env=\"…\" }} }}`)",
+        .resources.join(", "), token = cloudflare::TOKEN_ENV, account = cloudflare::ACCOUNT_ENV
+    )]
+    Cloudflare {
+        resources: Vec<String>,
+        #[source]
+        source: CloudflareError,
+    },
+    #[error(
+        "Cloudflare ({}): R2 buckets and workers need the account id: set {account} \
+         (or `providers {{ cloudflare {{ account-id env=\"…\" }} }}`)",
+        .resources.join(", "), account = cloudflare::ACCOUNT_ENV
+    )]
+    CloudflareAccount { resources: Vec<String> },
+}
+
 /// The providers `desired` and the recorded state in `scope` need, built from the fleet's
-/// `providers { … }` and the environment. A provider this build lacks is left out (its
-/// resources fail to apply with a message naming it).
+/// `providers { … }` and the environment: Sakura Cloud for servers, Cloudflare for DNS
+/// records, R2 buckets and workers. A provider is set up only when a resource in scope uses
+/// it, so a fleet without Cloudflare resources needs no Cloudflare credentials. A provider
+/// this build lacks is left out (its resources fail to apply with a message naming it).
 pub fn providers_for(
     config: &FleetConfig,
     desired: &Snapshot,
     recorded: &State,
     scope: &Scope,
     clock: Arc<dyn Clock>,
-) -> anyhow::Result<ProviderSet> {
-    let mut needed = BTreeSet::new();
+) -> Result<ProviderSet, ProvidersError> {
+    // Provider name → the addresses that need it.
+    let mut needed: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for (address, resource) in &desired.resources {
         if let Address::Cloud { kind, .. } = address
             && let Some(p) = infra::provider_of(*kind, Some(resource))
         {
-            needed.insert(p);
+            needed.entry(p).or_default().insert(address.to_string());
         }
     }
     for r in &recorded.resources {
-        if infra::parse_address(&r.address).is_some_and(|a| scope.contains(&a))
-            && let Some(p) = &r.provider
+        if let Some(address) = infra::parse_address(&r.address).filter(|a| scope.contains(a))
+            && let Address::Cloud { kind, .. } = &address
+            && let Some(p) = r
+                .provider
+                .clone()
+                .or_else(|| infra::default_provider(*kind).map(str::to_owned))
         {
-            needed.insert(p.clone());
+            needed.entry(p).or_default().insert(r.address.clone());
         }
     }
     let mut set = ProviderSet::new();
-    if needed.contains(sakura::PROVIDER) {
+    if let Some(resources) = needed.get(sakura::PROVIDER) {
         let zone = config.providers.sakura_cloud.as_ref().and_then(|p| p.zone.as_deref());
-        let provider = SakuraProvider::from_env(zone, clock).map_err(|e| anyhow!("{e}"))?;
+        let provider = SakuraProvider::from_env(zone, Arc::clone(&clock)).map_err(|source| ProvidersError::Sakura {
+            resources: resources.iter().cloned().collect(),
+            source,
+        })?;
+        set.add(Box::new(provider));
+    }
+    if let Some(resources) = needed.get(cloudflare::PROVIDER) {
+        let resources: Vec<String> = resources.iter().cloned().collect();
+        let mut settings = CloudflareSettings::from_env(config.providers.cloudflare.as_ref()).map_err(|source| {
+            ProvidersError::Cloudflare {
+                resources: resources.clone(),
+                source,
+            }
+        })?;
+        let needs_account: Vec<String> = resources
+            .iter()
+            .filter(|a| a.contains("/r2-bucket.") || a.contains("/worker."))
+            .cloned()
+            .collect();
+        if settings.account_id.is_none() && !needs_account.is_empty() {
+            return Err(ProvidersError::CloudflareAccount {
+                resources: needs_account,
+            });
+        }
+        settings.source_dir = fleet_dir(config);
+        let provider = CloudflareProvider::new(settings)
+            .map_err(|source| ProvidersError::Cloudflare { resources, source })?
+            .with_clock(clock);
+        // Only this scope's resources: the provider reads back what it tracks.
+        let mine = State {
+            resources: recorded
+                .resources
+                .iter()
+                .filter(|r| infra::parse_address(&r.address).is_some_and(|a| scope.contains(&a)))
+                .cloned()
+                .collect(),
+            ..recorded.clone()
+        };
+        provider.track(&mine);
         set.add(Box::new(provider));
     }
     Ok(set)
+}
+
+/// The directory of the fleet (where `.fleetflow/fleet.kdl` is): a worker's `source` is
+/// relative to it.
+fn fleet_dir(config: &FleetConfig) -> PathBuf {
+    let file = &config.file.path;
+    let dir = file.parent().unwrap_or(Path::new("."));
+    let dir = if dir.file_name().is_some_and(|n| n == ".fleetflow") {
+        dir.parent().unwrap_or(Path::new("."))
+    } else {
+        dir
+    };
+    if dir.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        dir.to_path_buf()
+    }
 }
 
 /// A fleet's infrastructure, locked.

@@ -200,13 +200,8 @@ impl Resolver<'_> {
         let Some(state) = self.state else {
             return Attr::unknown(r, false);
         };
-        let scoped = stage.map(|s| format!("{fleet}:{s}/{}.{}", r.kind, r.name));
-        let fleet_wide = format!("{fleet}/{}.{}", r.kind, r.name);
-        scoped
-            .iter()
-            .chain([&fleet_wide])
-            .find_map(|address| state.resource(address)?.attributes.get(&r.attribute))
-            .map_or_else(|| Attr::unknown(r, false), |v| Attr::quoted(v))
+        crate::cloud::references::lookup_in(fleet, stage, r, state)
+            .map_or_else(|| Attr::unknown(r, false), Attr::quoted)
     }
 
     fn attrs(&self, address: &Address, resource: &Resource) -> attrs::Attrs {

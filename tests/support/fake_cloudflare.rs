@@ -34,6 +34,8 @@ pub struct Request {
     pub path: String,
     pub query: String,
     pub body: String,
+    /// When it arrived (to order it against another fake's requests).
+    pub at: std::time::Instant,
 }
 
 #[derive(Debug, Clone)]
@@ -260,6 +262,7 @@ async fn handle(
         path: path.clone(),
         query: uri.query().unwrap_or_default().to_owned(),
         body: String::from_utf8_lossy(&body).into_owned(),
+        at: std::time::Instant::now(),
     });
     let failing = w
         .failures

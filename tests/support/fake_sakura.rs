@@ -69,6 +69,8 @@ pub struct World {
     pub failures: Vec<Failure>,
     /// `METHOD /path` of every authenticated request.
     pub calls: Vec<String>,
+    /// When each of `calls` arrived (to order them against another fake's requests).
+    pub call_times: Vec<std::time::Instant>,
     pub unauthorized: usize,
     next_id: u64,
 }
@@ -147,6 +149,12 @@ impl FakeSakura {
 
     pub fn calls(&self) -> Vec<String> {
         self.world.lock().unwrap().calls.clone()
+    }
+
+    /// `calls` with the time each arrived.
+    pub fn timed_calls(&self) -> Vec<(std::time::Instant, String)> {
+        let w = self.world.lock().unwrap();
+        w.call_times.iter().copied().zip(w.calls.iter().cloned()).collect()
     }
 
     /// Changes a server behind the tool's back.
@@ -285,6 +293,7 @@ async fn handle(State(world): State<Shared>, method: Method, uri: Uri, headers: 
         return error(StatusCode::UNAUTHORIZED, "unauthorized", "認証に失敗しました");
     }
     w.calls.push(format!("{method} {path}"));
+    w.call_times.push(std::time::Instant::now());
     for f in w.failures.iter_mut() {
         let matches = f.method.is_none_or(|m| m == method.as_str())
             && f.path_prefix.is_none_or(|p| path.starts_with(p))
