@@ -8,34 +8,26 @@
 //!
 //! Needs the test world's Docker engine: a missing one is a failure, never a skip.
 
+#[path = "support/action_runner.rs"]
+mod action_runner;
 #[path = "support/fake_github.rs"]
 mod fake_github;
 mod support;
 
-use std::path::{Path, PathBuf};
+use action_runner::{ACTIONS_BOT, Repo, TOKEN, fake, get, report};
+
+use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use fake_github::{FakeGitHub, fixtures_external};
+use fake_github::fixtures_external;
 use fleetflow::action::parse_outputs;
 use fleetflow::plan::PLAN_MARKER;
 use serde_json::Value;
 
-const TOKEN: &str = "ghs_workflow_token_for_the_image_test";
-const ACTIONS_BOT: &str = "github-actions[bot]";
-
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn report(out: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// The built image: (tag, size in bytes). Built once per test process.
@@ -77,78 +69,30 @@ fn image() -> &'static (String, u64) {
     })
 }
 
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args([
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@example.com",
-            "-c",
-            "commit.gpgsign=false",
-        ])
-        .args(args)
-        .output()
-        .expect("git");
-    assert!(out.status.success(), "git {args:?}\n{}", report(&out));
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
 /// What the runner's host side holds for one job: the checkout (fixtures/ as a git repository
 /// whose head commit changes the web fleet's live port, its route auto-deployed), the workflow
 /// dir with the event file, the file-commands dir and the container's home.
 struct Job {
+    repo: Repo,
     dir: tempfile::TempDir,
-    base: String,
-    head: String,
 }
 
 impl Job {
     fn new() -> Job {
         let dir = tempfile::tempdir().unwrap();
-        let ws = dir.path().join("workspace");
-        let fixtures = root().join("fixtures");
-        copy_dir(&fixtures.join("fleets"), &ws.join("fleets"));
-        let registry = std::fs::read_to_string(fixtures.join("fleet-registry.kdl"))
-            .unwrap()
-            .replace(
-                "route fleet=\"web\" stage=\"live\" server=\"vps-01\"",
-                "route fleet=\"web\" stage=\"live\" server=\"vps-01\" auto-deploy=#true",
-            );
-        assert!(registry.contains("auto-deploy"));
-        std::fs::write(ws.join("fleet-registry.kdl"), registry).unwrap();
-        git(&ws, &["init", "-q", "-b", "main"]);
-        git(&ws, &["add", "-A"]);
-        git(&ws, &["commit", "-q", "-m", "base"]);
-        let base = git(&ws, &["rev-parse", "HEAD"]);
-        let web = ws.join("fleets/web/.fleetflow/fleet.kdl");
-        let text = std::fs::read_to_string(&web).unwrap();
-        assert!(text.contains("host=28080"));
-        std::fs::write(&web, text.replace("host=28080", "host=28081")).unwrap();
-        git(&ws, &["commit", "-q", "-am", "web: live port 28081"]);
-        let head = git(&ws, &["rev-parse", "HEAD"]);
         for d in ["workflow", "file_commands", "home"] {
             std::fs::create_dir_all(dir.path().join(d)).unwrap();
         }
-        Job { dir, base, head }
+        Job {
+            repo: Repo::new(true),
+            dir,
+        }
     }
 
     fn host(&self, name: &str) -> PathBuf {
+        if name == "workspace" {
+            return self.repo.ws();
+        }
         self.dir.path().join(name)
     }
 
@@ -180,7 +124,7 @@ impl Job {
             ("GITHUB_EVENT_PATH", "/github/workflow/event.json"),
             ("GITHUB_WORKSPACE", "/github/workspace"),
             ("GITHUB_REPOSITORY", "Codertocat/Hello-World"),
-            ("GITHUB_SHA", &self.head),
+            ("GITHUB_SHA", &self.repo.head),
             ("GITHUB_REF", "refs/pull/2/merge"),
             ("GITHUB_API_URL", api),
             ("GITHUB_OUTPUT", &format!("/github/file_commands/{output}")),
@@ -227,24 +171,8 @@ impl Job {
     }
 }
 
-fn get<'a>(outputs: &'a [(String, String)], name: &str) -> &'a str {
-    outputs
-        .iter()
-        .find(|(n, _)| n == name)
-        .map(|(_, v)| v.as_str())
-        .unwrap_or_else(|| panic!("no output {name} in {outputs:?}"))
-}
-
 fn event(path: &str) -> Value {
     serde_json::from_slice(&std::fs::read(fixtures_external().join(path)).unwrap()).unwrap()
-}
-
-async fn fake() -> (FakeGitHub, tempfile::TempDir) {
-    let keys = tempfile::tempdir().unwrap();
-    // The fake wants an App public key even though the Action uses the workflow token.
-    let fake = FakeGitHub::start(1, &[], &fake_github::app_key(keys.path()).1).await;
-    fake.world().add_user_token(TOKEN, ACTIONS_BOT);
-    (fake, keys)
 }
 
 #[test]
@@ -275,8 +203,8 @@ async fn the_image_plans_a_pull_request_as_the_runner_runs_it() {
     let job = Job::new();
     let (fake, _keys) = fake().await;
     let mut pr = event("webhooks/pull_request/opened.payload.json");
-    pr["pull_request"]["base"]["sha"] = Value::from(job.base.clone());
-    pr["pull_request"]["head"]["sha"] = Value::from(job.head.clone());
+    pr["pull_request"]["base"]["sha"] = Value::from(job.repo.base.clone());
+    pr["pull_request"]["head"]["sha"] = Value::from(job.repo.head.clone());
     let api = fake.url();
     let (out, outputs, summary) = tokio::task::block_in_place(|| job.run(tag, "pull_request", &pr, &api, &[]));
     assert!(out.status.success(), "{}", report(&out));
@@ -306,8 +234,8 @@ async fn the_image_plans_a_deploy_on_push_with_the_ssh_inputs() {
     let (fake, _keys) = fake().await;
     let mut push = event("webhooks/push/payload.json");
     push["ref"] = Value::from("refs/heads/main");
-    push["before"] = Value::from(job.base.clone());
-    push["after"] = Value::from(job.head.clone());
+    push["before"] = Value::from(job.repo.base.clone());
+    push["after"] = Value::from(job.repo.head.clone());
     push["repository"]["default_branch"] = Value::from("main");
     let api = fake.url();
     let inputs = [

@@ -34,17 +34,7 @@ pub(super) fn release_all(
         .file_name()
         .map_or_else(|| "fleet-registry.kdl".to_owned(), |f| f.to_string_lossy().into_owned());
     let commit = env("GITHUB_SHA")
-        .or_else(|| {
-            let out = std::process::Command::new("git")
-                .arg("-C")
-                .arg(&root)
-                .args(["rev-parse", "HEAD"])
-                .output()
-                .ok()?;
-            out.status
-                .success()
-                .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
-        })
+        .or_else(|| crate::plan::git_files::git_line(&root, &["rev-parse", "HEAD"]))
         .unwrap_or_else(|| "unknown".into());
     let fleet_binary = match std::env::current_exe() {
         Ok(p) => p,

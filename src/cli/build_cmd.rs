@@ -1,7 +1,6 @@
 //! `fleet build <stage>`.
 
 use std::path::Path;
-use std::process::Command;
 
 use clap::Args;
 
@@ -152,11 +151,7 @@ fn with_credentials(
 }
 
 fn git(dir: &Path, args: &[&str]) -> Option<String> {
-    let out = Command::new("git").arg("-C").arg(dir).args(args).output().ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
-        .filter(|s| !s.is_empty())
+    crate::plan::git_files::git_line(dir, args)
 }
 
 /// Before `up`/`deploy`: builds the local images that do not exist yet.

@@ -1,6 +1,6 @@
 //! `fleet deploy`, and the local lifecycle: `up`, `down`, `ps`, `logs`, `restart`.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
@@ -223,7 +223,7 @@ fn converge(
         && !yes
     {
         let question = format!("Deploy {} service(s) of {}:{stage_name}?", desired.len(), fleet.project);
-        if let Err(code) = ask(console, &question) {
+        if let Err(code) = super::apply_cmd::confirm(console, false, &question) {
             return code;
         }
     }
@@ -259,24 +259,6 @@ fn converge(
             console.error(&e.to_string());
             exit::FAILURE
         }
-    }
-}
-
-/// Asks on a terminal; refuses (exit 2) without one.
-fn ask(console: &Console, question: &str) -> Result<(), u8> {
-    if !std::io::stdin().is_terminal() {
-        console.error("refusing to deploy without confirmation: no terminal to ask on. Add --yes to proceed");
-        return Err(exit::USAGE);
-    }
-    eprint!("{question} [y/N] ");
-    let _ = std::io::stderr().flush();
-    let mut answer = String::new();
-    let _ = std::io::stdin().lock().read_line(&mut answer);
-    if matches!(answer.trim(), "y" | "Y" | "yes") {
-        Ok(())
-    } else {
-        console.error("cancelled");
-        Err(exit::FAILURE)
     }
 }
 

@@ -229,15 +229,7 @@ pub(super) fn who_am_i() -> String {
 }
 
 fn git_head(dir: &Path) -> Option<String> {
-    let out = std::process::Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["rev-parse", "HEAD"])
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    crate::plan::git_files::git_line(dir, &["rev-parse", "HEAD"])
 }
 
 pub fn status(console: &Console, flag: Option<&Path>, args: &StatusArgs) -> u8 {

@@ -35,6 +35,16 @@ pub fn git(dir: &Path, args: &[&str]) -> std::io::Result<Output> {
         .output()
 }
 
+/// The trimmed stdout of a successful `git -C dir <args>`, else `None` (not a repository, no
+/// git, an empty answer).
+pub fn git_line(dir: &Path, args: &[&str]) -> Option<String> {
+    let out = git(dir, args).ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        .filter(|s| !s.is_empty())
+}
+
 fn stdout_line(out: &Output) -> Option<String> {
     let text = String::from_utf8_lossy(&out.stdout).trim().to_owned();
     (out.status.success() && !text.is_empty()).then_some(text)
