@@ -105,18 +105,7 @@ async fn push_to_default_branch_plans_auto_deploy_routes_with_dry_run() {
         .input("dry-run", "true")
         .run()
         .await;
-    assert!(out.status.success(), "{}", report(&out));
-    let text = stdout(&out);
-    assert!(
-        text.contains("Deploy plan for web") && text.contains("Nothing was run"),
-        "{}",
-        report(&out)
-    );
-    let deployed: Value = serde_json::from_str(get(&outputs, "deployed")).unwrap();
-    assert_eq!(
-        deployed,
-        serde_json::json!([{ "fleet": "web", "stage": "live", "server": "vps-01", "status": "planned" }])
-    );
+    assert_planned_web_deploy(&out, &outputs);
 
     // Another branch deploys nothing.
     let (out, outputs, _) = Invocation::new(&repo, "push", &push_event(&repo, "refs/heads/feature"), &fake.url())

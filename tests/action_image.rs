@@ -14,7 +14,7 @@ mod action_runner;
 mod fake_github;
 mod support;
 
-use action_runner::{ACTIONS_BOT, Repo, TOKEN, fake, get, report};
+use action_runner::{ACTIONS_BOT, Repo, TOKEN, assert_planned_web_deploy, fake, get, report};
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -250,17 +250,6 @@ async fn the_image_plans_a_deploy_on_push_with_the_ssh_inputs() {
         ),
     ];
     let (out, outputs, _) = tokio::task::block_in_place(|| job.run(tag, "push", &push, &api, &inputs));
-    assert!(out.status.success(), "{}", report(&out));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        stdout.contains("Deploy plan for web") && stdout.contains("Nothing was run"),
-        "{}",
-        report(&out)
-    );
-    let deployed: Value = serde_json::from_str(get(&outputs, "deployed")).unwrap();
-    assert_eq!(
-        deployed,
-        serde_json::json!([{ "fleet": "web", "stage": "live", "server": "vps-01", "status": "planned" }])
-    );
+    assert_planned_web_deploy(&out, &outputs);
     assert!(fake.world().violations.is_empty());
 }

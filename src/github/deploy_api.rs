@@ -120,27 +120,18 @@ impl GitHub {
         number: u64,
     ) -> Result<Vec<String>, GitHubError> {
         let n = number.to_string();
-        let mut all = Vec::new();
-        for page in 1..=30u32 {
-            let page = page.to_string();
-            let url = self.url(
+        let files: Vec<RawFile> = self
+            .all_pages(
+                installation,
                 &["repos", &repo.owner, &repo.name, "pulls", &n, "files"],
-                &[("per_page", "100"), ("page", &page)],
-            );
-            let v = self
-                .call(Method::GET, url, Auth::Installation(installation), None)
-                .await?;
-            let batch: Vec<RawFile> = decode(v, "pull request files")?;
-            let last = batch.len() < 100;
-            for f in batch {
-                all.extend(f.previous_filename);
-                all.push(f.filename);
-            }
-            if last {
-                break;
-            }
-        }
-        Ok(all)
+                30,
+                "pull request files",
+            )
+            .await?;
+        Ok(files
+            .into_iter()
+            .flat_map(|f| f.previous_filename.into_iter().chain([f.filename]))
+            .collect())
     }
 
     /// The user's permission on the repository (`none` when they are not a collaborator).

@@ -351,18 +351,32 @@ impl GitHub {
     /// Every comment of an issue or pull request (all pages).
     pub async fn comments(&self, installation: u64, repo: &RepoRef, number: u64) -> Result<Vec<Comment>, GitHubError> {
         let number = number.to_string();
+        self.all_pages(
+            installation,
+            &["repos", &repo.owner, &repo.name, "issues", &number, "comments"],
+            50,
+            "issue comments",
+        )
+        .await
+    }
+
+    /// Every item of a paginated list (100 a page, at most `max_pages` pages).
+    async fn all_pages<T: serde::de::DeserializeOwned>(
+        &self,
+        installation: u64,
+        segments: &[&str],
+        max_pages: u32,
+        what: &str,
+    ) -> Result<Vec<T>, GitHubError> {
         let mut all = Vec::new();
-        for page in 1..=50u32 {
+        for page in 1..=max_pages {
             let page = page.to_string();
-            let url = self.url(
-                &["repos", &repo.owner, &repo.name, "issues", &number, "comments"],
-                &[("per_page", "100"), ("page", &page)],
-            );
+            let url = self.url(segments, &[("per_page", "100"), ("page", &page)]);
             let v = self
                 .call(Method::GET, url, Auth::Installation(installation), None)
                 .await?;
-            let batch: Vec<Comment> = serde_json::from_value(v).map_err(|e| GitHubError::Decode {
-                path: "issue comments".into(),
+            let batch: Vec<T> = serde_json::from_value(v).map_err(|e| GitHubError::Decode {
+                path: what.into(),
                 message: e.to_string(),
             })?;
             let last = batch.len() < 100;

@@ -206,3 +206,20 @@ pub fn report(out: &Output) -> String {
         String::from_utf8_lossy(&out.stderr)
     )
 }
+
+/// A dry-run deploy of the fixtures' web fleet: its plan printed, nothing run, `deployed` says
+/// planned (the same whether `fleet action` runs on the host or in the image).
+pub fn assert_planned_web_deploy(out: &Output, outputs: &[(String, String)]) {
+    assert!(out.status.success(), "{}", report(out));
+    let text = stdout(out);
+    assert!(
+        text.contains("Deploy plan for web") && text.contains("Nothing was run"),
+        "{}",
+        report(out)
+    );
+    let deployed: Value = serde_json::from_str(get(outputs, "deployed")).unwrap();
+    assert_eq!(
+        deployed,
+        serde_json::json!([{ "fleet": "web", "stage": "live", "server": "vps-01", "status": "planned" }])
+    );
+}
