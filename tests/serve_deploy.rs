@@ -43,7 +43,13 @@ impl Drop for Scenario {
     fn drop(&mut self) {
         let _ = self.app.kill();
         let _ = self.app.wait();
-        self.world.remove_project(&self.project, "live");
+        for project in [
+            self.project.clone(),
+            format!("{}-q", self.project),
+            format!("{}-o", self.project),
+        ] {
+            self.world.remove_project(&project, "live");
+        }
     }
 }
 
@@ -91,8 +97,13 @@ fn creo_kdl(project: &str, marker: &str) -> String {
     )
 }
 
-const SIMPLE: &str =
-    "project \"PROJECT\"\nservice \"x\" {\n    image \"fleetflow/busybox:latest\"\n}\nstage \"live\"\n";
+/// A fleet running the test world's busybox from its registry (pullable on the "server").
+fn simple_kdl(project: &str, registry: &str) -> String {
+    format!(
+        "project \"{project}\"\nservice \"x\" {{\n    image \"{registry}/fleetflow/busybox:latest\"\n    command \"sh\" \"-c\" \
+         \"trap 'exit 0' TERM; while :; do sleep 1; done\"\n}}\nstage \"live\"\n"
+    )
+}
 
 impl Scenario {
     async fn start() -> Scenario {
@@ -112,11 +123,11 @@ impl Scenario {
                 ("fleets/creo/marker".into(), format!("{marker}\n")),
                 (
                     "fleets/quiet/.fleetflow/fleet.kdl".into(),
-                    SIMPLE.replace("PROJECT", &format!("{project}-q")) + quiet,
+                    simple_kdl(&format!("{project}-q"), &world.registry) + quiet,
                 ),
                 (
                     "fleets/other/.fleetflow/fleet.kdl".into(),
-                    SIMPLE.replace("PROJECT", &format!("{project}-o")),
+                    simple_kdl(&format!("{project}-o"), &world.registry),
                 ),
             ]
         };
@@ -521,5 +532,29 @@ async fn an_ssh_failure_fails_the_deployment_and_the_reply_shows_server_and_erro
     );
     drop(w);
     assert!(s.running().is_empty());
+    s.assert_no_violations();
+}
+
+/// `/deploy live`: every fleet the pull request changes that routes `live` (creo and quiet, not
+/// the unchanged other), each with its own reply and deployment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deploy_stage_deploys_every_changed_fleet_of_the_stage() {
+    let s = Scenario::start().await;
+    s.comment(PR, "alice", "/deploy live").await;
+    s.wait_for("two deploys", Duration::from_secs(180), |w| deploy_finished(w, 2))
+        .await;
+    let w = s.fake.world();
+    let mut envs: Vec<(&str, &str)> = w
+        .deploy
+        .deployments
+        .iter()
+        .map(|d| (d.environment.as_str(), d.statuses.last().map_or("", String::as_str)))
+        .collect();
+    envs.sort();
+    assert_eq!(envs, [("creo-live", "success"), ("quiet-live", "success")]);
+    assert_eq!(w.bot_comments(REPO, PR).len(), 2, "one reply per fleet+stage");
+    drop(w);
+    assert_eq!(s.world.running(&format!("{}-q", s.project)).len(), 1);
+    assert!(s.world.running(&format!("{}-o", s.project)).is_empty());
     s.assert_no_violations();
 }
