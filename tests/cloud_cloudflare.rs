@@ -3,41 +3,28 @@
 //! engine and `desired_attributes`, and are applied with seed 003's `apply_actions` on a
 //! recording clock (no real waiting).
 
+#[path = "support/cloud_fixture.rs"]
+mod cloud_fixture;
 #[path = "support/fake_cloudflare.rs"]
 mod fake_cloudflare;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
+use cloud_fixture::{RecordingClock, snapshot};
 use fake_cloudflare::{ACCOUNT, FakeCloudflare, TOKEN};
-use fleetflow::clock::Clock;
 use fleetflow::cloud::cloudflare::{
     CloudflareError, CloudflareProvider, CloudflareSettings, DEFAULT_API_URL, desired_attributes, manages,
 };
 use fleetflow::cloud::references::{Unresolved, resolve};
 use fleetflow::cloud::{Action, ApplyReport, CloudProvider, Op, ProviderError, RetryConfig, apply_actions, remaining};
 use fleetflow::config::cloud::{CloudflareProvider as CloudflareConfig, Setting};
-use fleetflow::config::{LoadOptions, MemoryFiles, load_workspace};
 use fleetflow::plan::state::{State, StateResource};
 use fleetflow::plan::{self, KNOWN_AFTER_APPLY, Snapshot};
 
 const ZONE: &str = "creo-memories.com";
-
-#[derive(Default)]
-struct RecordingClock {
-    slept: Mutex<Vec<Duration>>,
-}
-
-impl Clock for RecordingClock {
-    fn now(&self) -> Instant {
-        Instant::now()
-    }
-    fn sleep(&self, d: Duration) {
-        self.slept.lock().unwrap().push(d);
-    }
-}
 
 /// The stage-dev Cloudflare resources of seed 002, with `edits` made to the text.
 fn fleet(edits: &[(&str, &str)]) -> String {
@@ -75,22 +62,6 @@ stage "dev" {
         assert!(text.contains(from), "{from:?} is in the fixture");
         text.replacen(from, to, 1)
     })
-}
-
-fn snapshot(fleet_text: &str) -> Snapshot {
-    let mut files = MemoryFiles::default();
-    files.files.insert(
-        "fleet-registry.kdl".into(),
-        "registry \"t\"\nfleet \"creo\" { path \"fleets/creo\"; }\n".into(),
-    );
-    files
-        .files
-        .insert("fleets/creo/.fleetflow/fleet.kdl".into(), fleet_text.to_owned());
-    let workspace = match load_workspace(&files, "fleet-registry.kdl", LoadOptions::default()) {
-        Ok(w) => w,
-        Err(e) => panic!("fixture does not load: {e:?}"),
-    };
-    Snapshot::from_workspace(&workspace)
 }
 
 /// What `fleet apply` does with a plan: the Cloudflare changes as provider actions.
@@ -337,7 +308,7 @@ fn a_rate_limit_is_waited_out_and_retried() {
     let (_, state) = w.create_all();
     assert_eq!(state.resources.len(), 4);
     assert_eq!(
-        *w.clock.slept.lock().unwrap(),
+        w.clock.slept(),
         [Duration::from_secs(7), Duration::from_secs(1)],
         "Retry-After, then the backoff before the second attempt"
     );
@@ -361,10 +332,7 @@ fn a_server_error_mid_apply_leaves_partial_state_and_the_next_apply_converges() 
     assert_eq!(report.applied, ["creo:dev/r2-bucket.creo-attachments"]);
     assert_eq!(report.not_attempted.len(), 2, "{report:?}");
     assert_eq!(state.resources.len(), 1, "the bucket is recorded");
-    assert_eq!(
-        *w.clock.slept.lock().unwrap(),
-        [Duration::from_secs(1), Duration::from_secs(2)]
-    );
+    assert_eq!(w.clock.slept(), [Duration::from_secs(1), Duration::from_secs(2)]);
 
     let rest: Vec<Action> = remaining(&actions, &state).into_iter().cloned().collect();
     assert_eq!(
@@ -412,7 +380,7 @@ fn forbidden_is_permanent_with_a_hint_and_never_shows_the_token() {
     );
     assert!(!message.contains(secret));
     assert_eq!(w.fake.world().requests.len(), 1, "no retry");
-    assert!(w.clock.slept.lock().unwrap().is_empty());
+    assert!(w.clock.slept().is_empty());
 
     // A 403 on a write names the permission of that resource.
     w.fake.fail_next(Some("POST"), "/dns_records", 403, 1, None);

@@ -9,51 +9,44 @@
 //! tool's back is drift in `fleet plan` and `fleet apply` puts it back; `stage down --destroy`
 //! deletes the record, then the server.
 
+#[path = "support/cloud_world.rs"]
+mod cloud_world;
 #[path = "support/fake_cloudflare.rs"]
 mod fake_cloudflare;
 #[path = "support/fake_sakura.rs"]
 mod fake_sakura;
 mod support;
 
-use std::path::PathBuf;
+use std::ops::Deref;
 use std::time::Instant;
 
-use fake_cloudflare::FakeCloudflare;
-use fake_sakura::FakeSakura;
+use cloud_world::{CloudWorld, attribute_line, stderr, stdout};
 use predicates::prelude::PredicateBooleanExt;
 use predicates::str::contains;
-use support::{TestWorld, run_ok, test_world, unique};
 
 const ZONE: &str = "creo-full.example";
 const SERVER: &str = "creo-dev-01";
 
-struct Workspace {
-    dir: tempfile::TempDir,
-    project: String,
-    world: TestWorld,
-    sakura: FakeSakura,
-    cloudflare: FakeCloudflare,
+/// The registry (for `fleet plan`) and the fleet: one service, stage `dev` with the server
+/// and an A record pointing at it.
+struct Workspace(CloudWorld);
+
+impl Deref for Workspace {
+    type Target = CloudWorld;
+    fn deref(&self) -> &CloudWorld {
+        &self.0
+    }
 }
 
 impl Workspace {
     fn new() -> Workspace {
-        let w = Workspace {
-            dir: tempfile::tempdir().expect("tempdir"),
-            project: unique("cfull"),
-            world: test_world(),
-            sakura: FakeSakura::start(),
-            cloudflare: FakeCloudflare::start(&[ZONE]),
-        };
-        w.write();
-        w
-    }
-
-    fn fleet_dir(&self) -> PathBuf {
-        self.dir.path().join("fleets/app")
-    }
-
-    fn remote_dir(&self) -> PathBuf {
-        self.dir.path().join("remote")
+        let w = CloudWorld::new("cfull", &[ZONE]);
+        w.write_registry();
+        let dns = format!(
+            "    dns \"{ZONE}\" {{\n        provider \"cloudflare\"\n        record \"api\" type=\"A\" value=server.{SERVER}.ip\n    }}\n"
+        );
+        w.write_fleet(SERVER, true, &dns);
+        Workspace(w)
     }
 
     fn record_address(&self) -> String {
@@ -62,72 +55,6 @@ impl Workspace {
 
     fn fqdn() -> String {
         format!("api.{ZONE}")
-    }
-
-    /// The registry (for `fleet plan`) and the fleet: one service, stage `dev` with the server
-    /// and an A record pointing at it.
-    fn write(&self) {
-        let registry = format!(
-            "registry \"t\"\nfleet \"{}\" {{\n    path \"fleets/app\"\n}}\n",
-            self.project
-        );
-        std::fs::write(self.dir.path().join("fleet-registry.kdl"), registry).expect("registry");
-        let w = &self.world;
-        let text = format!(
-            r#"project "{project}"
-providers {{
-    sakura-cloud {{ zone "tk1a" }}
-    cloudflare {{ account-id env="CF_ACCOUNT_ID" }}
-}}
-service "web" {{
-    image "{image}"
-    command "sh" "-c" "trap 'exit 0' TERM; while :; do sleep 1; done"
-}}
-stage "dev" {{
-    server "{SERVER}" {{
-        provider "sakura-cloud"
-        plan core=2 memory=4
-        disk size=40 os="ubuntu-24.04"
-        ssh-key "{key}.pub"
-        ssh-port {port}
-        ssh-host-key "{host_key}"
-        deploy-path "{remote}"
-    }}
-    dns "{ZONE}" {{
-        provider "cloudflare"
-        record "api" type="A" value=server.{SERVER}.ip
-    }}
-}}
-"#,
-            project = self.project,
-            image = w.base_image,
-            key = w.ssh_key.display(),
-            port = w.ssh_port,
-            host_key = w.ssh_host_key,
-            remote = self.remote_dir().display(),
-        );
-        let dir = self.fleet_dir().join(".fleetflow");
-        std::fs::create_dir_all(&dir).expect("mkdir");
-        std::fs::write(dir.join("fleet.kdl"), text).expect("write");
-    }
-
-    fn fleet(&self) -> assert_cmd::Command {
-        let mut cmd = assert_cmd::Command::cargo_bin("fleet").expect("binary");
-        cmd.current_dir(self.fleet_dir())
-            .env("NO_COLOR", "1")
-            .env("CI", "true")
-            .env("USER", "tester")
-            .env("FLEET_SSH_KNOWN_HOSTS", &self.world.ssh_known_hosts)
-            .env("FLEET_SSH_WAIT", "30")
-            .env("CF_API_TOKEN", fake_cloudflare::TOKEN)
-            .env("CF_ACCOUNT_ID", fake_cloudflare::ACCOUNT)
-            .env("FLEET_CLOUDFLARE_API_URL", self.cloudflare.url())
-            .env_remove("FLEET_REGISTRY_PATH")
-            .env_remove("USACLOUD_PROFILE");
-        for (k, v) in self.sakura.env() {
-            cmd.env(k, v);
-        }
-        cmd
     }
 
     fn record(&self) -> Option<serde_json::Value> {
@@ -154,58 +81,6 @@ stage "dev" {{
             .map(|(at, _)| at)
             .unwrap_or_else(|| panic!("no `{call}` in {:?}", self.sakura.calls()))
     }
-
-    fn containers(&self, all: bool) -> usize {
-        let filter = format!("label=io.fleetflow.project={}", self.project);
-        let mut args = vec!["ps", "-q", "--filter", &filter];
-        if all {
-            args.push("-a");
-        }
-        let out = run_ok(self.world.docker().args(args));
-        String::from_utf8_lossy(&out.stdout).lines().count()
-    }
-}
-
-impl Drop for Workspace {
-    fn drop(&mut self) {
-        let ids = self
-            .world
-            .docker()
-            .args([
-                "ps",
-                "-aq",
-                "--filter",
-                &format!("label=io.fleetflow.project={}", self.project),
-            ])
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-            .unwrap_or_default();
-        for id in ids.lines() {
-            let _ = self.world.docker().args(["rm", "-f", id]).output();
-        }
-        let _ = self
-            .world
-            .docker()
-            .args(["network", "rm", &format!("{}-dev", self.project)])
-            .output();
-    }
-}
-
-fn stdout(out: &assert_cmd::assert::Assert) -> String {
-    String::from_utf8_lossy(&out.get_output().stdout).into_owned()
-}
-
-fn stderr(out: &assert_cmd::assert::Assert) -> String {
-    String::from_utf8_lossy(&out.get_output().stderr).into_owned()
-}
-
-/// The line of `text` after the first line containing `header` whose attribute is `key`.
-fn attribute_line<'a>(text: &'a str, header: &str, key: &str) -> &'a str {
-    let start = text.find(header).unwrap_or_else(|| panic!("no {header:?} in:\n{text}"));
-    text[start..]
-        .lines()
-        .find(|l| l.trim_start().trim_start_matches(['+', '~', '-', ' ']).starts_with(key))
-        .unwrap_or_else(|| panic!("no `{key}` after {header:?} in:\n{text}"))
 }
 
 #[test]
@@ -271,7 +146,7 @@ fn a_server_and_the_dns_record_that_points_at_it() {
         .find(&format!("✓ {}:dev/server.{SERVER}", w.project))
         .unwrap_or_else(|| panic!("server applied in:\n{text}"));
     assert!(server_applied < deployed && deployed < dns_applied, "{text}");
-    let state = std::fs::read_to_string(w.dir.path().join(".fleetflow/state.json")).expect("state");
+    let state = w.state();
     assert!(state.contains(&record) && state.contains("\"record-id\""), "{state}");
 
     // A second run changes nothing, at either provider.
@@ -354,7 +229,7 @@ fn a_server_and_the_dns_record_that_points_at_it() {
         .expect("DELETE of the record");
     assert!(record_deleted < w.sakura_at(&format!("DELETE /server/{}", server.id)));
     assert_eq!(w.containers(true), 0, "containers removed");
-    let state = std::fs::read_to_string(w.dir.path().join(".fleetflow/state.json")).expect("state");
+    let state = w.state();
     assert!(!state.contains(&record) && !state.contains(SERVER), "{state}");
     w.fleet()
         .args(["stage", "status", "dev"])

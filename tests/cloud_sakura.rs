@@ -3,14 +3,16 @@
 //! partial state after a failure mid-apply and convergence on the next run; 403 as a
 //! permanent error with its message; drift made behind the tool's back.
 
+#[path = "support/cloud_fixture.rs"]
+mod cloud_fixture;
 #[path = "support/fake_sakura.rs"]
 mod fake_sakura;
 
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
+use cloud_fixture::RecordingClock;
 use fake_sakura::{Failure, FakeSakura};
-use fleetflow::clock::Clock;
 use fleetflow::cloud::infra::{ProviderSet, Scope, desired};
 use fleetflow::cloud::sakura::{Credentials, SakuraProvider, auth};
 use fleetflow::cloud::session::Session;
@@ -19,24 +21,9 @@ use fleetflow::config::load::load_fleet_file;
 use fleetflow::plan::state::StateStore;
 use fleetflow::plan::{Action, Snapshot};
 
-/// Never waits; records what it was asked to wait.
-#[derive(Default)]
-struct InstantClock {
-    slept: Mutex<Vec<Duration>>,
-}
-
-impl Clock for InstantClock {
-    fn now(&self) -> Instant {
-        Instant::now() + self.slept.lock().unwrap().iter().sum::<Duration>()
-    }
-    fn sleep(&self, d: Duration) {
-        self.slept.lock().unwrap().push(d);
-    }
-}
-
 struct Env {
     fake: FakeSakura,
-    clock: Arc<InstantClock>,
+    clock: Arc<RecordingClock>,
     dir: tempfile::TempDir,
     store: StateStore,
 }
@@ -70,7 +57,7 @@ impl Env {
         let store = StateStore::new(dir.path().join(".fleetflow-state"));
         Env {
             fake: FakeSakura::start(),
-            clock: Arc::new(InstantClock::default()),
+            clock: Arc::new(RecordingClock::default()),
             dir,
             store,
         }
@@ -226,7 +213,7 @@ fn a_rate_limit_is_retried_after_retry_after_without_real_waiting() {
     let plan = s.plan();
     let report = s.apply(&plan, &|_| true).expect("apply");
     assert!(report.ok(), "{report:?}");
-    let slept = env.clock.slept.lock().unwrap().clone();
+    let slept = env.clock.slept();
     assert!(
         slept.contains(&Duration::from_secs(7)),
         "Retry-After honoured: {slept:?}"

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use super::apply_cmd::{CloudTarget, apply_and_report, confirm, print_notes};
-use super::registry_remote_cmd::{deploy_routes, for_each_route, summarize};
+use super::registry_remote_cmd::{deploy_routes, for_each_route, run_fleet_on_routes, summarize};
 use super::stage_cmd::{StageArgs, StageCommand, StageDownArgs, StageUpArgs};
 use super::{Console, Output, exit};
 use crate::clock::SystemClock;
@@ -18,6 +18,7 @@ use crate::cloud::infra::{self, Scope};
 use crate::cloud::session::{Session, providers_for};
 use crate::config::cloud::Server;
 use crate::deploy::remote::{self, RemotePlan};
+use crate::deploy::remote_run;
 use crate::plan::snapshot::{Address, CloudKind, Snapshot};
 use crate::plan::state::StateResource;
 use crate::plan::{Change, render_text};
@@ -32,19 +33,7 @@ pub fn run(console: &Console, target: CloudTarget, fleet_dir: &Path, command: &S
         StageCommand::Down(a) => down(console, &target, a),
         StageCommand::Status(a) => status(console, &target, a),
         StageCommand::Ps(a) => remote_command(console, &target, &a.stage, &["ps".into(), a.stage.clone()]),
-        StageCommand::Logs(a) => {
-            let mut argv = vec!["logs".to_owned(), a.stage.clone()];
-            if let Some(s) = &a.service {
-                argv.extend(["--service".into(), s.clone()]);
-            }
-            if let Some(n) = a.tail {
-                argv.extend(["--tail".into(), n.to_string()]);
-            }
-            if a.follow {
-                argv.push("--follow".into());
-            }
-            remote_command(console, &target, &a.stage, &argv)
-        }
+        StageCommand::Logs(a) => remote_command(console, &target, &a.stage, &a.fleet_args()),
     }
 }
 
@@ -116,45 +105,41 @@ fn routes(
         .collect()
 }
 
-/// Waits until the server accepts SSH (FLEET_SSH_WAIT seconds, default 300); a refused host
-/// key or login fails at once.
-fn wait_for_ssh(target: &SshTarget, rt: &Arc<tokio::runtime::Runtime>) -> Result<(), String> {
+/// Waits until every server accepts SSH (FLEET_SSH_WAIT seconds, default 300); a refused
+/// host key or login fails at once.
+fn wait_for_ssh(plans: &[(RemotePlan, SshTarget)]) -> Result<(), String> {
+    if plans.is_empty() {
+        return Ok(());
+    }
+    let rt = remote_run::ssh_runtime()?;
     let limit = std::env::var("FLEET_SSH_WAIT")
         .ok()
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map_or(Duration::from_secs(300), Duration::from_secs);
-    let deadline = Instant::now() + limit;
-    loop {
-        match OpensshRemote::connect(target, Arc::clone(rt)) {
-            Ok(_) => return Ok(()),
-            Err(
-                e @ (SshError::HostKeyMismatch { .. }
-                | SshError::HostKeyUnknown { .. }
-                | SshError::AuthFailed { .. }
-                | SshError::MissingSetting { .. }),
-            ) => return Err(e.to_string()),
-            Err(e) if Instant::now() + Duration::from_secs(2) >= deadline => {
-                return Err(format!(
-                    "{} did not accept SSH within {}s ({e}); check the server in the control panel, or raise FLEET_SSH_WAIT",
-                    target.address(),
-                    limit.as_secs()
-                ));
+    for (_, target) in plans {
+        let deadline = Instant::now() + limit;
+        loop {
+            match OpensshRemote::connect(target, Arc::clone(&rt)) {
+                Ok(_) => break,
+                Err(
+                    e @ (SshError::HostKeyMismatch { .. }
+                    | SshError::HostKeyUnknown { .. }
+                    | SshError::AuthFailed { .. }
+                    | SshError::MissingSetting { .. }),
+                ) => return Err(format!("server {}: {e}", target.name)),
+                Err(e) if Instant::now() + Duration::from_secs(2) >= deadline => {
+                    return Err(format!(
+                        "server {}: {} did not accept SSH within {}s ({e}); check the server in the control panel, or raise FLEET_SSH_WAIT",
+                        target.name,
+                        target.address(),
+                        limit.as_secs()
+                    ));
+                }
+                Err(_) => std::thread::sleep(Duration::from_secs(2)),
             }
-            Err(_) => std::thread::sleep(Duration::from_secs(2)),
         }
     }
-}
-
-fn runtime(console: &Console) -> Result<Arc<tokio::runtime::Runtime>, u8> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .worker_threads(2)
-        .build()
-        .map(Arc::new)
-        .map_err(|e| {
-            console.error(&format!("cannot start the async runtime: {e}"));
-            exit::FAILURE
-        })
+    Ok(())
 }
 
 fn up(console: &Console, target: &CloudTarget, fleet_dir: &Path, args: &StageUpArgs) -> u8 {
@@ -208,17 +193,10 @@ fn up(console: &Console, target: &CloudTarget, fleet_dir: &Path, args: &StageUpA
             return exit::FAILURE;
         }
     };
-    let rt = match runtime(console) {
-        Ok(rt) => rt,
-        Err(code) => return code,
-    };
-    for (_, ssh) in &plans {
-        if let Err(m) = wait_for_ssh(ssh, &rt) {
-            console.error(&format!("server {}: {m}", ssh.name));
-            return exit::FAILURE;
-        }
+    if let Err(m) = wait_for_ssh(&plans) {
+        console.error(&m);
+        return exit::FAILURE;
     }
-    drop(rt);
     let code = deploy_routes(console, &plans, fleet_dir, None);
     if code != exit::OK {
         return code;
@@ -277,9 +255,7 @@ fn down(console: &Console, target: &CloudTarget, args: &StageDownArgs) -> u8 {
             &session.servers(),
             &["down".into(), stage.clone(), "--remove".into()],
         ) && !plans.is_empty()
-            && let Ok(results) = for_each_route(console, &plans, &|r, plan, line| {
-                remote::run_deploy(r, plan, line).map_err(|e| e.to_string())
-            })
+            && let Ok(results) = run_fleet_on_routes(console, &plans)
         {
             for (label, r) in results {
                 if let Err(e) = r {
@@ -305,9 +281,7 @@ fn down(console: &Console, target: &CloudTarget, args: &StageDownArgs) -> u8 {
         }
     };
     if !plans.is_empty() {
-        let results = match for_each_route(console, &plans, &|r, plan, line| {
-            remote::run_deploy(r, plan, line).map_err(|e| e.to_string())
-        }) {
+        let results = match run_fleet_on_routes(console, &plans) {
             Ok(r) => r,
             Err(code) => return code,
         };
@@ -351,9 +325,7 @@ fn remote_command(console: &Console, target: &CloudTarget, stage: &str, argv: &[
             return exit::FAILURE;
         }
     };
-    match for_each_route(console, &plans, &|r, plan, line| {
-        remote::run_deploy(r, plan, line).map_err(|e| e.to_string())
-    }) {
+    match run_fleet_on_routes(console, &plans) {
         Ok(results) if results.iter().all(|(_, r)| r.is_ok()) => exit::OK,
         Ok(results) => summarize(console, &results),
         Err(code) => code,

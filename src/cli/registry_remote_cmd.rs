@@ -190,6 +190,17 @@ pub(super) fn for_each_route(
     })
 }
 
+/// Runs each plan's `fleet` command line on its server (see [`RemotePlan::with_fleet_args`]),
+/// every route in parallel.
+pub(super) fn run_fleet_on_routes(
+    console: &Console,
+    plans: &[(RemotePlan, SshTarget)],
+) -> Result<Vec<RouteResult>, u8> {
+    for_each_route(console, plans, &|r, plan, line| {
+        remote::run_deploy(r, plan, line).map_err(|e| e.to_string())
+    })
+}
+
 /// One result line per route; exit 1 when any failed.
 pub(super) fn summarize(console: &Console, results: &[RouteResult]) -> u8 {
     let mut summary = String::from("\n");
