@@ -18,6 +18,7 @@ use fake_cloudflare::{ACCOUNT, FakeCloudflare, TOKEN};
 use fleetflow::cloud::cloudflare::{
     CloudflareError, CloudflareProvider, CloudflareSettings, DEFAULT_API_URL, desired_attributes, manages,
 };
+use fleetflow::cloud::infra::{self, ProviderSet, Scope};
 use fleetflow::cloud::references::{Unresolved, resolve};
 use fleetflow::cloud::{Action, ApplyReport, CloudProvider, Op, ProviderError, RetryConfig, apply_actions, remaining};
 use fleetflow::config::cloud::{CloudflareProvider as CloudflareConfig, Setting};
@@ -566,4 +567,63 @@ fn the_blocking_provider_can_be_called_from_inside_an_async_runtime() {
         .unwrap();
     let found = rt.block_on(async { w.provider.get_state() }).unwrap();
     assert_eq!(found.len(), 4);
+}
+
+#[test]
+fn a_custom_domain_or_cors_removed_in_the_dashboard_is_a_change_in_the_plan() {
+    let w = world();
+    let (head, state) = w.create_all();
+    if let Some(b) = w.fake.world().buckets.iter_mut().find(|b| b.name == "creo-attachments") {
+        b.domains.clear();
+        b.cors = None;
+    }
+    let scope = Scope {
+        fleet: Some("creo".into()),
+        stage: Some("dev".into()),
+    };
+    let desired = infra::desired(&head, &scope);
+    let provider = provider_for(&w.fake, w.dir.path(), TOKEN, Arc::clone(&w.clock));
+    provider.track(&state);
+    let mut providers = ProviderSet::new();
+    providers.add(Box::new(provider));
+    let retry = RetryConfig::default();
+    let refreshed = infra::refresh(&providers, &*w.clock, &retry, &state, &desired, &scope).expect("refresh");
+
+    // The refresh drops what the read no longer returns, and says so.
+    let address = "creo:dev/r2-bucket.creo-attachments";
+    let bucket = refreshed.state.resource(address).expect("bucket");
+    assert!(
+        !bucket
+            .attributes
+            .keys()
+            .any(|k| k == "custom-domain" || k.starts_with("cors.")),
+        "{bucket:?}"
+    );
+    let note = refreshed
+        .notes
+        .iter()
+        .find(|n| n.starts_with(address))
+        .expect("a drift note");
+    assert!(note.contains("custom-domain cdn.creo-memories.com → -"), "{note}");
+
+    // The plan puts both back; applying it does.
+    let plan = infra::plan_infra(&desired, &refreshed.state, &scope);
+    let change = plan.changes.iter().find(|c| c.id == address).expect("bucket change");
+    assert_eq!(change.action, plan::Action::Update);
+    let text = plan::render_text(&plan, false);
+    let shown = text.split(&format!("# {address}")).nth(1).expect("bucket in the plan");
+    assert!(
+        shown.contains("custom-domain") && shown.contains("allowed-origins"),
+        "{text}"
+    );
+    let mut state = refreshed.state;
+    let actions = cloudflare_actions(None, &head, None);
+    let report = w.apply(
+        &actions.into_iter().filter(|a| a.address == address).collect::<Vec<_>>(),
+        &mut state,
+    );
+    assert!(report.ok(), "{report:?}");
+    let fake = w.fake.world();
+    let b = fake.bucket("creo-attachments").expect("bucket");
+    assert!(b.cors.is_some() && b.domains.len() == 1, "{b:?}");
 }

@@ -187,6 +187,43 @@ fn a_server_and_the_dns_record_that_points_at_it() {
         .stderr(contains("planned from the recorded state"))
         .stderr(contains("CF_API_TOKEN"));
 
+    // Stopping the containers and powering the server off need no Cloudflare credentials
+    // either; the record stays as it is (in the state too), and `stage up` brings it all back.
+    w.fleet()
+        .env_remove("CF_API_TOKEN")
+        .args(["stage", "down", "dev"])
+        .assert()
+        .success()
+        .stderr(contains("CF_API_TOKEN").not());
+    assert_eq!(w.containers(false), 0, "containers stopped");
+    assert!(
+        w.sakura.server_named(SERVER).expect("kept").up,
+        "plain down keeps the server on"
+    );
+    w.fleet()
+        .env_remove("CF_API_TOKEN")
+        .args(["stage", "down", "dev", "--suspend"])
+        .assert()
+        .success()
+        .stdout(contains(format!("Server {SERVER}: powered off")))
+        .stderr(contains("provider").not());
+    assert!(!w.sakura.server_named(SERVER).expect("kept").up, "server off");
+    assert!(
+        w.record().is_some() && w.state().contains(&record),
+        "the record is kept"
+    );
+    w.fleet()
+        .args(["stage", "up", "dev"])
+        .assert()
+        .success()
+        .stdout(contains(format!("Server {SERVER}: powered on")));
+    assert_eq!(w.containers(false), 1, "started again");
+    assert_eq!(
+        w.cloudflare.world().writes().len(),
+        writes,
+        "still no Cloudflare writes"
+    );
+
     // Drift: the record is pointed elsewhere in the dashboard.
     if let Some(r) = w.cloudflare.world().record_mut(&Workspace::fqdn()) {
         r["content"] = serde_json::json!("198.51.100.9");

@@ -15,7 +15,7 @@ use super::{Console, Output, exit};
 use crate::clock::SystemClock;
 use crate::cloud::RetryConfig;
 use crate::cloud::infra::{self, Scope};
-use crate::cloud::session::{Session, providers_for};
+use crate::cloud::session::{Session, providers_for, servers_only};
 use crate::config::cloud::Server;
 use crate::deploy::remote::{self, RemotePlan};
 use crate::deploy::remote_run;
@@ -47,15 +47,21 @@ fn is_dns(c: &Change) -> bool {
     )
 }
 
-fn open<'a>(console: &Console, target: &'a CloudTarget, stage: &str, operation: &str) -> Result<Session<'a>, u8> {
-    Session::open(
-        &target.store,
-        operation,
-        &target.name,
-        &target.config,
-        Some(stage),
-        Arc::new(SystemClock),
-    )
+/// The stage's infrastructure under the lock; `servers_only`: only the servers and their
+/// providers (stopping and powering needs no DNS, R2 or Workers credentials).
+fn open<'a>(
+    console: &Console,
+    target: &'a CloudTarget,
+    stage: &str,
+    operation: &str,
+    servers_only: bool,
+) -> Result<Session<'a>, u8> {
+    let (store, name, config, clock) = (&target.store, &target.name, &target.config, Arc::new(SystemClock));
+    if servers_only {
+        Session::open_servers(store, operation, name, config, stage, clock)
+    } else {
+        Session::open(store, operation, name, config, Some(stage), clock)
+    }
     .map_err(|e| {
         console.error(&format!("{e:#}"));
         exit::FAILURE
@@ -144,7 +150,7 @@ fn wait_for_ssh(plans: &[(RemotePlan, SshTarget)]) -> Result<(), String> {
 
 fn up(console: &Console, target: &CloudTarget, fleet_dir: &Path, args: &StageUpArgs) -> u8 {
     let stage = &args.stage;
-    let mut session = match open(console, target, stage, "stage up") {
+    let mut session = match open(console, target, stage, "stage up", false) {
         Ok(s) => s,
         Err(code) => return code,
     };
@@ -222,7 +228,7 @@ fn down(console: &Console, target: &CloudTarget, args: &StageDownArgs) -> u8 {
     {
         return code;
     }
-    let mut session = match open(console, target, stage, "stage down") {
+    let mut session = match open(console, target, stage, "stage down", !args.destroy) {
         Ok(s) => s,
         Err(code) => return code,
     };
@@ -347,21 +353,9 @@ fn live_servers(
         stage: Some(stage.to_owned()),
     };
     // Only the servers: reading them needs no other provider's credentials (DNS, R2, …).
-    let is_server = |a: &Address| {
-        matches!(
-            a,
-            Address::Cloud {
-                kind: CloudKind::Server,
-                ..
-            }
-        )
-    };
     let mut desired = infra::desired(&Snapshot::from_fleet(&target.name, &target.config), &scope);
-    desired.resources.retain(|a, _| is_server(a));
     let mut recorded = target.store.load().map_err(|e| fail(e.to_string()))?;
-    recorded
-        .resources
-        .retain(|r| infra::parse_address(&r.address).is_some_and(|a| is_server(&a)));
+    servers_only(&mut desired, &mut recorded);
     let clock = Arc::new(SystemClock);
     let providers = providers_for(&target.config, &desired, &recorded, &scope, clock.clone())
         .map_err(|e| fail(format!("{e:#}")))?;

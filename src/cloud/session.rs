@@ -126,6 +126,25 @@ pub fn providers_for(
     Ok(set)
 }
 
+fn is_server(address: &Address) -> bool {
+    matches!(
+        address,
+        Address::Cloud {
+            kind: CloudKind::Server,
+            ..
+        }
+    )
+}
+
+/// `desired` and `recorded` cut down to the servers: what stopping containers, powering servers
+/// and reading them need, so no other provider's credentials (DNS, R2, Workers) are asked for.
+pub fn servers_only(desired: &mut Snapshot, recorded: &mut State) {
+    desired.resources.retain(|a, _| is_server(a));
+    recorded
+        .resources
+        .retain(|r| infra::parse_address(&r.address).is_some_and(|a| is_server(&a)));
+}
+
 /// The directory of the fleet (where `.fleetflow/fleet.kdl` is): a worker's `source` is
 /// relative to it.
 fn fleet_dir(config: &FleetConfig) -> PathBuf {
@@ -174,6 +193,31 @@ impl<'a> Session<'a> {
         };
         let desired = infra::desired(&Snapshot::from_fleet(fleet, config), &scope);
         Self::open_with(store, operation, scope, desired, config, clock, None)
+    }
+
+    /// [`Session::open`] for the servers only (`fleet stage down`, `--suspend`): only their
+    /// providers are set up; the stage's other recorded resources stay in the state as they are.
+    pub fn open_servers(
+        store: &'a StateStore,
+        operation: &str,
+        fleet: &str,
+        config: &FleetConfig,
+        stage: &str,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Session<'a>> {
+        let scope = Scope {
+            fleet: Some(fleet.to_owned()),
+            stage: Some(stage.to_owned()),
+        };
+        let mut desired = infra::desired(&Snapshot::from_fleet(fleet, config), &scope);
+        // Read without the lock only to choose the providers; the session reads it again under it.
+        let mut servers = store.load()?;
+        servers_only(&mut desired, &mut servers);
+        let providers = providers_for(config, &desired, &servers, &scope, Arc::clone(&clock))?;
+        let mut session = Self::open_with(store, operation, scope, desired, config, clock, Some(providers))?;
+        // The providers left out were left out on purpose: their resources are not refreshed.
+        session.unavailable.clear();
+        Ok(session)
     }
 
     /// [`Session::open`] with the desired resources given and, optionally, the providers.

@@ -282,6 +282,12 @@ impl CloudProvider for CloudflareProvider {
         Ok(Some(now))
     }
 
+    /// A bucket's read returns its custom domain and CORS rule whenever they are set.
+    fn reports(&self, address: &str, key: &str) -> bool {
+        matches!(Target::of(address), Some(Target::Bucket { .. }))
+            && (key == "custom-domain" || key.starts_with("cors."))
+    }
+
     fn destroy(&self, id: &str) -> Result<(), ProviderError> {
         let bad = || ProviderError::Permanent(format!("{id:?} is not a Cloudflare provider id"));
         let (kind, rest) = id.split_once(':').ok_or_else(bad)?;
