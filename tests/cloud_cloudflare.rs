@@ -5,142 +5,25 @@
 
 #[path = "support/cloud_fixture.rs"]
 mod cloud_fixture;
+#[path = "support/cloudflare_bench.rs"]
+mod cloudflare_bench;
 #[path = "support/fake_cloudflare.rs"]
 mod fake_cloudflare;
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cloud_fixture::{RecordingClock, snapshot};
-use fake_cloudflare::{ACCOUNT, FakeCloudflare, TOKEN};
-use fleetflow::cloud::cloudflare::{
-    CloudflareError, CloudflareProvider, CloudflareSettings, DEFAULT_API_URL, desired_attributes, manages,
-};
+use cloud_fixture::snapshot;
+use cloudflare_bench::{ZONE, addresses, cloudflare_actions, fleet, provider_for, world};
+use fake_cloudflare::TOKEN;
+use fleetflow::cloud::cloudflare::{CloudflareError, CloudflareSettings, DEFAULT_API_URL};
 use fleetflow::cloud::infra::{self, ProviderSet, Scope};
 use fleetflow::cloud::references::{Unresolved, resolve};
-use fleetflow::cloud::{Action, ApplyReport, CloudProvider, Op, ProviderError, RetryConfig, apply_actions, remaining};
+use fleetflow::cloud::{Action, CloudProvider, Op, ProviderError, RetryConfig, apply_actions, remaining};
 use fleetflow::config::cloud::{CloudflareProvider as CloudflareConfig, Setting};
 use fleetflow::plan::state::{State, StateResource};
-use fleetflow::plan::{self, KNOWN_AFTER_APPLY, Snapshot};
-
-const ZONE: &str = "creo-memories.com";
-
-/// The stage-dev Cloudflare resources of seed 002, with `edits` made to the text.
-fn fleet(edits: &[(&str, &str)]) -> String {
-    let base = r#"project "creo"
-stage "dev" {
-    server "creo-dev-01" { provider "sakura-cloud"; plan core=4 memory=4; }
-    r2-bucket "creo-attachments" {
-        provider "cloudflare"
-        location "APAC"
-        cors {
-            allowed-origins "https://api.creo-memories.com"
-            allowed-methods "GET" "PUT" "POST" "DELETE"
-            max-age 3600
-        }
-        custom-domain "cdn.creo-memories.com"
-    }
-    worker "api-gateway" {
-        provider "cloudflare"
-        source "./workers/api-gateway"
-        route "api.creo-memories.com/*"
-        bindings {
-            r2 "ATTACHMENTS" bucket="creo-attachments"
-            kv "CACHE" namespace="creo-cache"
-            var "MODE" value="dev"
-        }
-    }
-    dns "creo-memories.com" {
-        provider "cloudflare"
-        record "api" type="A" value="203.0.113.7" proxied=#true
-        record "assets" type="CNAME" value="creo-attachments.r2.cloudflarestorage.com" proxied=#true
-    }
-}
-"#;
-    edits.iter().fold(base.to_owned(), |text, (from, to)| {
-        assert!(text.contains(from), "{from:?} is in the fixture");
-        text.replacen(from, to, 1)
-    })
-}
-
-/// What `fleet apply` does with a plan: the Cloudflare changes as provider actions.
-fn cloudflare_actions(base: Option<&Snapshot>, head: &Snapshot, state: Option<&State>) -> Vec<Action> {
-    let plan = plan::plan(base, head, state);
-    plan.changes
-        .iter()
-        .filter(|c| c.after.as_ref().or(c.before.as_ref()).is_some_and(manages))
-        .map(|c| Action {
-            address: c.id.clone(),
-            op: match c.action {
-                plan::Action::Create => Op::Create,
-                plan::Action::Update => Op::Update,
-                plan::Action::Replace => Op::Replace,
-                plan::Action::Delete => Op::Delete,
-            },
-            attributes: c.after.as_ref().and_then(desired_attributes).unwrap_or_default(),
-        })
-        .collect()
-}
-
-struct World {
-    fake: FakeCloudflare,
-    clock: Arc<RecordingClock>,
-    dir: tempfile::TempDir,
-    provider: CloudflareProvider,
-}
-
-fn provider_for(fake: &FakeCloudflare, dir: &Path, token: &str, clock: Arc<RecordingClock>) -> CloudflareProvider {
-    let settings = CloudflareSettings {
-        api_url: fake.url(),
-        api_token: token.into(),
-        account_id: Some(ACCOUNT.into()),
-        source_dir: dir.to_path_buf(),
-    };
-    CloudflareProvider::new(settings).expect("provider").with_clock(clock)
-}
-
-fn world() -> World {
-    let fake = FakeCloudflare::start(&[ZONE, "example.org"]);
-    fake.world().add_kv_namespace("creo-cache");
-    let dir = tempfile::tempdir().unwrap();
-    let src = dir.path().join("workers/api-gateway");
-    std::fs::create_dir_all(&src).unwrap();
-    std::fs::write(
-        src.join("index.js"),
-        "export default { async fetch() { return new Response('hi'); } };\n",
-    )
-    .unwrap();
-    let clock = Arc::new(RecordingClock::default());
-    let provider = provider_for(&fake, dir.path(), TOKEN, Arc::clone(&clock));
-    World {
-        fake,
-        clock,
-        dir,
-        provider,
-    }
-}
-
-impl World {
-    fn apply(&self, actions: &[Action], state: &mut State) -> ApplyReport {
-        apply_actions(&self.provider, &*self.clock, &RetryConfig::default(), actions, state)
-    }
-
-    /// Creates everything of the base fixture; returns its snapshot and state.
-    fn create_all(&self) -> (Snapshot, State) {
-        let head = snapshot(&fleet(&[]));
-        let actions = cloudflare_actions(None, &head, None);
-        let mut state = State::default();
-        let report = self.apply(&actions, &mut state);
-        assert!(report.ok(), "{report:?}");
-        (head, state)
-    }
-}
-
-fn addresses(actions: &[Action]) -> Vec<(String, Op)> {
-    actions.iter().map(|a| (a.address.clone(), a.op)).collect()
-}
+use fleetflow::plan::{self, KNOWN_AFTER_APPLY};
 
 #[test]
 fn creates_records_bucket_and_worker_and_a_second_apply_changes_nothing() {
