@@ -92,6 +92,13 @@ fn a_server_and_the_dns_record_that_points_at_it() {
     let plan = w.fleet().args(["plan"]).assert().success();
     let text = stdout(&plan);
     assert!(text.contains(&format!("/server.{SERVER} will be created")), "{text}");
+    w.fleet()
+        .args(["stage", "status", "dev"])
+        .assert()
+        .success()
+        .stdout(contains(format!(
+            "  DNS Record: api.{ZONE}\n    Provider: cloudflare\n    Status: not created\n\n"
+        )));
     let value = attribute_line(&text, &format!("# {record} will be created"), "value");
     assert!(value.contains("(known after apply)"), "{value:?} in:\n{text}");
 
@@ -171,14 +178,41 @@ fn a_server_and_the_dns_record_that_points_at_it() {
     let plan = w.fleet().args(["plan"]).assert().success();
     assert!(!stdout(&plan).contains(&record), "{}", stdout(&plan));
 
-    // Reading the servers needs no Cloudflare credentials; a plan without them says it used
-    // the recorded state.
+    // Status lists the record after the server, in the layout seed 004 gives a server.
+    let status = w.fleet().args(["stage", "status", "dev"]).assert().success();
+    let text = stdout(&status);
+    let dns = format!(
+        "  DNS Record: api.{ZONE}\n    Provider: cloudflare\n    Status: created\n    Type: A\n    Value: 127.0.0.1\n    Proxied: no\n"
+    );
+    assert!(
+        text.contains(&format!("    Memory: 4 GB\n{dns}\nServices:\n")),
+        "{text}"
+    );
+    let json = w
+        .fleet()
+        .args(["stage", "status", "dev", "--output", "json"])
+        .assert()
+        .success();
+    let v: serde_json::Value = serde_json::from_slice(&json.get_output().stdout).expect("json");
+    assert_eq!(v["infrastructure"][0]["server"], SERVER, "{v}");
+    let entry = &v["infrastructure"][1];
+    assert_eq!(entry["kind"], "dns-record", "{v}");
+    assert_eq!(entry["name"], Workspace::fqdn());
+    assert_eq!(
+        (&entry["status"], &entry["value"]),
+        (&"created".into(), &"127.0.0.1".into())
+    );
+
+    // Reading the servers needs no Cloudflare credentials (the record is shown as recorded);
+    // a plan without them says it used the recorded state.
     w.fleet()
         .env_remove("CF_API_TOKEN")
         .args(["stage", "status", "dev"])
         .assert()
         .success()
-        .stdout(contains("Status: running"));
+        .stdout(contains("Status: running"))
+        .stdout(contains(dns))
+        .stderr(contains("as the state records them"));
     w.fleet()
         .env_remove("CF_API_TOKEN")
         .args(["plan"])

@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde_json::Value;
 
-pub use attrs::{PROVIDER, desired_attributes, manages};
+pub use attrs::{PROVIDER, desired_attributes, fqdn, manages};
 
 use self::attrs::Target;
 use self::client::{Api, seg, str_of};
