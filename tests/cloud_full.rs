@@ -92,13 +92,10 @@ fn a_server_and_the_dns_record_that_points_at_it() {
     let plan = w.fleet().args(["plan"]).assert().success();
     let text = stdout(&plan);
     assert!(text.contains(&format!("/server.{SERVER} will be created")), "{text}");
-    w.fleet()
-        .args(["stage", "status", "dev"])
-        .assert()
-        .success()
-        .stdout(contains(format!(
-            "  DNS Record: api.{ZONE}\n    Provider: cloudflare\n    Status: not created\n\n"
-        )));
+    w.ok(
+        &["stage", "status", "dev"],
+        format!("  DNS Record: api.{ZONE}\n    Provider: cloudflare\n    Status: not created\n\n"),
+    );
     let value = attribute_line(&text, &format!("# {record} will be created"), "value");
     assert!(value.contains("(known after apply)"), "{value:?} in:\n{text}");
 
@@ -159,16 +156,8 @@ fn a_server_and_the_dns_record_that_points_at_it() {
     // A second run changes nothing, at either provider.
     let writes = w.cloudflare.world().writes().len();
     let sakura_calls = w.sakura.calls().iter().filter(|c| !c.starts_with("GET")).count();
-    w.fleet()
-        .args(["stage", "up", "dev"])
-        .assert()
-        .success()
-        .stdout(contains("Infrastructure: no changes."));
-    w.fleet()
-        .args(["apply"])
-        .assert()
-        .success()
-        .stdout(contains("No changes. Infrastructure is up to date."));
+    w.ok(&["stage", "up", "dev"], "Infrastructure: no changes.");
+    w.ok(&["apply"], "No changes. Infrastructure is up to date.");
     assert_eq!(w.cloudflare.world().writes().len(), writes, "no Cloudflare writes");
     assert_eq!(
         w.sakura.calls().iter().filter(|c| !c.starts_with("GET")).count(),
@@ -246,11 +235,7 @@ fn a_server_and_the_dns_record_that_points_at_it() {
         w.record().is_some() && w.state().contains(&record),
         "the record is kept"
     );
-    w.fleet()
-        .args(["stage", "up", "dev"])
-        .assert()
-        .success()
-        .stdout(contains(format!("Server {SERVER}: powered on")));
+    w.ok(&["stage", "up", "dev"], format!("Server {SERVER}: powered on"));
     assert_eq!(w.containers(false), 1, "started again");
     assert_eq!(
         w.cloudflare.world().writes().len(),
@@ -270,11 +255,7 @@ fn a_server_and_the_dns_record_that_points_at_it() {
         "{value:?} in:\n{text}"
     );
     assert!(stderr(&plan).contains("changed outside fleetflow"), "{}", stderr(&plan));
-    w.fleet()
-        .args(["apply", "--yes"])
-        .assert()
-        .success()
-        .stdout(contains("Apply complete: 1 change(s) applied."));
+    w.ok(&["apply", "--yes"], "Apply complete: 1 change(s) applied.");
     assert_eq!(w.record().expect("record")["content"], "127.0.0.1");
 
     // Destroy: the stage's record goes too (said so), before its server.

@@ -202,12 +202,8 @@ fn creates_a_server_with_disk_key_and_power_then_powers_off_and_deletes_it() {
 fn a_rate_limit_is_retried_after_retry_after_without_real_waiting() {
     let env = Env::new();
     env.fake.fail(Failure {
-        method: Some("POST"),
-        path_prefix: Some("/server"),
-        count: 2,
-        status: 429,
         retry_after: Some(7),
-        ..Failure::default()
+        ..Failure::post("/server", 429, 2)
     });
     let mut s = env.session(ONE);
     let plan = s.plan();
@@ -230,12 +226,8 @@ fn a_500_mid_apply_records_what_was_done_and_the_next_apply_converges() {
     let env = Env::new();
     // The second server's POST fails three times (every attempt).
     env.fake.fail(Failure {
-        method: Some("POST"),
-        path_prefix: Some("/server"),
         skip: 1,
-        count: 3,
-        status: 500,
-        ..Failure::default()
+        ..Failure::post("/server", 500, 3)
     });
     let text = two_servers();
     let mut s = env.session(&text);
@@ -255,13 +247,7 @@ fn a_500_mid_apply_records_what_was_done_and_the_next_apply_converges() {
     assert_eq!(saved.resources.len(), 1, "the partial state was written");
 
     // The disk of a server fails next: the server exists without a disk.
-    env.fake.fail(Failure {
-        method: Some("POST"),
-        path_prefix: Some("/disk"),
-        count: 3,
-        status: 503,
-        ..Failure::default()
-    });
+    env.fake.fail(Failure::post("/disk", 503, 3));
     let mut s = env.session(&text);
     let plan = s.plan();
     assert_eq!(plan.changes.len(), 1, "only the missing server: {plan:?}");
@@ -286,13 +272,7 @@ fn a_500_mid_apply_records_what_was_done_and_the_next_apply_converges() {
 #[test]
 fn forbidden_is_permanent_not_retried_and_says_what_to_do() {
     let env = Env::new();
-    env.fake.fail(Failure {
-        method: Some("POST"),
-        path_prefix: Some("/server"),
-        count: 1,
-        status: 403,
-        ..Failure::default()
-    });
+    env.fake.fail(Failure::post("/server", 403, 1));
     let mut s = env.session(ONE);
     let plan = s.plan();
     let report = s.apply(&plan, &|_| true).expect("apply");

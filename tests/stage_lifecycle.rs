@@ -100,11 +100,10 @@ fn up_suspend_up_destroy() {
     assert_eq!(v["services"][0]["service"], "web");
 
     // Suspend: containers stopped, the server powered off.
-    w.fleet()
-        .args(["stage", "down", "dev", "--suspend"])
-        .assert()
-        .success()
-        .stdout(contains(format!("Server {}: powered off", w.server)));
+    w.ok(
+        &["stage", "down", "dev", "--suspend"],
+        format!("Server {}: powered off", w.server),
+    );
     assert_eq!(w.containers(false), 0, "containers stopped");
     assert!(!w.sakura.server_named(&w.server).expect("kept").up, "server off");
     w.fleet()
@@ -132,11 +131,10 @@ fn up_suspend_up_destroy() {
         .code(2)
         .stderr(contains("Add --yes"));
     assert_eq!(w.sakura.servers().len(), 1, "nothing deleted");
-    w.fleet()
-        .args(["stage", "down", "dev", "--destroy", "--yes"])
-        .assert()
-        .success()
-        .stdout(contains(format!("/server.{} will be destroyed", w.server)));
+    w.ok(
+        &["stage", "down", "dev", "--destroy", "--yes"],
+        format!("/server.{} will be destroyed", w.server),
+    );
     assert!(
         w.sakura.servers().is_empty() && w.sakura.disks().is_empty(),
         "server and disk deleted"
@@ -144,11 +142,7 @@ fn up_suspend_up_destroy() {
     assert_eq!(w.containers(true), 0, "containers removed first");
     let state = w.state();
     assert!(!state.contains(&w.server), "{state}");
-    w.fleet()
-        .args(["stage", "status", "dev"])
-        .assert()
-        .success()
-        .stdout(contains("Status: not created"));
+    w.ok(&["stage", "status", "dev"], "Status: not created");
 }
 
 #[test]
@@ -167,13 +161,7 @@ fn apply_plan_drift_and_a_failure_that_the_next_run_converges() {
     );
 
     // A 500 on every attempt to create: the apply fails, says how to continue, records nothing.
-    w.sakura.fail(Failure {
-        method: Some("POST"),
-        path_prefix: Some("/server"),
-        count: 3,
-        status: 500,
-        ..Failure::default()
-    });
+    w.sakura.fail(Failure::post("/server", 500, 3));
     w.fleet()
         .args(["apply", "--stage", "dev", "--yes"])
         .assert()
@@ -186,16 +174,11 @@ fn apply_plan_drift_and_a_failure_that_the_next_run_converges() {
     assert!(w.sakura.servers().is_empty());
 
     // The next run converges; a third has nothing to do.
-    w.fleet()
-        .args(["apply", "--stage", "dev", "--yes"])
-        .assert()
-        .success()
-        .stdout(contains("Apply complete: 1 change(s) applied."));
-    w.fleet()
-        .args(["apply"])
-        .assert()
-        .success()
-        .stdout(contains("No changes. Infrastructure is up to date."));
+    w.ok(
+        &["apply", "--stage", "dev", "--yes"],
+        "Apply complete: 1 change(s) applied.",
+    );
+    w.ok(&["apply"], "No changes. Infrastructure is up to date.");
 
     // Drift: the plan is changed behind the tool's back; `fleet plan` shows it.
     w.sakura.mutate(&w.server, |s| {
@@ -209,22 +192,12 @@ fn apply_plan_drift_and_a_failure_that_the_next_run_converges() {
         String::from_utf8_lossy(&plan.get_output().stderr).contains("changed outside fleetflow"),
         "drift noted"
     );
-    w.fleet()
-        .args(["apply", "--yes"])
-        .assert()
-        .success()
-        .stdout(contains("Apply complete"));
+    w.ok(&["apply", "--yes"], "Apply complete");
     assert_eq!(w.sakura.server_named(&w.server).expect("server").cpu, 2);
 
     // A permanent error (403) is not retried and says what to do.
     w.sakura.delete_behind_back(&w.server);
-    w.sakura.fail(Failure {
-        method: Some("POST"),
-        path_prefix: Some("/server"),
-        count: 1,
-        status: 403,
-        ..Failure::default()
-    });
+    w.sakura.fail(Failure::post("/server", 403, 1));
     w.fleet()
         .args(["apply", "--yes"])
         .assert()

@@ -16,7 +16,7 @@ use super::stage_cmd::StageArgs;
 use super::{Console, Output, exit};
 use crate::clock::SystemClock;
 use crate::cloud::RetryConfig;
-use crate::cloud::cloudflare::fqdn;
+use crate::cloud::cloudflare::fqdn as fqdn_of;
 use crate::cloud::infra::{self, Scope};
 use crate::cloud::session::{ProvidersError, providers_for, servers_only};
 use crate::config::cloud::Server;
@@ -116,51 +116,63 @@ pub(super) fn live_servers(console: &Console, target: &CloudTarget, stage: &str)
 
 /// The DNS records, R2 buckets and workers of the stage, as status entries.
 fn other_resources(live: &Live) -> Vec<Value> {
-    live.desired
-        .resources
-        .iter()
-        .filter_map(|(address, resource)| {
-            let r = live.state.resource(&address.to_string());
-            let attr = |k: &str| r.and_then(|r| r.attributes.get(k).cloned());
-            let status = if r.is_some() { "created" } else { "not created" };
-            let provider = |p: &Option<String>| p.clone().unwrap_or_else(|| "cloudflare".into());
-            let Address::Cloud { name, .. } = address else {
-                return None;
-            };
-            Some(match resource {
-                Resource::DnsRecord(d) => {
-                    let zone = name.split_once('/').map_or(name.as_str(), |(z, _)| z);
-                    json!({
-                        "kind": "dns-record",
-                        "name": attr("name").unwrap_or_else(|| fqdn(zone, &d.record.name.value)),
-                        "provider": provider(&d.provider),
-                        "status": status,
-                        "type": attr("type").unwrap_or_else(|| d.record.record_type.clone()),
-                        "value": attr("value"),
-                        "proxied": attr("proxied").map(|p| p == "true"),
-                        "ttl": attr("ttl"),
-                    })
-                }
-                Resource::R2Bucket(b) => json!({
-                    "kind": "r2-bucket",
-                    "name": b.name.value,
-                    "provider": provider(&b.provider),
-                    "status": status,
-                    "location": attr("location"),
-                    "custom_domain": attr("custom-domain"),
-                    "cors_origins": attr("cors.allowed-origins"),
-                }),
-                Resource::Worker(w) => json!({
-                    "kind": "worker",
-                    "name": w.name.value,
-                    "provider": provider(&w.provider),
-                    "status": status,
-                    "routes": attr("routes"),
-                }),
-                _ => return None,
-            })
-        })
-        .collect()
+    let mut out = Vec::new();
+    for (address, resource) in &live.desired.resources {
+        let Address::Cloud { name, .. } = address else {
+            continue;
+        };
+        let r = live.state.resource(&address.to_string());
+        let attr = |k: &str| json!(r.and_then(|r| r.attributes.get(k)));
+        let (kind, shown, provider, details) = match resource {
+            Resource::DnsRecord(d) => {
+                let zone = name.split_once('/').map_or(name.as_str(), |(z, _)| z);
+                let fqdn = r.and_then(|r| r.attributes.get("name").cloned());
+                let details = vec![
+                    (
+                        "type",
+                        json!(
+                            r.and_then(|r| r.attributes.get("type"))
+                                .unwrap_or(&d.record.record_type)
+                        ),
+                    ),
+                    ("value", attr("value")),
+                    (
+                        "proxied",
+                        json!(r.and_then(|r| r.attributes.get("proxied")).map(|p| p == "true")),
+                    ),
+                    ("ttl", attr("ttl")),
+                ];
+                let fqdn = fqdn.unwrap_or_else(|| fqdn_of(zone, &d.record.name.value));
+                ("dns-record", fqdn, &d.provider, details)
+            }
+            Resource::R2Bucket(b) => {
+                let details = vec![
+                    ("location", attr("location")),
+                    ("custom_domain", attr("custom-domain")),
+                    ("cors_origins", attr("cors.allowed-origins")),
+                ];
+                ("r2-bucket", b.name.value.clone(), &b.provider, details)
+            }
+            Resource::Worker(w) => (
+                "worker",
+                w.name.value.clone(),
+                &w.provider,
+                vec![("routes", attr("routes"))],
+            ),
+            _ => continue,
+        };
+        let mut entry = json!({
+            "kind": kind,
+            "name": shown,
+            "provider": provider.as_deref().unwrap_or("cloudflare"),
+            "status": if r.is_some() { "created" } else { "not created" },
+        });
+        for (k, v) in details {
+            entry[k] = v;
+        }
+        out.push(entry);
+    }
+    out
 }
 
 /// The text lines of one non-server entry (seed 004's layout, as for servers).

@@ -10,6 +10,8 @@
 
 use std::path::PathBuf;
 
+use predicates::str::contains;
+
 use crate::fake_cloudflare::{self, FakeCloudflare};
 use crate::fake_sakura::FakeSakura;
 use crate::support::{TestWorld, run_ok, test_world, unique};
@@ -113,6 +115,11 @@ stage "dev" {{
             cmd.env(k, v);
         }
         cmd
+    }
+
+    /// `fleet <args>`, which must succeed and print `out`.
+    pub fn ok(&self, args: &[&str], out: impl Into<String>) -> assert_cmd::assert::Assert {
+        self.fleet().args(args).assert().success().stdout(contains(out))
     }
 
     /// The project's containers: running ones, or all with `all`.
