@@ -177,12 +177,7 @@ fn a_server_and_the_dns_record_that_points_at_it() {
         text.contains(&format!("    Memory: 4 GB\n{dns}\nServices:\n")),
         "{text}"
     );
-    let json = w
-        .fleet()
-        .args(["stage", "status", "dev", "--output", "json"])
-        .assert()
-        .success();
-    let v: serde_json::Value = serde_json::from_slice(&json.get_output().stdout).expect("json");
+    let v = w.status_json();
     assert_eq!(v["infrastructure"][0]["server"], SERVER, "{v}");
     let entry = &v["infrastructure"][1];
     assert_eq!(entry["kind"], "dns-record", "{v}");

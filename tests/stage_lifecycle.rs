@@ -89,12 +89,7 @@ fn up_suspend_up_destroy() {
         w.server
     );
     assert!(text.starts_with(&expected), "{text}");
-    let json = w
-        .fleet()
-        .args(["stage", "status", "dev", "--output", "json"])
-        .assert()
-        .success();
-    let v: serde_json::Value = serde_json::from_slice(&json.get_output().stdout).expect("json");
+    let v = w.status_json();
     assert_eq!(v["status"], "running");
     assert_eq!(v["infrastructure"][0]["ip"], "127.0.0.1");
     assert_eq!(v["services"][0]["service"], "web");

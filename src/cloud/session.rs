@@ -230,7 +230,7 @@ impl<'a> Session<'a> {
         clock: Arc<dyn Clock>,
         providers: Option<ProviderSet>,
     ) -> anyhow::Result<Session<'a>> {
-        let lock = store.lock(&holder(), operation)?;
+        let lock = store.lock(&crate::deploy::remote::who_am_i(), operation)?;
         let recorded = lock.load()?;
         let providers = match providers {
             Some(p) => p,
@@ -341,22 +341,6 @@ impl<'a> Session<'a> {
             base.resources.retain(|a, _| a.stage() == Some(stage.as_str()));
         }
         crate::plan::plan(Some(&base), &Snapshot::default(), Some(&self.state))
-    }
-}
-
-/// `user@host (pid N)` for the lock.
-fn holder() -> String {
-    let user = ["GITHUB_ACTOR", "USER", "LOGNAME"]
-        .iter()
-        .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
-        .unwrap_or_else(|| "unknown".into());
-    let host = std::fs::read_to_string("/etc/hostname")
-        .map(|h| h.trim().to_owned())
-        .unwrap_or_default();
-    if host.is_empty() {
-        user
-    } else {
-        format!("{user}@{host}")
     }
 }
 

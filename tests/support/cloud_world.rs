@@ -122,6 +122,12 @@ stage "dev" {{
         self.fleet().args(args).assert().success().stdout(contains(out))
     }
 
+    /// `fleet stage status dev --output json`, parsed.
+    pub fn status_json(&self) -> serde_json::Value {
+        let out = self.ok(&["stage", "status", "dev", "--output", "json"], "");
+        serde_json::from_slice(&out.get_output().stdout).expect("json")
+    }
+
     /// The project's containers: running ones, or all with `all`.
     pub fn containers(&self, all: bool) -> usize {
         let filter = format!("label=io.fleetflow.project={}", self.project);
