@@ -1,27 +1,16 @@
 //! Seed 003's retry policy and partial-failure handling, against a scripted provider and a
 //! recording clock (no real waiting).
 
+#[path = "support/cloud_fixture.rs"]
+mod cloud_fixture;
+
 use std::collections::BTreeMap;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use fleetflow::clock::Clock;
+use cloud_fixture::RecordingClock;
 use fleetflow::cloud::{Action, CloudProvider, Op, ProviderError, RetryConfig, apply_actions, remaining};
 use fleetflow::plan::state::{State, StateResource};
-
-#[derive(Default)]
-struct RecordingClock {
-    slept: Mutex<Vec<Duration>>,
-}
-
-impl Clock for RecordingClock {
-    fn now(&self) -> Instant {
-        Instant::now()
-    }
-    fn sleep(&self, d: Duration) {
-        self.slept.lock().unwrap().push(d);
-    }
-}
 
 /// Fails each address as scripted (a queue of errors per address), else succeeds.
 #[derive(Default)]
@@ -91,10 +80,7 @@ fn transient_errors_are_retried_permanent_ones_are_not() {
     let report = apply_actions(&provider, &clock, &RetryConfig::default(), &[create("a")], &mut state);
     assert!(report.ok(), "{report:?}");
     assert_eq!(provider.calls.lock().unwrap().len(), 3, "three attempts");
-    assert_eq!(
-        *clock.slept.lock().unwrap(),
-        [Duration::from_secs(1), Duration::from_secs(2)]
-    );
+    assert_eq!(clock.slept(), [Duration::from_secs(1), Duration::from_secs(2)]);
 
     let clock = RecordingClock::default();
     let provider = ScriptedProvider::default();
@@ -112,7 +98,7 @@ fn transient_errors_are_retried_permanent_ones_are_not() {
     );
     assert_eq!(report.failed, Some(("a".into(), "scripted: quota exceeded".into())));
     assert_eq!(provider.calls.lock().unwrap().len(), 1, "no retry");
-    assert!(clock.slept.lock().unwrap().is_empty());
+    assert!(clock.slept().is_empty());
 }
 
 #[test]

@@ -3,172 +3,27 @@
 //! engine and `desired_attributes`, and are applied with seed 003's `apply_actions` on a
 //! recording clock (no real waiting).
 
+#[path = "support/cloud_fixture.rs"]
+mod cloud_fixture;
+#[path = "support/cloudflare_bench.rs"]
+mod cloudflare_bench;
 #[path = "support/fake_cloudflare.rs"]
 mod fake_cloudflare;
 
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
-use fake_cloudflare::{ACCOUNT, FakeCloudflare, TOKEN};
-use fleetflow::clock::Clock;
-use fleetflow::cloud::cloudflare::{
-    CloudflareError, CloudflareProvider, CloudflareSettings, DEFAULT_API_URL, desired_attributes, manages,
-};
+use cloud_fixture::snapshot;
+use cloudflare_bench::{ZONE, addresses, cloudflare_actions, fleet, provider_for, world};
+use fake_cloudflare::TOKEN;
+use fleetflow::cloud::cloudflare::{CloudflareError, CloudflareSettings, DEFAULT_API_URL};
+use fleetflow::cloud::infra::{self, ProviderSet, Scope};
 use fleetflow::cloud::references::{Unresolved, resolve};
-use fleetflow::cloud::{Action, ApplyReport, CloudProvider, Op, ProviderError, RetryConfig, apply_actions, remaining};
+use fleetflow::cloud::{Action, CloudProvider, Op, ProviderError, RetryConfig, apply_actions, remaining};
 use fleetflow::config::cloud::{CloudflareProvider as CloudflareConfig, Setting};
-use fleetflow::config::{LoadOptions, MemoryFiles, load_workspace};
 use fleetflow::plan::state::{State, StateResource};
-use fleetflow::plan::{self, KNOWN_AFTER_APPLY, Snapshot};
-
-const ZONE: &str = "creo-memories.com";
-
-#[derive(Default)]
-struct RecordingClock {
-    slept: Mutex<Vec<Duration>>,
-}
-
-impl Clock for RecordingClock {
-    fn now(&self) -> Instant {
-        Instant::now()
-    }
-    fn sleep(&self, d: Duration) {
-        self.slept.lock().unwrap().push(d);
-    }
-}
-
-/// The stage-dev Cloudflare resources of seed 002, with `edits` made to the text.
-fn fleet(edits: &[(&str, &str)]) -> String {
-    let base = r#"project "creo"
-stage "dev" {
-    server "creo-dev-01" { provider "sakura-cloud"; plan core=4 memory=4; }
-    r2-bucket "creo-attachments" {
-        provider "cloudflare"
-        location "APAC"
-        cors {
-            allowed-origins "https://api.creo-memories.com"
-            allowed-methods "GET" "PUT" "POST" "DELETE"
-            max-age 3600
-        }
-        custom-domain "cdn.creo-memories.com"
-    }
-    worker "api-gateway" {
-        provider "cloudflare"
-        source "./workers/api-gateway"
-        route "api.creo-memories.com/*"
-        bindings {
-            r2 "ATTACHMENTS" bucket="creo-attachments"
-            kv "CACHE" namespace="creo-cache"
-            var "MODE" value="dev"
-        }
-    }
-    dns "creo-memories.com" {
-        provider "cloudflare"
-        record "api" type="A" value="203.0.113.7" proxied=#true
-        record "assets" type="CNAME" value="creo-attachments.r2.cloudflarestorage.com" proxied=#true
-    }
-}
-"#;
-    edits.iter().fold(base.to_owned(), |text, (from, to)| {
-        assert!(text.contains(from), "{from:?} is in the fixture");
-        text.replacen(from, to, 1)
-    })
-}
-
-fn snapshot(fleet_text: &str) -> Snapshot {
-    let mut files = MemoryFiles::default();
-    files.files.insert(
-        "fleet-registry.kdl".into(),
-        "registry \"t\"\nfleet \"creo\" { path \"fleets/creo\"; }\n".into(),
-    );
-    files
-        .files
-        .insert("fleets/creo/.fleetflow/fleet.kdl".into(), fleet_text.to_owned());
-    let workspace = match load_workspace(&files, "fleet-registry.kdl", LoadOptions::default()) {
-        Ok(w) => w,
-        Err(e) => panic!("fixture does not load: {e:?}"),
-    };
-    Snapshot::from_workspace(&workspace)
-}
-
-/// What `fleet apply` does with a plan: the Cloudflare changes as provider actions.
-fn cloudflare_actions(base: Option<&Snapshot>, head: &Snapshot, state: Option<&State>) -> Vec<Action> {
-    let plan = plan::plan(base, head, state);
-    plan.changes
-        .iter()
-        .filter(|c| c.after.as_ref().or(c.before.as_ref()).is_some_and(manages))
-        .map(|c| Action {
-            address: c.id.clone(),
-            op: match c.action {
-                plan::Action::Create => Op::Create,
-                plan::Action::Update => Op::Update,
-                plan::Action::Replace => Op::Replace,
-                plan::Action::Delete => Op::Delete,
-            },
-            attributes: c.after.as_ref().and_then(desired_attributes).unwrap_or_default(),
-        })
-        .collect()
-}
-
-struct World {
-    fake: FakeCloudflare,
-    clock: Arc<RecordingClock>,
-    dir: tempfile::TempDir,
-    provider: CloudflareProvider,
-}
-
-fn provider_for(fake: &FakeCloudflare, dir: &Path, token: &str, clock: Arc<RecordingClock>) -> CloudflareProvider {
-    let settings = CloudflareSettings {
-        api_url: fake.url(),
-        api_token: token.into(),
-        account_id: Some(ACCOUNT.into()),
-        source_dir: dir.to_path_buf(),
-    };
-    CloudflareProvider::new(settings).expect("provider").with_clock(clock)
-}
-
-fn world() -> World {
-    let fake = FakeCloudflare::start(&[ZONE, "example.org"]);
-    fake.world().add_kv_namespace("creo-cache");
-    let dir = tempfile::tempdir().unwrap();
-    let src = dir.path().join("workers/api-gateway");
-    std::fs::create_dir_all(&src).unwrap();
-    std::fs::write(
-        src.join("index.js"),
-        "export default { async fetch() { return new Response('hi'); } };\n",
-    )
-    .unwrap();
-    let clock = Arc::new(RecordingClock::default());
-    let provider = provider_for(&fake, dir.path(), TOKEN, Arc::clone(&clock));
-    World {
-        fake,
-        clock,
-        dir,
-        provider,
-    }
-}
-
-impl World {
-    fn apply(&self, actions: &[Action], state: &mut State) -> ApplyReport {
-        apply_actions(&self.provider, &*self.clock, &RetryConfig::default(), actions, state)
-    }
-
-    /// Creates everything of the base fixture; returns its snapshot and state.
-    fn create_all(&self) -> (Snapshot, State) {
-        let head = snapshot(&fleet(&[]));
-        let actions = cloudflare_actions(None, &head, None);
-        let mut state = State::default();
-        let report = self.apply(&actions, &mut state);
-        assert!(report.ok(), "{report:?}");
-        (head, state)
-    }
-}
-
-fn addresses(actions: &[Action]) -> Vec<(String, Op)> {
-    actions.iter().map(|a| (a.address.clone(), a.op)).collect()
-}
+use fleetflow::plan::{self, KNOWN_AFTER_APPLY};
 
 #[test]
 fn creates_records_bucket_and_worker_and_a_second_apply_changes_nothing() {
@@ -337,7 +192,7 @@ fn a_rate_limit_is_waited_out_and_retried() {
     let (_, state) = w.create_all();
     assert_eq!(state.resources.len(), 4);
     assert_eq!(
-        *w.clock.slept.lock().unwrap(),
+        w.clock.slept(),
         [Duration::from_secs(7), Duration::from_secs(1)],
         "Retry-After, then the backoff before the second attempt"
     );
@@ -361,10 +216,7 @@ fn a_server_error_mid_apply_leaves_partial_state_and_the_next_apply_converges() 
     assert_eq!(report.applied, ["creo:dev/r2-bucket.creo-attachments"]);
     assert_eq!(report.not_attempted.len(), 2, "{report:?}");
     assert_eq!(state.resources.len(), 1, "the bucket is recorded");
-    assert_eq!(
-        *w.clock.slept.lock().unwrap(),
-        [Duration::from_secs(1), Duration::from_secs(2)]
-    );
+    assert_eq!(w.clock.slept(), [Duration::from_secs(1), Duration::from_secs(2)]);
 
     let rest: Vec<Action> = remaining(&actions, &state).into_iter().cloned().collect();
     assert_eq!(
@@ -412,7 +264,7 @@ fn forbidden_is_permanent_with_a_hint_and_never_shows_the_token() {
     );
     assert!(!message.contains(secret));
     assert_eq!(w.fake.world().requests.len(), 1, "no retry");
-    assert!(w.clock.slept.lock().unwrap().is_empty());
+    assert!(w.clock.slept().is_empty());
 
     // A 403 on a write names the permission of that resource.
     w.fake.fail_next(Some("POST"), "/dns_records", 403, 1, None);
@@ -598,4 +450,63 @@ fn the_blocking_provider_can_be_called_from_inside_an_async_runtime() {
         .unwrap();
     let found = rt.block_on(async { w.provider.get_state() }).unwrap();
     assert_eq!(found.len(), 4);
+}
+
+#[test]
+fn a_custom_domain_or_cors_removed_in_the_dashboard_is_a_change_in_the_plan() {
+    let w = world();
+    let (head, state) = w.create_all();
+    if let Some(b) = w.fake.world().buckets.iter_mut().find(|b| b.name == "creo-attachments") {
+        b.domains.clear();
+        b.cors = None;
+    }
+    let scope = Scope {
+        fleet: Some("creo".into()),
+        stage: Some("dev".into()),
+    };
+    let desired = infra::desired(&head, &scope);
+    let provider = provider_for(&w.fake, w.dir.path(), TOKEN, Arc::clone(&w.clock));
+    provider.track(&state);
+    let mut providers = ProviderSet::new();
+    providers.add(Box::new(provider));
+    let retry = RetryConfig::default();
+    let refreshed = infra::refresh(&providers, &*w.clock, &retry, &state, &desired, &scope).expect("refresh");
+
+    // The refresh drops what the read no longer returns, and says so.
+    let address = "creo:dev/r2-bucket.creo-attachments";
+    let bucket = refreshed.state.resource(address).expect("bucket");
+    assert!(
+        !bucket
+            .attributes
+            .keys()
+            .any(|k| k == "custom-domain" || k.starts_with("cors.")),
+        "{bucket:?}"
+    );
+    let note = refreshed
+        .notes
+        .iter()
+        .find(|n| n.starts_with(address))
+        .expect("a drift note");
+    assert!(note.contains("custom-domain cdn.creo-memories.com → -"), "{note}");
+
+    // The plan puts both back; applying it does.
+    let plan = infra::plan_infra(&desired, &refreshed.state, &scope);
+    let change = plan.changes.iter().find(|c| c.id == address).expect("bucket change");
+    assert_eq!(change.action, plan::Action::Update);
+    let text = plan::render_text(&plan, false);
+    let shown = text.split(&format!("# {address}")).nth(1).expect("bucket in the plan");
+    assert!(
+        shown.contains("custom-domain") && shown.contains("allowed-origins"),
+        "{text}"
+    );
+    let mut state = refreshed.state;
+    let actions = cloudflare_actions(None, &head, None);
+    let report = w.apply(
+        &actions.into_iter().filter(|a| a.address == address).collect::<Vec<_>>(),
+        &mut state,
+    );
+    assert!(report.ok(), "{report:?}");
+    let fake = w.fake.world();
+    let b = fake.bucket("creo-attachments").expect("bucket");
+    assert!(b.cors.is_some() && b.domains.len() == 1, "{b:?}");
 }

@@ -9,51 +9,44 @@
 //! tool's back is drift in `fleet plan` and `fleet apply` puts it back; `stage down --destroy`
 //! deletes the record, then the server.
 
+#[path = "support/cloud_world.rs"]
+mod cloud_world;
 #[path = "support/fake_cloudflare.rs"]
 mod fake_cloudflare;
 #[path = "support/fake_sakura.rs"]
 mod fake_sakura;
 mod support;
 
-use std::path::PathBuf;
+use std::ops::Deref;
 use std::time::Instant;
 
-use fake_cloudflare::FakeCloudflare;
-use fake_sakura::FakeSakura;
+use cloud_world::{CloudWorld, attribute_line, stderr, stdout};
 use predicates::prelude::PredicateBooleanExt;
 use predicates::str::contains;
-use support::{TestWorld, run_ok, test_world, unique};
 
 const ZONE: &str = "creo-full.example";
 const SERVER: &str = "creo-dev-01";
 
-struct Workspace {
-    dir: tempfile::TempDir,
-    project: String,
-    world: TestWorld,
-    sakura: FakeSakura,
-    cloudflare: FakeCloudflare,
+/// The registry (for `fleet plan`) and the fleet: one service, stage `dev` with the server
+/// and an A record pointing at it.
+struct Workspace(CloudWorld);
+
+impl Deref for Workspace {
+    type Target = CloudWorld;
+    fn deref(&self) -> &CloudWorld {
+        &self.0
+    }
 }
 
 impl Workspace {
     fn new() -> Workspace {
-        let w = Workspace {
-            dir: tempfile::tempdir().expect("tempdir"),
-            project: unique("cfull"),
-            world: test_world(),
-            sakura: FakeSakura::start(),
-            cloudflare: FakeCloudflare::start(&[ZONE]),
-        };
-        w.write();
-        w
-    }
-
-    fn fleet_dir(&self) -> PathBuf {
-        self.dir.path().join("fleets/app")
-    }
-
-    fn remote_dir(&self) -> PathBuf {
-        self.dir.path().join("remote")
+        let w = CloudWorld::new("cfull", &[ZONE]);
+        w.write_registry();
+        let dns = format!(
+            "    dns \"{ZONE}\" {{\n        provider \"cloudflare\"\n        record \"api\" type=\"A\" value=server.{SERVER}.ip\n    }}\n"
+        );
+        w.write_fleet(SERVER, true, &dns);
+        Workspace(w)
     }
 
     fn record_address(&self) -> String {
@@ -62,72 +55,6 @@ impl Workspace {
 
     fn fqdn() -> String {
         format!("api.{ZONE}")
-    }
-
-    /// The registry (for `fleet plan`) and the fleet: one service, stage `dev` with the server
-    /// and an A record pointing at it.
-    fn write(&self) {
-        let registry = format!(
-            "registry \"t\"\nfleet \"{}\" {{\n    path \"fleets/app\"\n}}\n",
-            self.project
-        );
-        std::fs::write(self.dir.path().join("fleet-registry.kdl"), registry).expect("registry");
-        let w = &self.world;
-        let text = format!(
-            r#"project "{project}"
-providers {{
-    sakura-cloud {{ zone "tk1a" }}
-    cloudflare {{ account-id env="CF_ACCOUNT_ID" }}
-}}
-service "web" {{
-    image "{image}"
-    command "sh" "-c" "trap 'exit 0' TERM; while :; do sleep 1; done"
-}}
-stage "dev" {{
-    server "{SERVER}" {{
-        provider "sakura-cloud"
-        plan core=2 memory=4
-        disk size=40 os="ubuntu-24.04"
-        ssh-key "{key}.pub"
-        ssh-port {port}
-        ssh-host-key "{host_key}"
-        deploy-path "{remote}"
-    }}
-    dns "{ZONE}" {{
-        provider "cloudflare"
-        record "api" type="A" value=server.{SERVER}.ip
-    }}
-}}
-"#,
-            project = self.project,
-            image = w.base_image,
-            key = w.ssh_key.display(),
-            port = w.ssh_port,
-            host_key = w.ssh_host_key,
-            remote = self.remote_dir().display(),
-        );
-        let dir = self.fleet_dir().join(".fleetflow");
-        std::fs::create_dir_all(&dir).expect("mkdir");
-        std::fs::write(dir.join("fleet.kdl"), text).expect("write");
-    }
-
-    fn fleet(&self) -> assert_cmd::Command {
-        let mut cmd = assert_cmd::Command::cargo_bin("fleet").expect("binary");
-        cmd.current_dir(self.fleet_dir())
-            .env("NO_COLOR", "1")
-            .env("CI", "true")
-            .env("USER", "tester")
-            .env("FLEET_SSH_KNOWN_HOSTS", &self.world.ssh_known_hosts)
-            .env("FLEET_SSH_WAIT", "30")
-            .env("CF_API_TOKEN", fake_cloudflare::TOKEN)
-            .env("CF_ACCOUNT_ID", fake_cloudflare::ACCOUNT)
-            .env("FLEET_CLOUDFLARE_API_URL", self.cloudflare.url())
-            .env_remove("FLEET_REGISTRY_PATH")
-            .env_remove("USACLOUD_PROFILE");
-        for (k, v) in self.sakura.env() {
-            cmd.env(k, v);
-        }
-        cmd
     }
 
     fn record(&self) -> Option<serde_json::Value> {
@@ -154,58 +81,6 @@ stage "dev" {{
             .map(|(at, _)| at)
             .unwrap_or_else(|| panic!("no `{call}` in {:?}", self.sakura.calls()))
     }
-
-    fn containers(&self, all: bool) -> usize {
-        let filter = format!("label=io.fleetflow.project={}", self.project);
-        let mut args = vec!["ps", "-q", "--filter", &filter];
-        if all {
-            args.push("-a");
-        }
-        let out = run_ok(self.world.docker().args(args));
-        String::from_utf8_lossy(&out.stdout).lines().count()
-    }
-}
-
-impl Drop for Workspace {
-    fn drop(&mut self) {
-        let ids = self
-            .world
-            .docker()
-            .args([
-                "ps",
-                "-aq",
-                "--filter",
-                &format!("label=io.fleetflow.project={}", self.project),
-            ])
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-            .unwrap_or_default();
-        for id in ids.lines() {
-            let _ = self.world.docker().args(["rm", "-f", id]).output();
-        }
-        let _ = self
-            .world
-            .docker()
-            .args(["network", "rm", &format!("{}-dev", self.project)])
-            .output();
-    }
-}
-
-fn stdout(out: &assert_cmd::assert::Assert) -> String {
-    String::from_utf8_lossy(&out.get_output().stdout).into_owned()
-}
-
-fn stderr(out: &assert_cmd::assert::Assert) -> String {
-    String::from_utf8_lossy(&out.get_output().stderr).into_owned()
-}
-
-/// The line of `text` after the first line containing `header` whose attribute is `key`.
-fn attribute_line<'a>(text: &'a str, header: &str, key: &str) -> &'a str {
-    let start = text.find(header).unwrap_or_else(|| panic!("no {header:?} in:\n{text}"));
-    text[start..]
-        .lines()
-        .find(|l| l.trim_start().trim_start_matches(['+', '~', '-', ' ']).starts_with(key))
-        .unwrap_or_else(|| panic!("no `{key}` after {header:?} in:\n{text}"))
 }
 
 #[test]
@@ -217,6 +92,10 @@ fn a_server_and_the_dns_record_that_points_at_it() {
     let plan = w.fleet().args(["plan"]).assert().success();
     let text = stdout(&plan);
     assert!(text.contains(&format!("/server.{SERVER} will be created")), "{text}");
+    w.ok(
+        &["stage", "status", "dev"],
+        format!("  DNS Record: api.{ZONE}\n    Provider: cloudflare\n    Status: not created\n\n"),
+    );
     let value = attribute_line(&text, &format!("# {record} will be created"), "value");
     assert!(value.contains("(known after apply)"), "{value:?} in:\n{text}");
 
@@ -271,22 +150,14 @@ fn a_server_and_the_dns_record_that_points_at_it() {
         .find(&format!("✓ {}:dev/server.{SERVER}", w.project))
         .unwrap_or_else(|| panic!("server applied in:\n{text}"));
     assert!(server_applied < deployed && deployed < dns_applied, "{text}");
-    let state = std::fs::read_to_string(w.dir.path().join(".fleetflow/state.json")).expect("state");
+    let state = w.state();
     assert!(state.contains(&record) && state.contains("\"record-id\""), "{state}");
 
     // A second run changes nothing, at either provider.
     let writes = w.cloudflare.world().writes().len();
     let sakura_calls = w.sakura.calls().iter().filter(|c| !c.starts_with("GET")).count();
-    w.fleet()
-        .args(["stage", "up", "dev"])
-        .assert()
-        .success()
-        .stdout(contains("Infrastructure: no changes."));
-    w.fleet()
-        .args(["apply"])
-        .assert()
-        .success()
-        .stdout(contains("No changes. Infrastructure is up to date."));
+    w.ok(&["stage", "up", "dev"], "Infrastructure: no changes.");
+    w.ok(&["apply"], "No changes. Infrastructure is up to date.");
     assert_eq!(w.cloudflare.world().writes().len(), writes, "no Cloudflare writes");
     assert_eq!(
         w.sakura.calls().iter().filter(|c| !c.starts_with("GET")).count(),
@@ -296,14 +167,36 @@ fn a_server_and_the_dns_record_that_points_at_it() {
     let plan = w.fleet().args(["plan"]).assert().success();
     assert!(!stdout(&plan).contains(&record), "{}", stdout(&plan));
 
-    // Reading the servers needs no Cloudflare credentials; a plan without them says it used
-    // the recorded state.
+    // Status lists the record after the server, in the layout seed 004 gives a server.
+    let status = w.fleet().args(["stage", "status", "dev"]).assert().success();
+    let text = stdout(&status);
+    let dns = format!(
+        "  DNS Record: api.{ZONE}\n    Provider: cloudflare\n    Status: created\n    Type: A\n    Value: 127.0.0.1\n    Proxied: no\n"
+    );
+    assert!(
+        text.contains(&format!("    Memory: 4 GB\n{dns}\nServices:\n")),
+        "{text}"
+    );
+    let v = w.status_json();
+    assert_eq!(v["infrastructure"][0]["server"], SERVER, "{v}");
+    let entry = &v["infrastructure"][1];
+    assert_eq!(entry["kind"], "dns-record", "{v}");
+    assert_eq!(entry["name"], Workspace::fqdn());
+    assert_eq!(
+        (&entry["status"], &entry["value"]),
+        (&"created".into(), &"127.0.0.1".into())
+    );
+
+    // Reading the servers needs no Cloudflare credentials (the record is shown as recorded);
+    // a plan without them says it used the recorded state.
     w.fleet()
         .env_remove("CF_API_TOKEN")
         .args(["stage", "status", "dev"])
         .assert()
         .success()
-        .stdout(contains("Status: running"));
+        .stdout(contains("Status: running"))
+        .stdout(contains(dns))
+        .stderr(contains("as the state records them"));
     w.fleet()
         .env_remove("CF_API_TOKEN")
         .args(["plan"])
@@ -311,6 +204,39 @@ fn a_server_and_the_dns_record_that_points_at_it() {
         .success()
         .stderr(contains("planned from the recorded state"))
         .stderr(contains("CF_API_TOKEN"));
+
+    // Stopping the containers and powering the server off need no Cloudflare credentials
+    // either; the record stays as it is (in the state too), and `stage up` brings it all back.
+    w.fleet()
+        .env_remove("CF_API_TOKEN")
+        .args(["stage", "down", "dev"])
+        .assert()
+        .success()
+        .stderr(contains("CF_API_TOKEN").not());
+    assert_eq!(w.containers(false), 0, "containers stopped");
+    assert!(
+        w.sakura.server_named(SERVER).expect("kept").up,
+        "plain down keeps the server on"
+    );
+    w.fleet()
+        .env_remove("CF_API_TOKEN")
+        .args(["stage", "down", "dev", "--suspend"])
+        .assert()
+        .success()
+        .stdout(contains(format!("Server {SERVER}: powered off")))
+        .stderr(contains("provider").not());
+    assert!(!w.sakura.server_named(SERVER).expect("kept").up, "server off");
+    assert!(
+        w.record().is_some() && w.state().contains(&record),
+        "the record is kept"
+    );
+    w.ok(&["stage", "up", "dev"], format!("Server {SERVER}: powered on"));
+    assert_eq!(w.containers(false), 1, "started again");
+    assert_eq!(
+        w.cloudflare.world().writes().len(),
+        writes,
+        "still no Cloudflare writes"
+    );
 
     // Drift: the record is pointed elsewhere in the dashboard.
     if let Some(r) = w.cloudflare.world().record_mut(&Workspace::fqdn()) {
@@ -324,11 +250,7 @@ fn a_server_and_the_dns_record_that_points_at_it() {
         "{value:?} in:\n{text}"
     );
     assert!(stderr(&plan).contains("changed outside fleetflow"), "{}", stderr(&plan));
-    w.fleet()
-        .args(["apply", "--yes"])
-        .assert()
-        .success()
-        .stdout(contains("Apply complete: 1 change(s) applied."));
+    w.ok(&["apply", "--yes"], "Apply complete: 1 change(s) applied.");
     assert_eq!(w.record().expect("record")["content"], "127.0.0.1");
 
     // Destroy: the stage's record goes too (said so), before its server.
@@ -354,7 +276,7 @@ fn a_server_and_the_dns_record_that_points_at_it() {
         .expect("DELETE of the record");
     assert!(record_deleted < w.sakura_at(&format!("DELETE /server/{}", server.id)));
     assert_eq!(w.containers(true), 0, "containers removed");
-    let state = std::fs::read_to_string(w.dir.path().join(".fleetflow/state.json")).expect("state");
+    let state = w.state();
     assert!(!state.contains(&record) && !state.contains(SERVER), "{state}");
     w.fleet()
         .args(["stage", "status", "dev"])

@@ -4,13 +4,17 @@
 //! actions `infra::action_for` gives each provider (Cloudflare's from `desired_attributes`,
 //! references left for the provider to resolve).
 
+#[path = "support/cloud_fixture.rs"]
+mod cloud_fixture;
+
 use std::collections::BTreeMap;
+
+use cloud_fixture::snapshot;
 
 use fleetflow::cloud::Op;
 use fleetflow::cloud::cloudflare::desired_attributes;
 use fleetflow::cloud::infra::{self, Scope, action_for, ordered, provider_for};
 use fleetflow::cloud::references;
-use fleetflow::config::{LoadOptions, MemoryFiles, load_workspace};
 use fleetflow::plan::state::{State, StateResource};
 use fleetflow::plan::{self, KNOWN_AFTER_APPLY, Plan, Snapshot};
 
@@ -45,19 +49,7 @@ fn scope() -> Scope {
 }
 
 fn desired() -> Snapshot {
-    let mut files = MemoryFiles::default();
-    files.files.insert(
-        "fleet-registry.kdl".into(),
-        "registry \"t\"\nfleet \"creo\" { path \"fleets/creo\"; }\n".into(),
-    );
-    files
-        .files
-        .insert("fleets/creo/.fleetflow/fleet.kdl".into(), FLEET.to_owned());
-    let workspace = match load_workspace(&files, "fleet-registry.kdl", LoadOptions::default()) {
-        Ok(w) => w,
-        Err(e) => panic!("fixture does not load: {e:?}"),
-    };
-    infra::desired(&Snapshot::from_workspace(&workspace), &scope())
+    infra::desired(&snapshot(FLEET), &scope())
 }
 
 fn resource(address: &str, provider: &str, attrs: &[(&str, &str)]) -> StateResource {

@@ -3,14 +3,16 @@
 //! partial state after a failure mid-apply and convergence on the next run; 403 as a
 //! permanent error with its message; drift made behind the tool's back.
 
+#[path = "support/cloud_fixture.rs"]
+mod cloud_fixture;
 #[path = "support/fake_sakura.rs"]
 mod fake_sakura;
 
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
+use cloud_fixture::RecordingClock;
 use fake_sakura::{Failure, FakeSakura};
-use fleetflow::clock::Clock;
 use fleetflow::cloud::infra::{ProviderSet, Scope, desired};
 use fleetflow::cloud::sakura::{Credentials, SakuraProvider, auth};
 use fleetflow::cloud::session::Session;
@@ -19,24 +21,9 @@ use fleetflow::config::load::load_fleet_file;
 use fleetflow::plan::state::StateStore;
 use fleetflow::plan::{Action, Snapshot};
 
-/// Never waits; records what it was asked to wait.
-#[derive(Default)]
-struct InstantClock {
-    slept: Mutex<Vec<Duration>>,
-}
-
-impl Clock for InstantClock {
-    fn now(&self) -> Instant {
-        Instant::now() + self.slept.lock().unwrap().iter().sum::<Duration>()
-    }
-    fn sleep(&self, d: Duration) {
-        self.slept.lock().unwrap().push(d);
-    }
-}
-
 struct Env {
     fake: FakeSakura,
-    clock: Arc<InstantClock>,
+    clock: Arc<RecordingClock>,
     dir: tempfile::TempDir,
     store: StateStore,
 }
@@ -70,7 +57,7 @@ impl Env {
         let store = StateStore::new(dir.path().join(".fleetflow-state"));
         Env {
             fake: FakeSakura::start(),
-            clock: Arc::new(InstantClock::default()),
+            clock: Arc::new(RecordingClock::default()),
             dir,
             store,
         }
@@ -215,18 +202,14 @@ fn creates_a_server_with_disk_key_and_power_then_powers_off_and_deletes_it() {
 fn a_rate_limit_is_retried_after_retry_after_without_real_waiting() {
     let env = Env::new();
     env.fake.fail(Failure {
-        method: Some("POST"),
-        path_prefix: Some("/server"),
-        count: 2,
-        status: 429,
         retry_after: Some(7),
-        ..Failure::default()
+        ..Failure::post("/server", 429, 2)
     });
     let mut s = env.session(ONE);
     let plan = s.plan();
     let report = s.apply(&plan, &|_| true).expect("apply");
     assert!(report.ok(), "{report:?}");
-    let slept = env.clock.slept.lock().unwrap().clone();
+    let slept = env.clock.slept();
     assert!(
         slept.contains(&Duration::from_secs(7)),
         "Retry-After honoured: {slept:?}"
@@ -243,12 +226,8 @@ fn a_500_mid_apply_records_what_was_done_and_the_next_apply_converges() {
     let env = Env::new();
     // The second server's POST fails three times (every attempt).
     env.fake.fail(Failure {
-        method: Some("POST"),
-        path_prefix: Some("/server"),
         skip: 1,
-        count: 3,
-        status: 500,
-        ..Failure::default()
+        ..Failure::post("/server", 500, 3)
     });
     let text = two_servers();
     let mut s = env.session(&text);
@@ -268,13 +247,7 @@ fn a_500_mid_apply_records_what_was_done_and_the_next_apply_converges() {
     assert_eq!(saved.resources.len(), 1, "the partial state was written");
 
     // The disk of a server fails next: the server exists without a disk.
-    env.fake.fail(Failure {
-        method: Some("POST"),
-        path_prefix: Some("/disk"),
-        count: 3,
-        status: 503,
-        ..Failure::default()
-    });
+    env.fake.fail(Failure::post("/disk", 503, 3));
     let mut s = env.session(&text);
     let plan = s.plan();
     assert_eq!(plan.changes.len(), 1, "only the missing server: {plan:?}");
@@ -299,13 +272,7 @@ fn a_500_mid_apply_records_what_was_done_and_the_next_apply_converges() {
 #[test]
 fn forbidden_is_permanent_not_retried_and_says_what_to_do() {
     let env = Env::new();
-    env.fake.fail(Failure {
-        method: Some("POST"),
-        path_prefix: Some("/server"),
-        count: 1,
-        status: 403,
-        ..Failure::default()
-    });
+    env.fake.fail(Failure::post("/server", 403, 1));
     let mut s = env.session(ONE);
     let plan = s.plan();
     let report = s.apply(&plan, &|_| true).expect("apply");

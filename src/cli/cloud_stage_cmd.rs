@@ -3,25 +3,22 @@
 //! `down` stops the containers, `--suspend` powers the servers off, `--destroy` deletes them.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
-
 use super::apply_cmd::{CloudTarget, apply_and_report, confirm, print_notes};
-use super::registry_remote_cmd::{deploy_routes, for_each_route, summarize};
-use super::stage_cmd::{StageArgs, StageCommand, StageDownArgs, StageUpArgs};
-use super::{Console, Output, exit};
+use super::registry_remote_cmd::{deploy_routes, run_fleet_on_routes, summarize};
+use super::stage_cmd::{StageCommand, StageDownArgs, StageUpArgs};
+use super::{Console, exit};
 use crate::clock::SystemClock;
-use crate::cloud::RetryConfig;
-use crate::cloud::infra::{self, Scope};
-use crate::cloud::session::{Session, providers_for};
+use crate::cloud::session::Session;
 use crate::config::cloud::Server;
 use crate::deploy::remote::{self, RemotePlan};
-use crate::plan::snapshot::{Address, CloudKind, Snapshot};
+use crate::deploy::remote_run;
+use crate::plan::snapshot::{Address, CloudKind};
 use crate::plan::state::StateResource;
 use crate::plan::{Change, render_text};
-use crate::ssh::{OpensshRemote, SshError, SshTarget, quote};
+use crate::ssh::{OpensshRemote, SshError, SshTarget};
 
 /// Where a cloud server's fleet lives when `deploy-path` is not set.
 pub const DEFAULT_DEPLOY_PATH: &str = "/opt/fleetflow";
@@ -30,21 +27,9 @@ pub fn run(console: &Console, target: CloudTarget, fleet_dir: &Path, command: &S
     match command {
         StageCommand::Up(a) => up(console, &target, fleet_dir, a),
         StageCommand::Down(a) => down(console, &target, a),
-        StageCommand::Status(a) => status(console, &target, a),
+        StageCommand::Status(a) => super::cloud_status::status(console, &target, a),
         StageCommand::Ps(a) => remote_command(console, &target, &a.stage, &["ps".into(), a.stage.clone()]),
-        StageCommand::Logs(a) => {
-            let mut argv = vec!["logs".to_owned(), a.stage.clone()];
-            if let Some(s) = &a.service {
-                argv.extend(["--service".into(), s.clone()]);
-            }
-            if let Some(n) = a.tail {
-                argv.extend(["--tail".into(), n.to_string()]);
-            }
-            if a.follow {
-                argv.push("--follow".into());
-            }
-            remote_command(console, &target, &a.stage, &argv)
-        }
+        StageCommand::Logs(a) => remote_command(console, &target, &a.stage, &a.fleet_args()),
     }
 }
 
@@ -58,15 +43,21 @@ fn is_dns(c: &Change) -> bool {
     )
 }
 
-fn open<'a>(console: &Console, target: &'a CloudTarget, stage: &str, operation: &str) -> Result<Session<'a>, u8> {
-    Session::open(
-        &target.store,
-        operation,
-        &target.name,
-        &target.config,
-        Some(stage),
-        Arc::new(SystemClock),
-    )
+/// The stage's infrastructure under the lock; `servers_only`: only the servers and their
+/// providers (stopping and powering needs no DNS, R2 or Workers credentials).
+fn open<'a>(
+    console: &Console,
+    target: &'a CloudTarget,
+    stage: &str,
+    operation: &str,
+    servers_only: bool,
+) -> Result<Session<'a>, u8> {
+    let (store, name, config, clock) = (&target.store, &target.name, &target.config, Arc::new(SystemClock));
+    if servers_only {
+        Session::open_servers(store, operation, name, config, stage, clock)
+    } else {
+        Session::open(store, operation, name, config, Some(stage), clock)
+    }
     .map_err(|e| {
         console.error(&format!("{e:#}"));
         exit::FAILURE
@@ -99,7 +90,7 @@ fn remote_plan(target: &CloudTarget, stage: &str, server: &Server, ssh: &SshTarg
 }
 
 /// Routes to the servers that are up, with their SSH targets.
-fn routes(
+pub(super) fn routes(
     target: &CloudTarget,
     stage: &str,
     servers: &[(String, Server, Option<StateResource>)],
@@ -116,50 +107,46 @@ fn routes(
         .collect()
 }
 
-/// Waits until the server accepts SSH (FLEET_SSH_WAIT seconds, default 300); a refused host
-/// key or login fails at once.
-fn wait_for_ssh(target: &SshTarget, rt: &Arc<tokio::runtime::Runtime>) -> Result<(), String> {
+/// Waits until every server accepts SSH (FLEET_SSH_WAIT seconds, default 300); a refused
+/// host key or login fails at once.
+fn wait_for_ssh(plans: &[(RemotePlan, SshTarget)]) -> Result<(), String> {
+    if plans.is_empty() {
+        return Ok(());
+    }
+    let rt = remote_run::ssh_runtime()?;
     let limit = std::env::var("FLEET_SSH_WAIT")
         .ok()
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map_or(Duration::from_secs(300), Duration::from_secs);
-    let deadline = Instant::now() + limit;
-    loop {
-        match OpensshRemote::connect(target, Arc::clone(rt)) {
-            Ok(_) => return Ok(()),
-            Err(
-                e @ (SshError::HostKeyMismatch { .. }
-                | SshError::HostKeyUnknown { .. }
-                | SshError::AuthFailed { .. }
-                | SshError::MissingSetting { .. }),
-            ) => return Err(e.to_string()),
-            Err(e) if Instant::now() + Duration::from_secs(2) >= deadline => {
-                return Err(format!(
-                    "{} did not accept SSH within {}s ({e}); check the server in the control panel, or raise FLEET_SSH_WAIT",
-                    target.address(),
-                    limit.as_secs()
-                ));
+    for (_, target) in plans {
+        let deadline = Instant::now() + limit;
+        loop {
+            match OpensshRemote::connect(target, Arc::clone(&rt)) {
+                Ok(_) => break,
+                Err(
+                    e @ (SshError::HostKeyMismatch { .. }
+                    | SshError::HostKeyUnknown { .. }
+                    | SshError::AuthFailed { .. }
+                    | SshError::MissingSetting { .. }),
+                ) => return Err(format!("server {}: {e}", target.name)),
+                Err(e) if Instant::now() + Duration::from_secs(2) >= deadline => {
+                    return Err(format!(
+                        "server {}: {} did not accept SSH within {}s ({e}); check the server in the control panel, or raise FLEET_SSH_WAIT",
+                        target.name,
+                        target.address(),
+                        limit.as_secs()
+                    ));
+                }
+                Err(_) => std::thread::sleep(Duration::from_secs(2)),
             }
-            Err(_) => std::thread::sleep(Duration::from_secs(2)),
         }
     }
-}
-
-fn runtime(console: &Console) -> Result<Arc<tokio::runtime::Runtime>, u8> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .worker_threads(2)
-        .build()
-        .map(Arc::new)
-        .map_err(|e| {
-            console.error(&format!("cannot start the async runtime: {e}"));
-            exit::FAILURE
-        })
+    Ok(())
 }
 
 fn up(console: &Console, target: &CloudTarget, fleet_dir: &Path, args: &StageUpArgs) -> u8 {
     let stage = &args.stage;
-    let mut session = match open(console, target, stage, "stage up") {
+    let mut session = match open(console, target, stage, "stage up", false) {
         Ok(s) => s,
         Err(code) => return code,
     };
@@ -208,17 +195,10 @@ fn up(console: &Console, target: &CloudTarget, fleet_dir: &Path, args: &StageUpA
             return exit::FAILURE;
         }
     };
-    let rt = match runtime(console) {
-        Ok(rt) => rt,
-        Err(code) => return code,
-    };
-    for (_, ssh) in &plans {
-        if let Err(m) = wait_for_ssh(ssh, &rt) {
-            console.error(&format!("server {}: {m}", ssh.name));
-            return exit::FAILURE;
-        }
+    if let Err(m) = wait_for_ssh(&plans) {
+        console.error(&m);
+        return exit::FAILURE;
     }
-    drop(rt);
     let code = deploy_routes(console, &plans, fleet_dir, None);
     if code != exit::OK {
         return code;
@@ -244,7 +224,7 @@ fn down(console: &Console, target: &CloudTarget, args: &StageDownArgs) -> u8 {
     {
         return code;
     }
-    let mut session = match open(console, target, stage, "stage down") {
+    let mut session = match open(console, target, stage, "stage down", !args.destroy) {
         Ok(s) => s,
         Err(code) => return code,
     };
@@ -277,9 +257,7 @@ fn down(console: &Console, target: &CloudTarget, args: &StageDownArgs) -> u8 {
             &session.servers(),
             &["down".into(), stage.clone(), "--remove".into()],
         ) && !plans.is_empty()
-            && let Ok(results) = for_each_route(console, &plans, &|r, plan, line| {
-                remote::run_deploy(r, plan, line).map_err(|e| e.to_string())
-            })
+            && let Ok(results) = run_fleet_on_routes(console, &plans)
         {
             for (label, r) in results {
                 if let Err(e) = r {
@@ -305,9 +283,7 @@ fn down(console: &Console, target: &CloudTarget, args: &StageDownArgs) -> u8 {
         }
     };
     if !plans.is_empty() {
-        let results = match for_each_route(console, &plans, &|r, plan, line| {
-            remote::run_deploy(r, plan, line).map_err(|e| e.to_string())
-        }) {
+        let results = match run_fleet_on_routes(console, &plans) {
             Ok(r) => r,
             Err(code) => return code,
         };
@@ -334,7 +310,7 @@ fn down(console: &Console, target: &CloudTarget, args: &StageDownArgs) -> u8 {
 
 /// `fleet <argv>` on every running server of the stage, output prefixed with `[server]`.
 fn remote_command(console: &Console, target: &CloudTarget, stage: &str, argv: &[String]) -> u8 {
-    let servers = match live_servers(console, target, stage) {
+    let servers = match super::cloud_status::live_servers(console, target, stage) {
         Ok(s) => s,
         Err(code) => return code,
     };
@@ -351,174 +327,9 @@ fn remote_command(console: &Console, target: &CloudTarget, stage: &str, argv: &[
             return exit::FAILURE;
         }
     };
-    match for_each_route(console, &plans, &|r, plan, line| {
-        remote::run_deploy(r, plan, line).map_err(|e| e.to_string())
-    }) {
+    match run_fleet_on_routes(console, &plans) {
         Ok(results) if results.iter().all(|(_, r)| r.is_ok()) => exit::OK,
         Ok(results) => summarize(console, &results),
         Err(code) => code,
     }
-}
-
-/// The declared servers with their live state, without taking the lock (read only).
-fn live_servers(
-    console: &Console,
-    target: &CloudTarget,
-    stage: &str,
-) -> Result<Vec<(String, Server, Option<StateResource>)>, u8> {
-    let fail = |m: String| {
-        console.error(&m);
-        exit::FAILURE
-    };
-    let scope = Scope {
-        fleet: Some(target.name.clone()),
-        stage: Some(stage.to_owned()),
-    };
-    // Only the servers: reading them needs no other provider's credentials (DNS, R2, …).
-    let is_server = |a: &Address| {
-        matches!(
-            a,
-            Address::Cloud {
-                kind: CloudKind::Server,
-                ..
-            }
-        )
-    };
-    let mut desired = infra::desired(&Snapshot::from_fleet(&target.name, &target.config), &scope);
-    desired.resources.retain(|a, _| is_server(a));
-    let mut recorded = target.store.load().map_err(|e| fail(e.to_string()))?;
-    recorded
-        .resources
-        .retain(|r| infra::parse_address(&r.address).is_some_and(|a| is_server(&a)));
-    let clock = Arc::new(SystemClock);
-    let providers = providers_for(&target.config, &desired, &recorded, &scope, clock.clone())
-        .map_err(|e| fail(format!("{e:#}")))?;
-    let refreshed = infra::refresh(
-        &providers,
-        clock.as_ref(),
-        &RetryConfig::default(),
-        &recorded,
-        &desired,
-        &scope,
-    )
-    .map_err(|e| fail(format!("cannot read the live infrastructure: {e}")))?;
-    Ok(desired
-        .resources
-        .iter()
-        .filter_map(|(address, resource)| match (address, resource) {
-            (Address::Cloud { name, .. }, crate::plan::snapshot::Resource::Server(s)) => Some((
-                name.clone(),
-                s.clone(),
-                refreshed.state.resource(&address.to_string()).cloned(),
-            )),
-            _ => None,
-        })
-        .collect())
-}
-
-fn status(console: &Console, target: &CloudTarget, args: &StageArgs) -> u8 {
-    let stage = &args.stage;
-    let servers = match live_servers(console, target, stage) {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
-    let plans = routes(target, stage, &servers, &["ps".to_owned(), stage.clone()]).unwrap_or_default();
-    let rows: Mutex<Vec<Value>> = Mutex::new(Vec::new());
-    if !plans.is_empty() {
-        let work = |r: &dyn crate::ssh::Remote, plan: &RemotePlan, _: &mut (dyn FnMut(&str) + Send)| {
-            let script = format!(
-                "cd {} && CI=true NO_COLOR=1 {} ps {} --output json",
-                quote(&plan.remote_dir),
-                quote(&remote::remote_binary(&plan.deploy_path)),
-                quote(&plan.stage)
-            );
-            let out = r.exec(&script, None).map_err(|e| e.to_string())?;
-            let parsed: Vec<Value> = serde_json::from_str(&out.stdout).unwrap_or_default();
-            if let Ok(mut all) = rows.lock() {
-                all.extend(parsed);
-            }
-            Ok(())
-        };
-        if let Err(code) = for_each_route(console, &plans, &work) {
-            return code;
-        }
-    }
-    let rows = rows.into_inner().unwrap_or_default();
-    let services: Vec<&crate::config::Service> = target
-        .config
-        .stage(stage)
-        .map(|s| s.services.iter().collect())
-        .unwrap_or_default();
-    let up = |r: &Option<StateResource>| {
-        r.as_ref()
-            .is_some_and(|r| r.attributes.get("power").is_some_and(|p| p == "up"))
-    };
-    let running = rows
-        .iter()
-        .filter(|r| r["status"].as_str().is_some_and(|s| s.starts_with("running")))
-        .count();
-    let overall = if servers.iter().all(|(_, _, r)| r.is_none()) {
-        "not created"
-    } else if servers.iter().all(|(_, _, r)| up(r)) && running >= services.len() {
-        "running"
-    } else if servers.iter().all(|(_, _, r)| !up(r)) {
-        "suspended"
-    } else if running == 0 {
-        "stopped"
-    } else {
-        "partial"
-    };
-    let infra: Vec<Value> = servers
-        .iter()
-        .map(|(name, s, r)| {
-            let attr = |k: &str| r.as_ref().and_then(|r| r.attributes.get(k).cloned());
-            json!({
-                "server": name,
-                "provider": s.provider.clone().unwrap_or_else(|| "sakura-cloud".into()),
-                "status": match r { None => "not created".to_owned(), Some(_) => attr("status").unwrap_or_else(|| "unknown".into()) },
-                "ip": attr("ip"),
-                "cpu": attr("core"),
-                "memory_gb": attr("memory"),
-                "id": r.as_ref().and_then(|r| r.id.clone()),
-            })
-        })
-        .collect();
-    if args.output == Output::Json {
-        console.print_json(&json!({"stage": stage, "status": overall, "infrastructure": infra, "services": rows}));
-        return exit::OK;
-    }
-    let mut out = format!("Stage: {stage}\nStatus: {overall}\n\nInfrastructure:\n");
-    for i in &infra {
-        let s = |k: &str| i[k].as_str().unwrap_or("-").to_owned();
-        out.push_str(&format!(
-            "  Server: {}\n    Provider: {}\n    Status: {}\n",
-            s("server"),
-            s("provider"),
-            s("status")
-        ));
-        if i["id"].is_string() {
-            out.push_str(&format!(
-                "    IP: {}\n    CPU: {} cores\n    Memory: {} GB\n",
-                s("ip"),
-                s("cpu"),
-                s("memory_gb")
-            ));
-        }
-    }
-    out.push_str("\nServices:\n");
-    for service in services {
-        let name = &service.name.value;
-        let line = match rows.iter().find(|r| r["service"].as_str() == Some(name)) {
-            Some(r) if r["status"].as_str().is_some_and(|s| s.starts_with("running")) => {
-                format!("  ✓ {name:<12} {}", r["status"].as_str().unwrap_or_default())
-            }
-            Some(r) => format!("  ✗ {name:<12} {}", r["status"].as_str().unwrap_or_default()),
-            None if plans.is_empty() => format!("  ✗ {name:<12} server not running"),
-            None => format!("  ✗ {name:<12} not created"),
-        };
-        out.push_str(&line);
-        out.push('\n');
-    }
-    console.print(&out);
-    exit::OK
 }

@@ -6,6 +6,7 @@ mod action_release;
 mod apply_cmd;
 mod build_cmd;
 mod cloud_stage_cmd;
+mod cloud_status;
 mod deploy_cmd;
 mod fleet_select;
 mod output;

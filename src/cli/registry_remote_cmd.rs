@@ -160,7 +160,7 @@ pub(super) fn deploy_routes(
         path: &exe,
     };
     let by = Deployer {
-        who: who_am_i(),
+        who: remote::who_am_i(),
         commit,
         when: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     };
@@ -190,6 +190,17 @@ pub(super) fn for_each_route(
     })
 }
 
+/// Runs each plan's `fleet` command line on its server (see [`RemotePlan::with_fleet_args`]),
+/// every route in parallel.
+pub(super) fn run_fleet_on_routes(
+    console: &Console,
+    plans: &[(RemotePlan, SshTarget)],
+) -> Result<Vec<RouteResult>, u8> {
+    for_each_route(console, plans, &|r, plan, line| {
+        remote::run_deploy(r, plan, line).map_err(|e| e.to_string())
+    })
+}
+
 /// One result line per route; exit 1 when any failed.
 pub(super) fn summarize(console: &Console, results: &[RouteResult]) -> u8 {
     let mut summary = String::from("\n");
@@ -209,22 +220,6 @@ pub(super) fn summarize(console: &Console, results: &[RouteResult]) -> u8 {
         exit::FAILURE
     } else {
         exit::OK
-    }
-}
-
-/// `user@host` of whoever runs the deploy (the GitHub actor in Actions).
-pub(super) fn who_am_i() -> String {
-    let user = ["GITHUB_ACTOR", "USER", "LOGNAME"]
-        .iter()
-        .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()));
-    let host = std::fs::read_to_string("/etc/hostname")
-        .map(|h| h.trim().to_owned())
-        .unwrap_or_default();
-    let user = user.unwrap_or_else(|| "unknown".into());
-    if host.is_empty() {
-        user
-    } else {
-        format!("{user}@{host}")
     }
 }
 

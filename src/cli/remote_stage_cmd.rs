@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use super::fleet_select::{FleetSelect, SelectedFleet};
-use super::registry_remote_cmd::{for_each_route, plans, summarize, workspace};
+use super::registry_remote_cmd::{plans, run_fleet_on_routes, summarize, workspace};
 use super::stage_cmd::StageCommand;
 use super::{Console, exit};
 use crate::config::Workspace;
@@ -75,19 +75,7 @@ pub fn run(console: &Console, routed: Routed, command: &StageCommand) -> u8 {
         StageCommand::Down(a) => (vec!["down".into(), a.stage.clone()], false),
         StageCommand::Status(a) => (vec!["stage".into(), "status".into(), a.stage.clone()], false),
         StageCommand::Ps(a) => (vec!["ps".into(), a.stage.clone()], false),
-        StageCommand::Logs(a) => {
-            let mut v = vec!["logs".to_owned(), a.stage.clone()];
-            if let Some(s) = &a.service {
-                v.extend(["--service".into(), s.clone()]);
-            }
-            if let Some(n) = a.tail {
-                v.extend(["--tail".into(), n.to_string()]);
-            }
-            if a.follow {
-                v.push("--follow".into());
-            }
-            (v, false)
-        }
+        StageCommand::Logs(a) => (a.fleet_args(), false),
     };
     let plans: Vec<(RemotePlan, SshTarget)> = routed
         .plans
@@ -95,13 +83,10 @@ pub fn run(console: &Console, routed: Routed, command: &StageCommand) -> u8 {
         .map(|(p, t)| (p.with_fleet_args(&args), t))
         .collect();
     if !full_deploy {
-        let results = match for_each_route(console, &plans, &|r, plan, line| {
-            remote::run_deploy(r, plan, line).map_err(|e| e.to_string())
-        }) {
-            Ok(r) => r,
-            Err(code) => return code,
+        return match run_fleet_on_routes(console, &plans) {
+            Ok(results) => summarize(console, &results),
+            Err(code) => code,
         };
-        return summarize(console, &results);
     }
     super::registry_remote_cmd::deploy_routes(console, &plans, &routed.fleet_dir, None)
 }

@@ -74,6 +74,23 @@ pub struct StageLogsArgs {
     pub fleet: FleetSelect,
 }
 
+impl StageLogsArgs {
+    /// The `fleet logs …` command line a server runs for these arguments.
+    pub fn fleet_args(&self) -> Vec<String> {
+        let mut argv = vec!["logs".to_owned(), self.stage.clone()];
+        if let Some(s) = &self.service {
+            argv.extend(["--service".into(), s.clone()]);
+        }
+        if let Some(n) = self.tail {
+            argv.extend(["--tail".into(), n.to_string()]);
+        }
+        if self.follow {
+            argv.push("--follow".into());
+        }
+        argv
+    }
+}
+
 pub fn run(console: &Console, registry: Option<&Path>, command: &StageCommand) -> u8 {
     let (stage, fleet) = match command {
         StageCommand::Up(a) => (&a.stage, &a.fleet),

@@ -151,7 +151,7 @@ pub fn scales(head: &Snapshot, scope: &Scope) -> Vec<String> {
 
 /// The recorded attributes whose change behind fleetflow's back a refresh reports (servers:
 /// plan, disk, address; DNS records: content, type, proxying, TTL; buckets; worker routes).
-const DRIFT_ATTRIBUTES: [&str; 11] = [
+const DRIFT_ATTRIBUTES: [&str; 14] = [
     "core",
     "memory",
     "disk-size",
@@ -162,6 +162,9 @@ const DRIFT_ATTRIBUTES: [&str; 11] = [
     "ttl",
     "location",
     "custom-domain",
+    "cors.allowed-origins",
+    "cors.allowed-methods",
+    "cors.max-age",
     "routes",
 ];
 
@@ -234,8 +237,11 @@ pub fn refresh(
             };
             match now {
                 Some(mut l) => {
+                    // What the read does not return is kept, unless the provider says it is gone.
                     for (k, v) in &r.attributes {
-                        l.attributes.entry(k.clone()).or_insert_with(|| v.clone());
+                        if !provider.reports(&r.address, k) {
+                            l.attributes.entry(k.clone()).or_insert_with(|| v.clone());
+                        }
                     }
                     if l.created_at.is_none() {
                         l.created_at = r.created_at.clone();

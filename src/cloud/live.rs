@@ -4,7 +4,9 @@
 //!
 //! Every provisioned kind maps what its provider reports: servers (Sakura Cloud: plan, disk),
 //! DNS records (Cloudflare: value, type, proxied, TTL), R2 buckets (location, custom domain,
-//! CORS) and workers (routes). What a provider does not report stays as declared.
+//! CORS) and workers (routes). What a provider does not report stays as declared, except a
+//! bucket's custom domain and CORS rule: the refreshed state holds them whenever they are set,
+//! so their absence is a removal.
 
 use std::collections::BTreeSet;
 
@@ -109,8 +111,9 @@ fn observed_bucket(mut b: R2Bucket, live: &StateResource) -> R2Bucket {
     {
         b.location = Some(location.clone());
     }
-    if let Some(domain) = get("custom-domain") {
-        b.custom_domain = Some(domain.clone());
+    b.custom_domain = get("custom-domain").cloned();
+    if get("cors.allowed-origins").is_none() {
+        b.cors = None;
     }
     if let Some(cors) = &mut b.cors {
         let same_set = |declared: &Vec<String>, key: &str| match get(key) {

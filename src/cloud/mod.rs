@@ -63,6 +63,13 @@ pub trait CloudProvider: Send + Sync {
     fn refresh(&self, recorded: &StateResource) -> Result<Option<StateResource>, ProviderError> {
         Ok(self.get_state()?.into_iter().find(|r| r.address == recorded.address))
     }
+    /// Whether a live read of `address` always returns attribute `key` when it is set, so that
+    /// its absence means it was removed (a refresh then drops the recorded value, and the plan
+    /// shows the change). Default: no — what a read does not return stays as recorded.
+    fn reports(&self, address: &str, key: &str) -> bool {
+        let _ = (address, key);
+        false
+    }
     /// Powers a resource on or off (servers: `fleet stage up` / `down --suspend`); returns it
     /// as it now is. Default: the provider has nothing to power.
     fn set_power(&self, resource: &StateResource, on: bool) -> Result<Option<StateResource>, ProviderError> {

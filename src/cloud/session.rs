@@ -126,6 +126,25 @@ pub fn providers_for(
     Ok(set)
 }
 
+fn is_server(address: &Address) -> bool {
+    matches!(
+        address,
+        Address::Cloud {
+            kind: CloudKind::Server,
+            ..
+        }
+    )
+}
+
+/// `desired` and `recorded` cut down to the servers: what stopping containers, powering servers
+/// and reading them need, so no other provider's credentials (DNS, R2, Workers) are asked for.
+pub fn servers_only(desired: &mut Snapshot, recorded: &mut State) {
+    desired.resources.retain(|a, _| is_server(a));
+    recorded
+        .resources
+        .retain(|r| infra::parse_address(&r.address).is_some_and(|a| is_server(&a)));
+}
+
 /// The directory of the fleet (where `.fleetflow/fleet.kdl` is): a worker's `source` is
 /// relative to it.
 fn fleet_dir(config: &FleetConfig) -> PathBuf {
@@ -176,6 +195,31 @@ impl<'a> Session<'a> {
         Self::open_with(store, operation, scope, desired, config, clock, None)
     }
 
+    /// [`Session::open`] for the servers only (`fleet stage down`, `--suspend`): only their
+    /// providers are set up; the stage's other recorded resources stay in the state as they are.
+    pub fn open_servers(
+        store: &'a StateStore,
+        operation: &str,
+        fleet: &str,
+        config: &FleetConfig,
+        stage: &str,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Session<'a>> {
+        let scope = Scope {
+            fleet: Some(fleet.to_owned()),
+            stage: Some(stage.to_owned()),
+        };
+        let mut desired = infra::desired(&Snapshot::from_fleet(fleet, config), &scope);
+        // Read without the lock only to choose the providers; the session reads it again under it.
+        let mut servers = store.load()?;
+        servers_only(&mut desired, &mut servers);
+        let providers = providers_for(config, &desired, &servers, &scope, Arc::clone(&clock))?;
+        let mut session = Self::open_with(store, operation, scope, desired, config, clock, Some(providers))?;
+        // The providers left out were left out on purpose: their resources are not refreshed.
+        session.unavailable.clear();
+        Ok(session)
+    }
+
     /// [`Session::open`] with the desired resources given and, optionally, the providers.
     pub fn open_with(
         store: &'a StateStore,
@@ -186,7 +230,7 @@ impl<'a> Session<'a> {
         clock: Arc<dyn Clock>,
         providers: Option<ProviderSet>,
     ) -> anyhow::Result<Session<'a>> {
-        let lock = store.lock(&holder(), operation)?;
+        let lock = store.lock(&crate::deploy::remote::who_am_i(), operation)?;
         let recorded = lock.load()?;
         let providers = match providers {
             Some(p) => p,
@@ -297,22 +341,6 @@ impl<'a> Session<'a> {
             base.resources.retain(|a, _| a.stage() == Some(stage.as_str()));
         }
         crate::plan::plan(Some(&base), &Snapshot::default(), Some(&self.state))
-    }
-}
-
-/// `user@host (pid N)` for the lock.
-fn holder() -> String {
-    let user = ["GITHUB_ACTOR", "USER", "LOGNAME"]
-        .iter()
-        .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
-        .unwrap_or_else(|| "unknown".into());
-    let host = std::fs::read_to_string("/etc/hostname")
-        .map(|h| h.trim().to_owned())
-        .unwrap_or_default();
-    if host.is_empty() {
-        user
-    } else {
-        format!("{user}@{host}")
     }
 }
 

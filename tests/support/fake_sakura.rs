@@ -60,6 +60,19 @@ pub struct Failure {
     pub retry_after: Option<u64>,
 }
 
+impl Failure {
+    /// `count` `POST`s to paths starting with `path_prefix` answered with `status`.
+    pub fn post(path_prefix: &'static str, status: u16, count: usize) -> Failure {
+        Failure {
+            method: Some("POST"),
+            path_prefix: Some(path_prefix),
+            count,
+            status,
+            ..Failure::default()
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct World {
     pub servers: BTreeMap<String, FakeServer>,

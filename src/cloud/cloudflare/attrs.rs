@@ -61,7 +61,7 @@ impl Target {
 }
 
 /// The fully qualified name of record `name` in `zone` (`@` is the apex).
-pub(crate) fn fqdn(zone: &str, name: &str) -> String {
+pub fn fqdn(zone: &str, name: &str) -> String {
     let name = name.trim_end_matches('.');
     if name == "@" || name.is_empty() || name == zone {
         zone.to_owned()

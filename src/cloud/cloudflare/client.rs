@@ -88,6 +88,12 @@ impl Api {
         self.call(Method::DELETE, path, Body::None, need).map(drop)
     }
 
+    /// The first item of a paged list whose `key` is `value`.
+    pub(crate) fn find(&self, path: &str, key: &str, value: &str, need: &str) -> Result<Option<Value>, ProviderError> {
+        let items = self.list(path, None, need)?;
+        Ok(items.into_iter().find(|item| str_of(item, key) == Some(value)))
+    }
+
     /// Every item of a paged list (`page`/`per_page`, following `result_info.total_pages`).
     /// `key` picks the array out of an object `result` (R2 answers `{"buckets": [...]}`).
     pub(crate) fn list(&self, path: &str, key: Option<&str>, need: &str) -> Result<Vec<Value>, ProviderError> {
@@ -231,6 +237,11 @@ fn envelope_errors(envelope: &Value) -> String {
         })
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// `item[key]` as text.
+pub(crate) fn str_of<'a>(item: &'a Value, key: &str) -> Option<&'a str> {
+    item.get(key).and_then(Value::as_str)
 }
 
 /// A path segment with everything but unreserved characters percent-encoded.

@@ -10,8 +10,8 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::attrs::{flag, fqdn, number, required, text};
-use super::client::{Body, seg};
-use super::{CloudflareProvider, resource};
+use super::client::{Body, seg, str_of};
+use super::{CloudflareProvider, Wanted, resource};
 use crate::cloud::ProviderError;
 use crate::plan::state::StateResource;
 
@@ -19,16 +19,15 @@ fn need(zone: &str) -> String {
     format!("DNS:Edit on zone {zone}")
 }
 
-/// Creates or updates the record so it matches `attrs`; `replace` deletes the recorded one first.
+/// Creates or updates the record so it matches the attributes; a replace deletes the recorded
+/// one first.
 pub(crate) fn apply(
     p: &CloudflareProvider,
-    address: &str,
+    w: &Wanted,
     zone: &str,
     name: &str,
-    attrs: &BTreeMap<String, String>,
-    recorded: Option<&StateResource>,
-    replace: bool,
 ) -> Result<StateResource, ProviderError> {
+    let (address, attrs, recorded) = (w.address, w.attrs, w.recorded);
     let what = format!("DNS record {address}");
     let record_type = required(attrs, "type", &what)?.to_ascii_uppercase();
     let content = required(attrs, "value", &what)?;
@@ -38,7 +37,7 @@ pub(crate) fn apply(
     let fqdn = fqdn(zone, name);
     let need = need(zone);
     let records = format!("/zones/{}/dns_records", seg(&zone_id));
-    let existing = if replace {
+    let existing = if w.replace {
         if let Some(id) = recorded_id(recorded, &zone_id) {
             p.api.delete(&format!("{records}/{}", seg(&id)), &need)?;
         }
@@ -56,7 +55,7 @@ pub(crate) fn apply(
     let record = match existing {
         Some(r) if matches(&r, content, proxied, ttl) => r,
         Some(r) => {
-            let id = r.get("id").and_then(Value::as_str).unwrap_or_default();
+            let id = str_of(&r, "id").unwrap_or_default();
             let path = format!("{records}/{}", seg(id));
             p.api.send(Method::PATCH, &path, Body::Json(body), &need)?
         }
@@ -83,7 +82,7 @@ pub(crate) fn delete(
                 .unwrap_or("A")
                 .to_ascii_uppercase();
             find(p, &zone_id, &fqdn(zone, name), &record_type, None, &need)?
-                .and_then(|r| r.get("id").and_then(Value::as_str).map(str::to_owned))
+                .and_then(|r| str_of(&r, "id").map(str::to_owned))
         }
     };
     match id {
@@ -126,7 +125,7 @@ fn find(
     if let Some(id) = recorded_id(recorded, zone_id) {
         let path = format!("/zones/{}/dns_records/{}", seg(zone_id), seg(&id));
         if let Some(r) = p.api.get_opt(&path, need)?
-            && r.get("name").and_then(Value::as_str) == Some(fqdn)
+            && str_of(&r, "name") == Some(fqdn)
         {
             return Ok(Some(r));
         }
@@ -138,20 +137,19 @@ fn find(
         seg(record_type)
     );
     let found = p.api.list(&path, None, need)?;
-    Ok(found.into_iter().find(|r| {
-        r.get("name").and_then(Value::as_str) == Some(fqdn)
-            && r.get("type").and_then(Value::as_str) == Some(record_type)
-    }))
+    Ok(found
+        .into_iter()
+        .find(|r| str_of(r, "name") == Some(fqdn) && str_of(r, "type") == Some(record_type)))
 }
 
 fn matches(record: &Value, content: &str, proxied: bool, ttl: Option<u64>) -> bool {
-    record.get("content").and_then(Value::as_str) == Some(content)
+    str_of(record, "content") == Some(content)
         && record.get("proxied").and_then(Value::as_bool).unwrap_or(false) == proxied
         && ttl.is_none_or(|t| record.get("ttl").and_then(Value::as_u64) == Some(t))
 }
 
 fn state_of(address: &str, zone: &str, zone_id: &str, record: &Value) -> Result<StateResource, ProviderError> {
-    let get = |k: &str| record.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+    let get = |k: &str| str_of(record, k).unwrap_or_default().to_owned();
     let id = get("id");
     if id.is_empty() {
         return Err(ProviderError::Permanent(format!(

@@ -26,10 +26,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde_json::Value;
 
-pub use attrs::{PROVIDER, desired_attributes, manages};
+pub use attrs::{PROVIDER, desired_attributes, fqdn, manages};
 
 use self::attrs::Target;
-use self::client::{Api, seg};
+use self::client::{Api, seg, str_of};
 use super::references;
 use super::{Action, CloudProvider, Op, ProviderError};
 use crate::clock::{Clock, SystemClock};
@@ -174,12 +174,10 @@ impl CloudflareProvider {
             return Ok(Some(id.clone()));
         }
         let path = format!("/zones?name={}", seg(name));
-        let zones = self.api.list(&path, None, &format!("Zone:Read on zone {name}"))?;
-        let id = zones
-            .iter()
-            .find(|z| z.get("name").and_then(Value::as_str) == Some(name))
-            .and_then(|z| z.get("id").and_then(Value::as_str))
-            .map(str::to_owned);
+        let zone = self
+            .api
+            .find(&path, "name", name, &format!("Zone:Read on zone {name}"))?;
+        let id = zone.as_ref().and_then(|z| str_of(z, "id")).map(str::to_owned);
         if let Some(id) = &id {
             lock(&self.zones).insert(name.to_owned(), id.clone());
         }
@@ -208,6 +206,15 @@ impl CloudflareProvider {
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// What one resource is applied from: its address, the resolved attributes, what the state
+/// records of it, and whether it is replaced (deleted first).
+pub(crate) struct Wanted<'a> {
+    pub address: &'a str,
+    pub attrs: &'a BTreeMap<String, String>,
+    pub recorded: Option<&'a StateResource>,
+    pub replace: bool,
 }
 
 /// A state resource of this provider.
@@ -260,15 +267,25 @@ impl CloudProvider for CloudflareProvider {
         }
         let attrs = references::resolve(&action.address, &action.attributes, state)
             .map_err(|e| ProviderError::Permanent(format!("{}: {e}", action.address)))?;
-        let replace = action.op == Op::Replace;
-        let address = action.address.as_str();
+        let wanted = Wanted {
+            address: &action.address,
+            attrs: &attrs,
+            recorded: recorded.as_ref(),
+            replace: action.op == Op::Replace,
+        };
         let now = match target {
-            Target::Dns { zone, name } => dns::apply(self, address, &zone, &name, &attrs, recorded.as_ref(), replace)?,
-            Target::Bucket { name } => r2::apply(self, address, &name, &attrs, recorded.as_ref(), replace)?,
-            Target::Worker { name } => workers::apply(self, address, &name, &attrs, recorded.as_ref())?,
+            Target::Dns { zone, name } => dns::apply(self, &wanted, &zone, &name)?,
+            Target::Bucket { name } => r2::apply(self, &wanted, &name)?,
+            Target::Worker { name } => workers::apply(self, &wanted, &name)?,
         };
         lock(&self.tracked).insert(now.address.clone(), now.clone());
         Ok(Some(now))
+    }
+
+    /// A bucket's read returns its custom domain and CORS rule whenever they are set.
+    fn reports(&self, address: &str, key: &str) -> bool {
+        matches!(Target::of(address), Some(Target::Bucket { .. }))
+            && (key == "custom-domain" || key.starts_with("cors."))
     }
 
     fn destroy(&self, id: &str) -> Result<(), ProviderError> {

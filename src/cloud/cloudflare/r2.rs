@@ -11,8 +11,8 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::attrs::{list, number, text};
-use super::client::{Body, seg};
-use super::{CloudflareProvider, resource};
+use super::client::{Body, seg, str_of};
+use super::{CloudflareProvider, Wanted, resource};
 use crate::cloud::ProviderError;
 use crate::plan::state::StateResource;
 
@@ -22,19 +22,13 @@ fn buckets(p: &CloudflareProvider) -> Result<String, ProviderError> {
     Ok(format!("/accounts/{}/r2/buckets", seg(p.account()?)))
 }
 
-/// Creates the bucket if missing, then sets its CORS rules and custom domain to `attrs`;
-/// `replace` deletes it first (Cloudflare refuses while it holds objects).
-pub(crate) fn apply(
-    p: &CloudflareProvider,
-    address: &str,
-    name: &str,
-    attrs: &BTreeMap<String, String>,
-    recorded: Option<&StateResource>,
-    replace: bool,
-) -> Result<StateResource, ProviderError> {
+/// Creates the bucket if missing, then sets its CORS rules and custom domain to the
+/// attributes; a replace deletes it first (Cloudflare refuses while it holds objects).
+pub(crate) fn apply(p: &CloudflareProvider, w: &Wanted, name: &str) -> Result<StateResource, ProviderError> {
+    let (address, attrs, recorded) = (w.address, w.attrs, w.recorded);
     let base = buckets(p)?;
     let bucket_path = format!("{base}/{}", seg(name));
-    if replace {
+    if w.replace {
         p.api.delete(&bucket_path, NEED)?;
     }
     let bucket = match p.api.get_opt(&bucket_path, NEED)? {
@@ -172,14 +166,14 @@ fn custom_domains(p: &CloudflareProvider, bucket_path: &str) -> Result<Vec<Strin
         .and_then(|d| d.get("domains").and_then(Value::as_array))
         .into_iter()
         .flatten()
-        .filter_map(|d| d.get("domain").and_then(Value::as_str))
+        .filter_map(|d| str_of(d, "domain"))
         .map(str::to_owned)
         .collect())
 }
 
 fn state_of(address: &str, name: &str, bucket: &Value, rules: &[Value], domain: Option<String>) -> StateResource {
     let mut attributes = BTreeMap::from([("name".to_owned(), name.to_owned())]);
-    if let Some(location) = bucket.get("location").and_then(Value::as_str) {
+    if let Some(location) = str_of(bucket, "location") {
         attributes.insert("location".into(), location.to_ascii_lowercase());
     }
     if let Some(d) = domain {

@@ -21,8 +21,8 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::attrs::{list, required, text};
-use super::client::{Body, multipart, seg};
-use super::{CloudflareProvider, resource};
+use super::client::{Body, multipart, seg, str_of};
+use super::{CloudflareProvider, Wanted, resource};
 use crate::cloud::ProviderError;
 use crate::plan::state::StateResource;
 
@@ -46,13 +46,8 @@ fn route_need(zone: &str) -> String {
 }
 
 /// Uploads the script when it changed, then makes its routes the configured ones.
-pub(crate) fn apply(
-    p: &CloudflareProvider,
-    address: &str,
-    name: &str,
-    attrs: &BTreeMap<String, String>,
-    recorded: Option<&StateResource>,
-) -> Result<StateResource, ProviderError> {
+pub(crate) fn apply(p: &CloudflareProvider, w: &Wanted, name: &str) -> Result<StateResource, ProviderError> {
+    let (address, attrs, recorded) = (w.address, w.attrs, w.recorded);
     let account = p.account()?;
     let source = required(attrs, "source", &format!("worker {address}"))?;
     let (module, code) = read_source(&p.source_dir, source)?;
@@ -97,7 +92,7 @@ pub(crate) fn apply(
             p.api.send(Method::PUT, &path, body, NEED)?
         }
     };
-    if let Some(etag) = script.get("etag").and_then(Value::as_str) {
+    if let Some(etag) = str_of(&script, "etag") {
         attributes.insert("etag".into(), etag.to_owned());
     }
 
@@ -115,12 +110,12 @@ pub(crate) fn apply(
         }
         let existing = zone_routes[&zone_id]
             .iter()
-            .find(|r| r.get("pattern").and_then(Value::as_str) == Some(pattern))
+            .find(|r| str_of(r, "pattern") == Some(pattern))
             .cloned();
         let route = match existing {
-            Some(r) if r.get("script").and_then(Value::as_str) == Some(name) => r,
+            Some(r) if str_of(&r, "script") == Some(name) => r,
             Some(r) => {
-                let other = r.get("script").and_then(Value::as_str).unwrap_or("(none)");
+                let other = str_of(&r, "script").unwrap_or("(none)");
                 return Err(ProviderError::Permanent(format!(
                     "route {pattern} already sends requests to worker {other:?}; \
                      remove it there (or from the other fleet) before giving it to {name:?}"
@@ -132,7 +127,7 @@ pub(crate) fn apply(
                     .send(Method::POST, &routes_path, Body::Json(body), &route_need(&zone))?
             }
         };
-        let id = route.get("id").and_then(Value::as_str).unwrap_or_default();
+        let id = str_of(&route, "id").unwrap_or_default();
         ids.push(format!("{zone_id}/{id}"));
     }
     if let Some(r) = recorded {
@@ -179,7 +174,7 @@ pub(crate) fn read(
         return Ok(None);
     };
     let mut attributes = last.attributes.clone();
-    if let Some(etag) = script.get("etag").and_then(Value::as_str) {
+    if let Some(etag) = str_of(&script, "etag") {
         attributes.insert("etag".into(), etag.to_owned());
     }
     let mut zones: Vec<String> = recorded_routes(last)
@@ -192,12 +187,9 @@ pub(crate) fn read(
     for zone_id in zones {
         let path = format!("/zones/{}/workers/routes", seg(&zone_id));
         for r in p.api.list(&path, None, &route_need(&zone_id))? {
-            if r.get("script").and_then(Value::as_str) == Some(name) {
-                patterns.push(r.get("pattern").and_then(Value::as_str).unwrap_or_default().to_owned());
-                ids.push(format!(
-                    "{zone_id}/{}",
-                    r.get("id").and_then(Value::as_str).unwrap_or_default()
-                ));
+            if str_of(&r, "script") == Some(name) {
+                patterns.push(str_of(&r, "pattern").unwrap_or_default().to_owned());
+                ids.push(format!("{zone_id}/{}", str_of(&r, "id").unwrap_or_default()));
             }
         }
     }
@@ -214,10 +206,7 @@ pub(crate) fn read(
 /// The script's entry in the account's list, if it exists.
 fn script(p: &CloudflareProvider, account: &str, name: &str) -> Result<Option<Value>, ProviderError> {
     let path = format!("/accounts/{}/workers/scripts", seg(account));
-    let all = p.api.list(&path, None, NEED)?;
-    Ok(all
-        .into_iter()
-        .find(|s| s.get("id").and_then(Value::as_str) == Some(name)))
+    p.api.find(&path, "id", name, NEED)
 }
 
 /// (pattern, `ZONE_ID/ROUTE_ID`) pairs recorded in state.
@@ -282,10 +271,12 @@ fn kv_namespace(p: &CloudflareProvider, account: &str, namespace: &str) -> Resul
         return Ok(namespace.to_owned());
     }
     let path = format!("/accounts/{}/storage/kv/namespaces", seg(account));
-    let all = p.api.list(&path, None, "Workers KV Storage:Read on the account")?;
-    all.iter()
-        .find(|n| n.get("title").and_then(Value::as_str) == Some(namespace))
-        .and_then(|n| n.get("id").and_then(Value::as_str))
+    let found = p
+        .api
+        .find(&path, "title", namespace, "Workers KV Storage:Read on the account")?;
+    found
+        .as_ref()
+        .and_then(|n| str_of(n, "id"))
         .map(str::to_owned)
         .ok_or_else(|| {
             ProviderError::Permanent(format!(

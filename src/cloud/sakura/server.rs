@@ -264,12 +264,14 @@ impl SakuraProvider {
             self.create_disk(spec, &id, public_key)?;
         }
         self.set_power_and_wait(&id, true)?;
-        let live = self.server(&id)?.ok_or_else(|| {
-            ProviderError::Transient(format!(
-                "server {} ({id}) vanished right after it was created",
-                spec.name
-            ))
-        })?;
+        self.reread(spec, address, &id, "right after it was created")
+    }
+
+    /// The server `id` as it is now, after `after` (it must still exist).
+    fn reread(&self, spec: &ServerSpec, address: &str, id: &str, after: &str) -> Result<StateResource, ProviderError> {
+        let live = self
+            .server(id)?
+            .ok_or_else(|| ProviderError::Transient(format!("server {} ({id}) vanished {after}", spec.name)))?;
         Ok(server_state(address, &live, None))
     }
 
@@ -347,12 +349,6 @@ impl SakuraProvider {
         if was_up {
             self.set_power_and_wait(&new_id, true)?;
         }
-        let now = self.server(&new_id)?.ok_or_else(|| {
-            ProviderError::Transient(format!(
-                "server {} ({new_id}) vanished after its plan change",
-                spec.name
-            ))
-        })?;
-        Ok(server_state(address, &now, None))
+        self.reread(spec, address, &new_id, "after its plan change")
     }
 }
