@@ -299,17 +299,3 @@ pub use deploys::{DeployRecord, LockOutcome};
 
 #[cfg(test)]
 mod tests;
-
-#[cfg(test)]
-mod send_check {
-    fn is_send<T: Send>(_: T) {}
-    #[allow(dead_code)]
-    fn check(s: super::Store) {
-        is_send(s.migrate());
-        is_send(s.store_delivery("a", "b", None, None));
-        is_send(s.claim());
-        is_send(s.recover());
-        is_send(s.job_counts());
-        is_send(super::Store::open("x"));
-    }
-}

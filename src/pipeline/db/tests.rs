@@ -26,3 +26,15 @@ async fn delivery_is_stored_once_and_jobs_recover() {
     assert_eq!(store.job_counts().await.unwrap().failed, 1);
     assert_eq!(store.delivery_count().await.unwrap(), 1);
 }
+
+/// The store's futures are Send (workers run them on a multi-threaded runtime); a compile check.
+#[allow(dead_code)]
+fn store_futures_are_send(s: Store) {
+    fn is_send<T: Send>(_: T) {}
+    is_send(s.migrate());
+    is_send(s.store_delivery("a", "b", None, None));
+    is_send(s.claim());
+    is_send(s.recover());
+    is_send(s.job_counts());
+    is_send(Store::open("x"));
+}
