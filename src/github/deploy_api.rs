@@ -247,31 +247,15 @@ impl GitHub {
     pub async fn tarball(&self, installation: u64, repo: &RepoRef, sha: &str) -> Result<Vec<u8>, GitHubError> {
         let url = self.url(&["repos", &repo.owner, &repo.name, "tarball", sha], &[]);
         let path = url.path().to_owned();
-        let response = self
-            .send(
-                Method::GET,
-                url,
-                Auth::Installation(installation),
-                "application/vnd.github+json",
-                None,
-            )
-            .await?;
-        let status = response.status();
-        let bytes = response.bytes().await.map_err(|source| GitHubError::Http {
-            method: Method::GET,
-            path: path.clone(),
-            source,
-        })?;
-        if !status.is_success() {
-            return Err(GitHubError::Status {
+        self.get_bytes(installation, url, "application/vnd.github+json")
+            .await?
+            .ok_or(GitHubError::Status {
                 method: Method::GET,
                 path,
-                status,
-                message: String::from_utf8_lossy(&bytes).chars().take(200).collect(),
+                status: StatusCode::NOT_FOUND,
+                message: format!("no commit {sha} in {}/{}", repo.owner, repo.name),
                 retry_after: None,
-            });
-        }
-        Ok(bytes.to_vec())
+            })
     }
 }
 

@@ -317,14 +317,21 @@ impl GitHub {
             &["repos", &repo.owner, &repo.name, "contents", path],
             &[("ref", git_ref)],
         );
+        self.get_bytes(installation, url, "application/vnd.github.raw+json")
+            .await
+    }
+
+    /// A GET whose answer is bytes (raw contents, archives): `None` on 404; other failures
+    /// carry GitHub's text and wait.
+    async fn get_bytes(
+        &self,
+        installation: u64,
+        url: reqwest::Url,
+        accept: &str,
+    ) -> Result<Option<Vec<u8>>, GitHubError> {
+        let path = url.path().to_owned();
         let response = self
-            .send(
-                Method::GET,
-                url,
-                Auth::Installation(installation),
-                "application/vnd.github.raw+json",
-                None,
-            )
+            .send(Method::GET, url, Auth::Installation(installation), accept, None)
             .await?;
         let status = response.status();
         if status == StatusCode::NOT_FOUND {
@@ -333,13 +340,13 @@ impl GitHub {
         let wait = retry_after(status, response.headers(), SystemTime::now());
         let bytes = response.bytes().await.map_err(|source| GitHubError::Http {
             method: Method::GET,
-            path: path.to_owned(),
+            path: path.clone(),
             source,
         })?;
         if !status.is_success() {
             return Err(GitHubError::Status {
                 method: Method::GET,
-                path: path.to_owned(),
+                path,
                 status,
                 message: String::from_utf8_lossy(&bytes).chars().take(200).collect(),
                 retry_after: wait,

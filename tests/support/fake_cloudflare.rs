@@ -20,6 +20,9 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+#[path = "percent.rs"]
+mod percent;
+use percent::percent_decode;
 #[path = "fake_cloudflare/account.rs"]
 mod account;
 #[path = "fake_cloudflare/zone.rs"]
@@ -328,22 +331,4 @@ async fn handle(
         }
         _ => error(StatusCode::NOT_FOUND, 7000, "No route for that URI"),
     }
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && let Some(b) = s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok())
-        {
-            out.push(b);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }

@@ -20,6 +20,9 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+#[path = "percent.rs"]
+mod percent;
+use percent::percent_decode;
 #[path = "fake_github_deploy.rs"]
 pub mod deploy;
 #[path = "fake_github_spec.rs"]
@@ -459,25 +462,6 @@ fn apply_check_update(run: &mut FakeCheckRun, body: &Value) {
         run.annotation_batches.push(a.len());
         run.annotations.extend(a.iter().cloned());
     }
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len() + 1
-            && let Ok(b) = u8::from_str_radix(s.get(i + 1..i + 3).unwrap_or(""), 16)
-        {
-            out.push(b);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// An RSA App key made now with Debian's openssl (never committed): (private PEM path, public PEM).
