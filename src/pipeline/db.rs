@@ -68,6 +68,8 @@ pub struct Job {
     pub id: i64,
     /// The delivery that caused it (jobs queued by other jobs share their delivery).
     pub delivery_id: String,
+    /// Why its last start did not finish it (an error, or what it waits for).
+    pub last_error: Option<String>,
     pub kind: String,
     pub payload: String,
     /// Starts so far, this one included.
@@ -204,7 +206,7 @@ impl Store {
         let row = sqlx::query(
             "UPDATE jobs SET state = 'running', attempts = attempts + 1, updated_at = ?1 \
              WHERE id = (SELECT id FROM jobs WHERE state = 'queued' AND run_after <= ?1 ORDER BY id LIMIT 1) \
-             RETURNING id, kind, payload, attempts, check_run_id, delivery_id",
+             RETURNING id, kind, payload, attempts, check_run_id, delivery_id, last_error",
         )
         .bind(now)
         .fetch_optional(&self.pool)
@@ -216,6 +218,7 @@ impl Store {
             attempts: r.get(3),
             check_run_id: r.get(4),
             delivery_id: r.get(5),
+            last_error: r.get(6),
         }))
     }
 

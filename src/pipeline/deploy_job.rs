@@ -66,8 +66,9 @@ pub fn reply_body(req: &DeployRequest, status: &str, details: &str) -> String {
 /// What the job ended with.
 pub enum DeployEnd {
     Done,
-    /// Another job holds the fleet+stage: wait and ask again.
-    Waiting,
+    /// Another job holds the fleet+stage: wait and ask again. The text (who it waits for) is
+    /// kept with the queued job, so the reply is edited only when it changes.
+    Waiting(String),
 }
 
 struct Progress<'a> {
@@ -148,17 +149,15 @@ pub async fn run(
     match store.try_lock(&target, job.id, &holder).await {
         Ok(LockOutcome::Acquired) => {}
         Ok(LockOutcome::HeldBy { holder, .. }) => {
-            progress
-                .show(
-                    &format!("⏳ Queued behind deploy {holder} of the same fleet and stage."),
-                    "",
-                )
-                .await?;
-            return Ok(DeployEnd::Waiting);
+            let waiting = format!("⏳ Queued behind deploy {holder} of the same fleet and stage.");
+            if job.last_error.as_deref() != Some(waiting.as_str()) {
+                progress.show(&waiting, "").await?;
+            }
+            return Ok(DeployEnd::Waiting(waiting));
         }
         Err(e) => {
             tracing::error!("cannot take the deploy lock of {target}: {e}");
-            return Ok(DeployEnd::Waiting);
+            return Ok(DeployEnd::Waiting(format!("cannot take the deploy lock: {e}")));
         }
     }
     let result = locked(&mut progress, store, settings, &target).await;

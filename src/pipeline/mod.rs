@@ -288,9 +288,9 @@ impl Worker {
             DEPLOY_JOB => match payload::<jobs::DeployRequest>(&job) {
                 Ok(req) => match deploy_job::run(&self.github, &self.store, &self.deploy, &job, &req).await {
                     Ok(deploy_job::DeployEnd::Done) => Ok(JobEnd::Done),
-                    Ok(deploy_job::DeployEnd::Waiting) => Ok(JobEnd::Deferred(
+                    Ok(deploy_job::DeployEnd::Waiting(why)) => Ok(JobEnd::Deferred(
                         self.deploy.lock_poll.max(Duration::from_millis(200)),
-                        format!("waiting for the lock of {}", req.target()),
+                        why,
                     )),
                     Err(e) => Err(github_failure(&self.github, req.installation_id, job.attempts, &e)),
                 },
