@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 
 use super::db::Store;
-use super::jobs::{COMMAND_JOB, CommandRequest, DEPLOY_JOB, DeployRequest, PLAN_JOB, Trigger};
+use super::jobs::{CommandRequest, DEPLOY_JOB, DeployRequest, PLAN_JOB, Trigger};
 use crate::action::changed_fleets;
 use crate::chatops::{Actor, Author, Command, DeployTarget, HELP, Known, authorize, parse};
 use crate::config::{LoadError, LoadOptions, Workspace};
@@ -69,7 +69,7 @@ pub async fn run(github: &GitHub, store: &Store, delivery: &str, req: &CommandRe
                 base_sha: pr.base_sha.clone(),
             };
             let payload = serde_json::to_string(&plan).unwrap_or_default();
-            enqueue(store, delivery, PLAN_JOB, &payload).await
+            enqueue(store, delivery, PLAN_JOB, PLAN_JOB, &payload).await
         }
         Command::Deploy { target, force } => {
             if pr.is_from_fork() {
@@ -94,6 +94,10 @@ pub async fn run(github: &GitHub, store: &Store, delivery: &str, req: &CommandRe
             }
             github.react(inst, repo, req.comment.id, "eyes").await?;
             for (fleet, stage) in targets {
+                let key = format!("{DEPLOY_JOB}:{fleet}:{stage}");
+                if store.is_queued(delivery, &key).await.unwrap_or(false) {
+                    continue; // queued by an earlier attempt of this job
+                }
                 let mut deploy = DeployRequest {
                     installation_id: inst,
                     repo: repo.clone(),
@@ -112,7 +116,7 @@ pub async fn run(github: &GitHub, store: &Store, delivery: &str, req: &CommandRe
                     reply_id,
                 };
                 let payload = serde_json::to_string(&deploy).unwrap_or_default();
-                enqueue(store, delivery, DEPLOY_JOB, &payload).await?;
+                enqueue(store, delivery, DEPLOY_JOB, &key, &payload).await?;
             }
             Ok(())
         }
@@ -128,13 +132,20 @@ fn first_line(body: &str) -> String {
     line.chars().take(120).collect()
 }
 
-async fn enqueue(store: &Store, delivery: &str, kind: &str, payload: &str) -> Result<(), GitHubError> {
+/// Queues `kind` under `key` (once per delivery), as a GitHub-shaped error for the job's retry.
+pub(super) async fn enqueue(
+    store: &Store,
+    delivery: &str,
+    kind: &str,
+    key: &str,
+    payload: &str,
+) -> Result<(), GitHubError> {
     store
-        .enqueue(delivery, kind, payload)
+        .enqueue(delivery, kind, key, payload)
         .await
         .map(drop)
         .map_err(|e| GitHubError::Decode {
-            path: format!("{COMMAND_JOB} job"),
+            path: "the job queue".into(),
             message: format!("cannot queue the {kind} job: {e}"),
         })
 }

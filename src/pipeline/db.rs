@@ -53,6 +53,13 @@ const MIGRATIONS: &[(i64, &str)] = &[
     );
     CREATE INDEX deploys_target ON deploys(target, id);",
     ),
+    (
+        3,
+        // Jobs queued by a job carry a key, unique per delivery: a retried job does not queue
+        // the same work twice.
+        "ALTER TABLE jobs ADD COLUMN dedupe_key TEXT;
+    CREATE UNIQUE INDEX jobs_dedupe ON jobs(delivery_id, dedupe_key) WHERE dedupe_key IS NOT NULL;",
+    ),
 ];
 
 /// How often a job is started before it is given up (a crash mid-job counts as a start).

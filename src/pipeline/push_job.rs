@@ -62,13 +62,8 @@ pub async fn run(github: &GitHub, store: &Store, delivery: &str, req: &PushReque
             trigger: Trigger::Push,
         };
         let payload = serde_json::to_string(&deploy).unwrap_or_default();
-        store
-            .enqueue(delivery, DEPLOY_JOB, &payload)
-            .await
-            .map_err(|e| GitHubError::Decode {
-                path: "push job".into(),
-                message: format!("cannot queue the deploy job: {e}"),
-            })?;
+        let key = format!("{DEPLOY_JOB}:{}:{}", deploy.fleet, deploy.stage);
+        super::command_job::enqueue(store, delivery, DEPLOY_JOB, &key, &payload).await?;
     }
     Ok(())
 }

@@ -20,20 +20,39 @@ pub enum LockOutcome {
 }
 
 impl Store {
-    /// Queues a job on behalf of `delivery_id` (a job spawned by another job).
-    pub async fn enqueue(&self, delivery_id: &str, kind: &str, payload: &str) -> Result<i64, sqlx::Error> {
+    /// Queues a job on behalf of `delivery_id` (a job spawned by another job) under `key`,
+    /// unique per delivery; `None` when that key was queued already (a retried job).
+    pub async fn enqueue(
+        &self,
+        delivery_id: &str,
+        kind: &str,
+        key: &str,
+        payload: &str,
+    ) -> Result<Option<i64>, sqlx::Error> {
         let now = now_ms();
-        Ok(
-            sqlx::query("INSERT INTO jobs (delivery_id, kind, payload, created_at, updated_at) VALUES (?, ?, ?, ?, ?)")
-                .bind(delivery_id)
-                .bind(kind)
-                .bind(payload)
-                .bind(now)
-                .bind(now)
-                .execute(&self.pool)
-                .await?
-                .last_insert_rowid(),
+        let done = sqlx::query(
+            "INSERT OR IGNORE INTO jobs (delivery_id, kind, payload, created_at, updated_at, dedupe_key) \
+             VALUES (?, ?, ?, ?, ?, ?)",
         )
+        .bind(delivery_id)
+        .bind(kind)
+        .bind(payload)
+        .bind(now)
+        .bind(now)
+        .bind(key)
+        .execute(&self.pool)
+        .await?;
+        Ok((done.rows_affected() == 1).then(|| done.last_insert_rowid()))
+    }
+
+    /// Whether `key` was queued for `delivery_id` already.
+    pub async fn is_queued(&self, delivery_id: &str, key: &str) -> Result<bool, sqlx::Error> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE delivery_id = ? AND dedupe_key = ?")
+            .bind(delivery_id)
+            .bind(key)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n > 0)
     }
 
     /// Takes the lock of `target` for job `job_id` (again, if it already holds it).

@@ -38,3 +38,52 @@ fn store_futures_are_send(s: Store) {
     is_send(s.job_counts());
     is_send(Store::open("x"));
 }
+
+#[tokio::test]
+async fn jobs_queued_by_a_job_are_queued_once_per_key_and_locks_have_one_holder() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&format!("sqlite://{}", dir.path().join("q.db").display()))
+        .await
+        .unwrap();
+    store
+        .store_delivery("d1", "issue_comment", Some("created"), None)
+        .await
+        .unwrap();
+    let first = store.enqueue("d1", "deploy", "deploy:web:live", "{}").await.unwrap();
+    assert!(first.is_some());
+    // A retried command job: the same key is not queued again; another key is.
+    assert_eq!(
+        store.enqueue("d1", "deploy", "deploy:web:live", "{}").await.unwrap(),
+        None
+    );
+    assert!(store.is_queued("d1", "deploy:web:live").await.unwrap());
+    assert!(
+        store
+            .enqueue("d1", "deploy", "deploy:api:live", "{}")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(store.job_counts().await.unwrap().queued, 2);
+    // One holder per target; the holder may take it again (a re-run after a crash).
+    let a = first.unwrap();
+    assert_eq!(store.try_lock("t", a, "#a").await.unwrap(), LockOutcome::Acquired);
+    assert_eq!(store.try_lock("t", a, "#a").await.unwrap(), LockOutcome::Acquired);
+    assert_eq!(
+        store.try_lock("t", a + 1, "#b").await.unwrap(),
+        LockOutcome::HeldBy {
+            job_id: a,
+            holder: "#a".into()
+        }
+    );
+    store.unlock("t", a).await.unwrap();
+    assert_eq!(store.try_lock("t", a + 1, "#b").await.unwrap(), LockOutcome::Acquired);
+    // A deferred job keeps its attempts and says why it waits.
+    let job = store.claim().await.unwrap().unwrap();
+    store.defer(job.id, std::time::Duration::ZERO, "waiting").await.unwrap();
+    let again = store.claim().await.unwrap().unwrap();
+    assert_eq!(
+        (again.id, again.attempts, again.last_error.as_deref()),
+        (job.id, 1, Some("waiting"))
+    );
+}
