@@ -250,14 +250,7 @@ impl Worker {
         if job.attempts >= MAX_ATTEMPTS {
             let _ = plan_job::report_failure(&self.github, pr, check.or(known_check), &e.to_string()).await;
         }
-        if matches!(&e, crate::github::GitHubError::Status { status, .. } if status.as_u16() == 401) {
-            self.github.forget_token(pr.installation_id);
-        }
-        // Transient failures (5xx, rate limits, network) are retried; GitHub's own wait wins.
-        let wait = e.retry_after();
-        let expired_token = matches!(&e, crate::github::GitHubError::Status { status, .. } if status.as_u16() == 401);
-        let retry = job.attempts < MAX_ATTEMPTS && (e.is_transient() || expired_token);
-        Err((e.to_string(), retry, wait))
+        Err(github_failure(&self.github, pr.installation_id, job.attempts, &e))
     }
 
     async fn run_job(&self, job: Job) {
