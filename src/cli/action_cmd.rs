@@ -16,7 +16,6 @@ use crate::config::discovery::find_registry;
 use crate::config::{ConfigDiagnostic, DirFiles, LoadError, LoadOptions, Workspace, load_workspace};
 use crate::github::GitHub;
 use crate::pipeline::metrics::Metrics;
-use crate::plan::state::StateStore;
 use crate::plan::{COMMENT_LIMIT, PLAN_MARKER, Plan, Snapshot, render_markdown};
 use crate::webhook::{RepoRef, Secret};
 
@@ -195,17 +194,19 @@ impl Run<'_> {
         items.into_iter().map(|d| annotation(d, dir, &ws) + "\n").collect()
     }
 
-    /// Loads the working tree's configuration; errors become `::error` annotations.
-    fn load_head(&self, registry: &Path, verify: bool) -> Result<Workspace, u8> {
-        let (dir, name) = split_path(registry);
+    /// Finds the registry and loads the working tree's configuration; errors become `::error`
+    /// annotations.
+    fn load_head(&self) -> Result<(PathBuf, Workspace), u8> {
+        let registry = self.registry_file()?;
+        let (dir, name) = split_path(&registry);
         match load_workspace(
             &DirFiles { root: dir.clone() },
             &name,
-            LoadOptions { verify_fleets: verify },
+            LoadOptions { verify_fleets: true },
         ) {
             Ok(ws) => {
                 self.console.print(&self.annotations(&dir, &ws.warnings.items));
-                Ok(ws)
+                Ok((registry, ws))
             }
             Err(e) => {
                 if let LoadError::Config(c) = &e {
@@ -220,12 +221,8 @@ impl Run<'_> {
     }
 
     fn plan(&self, outputs: &mut Outputs) -> u8 {
-        let registry = match self.registry_file() {
-            Ok(r) => r,
-            Err(code) => return code,
-        };
-        let head = match self.load_head(&registry, true) {
-            Ok(w) => w,
+        let (registry, head) = match self.load_head() {
+            Ok(loaded) => loaded,
             Err(code) => return code,
         };
         let (dir, name) = split_path(&registry);
@@ -234,13 +231,9 @@ impl Run<'_> {
             Ok(b) => b,
             Err(code) => return code,
         };
-        let store = StateStore::new(dir.join(".fleetflow"));
-        let state = match store.load_if_exists() {
+        let state = match plan_cmd::load_state(self.console, &dir) {
             Ok(s) => s,
-            Err(e) => {
-                self.console.error(&e.to_string());
-                return exit::FAILURE;
-            }
+            Err(code) => return code,
         };
         let base_snapshot = base.as_ref().map(|(w, _)| Snapshot::from_workspace(w));
         let mut plan = crate::plan::plan(base_snapshot.as_ref(), &Snapshot::from_workspace(&head), state.as_ref());
@@ -323,12 +316,8 @@ impl Run<'_> {
             ));
             return exit::OK;
         }
-        let registry = match self.registry_file() {
-            Ok(r) => r,
-            Err(code) => return code,
-        };
-        let ws = match self.load_head(&registry, true) {
-            Ok(w) => w,
+        let (registry, ws) = match self.load_head() {
+            Ok(loaded) => loaded,
             Err(code) => return code,
         };
         let (dir, _) = split_path(&registry);
@@ -438,12 +427,8 @@ impl Run<'_> {
             self.console.error("deploy needs the fleet and stage inputs");
             return exit::USAGE;
         };
-        let registry = match self.registry_file() {
-            Ok(r) => r,
-            Err(code) => return code,
-        };
-        let ws = match self.load_head(&registry, true) {
-            Ok(w) => w,
+        let (registry, ws) = match self.load_head() {
+            Ok(loaded) => loaded,
             Err(code) => return code,
         };
         let routes: Vec<(String, String, String)> = ws

@@ -65,6 +65,17 @@ fn registry_file(flag: Option<&Path>) -> Result<PathBuf, String> {
 /// The base workspace and how it was chosen; `None` when everything is new.
 pub(super) type Base = Option<(Workspace, String)>;
 
+/// The recorded infrastructure state next to the registry (`.fleetflow/state.json`), if any;
+/// an unreadable one is reported and becomes the exit code.
+pub(super) fn load_state(console: &Console, registry_dir: &Path) -> Result<Option<crate::plan::state::State>, u8> {
+    StateStore::new(registry_dir.join(".fleetflow"))
+        .load_if_exists()
+        .map_err(|e| {
+            console.error(&e.to_string());
+            exit::FAILURE
+        })
+}
+
 pub(super) fn load_base(console: &Console, dir: &Path, name: &str, base: Option<&str>) -> Result<Base, u8> {
     let fail = |message: String| {
         console.error(&message);
@@ -193,13 +204,9 @@ pub fn run_plan(console: &Console, color: ColorChoice, registry_flag: Option<&Pa
         Ok(b) => b,
         Err(code) => return code,
     };
-    let store = StateStore::new(dir.join(".fleetflow"));
-    let state = match store.load_if_exists() {
+    let state = match load_state(console, &dir) {
         Ok(s) => s,
-        Err(e) => {
-            console.error(&e.to_string());
-            return exit::FAILURE;
-        }
+        Err(code) => return code,
     };
     match &base {
         Some((_, label)) => note(&format!("fleet plan: {label} → working tree")),
