@@ -61,7 +61,6 @@ pub(super) fn run(console: &Console, event: &Value, dry_run: bool) -> (u8, Vec<V
     let settings = DeploySettings {
         image_registry: image_registry(),
         fleet_binary: None,
-        docker_config: None,
         lock_poll: Duration::from_secs(1),
     };
     let result = tokio::runtime::Builder::new_multi_thread()

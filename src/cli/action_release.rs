@@ -66,7 +66,6 @@ pub(super) fn release_all(
             source_url: source_url.clone(),
             requested_by: actor.clone(),
             fleet_binary: fleet_binary.clone(),
-            docker_config: None,
         };
         let mut phase = |p: Phase| {
             let what = match p {

@@ -94,7 +94,6 @@ pub fn run(console: &Console, args: &ServeArgs) -> u8 {
         deploy: crate::pipeline::DeploySettings {
             image_registry: args.image_registry.clone(),
             fleet_binary: args.fleet_binary.clone(),
-            docker_config: None,
             lock_poll: Duration::from_secs(1),
         },
     };

@@ -33,8 +33,6 @@ pub struct ReleaseRequest {
     pub requested_by: String,
     /// The `fleet` binary installed on servers.
     pub fleet_binary: PathBuf,
-    /// A docker config directory (default: docker's own).
-    pub docker_config: Option<PathBuf>,
 }
 
 /// Where a release is.
@@ -123,10 +121,7 @@ pub fn release(
     let mut report = ReleaseReport::default();
     let builds_something = stage.services.iter().any(|s| s.image.is_none() && s.build.is_some());
     if builds_something {
-        let docker = DockerCli {
-            config_dir: req.docker_config.clone(),
-            ..DockerCli::default()
-        };
+        let docker = DockerCli::default();
         docker
             .server_version()
             .map_err(|e| ReleaseError::Setup(e.to_string()))?;

@@ -110,11 +110,7 @@ pub async fn run(github: &GitHub, store: &Store, delivery: &str, req: &CommandRe
                 };
                 let queued = reply_body(&deploy, "⏳ Queued.", "");
                 let reply_id = github.create_comment(inst, repo, req.number, &queued).await?;
-                deploy.trigger = Trigger::Comment {
-                    number: req.number,
-                    comment_id: req.comment.id,
-                    reply_id,
-                };
+                deploy.trigger = Trigger::Comment { reply_id };
                 let payload = serde_json::to_string(&deploy).unwrap_or_default();
                 enqueue(store, delivery, DEPLOY_JOB, &key, &payload).await?;
             }

@@ -27,8 +27,6 @@ pub struct DeploySettings {
     pub image_registry: Option<String>,
     /// The `fleet` binary installed on servers (default: this one).
     pub fleet_binary: Option<PathBuf>,
-    /// Docker config directory for pulls and pushes (default: docker's own).
-    pub docker_config: Option<PathBuf>,
     /// How long a request waits before asking again for a busy fleet+stage.
     pub lock_poll: Duration,
 }
@@ -335,7 +333,6 @@ async fn build_and_deploy(
         source_url: Some(format!("https://github.com/{}/{}", req.repo.owner, req.repo.name)),
         requested_by: req.requested_by.clone(),
         fleet_binary,
-        docker_config: settings.docker_config.clone(),
     };
     let (phase_tx, mut phase_rx) = tokio::sync::mpsc::unbounded_channel::<Phase>();
     let work = tokio::task::spawn_blocking(move || {

@@ -37,12 +37,8 @@ pub struct PushRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Trigger {
-    /// A `/deploy` comment; progress edits the reply comment `reply_id` on pull request `number`.
-    Comment {
-        number: u64,
-        comment_id: u64,
-        reply_id: u64,
-    },
+    /// A `/deploy` comment; progress edits its reply comment `reply_id`.
+    Comment { reply_id: u64 },
     /// A merge (push to the default branch); progress is a check run on the commit.
     Push,
 }
