@@ -2,6 +2,12 @@
 
 use std::time::{Duration, Instant};
 
+/// Wall-clock time now as RFC 3339 in UTC with whole seconds (`2026-11-25T23:40:47Z`), as
+/// GitHub, OCI labels and audit lines take it.
+pub fn timestamp_now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
 pub trait Clock: Send + Sync {
     fn now(&self) -> Instant;
     fn sleep(&self, duration: Duration);

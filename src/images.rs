@@ -32,3 +32,14 @@ pub fn service_image(project: &str, stage: &Stage, service: &Service, registry: 
         ),
     }
 }
+
+/// A commit's short form for people (`1a2b3c4`); the whole text when it is shorter.
+pub fn short_sha(commit: &str) -> &str {
+    commit.get(..7).unwrap_or(commit)
+}
+
+/// The tag `fleet build` adds for a commit (`sha-1a2b3c4`) and deploys of it run; `None` for
+/// a commit shorter than 7 characters.
+pub fn commit_tag(commit: &str) -> Option<String> {
+    commit.get(..7).map(|s| format!("sha-{s}"))
+}

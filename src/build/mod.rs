@@ -133,8 +133,8 @@ pub fn plan_builds(
             if local { None } else { options.registry.as_deref() },
         );
         let mut tags = vec![format!("{image}:{tag}")];
-        if let Some(commit) = options.commit.as_deref().filter(|c| c.len() >= 7) {
-            tags.push(format!("{image}:sha-{}", &commit[..7]));
+        if let Some(tag) = options.commit.as_deref().and_then(crate::images::commit_tag) {
+            tags.push(format!("{image}:{tag}"));
         }
         let inputs_hash =
             inputs::hash_inputs(&context, dockerfile.as_deref(), build, platform.as_deref()).map_err(|source| {

@@ -105,7 +105,7 @@ pub(super) fn build(
             &|k| std::env::var(k).ok(),
             git(&fleet.dir, &["remote", "get-url", "origin"]).as_deref(),
         ),
-        created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        created: crate::clock::timestamp_now(),
     };
     let buildx = args.stage != "local" && docker.buildx_available();
     let plans = match plan_builds(&fleet.project, stage, &fleet.dir, &options, buildx) {

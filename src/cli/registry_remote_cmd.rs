@@ -162,7 +162,7 @@ pub(super) fn deploy_routes(
     let by = Deployer {
         who: remote::who_am_i(),
         commit,
-        when: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        when: crate::clock::timestamp_now(),
     };
     match for_each_route(console, plans, &|remote, plan, line| {
         remote::deploy_route(remote, plan, &by, &tar, &binary, line).map_err(|e| e.to_string())

@@ -70,11 +70,6 @@ pub enum ReleaseError {
     Setup(String),
 }
 
-/// The short tag of a commit (`sha-1a2b3c4`), as `fleet build` tags images.
-pub fn commit_tag(commit: &str) -> String {
-    format!("sha-{}", commit.get(..7).unwrap_or(commit))
-}
-
 fn load(req: &ReleaseRequest) -> Result<Workspace, ReleaseError> {
     let files = DirFiles { root: req.root.clone() };
     load_workspace(&files, &req.registry_file, LoadOptions { verify_fleets: true }).map_err(|e| {
@@ -113,7 +108,7 @@ pub fn release(
     let args = DeployArgs {
         pull: true,
         image_registry: req.image_registry.clone(),
-        image_tag: Some(commit_tag(&req.commit)),
+        image_tag: crate::images::commit_tag(&req.commit),
     };
     let plans = route_plans(&ws, &req.fleet, Some(&req.stage), &args).map_err(ReleaseError::Routes)?;
 
@@ -134,7 +129,7 @@ pub fn release(
             registry: req.image_registry.clone(),
             commit: Some(req.commit.clone()),
             source_url: req.source_url.clone(),
-            created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            created: crate::clock::timestamp_now(),
             ..BuildOptions::default()
         };
         let plans = plan_builds(&project, stage, &fleet_dir, &options, docker.buildx_available())
@@ -161,7 +156,7 @@ pub fn release(
     let by = Deployer {
         who: req.requested_by.clone(),
         commit: Some(req.commit.clone()),
-        when: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        when: crate::clock::timestamp_now(),
     };
     report.routes = for_each_route(
         &plans,

@@ -15,7 +15,8 @@ use crate::github::files::load_at;
 use crate::github::{GitHub, GitHubError, PullRequestInfo};
 use crate::webhook::PullRequestRef;
 
-use super::deploy_job::{reply_body, short};
+use super::deploy_job::reply_body;
+use crate::images::short_sha;
 
 /// Runs one command request.
 pub async fn run(github: &GitHub, store: &Store, delivery: &str, req: &CommandRequest) -> Result<(), GitHubError> {
@@ -34,7 +35,7 @@ pub async fn run(github: &GitHub, store: &Store, delivery: &str, req: &CommandRe
             };
             return reply(format!(
                 "the configuration at `{}` does not load, so no command can run:\n- {why}",
-                short(&pr.head_sha)
+                short_sha(&pr.head_sha)
             ))
             .await;
         }

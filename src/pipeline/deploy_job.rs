@@ -5,6 +5,7 @@
 //! progress by editing the request's reply comment (queued → building → deploying → result),
 //! or, for a merge, a check run on the commit.
 
+use crate::images::short_sha;
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -34,10 +35,6 @@ pub struct DeploySettings {
 /// Lines of output kept for the failure reply.
 const LOG_TAIL: usize = 15;
 
-pub fn short(sha: &str) -> &str {
-    sha.get(..7).unwrap_or(sha)
-}
-
 /// The marker of a deploy reply (one per fleet+stage request).
 pub fn reply_marker(fleet: &str, stage: &str) -> String {
     format!("<!-- fleetflow:deploy {fleet}:{stage} -->")
@@ -50,7 +47,7 @@ pub fn reply_body(req: &DeployRequest, status: &str, details: &str) -> String {
         reply_marker(&req.fleet, &req.stage),
         req.fleet,
         req.stage,
-        short(&req.sha),
+        short_sha(&req.sha),
         req.requested_by
     );
     if !details.is_empty() {
@@ -109,7 +106,7 @@ impl Progress<'_> {
                 let body = json!({
                     "status": "completed",
                     "conclusion": if ok { "success" } else { "failure" },
-                    "completed_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    "completed_at": crate::clock::timestamp_now(),
                     "output": { "title": status, "summary": details_or(status, details) },
                 });
                 self.github
@@ -138,7 +135,7 @@ pub async fn run(
     req: &DeployRequest,
 ) -> Result<DeployEnd, GitHubError> {
     let target = req.target();
-    let holder = format!("#{} `{}` by @{}", job.id, short(&req.sha), req.requested_by);
+    let holder = format!("#{} `{}` by @{}", job.id, short_sha(&req.sha), req.requested_by);
     let mut progress = Progress {
         github,
         req,
@@ -178,14 +175,14 @@ async fn locked(
             "name": format!("fleetflow/deploy {}:{}", req.fleet, req.stage),
             "head_sha": req.sha,
             "status": "in_progress",
-            "started_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "started_at": crate::clock::timestamp_now(),
         });
         progress.check_run = Some(github.create_check_run(inst, repo, &body).await?);
     }
     if !req.force && store.last_deployed(target).await.ok().flatten().as_deref() == Some(req.sha.as_str()) {
         let status = format!(
             "✅ `{}` already runs on `{}`: nothing was done. Comment `/deploy {} {} --force` to deploy it again.",
-            short(&req.sha),
+            short_sha(&req.sha),
             req.stage,
             req.fleet,
             req.stage
@@ -212,7 +209,11 @@ async fn locked(
     let (ok, status, details, summary) = match &outcome {
         Ok(report) if report.0.ok() => (
             true,
-            format!("✅ Deployed `{}` to `{}` in {secs:.1} s.", short(&req.sha), req.stage),
+            format!(
+                "✅ Deployed `{}` to `{}` in {secs:.1} s.",
+                short_sha(&req.sha),
+                req.stage
+            ),
             routes_table(&report.0),
             "deployed".to_owned(),
         ),
@@ -296,7 +297,7 @@ async fn build_and_deploy(
         .await
         .map_err(|e| {
             (
-                format!("cannot download the source of `{}`: {e}", short(&req.sha)),
+                format!("cannot download the source of `{}`: {e}", short_sha(&req.sha)),
                 Vec::new(),
             )
         })?;

@@ -2,6 +2,8 @@
 //! the contents API, plan, then show it as ONE comment (edited in place on later pushes, found
 //! by [`PLAN_MARKER`] among the App's comments) and a `fleetflow/plan` check run on the head.
 
+use crate::clock::timestamp_now;
+use crate::images::short_sha;
 use std::fmt::Write;
 
 use serde_json::{Value, json};
@@ -16,14 +18,6 @@ use crate::webhook::PullRequestRef;
 pub const CHECK_NAME: &str = "fleetflow/plan";
 /// GitHub takes at most this many annotations per check-run request.
 pub const ANNOTATIONS_PER_REQUEST: usize = 50;
-
-fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
-fn short(sha: &str) -> &str {
-    sha.get(..7).unwrap_or(sha)
-}
 
 /// What the job concluded, before it is shown.
 struct Outcome {
@@ -45,7 +39,7 @@ pub async fn start_check(github: &GitHub, pr: &PullRequestRef) -> Result<u64, Gi
                 "name": CHECK_NAME,
                 "head_sha": pr.head_sha,
                 "status": "in_progress",
-                "started_at": now(),
+                "started_at": timestamp_now(),
                 "external_id": format!("pr-{}", pr.number),
             }),
         )
@@ -77,7 +71,7 @@ pub async fn run(github: &GitHub, pr: &PullRequestRef, check_id: u64) -> Result<
             &json!({
                 "status": "completed",
                 "conclusion": outcome.conclusion,
-                "completed_at": now(),
+                "completed_at": timestamp_now(),
                 "output": output(first),
             }),
         )
@@ -100,7 +94,7 @@ pub async fn report_failure(
 ) -> Result<(), GitHubError> {
     let summary: String = format!(
         "fleetflow could not compute the plan for `{}`:\n\n```\n{}\n```\n\nPush again or re-run this check to retry.",
-        short(&pr.head_sha),
+        short_sha(&pr.head_sha),
         error.chars().take(4_000).collect::<String>()
     );
     let body = json!({
@@ -108,7 +102,7 @@ pub async fn report_failure(
         "head_sha": pr.head_sha,
         "status": "completed",
         "conclusion": "failure",
-        "completed_at": now(),
+        "completed_at": timestamp_now(),
         "output": { "title": "Plan failed", "summary": summary },
     });
     match check_id {
@@ -135,7 +129,10 @@ async fn evaluate(github: &GitHub, pr: &PullRequestRef) -> Result<Outcome, GitHu
             return Ok(Outcome {
                 conclusion: "neutral",
                 title: format!("No {path}"),
-                summary: format!("`{path}` does not exist at `{}`: nothing to plan.", short(&pr.head_sha)),
+                summary: format!(
+                    "`{path}` does not exist at `{}`: nothing to plan.",
+                    short_sha(&pr.head_sha)
+                ),
                 comment: None,
                 annotations: Vec::new(),
             });
@@ -156,7 +153,7 @@ async fn evaluate(github: &GitHub, pr: &PullRequestRef) -> Result<Outcome, GitHu
             let title = "Configuration unreadable".to_owned();
             let text = format!(
                 "{PLAN_MARKER}\n### fleet plan\n\n**{title}** at `{}`: {e}\n",
-                short(&pr.head_sha)
+                short_sha(&pr.head_sha)
             );
             return Ok(Outcome {
                 conclusion: "failure",
@@ -233,7 +230,10 @@ fn annotation(d: &ConfigDiagnostic) -> Value {
 
 /// The diagnostics as markdown of at most `limit` characters.
 fn diagnostics_markdown(title: &str, sha: &str, items: &[ConfigDiagnostic], limit: usize) -> String {
-    let mut out = format!("{PLAN_MARKER}\n### fleet plan\n\n**{title}** at `{}`.\n\n", short(sha));
+    let mut out = format!(
+        "{PLAN_MARKER}\n### fleet plan\n\n**{title}** at `{}`.\n\n",
+        short_sha(sha)
+    );
     let mut shown = 0;
     for d in items {
         let level = match d.severity {
