@@ -451,18 +451,13 @@ impl Run<'_> {
     fn deploy_routes(&self, registry: &Path, routes: &[(String, String, String)], outputs: &mut Outputs) -> u8 {
         let image_registry = image_registry();
         if !self.dry_run {
-            let mut pairs: Vec<(String, String)> = routes.iter().map(|(f, s, _)| (f.clone(), s.clone())).collect();
-            pairs.dedup();
+            let pairs: Vec<(String, String)> = routes.iter().map(|(f, s, _)| (f.clone(), s.clone())).collect();
             let (code, released) = super::action_release::release_all(self.console, registry, &pairs, image_registry);
             let mut images = Vec::new();
             for r in released {
                 images.extend(r.images.iter().cloned());
                 for (_, _, server) in routes.iter().filter(|(f, s, _)| *f == r.fleet && *s == r.stage) {
-                    let ok = r.error.is_none()
-                        && r.routes
-                            .iter()
-                            .any(|(label, ok)| *ok && label.ends_with(&format!("→ {server}")));
-                    let status = if ok { "deployed" } else { "failed" };
+                    let status = if r.ok { "deployed" } else { "failed" };
                     outputs
                         .deployed
                         .push(json!({ "fleet": r.fleet, "stage": r.stage, "server": server, "status": status }));

@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use super::registry_remote_cmd::summarize;
 use super::{Console, exit};
 use crate::action::input;
 use crate::deploy::release::{Phase, ReleaseRequest, release};
@@ -12,10 +13,9 @@ use crate::deploy::release::{Phase, ReleaseRequest, release};
 pub(super) struct Released {
     pub fleet: String,
     pub stage: String,
-    /// Route label (`fleet:stage → server`) and whether it succeeded.
-    pub routes: Vec<(String, bool)>,
+    /// Built, pushed and deployed to its route (a fleet+stage has one server, FS-003).
+    pub ok: bool,
     pub images: Vec<String>,
-    pub error: Option<String>,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -52,7 +52,6 @@ pub(super) fn release_all(
         (Some(server), Some(repo)) => Some(format!("{server}/{repo}")),
         _ => None,
     };
-    let mut code = exit::OK;
     let mut all = Vec::new();
     for (fleet, stage) in pairs {
         let request = ReleaseRequest {
@@ -78,33 +77,22 @@ pub(super) fn release_all(
         let mut released = Released {
             fleet: fleet.clone(),
             stage: stage.clone(),
-            routes: Vec::new(),
+            ok: false,
             images: Vec::new(),
-            error: None,
         };
         match release(&request, &mut phase, &line) {
             Ok(report) => {
-                let mut summary = String::new();
-                for (label, r) in &report.routes {
-                    match r {
-                        Ok(secs) => summary.push_str(&format!("{label}: ok ({secs:.1}s)\n")),
-                        Err(e) => {
-                            code = exit::FAILURE;
-                            summary.push_str(&format!("{label}: FAILED: {e}\n"));
-                        }
-                    }
-                    released.routes.push((label.clone(), r.is_ok()));
-                }
-                console.print(&summary);
+                released.ok = summarize(console, &report.routes) == exit::OK;
                 released.images = report.images;
             }
-            Err(e) => {
-                code = exit::FAILURE;
-                console.error(&format!("{fleet}:{stage}: {e}"));
-                released.error = Some(e.to_string());
-            }
+            Err(e) => console.error(&format!("{fleet}:{stage}: {e}")),
         }
         all.push(released);
     }
+    let code = if all.iter().all(|r| r.ok) {
+        exit::OK
+    } else {
+        exit::FAILURE
+    };
     (code, all)
 }
