@@ -253,44 +253,52 @@ impl Worker {
         Err(github_failure(&self.github, pr.installation_id, job.attempts, &e))
     }
 
-    async fn run_job(&self, job: Job) {
-        let started = Instant::now();
-        tracing::info!(id = job.id, kind = %job.kind, attempt = job.attempts, "job started");
+    /// Runs a job by its kind; GitHub failures are classified for retry by [`github_failure`].
+    async fn dispatch(&self, job: &Job) -> JobResult {
         fn payload<T: serde::de::DeserializeOwned>(job: &Job) -> Result<T, (String, bool, Option<Duration>)> {
             serde_json::from_str(&job.payload).map_err(|e| (format!("bad job payload: {e}"), false, None))
         }
-        let result: JobResult = match job.kind.as_str() {
-            PLAN_JOB => match payload::<PullRequestRef>(&job) {
-                Ok(pr) => self.plan(&job, &pr).await.map(|()| JobEnd::Done),
-                Err(e) => Err(e),
-            },
-            COMMAND_JOB => match payload::<jobs::CommandRequest>(&job) {
-                Ok(req) => command_job::run(&self.github, &self.store, &job.delivery_id, &req)
+        let failed = |installation: u64, e: crate::github::GitHubError| {
+            github_failure(&self.github, installation, job.attempts, &e)
+        };
+        match job.kind.as_str() {
+            PLAN_JOB => self
+                .plan(job, &payload::<PullRequestRef>(job)?)
+                .await
+                .map(|()| JobEnd::Done),
+            COMMAND_JOB => {
+                let req: jobs::CommandRequest = payload(job)?;
+                command_job::run(&self.github, &self.store, &job.delivery_id, &req)
                     .await
                     .map(|()| JobEnd::Done)
-                    .map_err(|e| github_failure(&self.github, req.installation_id, job.attempts, &e)),
-                Err(e) => Err(e),
-            },
-            PUSH_JOB => match payload::<jobs::PushRequest>(&job) {
-                Ok(req) => push_job::run(&self.github, &self.store, &job.delivery_id, &req)
+                    .map_err(|e| failed(req.installation_id, e))
+            }
+            PUSH_JOB => {
+                let req: jobs::PushRequest = payload(job)?;
+                push_job::run(&self.github, &self.store, &job.delivery_id, &req)
                     .await
                     .map(|()| JobEnd::Done)
-                    .map_err(|e| github_failure(&self.github, req.installation_id, job.attempts, &e)),
-                Err(e) => Err(e),
-            },
-            DEPLOY_JOB => match payload::<jobs::DeployRequest>(&job) {
-                Ok(req) => match deploy_job::run(&self.github, &self.store, &self.deploy, &job, &req).await {
+                    .map_err(|e| failed(req.installation_id, e))
+            }
+            DEPLOY_JOB => {
+                let req: jobs::DeployRequest = payload(job)?;
+                match deploy_job::run(&self.github, &self.store, &self.deploy, job, &req).await {
                     Ok(deploy_job::DeployEnd::Done) => Ok(JobEnd::Done),
                     Ok(deploy_job::DeployEnd::Waiting(why)) => Ok(JobEnd::Deferred(
                         self.deploy.lock_poll.max(Duration::from_millis(200)),
                         why,
                     )),
-                    Err(e) => Err(github_failure(&self.github, req.installation_id, job.attempts, &e)),
-                },
-                Err(e) => Err(e),
-            },
+                    Err(e) => Err(failed(req.installation_id, e)),
+                }
+            }
             other => Err((format!("unknown job kind {other:?}"), false, None)),
-        };
+        }
+    }
+
+    async fn run_job(&self, job: Job) {
+        let started = Instant::now();
+        tracing::info!(id = job.id, kind = %job.kind, attempt = job.attempts, "job started");
+        let result = self.dispatch(&job).await;
         let took = started.elapsed();
         let outcome = match result {
             Ok(JobEnd::Done) => self.store.finish(job.id).await.map(|()| "done"),
