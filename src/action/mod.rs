@@ -149,5 +149,31 @@ pub fn changed_fleets<'a>(
         .collect()
 }
 
+/// What a merge deploys: the fleets its changed files touch (`None`: everything may have
+/// changed, e.g. a new branch) and those fleets' routes that opt in with `auto-deploy=#true`.
+/// Shared by the App's push job and the Action's push.
+pub fn merge_deploys<'a>(
+    ws: &'a crate::config::Workspace,
+    registry_dir: &str,
+    changed_files: Option<&[String]>,
+) -> (BTreeSet<String>, Vec<&'a crate::config::registry::Route>) {
+    let fleets = ws
+        .registry
+        .fleets
+        .iter()
+        .map(|f| (f.name.value.as_str(), f.path.value.as_str()));
+    let touched = match changed_files {
+        Some(files) => changed_fleets(fleets, registry_dir, files),
+        None => fleets.map(|(n, _)| n.to_owned()).collect(),
+    };
+    let routes = ws
+        .registry
+        .routes
+        .iter()
+        .filter(|r| r.auto_deploy && touched.contains(&r.fleet.value))
+        .collect();
+    (touched, routes)
+}
+
 #[cfg(test)]
 mod tests;

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::registry_remote_cmd::{self, DeployArgs};
 use super::validate_cmd::split_path;
 use super::{Console, Output, exit, plan_cmd};
-use crate::action::{annotation, append, changed_fleets, escape_data, flag, input, output_entry};
+use crate::action::{annotation, append, escape_data, flag, input, merge_deploys, output_entry};
 use crate::config::discovery::find_registry;
 use crate::config::{ConfigDiagnostic, DirFiles, LoadError, LoadOptions, Workspace, load_workspace};
 use crate::github::GitHub;
@@ -333,28 +333,20 @@ impl Run<'_> {
             .map(str::to_owned)
             .or_else(|| env("GITHUB_SHA"))
             .unwrap_or_else(|| "HEAD".into());
-        let fleets = ws
-            .registry
-            .fleets
-            .iter()
-            .map(|f| (f.name.value.as_str(), f.path.value.as_str()));
-        let changed = if before.is_empty() || before.bytes().all(|b| b == b'0') {
-            // A new branch: no "before"; every fleet counts as changed.
-            fleets.map(|(n, _)| n.to_owned()).collect()
+        let files = if before.is_empty() || before.bytes().all(|b| b == b'0') {
+            None // a new branch: no "before"; every fleet counts as changed
         } else {
             match git_diff(&root, before, &after) {
-                Ok(files) => changed_fleets(fleets, &registry_dir, &files),
+                Ok(files) => Some(files),
                 Err(e) => {
                     self.console.error(&e);
                     return exit::FAILURE;
                 }
             }
         };
-        let routes: Vec<(String, String, String)> = ws
-            .registry
-            .routes
+        let (changed, routes) = merge_deploys(&ws, &registry_dir, files.as_deref());
+        let routes: Vec<(String, String, String)> = routes
             .iter()
-            .filter(|r| r.auto_deploy && changed.contains(&r.fleet.value))
             .map(|r| (r.fleet.value.clone(), r.stage.value.clone(), r.server.value.clone()))
             .collect();
         if routes.is_empty() {

@@ -4,33 +4,10 @@
 
 use super::db::Store;
 use super::jobs::{DEPLOY_JOB, DeployRequest, PushRequest, Trigger};
-use crate::action::changed_fleets;
+use crate::action::merge_deploys;
 use crate::config::LoadOptions;
 use crate::github::files::load_at;
 use crate::github::{GitHub, GitHubError};
-
-/// The fleet+stage pairs a push deploys; `changed: None` means "everything may have changed".
-pub fn auto_deploys(ws: &crate::config::Workspace, changed: Option<&[String]>) -> Vec<(String, String)> {
-    let fleets = ws
-        .registry
-        .fleets
-        .iter()
-        .map(|f| (f.name.value.as_str(), f.path.value.as_str()));
-    let touched = match changed {
-        Some(files) => changed_fleets(fleets, "", files),
-        None => fleets.map(|(n, _)| n.to_owned()).collect(),
-    };
-    let mut pairs: Vec<(String, String)> = ws
-        .registry
-        .routes
-        .iter()
-        .filter(|r| r.auto_deploy && touched.contains(&r.fleet.value))
-        .map(|r| (r.fleet.value.clone(), r.stage.value.clone()))
-        .collect();
-    pairs.sort();
-    pairs.dedup();
-    pairs
-}
 
 pub async fn run(github: &GitHub, store: &Store, delivery: &str, req: &PushRequest) -> Result<(), GitHubError> {
     let (inst, repo) = (req.installation_id, &req.repo);
@@ -48,7 +25,13 @@ pub async fn run(github: &GitHub, store: &Store, delivery: &str, req: &PushReque
     } else {
         github.changed_files(inst, repo, &req.before, &req.after).await?
     };
-    let pairs = auto_deploys(&ws, changed.as_deref());
+    let (_, routes) = merge_deploys(&ws, "", changed.as_deref());
+    let mut pairs: Vec<(String, String)> = routes
+        .iter()
+        .map(|r| (r.fleet.value.clone(), r.stage.value.clone()))
+        .collect();
+    pairs.sort();
+    pairs.dedup();
     tracing::info!(sha = %req.after, deploys = pairs.len(), "push to {}", req.branch);
     for (fleet, stage) in pairs {
         let deploy = DeployRequest {
