@@ -32,7 +32,7 @@ impl ConfigDiagnostic {
     pub fn error(file: &Arc<SourceFile>, span: Span, message: impl Into<String>) -> Self {
         Self {
             severity: Severity::Error,
-            message: message.into(),
+            message: clip_quoted(&message.into()),
             span,
             label: None,
             help: None,
@@ -54,7 +54,7 @@ impl ConfigDiagnostic {
     }
 
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
-        self.help = Some(help.into());
+        self.help = Some(clip_quoted(&help.into()));
         self
     }
 
@@ -121,6 +121,13 @@ impl miette::Diagnostic for ConfigDiagnostic {
     }
 }
 
+/// Lines longer than this (in bytes) are shown as a window around the label, not whole: a
+/// generated or hostile file can put an error tens of thousands of columns into one line, and
+/// miette's renderer panics on columns past 65,535.
+pub const LONGEST_SHOWN_LINE: usize = 240;
+/// Bytes kept on each side of a label in a clipped line.
+const CLIP_MARGIN: usize = 60;
+
 impl miette::SourceCode for ConfigDiagnostic {
     fn read_span<'a>(
         &'a self,
@@ -130,15 +137,93 @@ impl miette::SourceCode for ConfigDiagnostic {
     ) -> Result<Box<dyn miette::SpanContents<'a> + 'a>, miette::MietteError> {
         let text: &'a str = &self.file.text;
         let contents = text.read_span(span, context_lines_before, context_lines_after)?;
+        let data = contents.data();
+        if data.split(|&b| b == b'\n').all(|line| line.len() <= LONGEST_SHOWN_LINE) {
+            return Ok(Box::new(miette::MietteSpanContents::new_named(
+                self.file.display_name.clone(),
+                data,
+                *contents.span(),
+                contents.line(),
+                contents.column(),
+                contents.line_count(),
+            )));
+        }
+        // One line, clipped around the span. Without context lines miette asks for the header's
+        // `line:column`, so the window then starts at the span itself.
+        let start = floor_char(text, span.offset());
+        let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+        let from = if context_lines_before == 0 && context_lines_after == 0 {
+            start
+        } else {
+            floor_char(text, start.saturating_sub(CLIP_MARGIN).max(line_start))
+        };
+        let to = floor_char(
+            text,
+            (start + span.len())
+                .min(line_end)
+                .saturating_add(CLIP_MARGIN)
+                .min(line_end),
+        );
+        let to = floor_char(text, to.min(from + LONGEST_SHOWN_LINE)).max(from);
+        let column = text[line_start..from].chars().count();
+        let line = self.file.location(start).line.saturating_sub(1);
         Ok(Box::new(miette::MietteSpanContents::new_named(
             self.file.display_name.clone(),
-            contents.data(),
-            *contents.span(),
-            contents.line(),
-            contents.column(),
-            contents.line_count(),
+            &text.as_bytes()[from..to],
+            SourceSpan::new(from.into(), to - from),
+            line,
+            column,
+            1,
         )))
     }
+}
+
+/// Characters of a quoted value kept in a message; a longer one is cut with `…`. Messages quote
+/// what the file says, and a file may say a 40,000-character name.
+const LONGEST_QUOTED: usize = 80;
+
+/// `message` with every `` `quoted` `` or `"quoted"` run longer than [`LONGEST_QUOTED`]
+/// characters cut short.
+fn clip_quoted(message: &str) -> String {
+    if message.chars().count() <= 2 * LONGEST_QUOTED {
+        return message.to_owned();
+    }
+    let mut out = String::with_capacity(4 * LONGEST_QUOTED);
+    let (mut quote, mut run) = (None::<char>, 0usize);
+    for c in message.chars() {
+        match quote {
+            Some(q) if c == q => {
+                quote = None;
+                out.push(c);
+            }
+            Some(_) => {
+                run += 1;
+                if run <= LONGEST_QUOTED {
+                    out.push(c);
+                } else if run == LONGEST_QUOTED + 1 {
+                    out.push('…');
+                }
+            }
+            None => {
+                if c == '`' || c == '"' {
+                    quote = Some(c);
+                    run = 0;
+                }
+                out.push(c);
+            }
+        }
+    }
+    out
+}
+
+/// The nearest char boundary at or before `i`.
+fn floor_char(text: &str, mut i: usize) -> usize {
+    i = i.min(text.len());
+    while !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
 }
 
 fn to_source_span(span: &Span) -> SourceSpan {
