@@ -1,6 +1,6 @@
 //! The comment-command parser: typed commands, typed errors, one helpful reply.
 
-use fleetflow::chatops::{Author, Command, CommandError, DeployTarget, Known, parse};
+use fleetflow::chatops::{Author, Command, CommandError, DeployTarget, Known, may_hold_command, parse};
 
 fn known() -> Known {
     Known {
@@ -129,6 +129,54 @@ fn code_quotes_inline_code_and_bots_are_not_commands() {
         },
     ] {
         assert_eq!(parse("/deploy creo live", &bot, &known()), None);
+    }
+}
+
+/// The probe's hidden commands: invisible on GitHub, or shown as code, yet run.
+#[test]
+fn hidden_commands_do_not_run() {
+    for body in [
+        // An HTML comment, on one line or several, and after visible text.
+        "Looks good <!-- /deploy creo live -->",
+        "<!--\n/deploy creo live\n-->",
+        "LGTM <!-- start\n/deploy creo live\nend -->",
+        // A four-backtick fence is not closed by three.
+        "````\n```\n/deploy creo live\n````",
+        "~~~~\n~~~\n/deploy creo live\n",
+        // An unclosed fence runs to the end.
+        "```\n/deploy creo live",
+        // A tab, or spaces and a tab, make four columns: indented code.
+        "\t/deploy creo live",
+        "  \t/deploy creo live",
+        // A fence inside a list item or a quote.
+        "- ```\n  /deploy creo live\n  ```",
+        "1. ```\n   /deploy creo live\n   ```",
+        "> ```\n/deploy creo live",
+        // Raw HTML blocks that show code or nothing.
+        "<pre>\n/deploy creo live\n</pre>",
+        "<SCRIPT>\n/deploy creo live\n</script>",
+        // A command after a comment on its own line is not at the line's start.
+        "<!-- x --> /deploy creo live",
+    ] {
+        assert_eq!(p(body), None, "{body:?}");
+        assert!(!may_hold_command(body, &ALICE), "{body:?}");
+    }
+}
+
+#[test]
+fn visible_commands_around_code_and_comments_still_run() {
+    for body in [
+        "````\n```\n````\n/plan",
+        "```\ncode\n```   \n/plan",
+        "<!-- note -->\n/plan",
+        "<!--\nnote\n-->\n/plan",
+        "/plan <!-- why -->",
+        "   /plan",
+        "<pre>x</pre>\n/plan",
+        "```rust\nfn x() {}\n```\n\n/plan",
+    ] {
+        assert_eq!(p(body), Some(Ok(Command::Plan)), "{body:?}");
+        assert!(may_hold_command(body, &ALICE), "{body:?}");
     }
 }
 

@@ -2,7 +2,10 @@
 //! typed command or a typed error whose text becomes the bot's one reply. Shared by the GitHub
 //! App and the Action.
 
+mod markdown;
+
 use crate::config::lower::did_you_mean;
+use markdown::command_lines;
 
 /// Who wrote a comment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,29 +132,6 @@ pub fn parse(body: &str, author: &Author, known: &Known) -> Option<Result<Comman
         return None;
     }
     command_lines(body).next().map(|line| parse_line(line, known))
-}
-
-/// Lines that may hold a command: outside fences (``` or ~~~), not quoted, not indented code,
-/// starting with `/` (after leading spaces) and not inside inline code.
-fn command_lines(body: &str) -> impl Iterator<Item = &str> {
-    let mut fence: Option<&str> = None;
-    body.lines().filter_map(move |raw| {
-        let line = raw.trim_start();
-        if let Some(open) = fence {
-            if line.starts_with(open) {
-                fence = None;
-            }
-            return None;
-        }
-        for marker in ["```", "~~~"] {
-            if line.starts_with(marker) {
-                fence = Some(marker);
-                return None;
-            }
-        }
-        let indent = raw.len() - line.len();
-        (indent < 4 && line.starts_with('/') && !line.starts_with("//")).then_some(line.trim_end())
-    })
 }
 
 fn parse_line(line: &str, known: &Known) -> Result<Command, CommandError> {
