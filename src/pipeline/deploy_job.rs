@@ -17,7 +17,7 @@ use super::db::{Job, LockOutcome, Store};
 use super::jobs::{DeployRequest, Trigger};
 use crate::config::load::REGISTRY_FILE;
 use crate::deploy::release::{Phase, ReleaseReport, ReleaseRequest, release};
-use crate::deploy::source_archive::unpack_tarball;
+use crate::deploy::source_archive::{UnpackLimits, unpack_tarball};
 use crate::github::{DeploymentState, GitHub, GitHubError};
 
 /// Where the deploy job builds and deploys from, read once at start.
@@ -347,7 +347,7 @@ async fn build_and_deploy(
                 t.push_back(l.to_owned());
             }
         };
-        let result = unpack_tarball(archive.as_slice(), &root)
+        let result = unpack_tarball(archive.as_slice(), &root, UnpackLimits::default())
             .map_err(|e| e.to_string())
             .and_then(|_| {
                 release(
