@@ -61,6 +61,12 @@ pub enum BuildError {
         #[source]
         source: std::io::Error,
     },
+    #[error("the {what} `{path}` of `{service}` resolves outside the fleet's directory; nothing was built")]
+    OutsideFleet {
+        service: String,
+        what: &'static str,
+        path: String,
+    },
     #[error("build of `{service}` failed: {source}")]
     Failed {
         service: String,
@@ -73,6 +79,43 @@ pub enum BuildError {
         #[source]
         source: DockerError,
     },
+}
+
+/// Refuses a context or Dockerfile that resolves (symbolic links followed) outside
+/// `fleet_dir`: the configuration checks the text, this checks the tree being built. A path
+/// that does not exist cannot leak anything; the build reports it.
+fn ensure_inside(
+    fleet_dir: &Path,
+    service: &str,
+    context_text: &str,
+    context: &Path,
+    dockerfile: Option<&Path>,
+) -> Result<(), BuildError> {
+    let Ok(root) = fleet_dir.canonicalize() else {
+        return Ok(());
+    };
+    let default_dockerfile = context.join("Dockerfile");
+    let checks = [
+        ("build context", context, context_text.to_owned()),
+        (
+            "dockerfile",
+            dockerfile.unwrap_or(&default_dockerfile),
+            dockerfile.unwrap_or(&default_dockerfile).display().to_string(),
+        ),
+    ];
+    for (what, path, text) in checks {
+        if path.canonicalize().is_ok_and(|real| !real.starts_with(&root)) {
+            let shown = Path::new(&text)
+                .strip_prefix(fleet_dir)
+                .map_or(text.clone(), |p| p.display().to_string());
+            return Err(BuildError::OutsideFleet {
+                service: service.to_owned(),
+                what,
+                path: shown,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The builds of a stage (pure but for hashing the context files).
@@ -126,6 +169,7 @@ pub fn plan_builds(
         let name = &service.name.value;
         let context = fleet_dir.join(&build.context);
         let dockerfile = build.dockerfile.as_ref().map(|f| context.join(f));
+        ensure_inside(fleet_dir, name, &build.context, &context, dockerfile.as_deref())?;
         let image = built_image_name(
             project,
             stage,

@@ -180,11 +180,14 @@ pub fn lower_service(ctx: &mut Ctx, node: &RawNode) -> Option<Service> {
 fn lower_build(ctx: &mut Ctx, node: &RawNode) -> Option<Build> {
     ctx.check_props(node, &[]);
     if node.children.is_none() {
-        return ctx.one_string(node).map(|context| Build {
-            context: context.value,
-            dockerfile: None,
-            target: None,
-            args: BTreeMap::new(),
+        return ctx.one_string(node).map(|context| {
+            check_inside_fleet(ctx, "build context", &context.value, context.span.clone());
+            Build {
+                context: context.value,
+                dockerfile: None,
+                target: None,
+                args: BTreeMap::new(),
+            }
         });
     }
     ctx.no_args(node);
@@ -209,12 +212,61 @@ fn lower_build(ctx: &mut Ctx, node: &RawNode) -> Option<Build> {
             _ => ctx.unknown_node(child, "`build`", &["context", "dockerfile", "target", "args"]),
         }
     }
+    if let Some((path, span)) = &context {
+        check_inside_fleet(ctx, "build context", path, span.clone());
+    }
+    if let Some((path, span)) = &dockerfile {
+        // Relative to the context: absolute on its own, or climbing out from there.
+        let base = context.as_ref().map_or(".", |(c, _)| c.as_str());
+        let joined = format!("{base}/{path}");
+        let shown = if inside_problem(path) == Some("is absolute") {
+            path
+        } else {
+            &joined
+        };
+        check_inside_fleet(ctx, "dockerfile", shown, span.clone());
+    }
     Some(Build {
         context: take(context).unwrap_or_else(|| ".".to_owned()),
         dockerfile: take(dockerfile),
         target: take(target),
         args,
     })
+}
+
+/// Build contexts and Dockerfiles are read on the machine that builds (the App's host, for a
+/// pull request's `/deploy`): they stay inside the fleet's directory, as `path` stays inside
+/// the registry's. Checked again, after resolving symbolic links, where the build runs.
+fn check_inside_fleet(ctx: &mut Ctx, what: &str, path: &str, span: super::source::Span) {
+    if let Some(problem) = inside_problem(path) {
+        ctx.push(
+            ctx.diag(span, format!("{what} {path:?} {problem}"))
+                .with_help("build contexts and Dockerfiles are relative to the fleet's directory and stay inside it"),
+        );
+    }
+}
+
+/// Why a path relative to a fleet's directory may not be used (absolute, or climbing out of
+/// it with `..`), if it may not.
+pub fn inside_problem(path: &str) -> Option<&'static str> {
+    if path.starts_with('/') || path.starts_with('\\') || path.get(1..2) == Some(":") {
+        return Some("is absolute");
+    }
+    if path.contains('\0') {
+        return Some("contains a NUL byte");
+    }
+    let mut depth = 0usize;
+    for part in path.split(['/', '\\']) {
+        match part {
+            "" | "." => {}
+            ".." => match depth.checked_sub(1) {
+                Some(d) => depth = d,
+                None => return Some("leaves the fleet's directory (`..`)"),
+            },
+            _ => depth += 1,
+        }
+    }
+    None
 }
 
 /// Strings, numbers and booleans all become text (env values, build args).
