@@ -56,6 +56,8 @@ fn setup(world: &support::TestWorld, project: &str, fake: &fake_github::FakeGitH
         let mut w = fake.world();
         let refs: Vec<(&str, &str)> = files.iter().map(|(p, t)| (p.as_str(), t.as_str())).collect();
         w.add_commit(REPO, &head, &refs);
+        // The default branch, whose registry holds the deploy rules.
+        w.add_commit(REPO, "main", &refs);
         w.deploy.pulls.insert(
             (REPO.into(), 2),
             FakePull {

@@ -25,8 +25,14 @@ const BASE: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 const HEAD: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
 /// Like HEAD, but the server's SSH port is closed.
 const DEAD: &str = "dddddddddddddddddddddddddddddddddddddddd";
+/// Like HEAD, but the registry drops the `deploy-policy "live"` block.
+const LIFTED: &str = "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee";
+/// Like HEAD, but the server `box` deploys to another path.
+const MOVED: &str = "ffffffffffffffffffffffffffffffffffffffff";
 const PR: u64 = 7;
 const FORK_PR: u64 = 8;
+const LIFTING_PR: u64 = 10;
+const MOVING_PR: u64 = 11;
 
 struct Scenario {
     world: support::TestWorld,
@@ -133,21 +139,31 @@ impl Scenario {
         };
         {
             let mut w = fake.world();
+            let registry = registry_kdl(&world, &dp, world.ssh_port);
+            let without_policy = registry[..registry.find("deploy-policy").unwrap()].to_owned();
+            let moved = registry.replace(&dp, &format!("{dp}-elsewhere"));
             for (sha, files) in [
-                (BASE, commit(registry_kdl(&world, &dp, world.ssh_port), "one", "")),
-                (
-                    HEAD,
-                    commit(registry_kdl(&world, &dp, world.ssh_port), "two", "// changed\n"),
-                ),
+                // The default branch: its registry holds the deploy rules.
+                ("main", commit(registry.clone(), "one", "")),
+                (BASE, commit(registry.clone(), "one", "")),
+                (HEAD, commit(registry.clone(), "two", "// changed\n")),
                 (
                     DEAD,
                     commit(registry_kdl(&world, &dp, closed_port()), "two", "// changed\n"),
                 ),
+                (LIFTED, commit(without_policy, "two", "// changed\n")),
+                (MOVED, commit(moved, "two", "// changed\n")),
             ] {
                 let files: Vec<(&str, &str)> = files.iter().map(|(p, t)| (p.as_str(), t.as_str())).collect();
                 w.add_commit(REPO, sha, &files);
             }
-            for (number, head, head_repo) in [(PR, HEAD, REPO), (FORK_PR, HEAD, "mallory/monorepo"), (9, DEAD, REPO)] {
+            for (number, head, head_repo) in [
+                (PR, HEAD, REPO),
+                (FORK_PR, HEAD, "mallory/monorepo"),
+                (9, DEAD, REPO),
+                (LIFTING_PR, LIFTED, REPO),
+                (MOVING_PR, MOVED, REPO),
+            ] {
                 w.deploy.pulls.insert(
                     (REPO.into(), number),
                     FakePull {
@@ -159,6 +175,8 @@ impl Scenario {
             }
             w.deploy.permissions.insert("alice".into(), "write".into());
             w.deploy.permissions.insert("bob".into(), "read".into());
+            w.deploy.permissions.insert("carol".into(), "write".into());
+            w.deploy.permissions.insert("dana".into(), "admin".into());
             w.deploy.team_members.push(("acme/deployers".into(), "alice".into()));
         }
         let port = closed_port();
@@ -521,6 +539,12 @@ async fn merge_push_deploys_only_changed_opted_in_fleets() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_ssh_failure_fails_the_deployment_and_the_reply_shows_server_and_error() {
     let s = Scenario::start().await;
+    // The server is down on the default branch too (the pull request does not move it).
+    {
+        let mut w = s.fake.world();
+        let dead = w.commits[&(REPO.to_owned(), DEAD.to_owned())].clone();
+        w.commits.insert((REPO.into(), "main".into()), dead);
+    }
     s.comment(9, "alice", "/deploy creo live").await;
     s.wait_for("the failed deploy", Duration::from_secs(120), |w| deploy_finished(w, 1))
         .await;
@@ -563,5 +587,61 @@ async fn deploy_stage_deploys_every_changed_fleet_of_the_stage() {
     drop(w);
     assert_eq!(s.world.running(&format!("{}-q", s.project)).len(), 1);
     assert!(s.world.running(&format!("{}-o", s.project)).is_empty());
+    s.assert_no_violations();
+}
+
+/// The probe's first finding: a writer's pull request deleted the `deploy-policy "live"`
+/// block, then its author deployed it. The policy is the default branch's: refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pull_request_cannot_lift_its_own_deploy_policy() {
+    let s = Scenario::start().await;
+    s.comment(LIFTING_PR, "carol", "/deploy creo live").await;
+    s.wait_for("the refusal", Duration::from_secs(30), |w| {
+        !w.bot_comments(REPO, LIFTING_PR).is_empty()
+    })
+    .await;
+    let reply = &s.bot_replies(LIFTING_PR)[0];
+    assert!(
+        reply.contains("@carol") && reply.contains("may not deploy to `live`"),
+        "{reply}"
+    );
+    assert!(reply.contains("Nothing was run"), "{reply}");
+    let w = s.fake.world();
+    assert!(w.deploy.deployments.is_empty());
+    assert_eq!(w.deploy.tarballs_served, 0, "no source was downloaded");
+    drop(w);
+    assert!(s.running().is_empty());
+    s.assert_no_violations();
+}
+
+/// Where a deploy goes (route, server: the host, key and path the App's key connects to) is
+/// the default branch's too: a pull request that changes it needs admin to deploy, even from
+/// someone the stage's policy lets deploy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changing_where_a_deploy_goes_needs_admin() {
+    let s = Scenario::start().await;
+    s.comment(MOVING_PR, "alice", "/deploy creo live").await;
+    s.wait_for("the refusal", Duration::from_secs(30), |w| {
+        !w.bot_comments(REPO, MOVING_PR).is_empty()
+    })
+    .await;
+    let reply = s.bot_replies(MOVING_PR)[0].clone();
+    assert!(
+        reply.contains("changes who may deploy or where (`server \"box\"`)"),
+        "{reply}"
+    );
+    assert!(reply.contains("needs admin permission"), "{reply}");
+    assert!(reply.contains("rules on `main`"), "{reply}");
+    assert!(s.fake.world().deploy.deployments.is_empty());
+    // An admin may: the deploy runs, to where the pull request says.
+    s.comment(MOVING_PR, "dana", "/deploy creo live").await;
+    s.wait_for("the admin's deploy", Duration::from_secs(120), |w| {
+        deploy_finished(w, 1)
+    })
+    .await;
+    let w = s.fake.world();
+    assert_eq!(w.deploy.deployments[0].statuses, ["in_progress", "success"]);
+    drop(w);
+    assert_eq!(s.running().len(), 1);
     s.assert_no_violations();
 }

@@ -3,6 +3,7 @@
 //! App and the Action.
 
 mod markdown;
+pub mod rules;
 
 use crate::config::lower::did_you_mean;
 use markdown::command_lines;

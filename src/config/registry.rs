@@ -80,6 +80,18 @@ impl Permission {
             _ => return None,
         })
     }
+
+    /// The name GitHub and the registry use (`admin`, `write`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Permission::None => "none",
+            Permission::Read => "read",
+            Permission::Triage => "triage",
+            Permission::Write => "write",
+            Permission::Maintain => "maintain",
+            Permission::Admin => "admin",
+        }
+    }
 }
 
 /// `deploy-policy "live" { permission "admin"; teams "acme/sre"; users "alice" }`: a `/deploy`

@@ -19,6 +19,8 @@ pub struct PullRequestInfo {
     pub head_repo: Option<String>,
     /// `owner/name` of the base repository.
     pub base_repo: String,
+    /// The base repository's default branch, whose registry holds the deploy rules.
+    pub default_branch: String,
     pub state: String,
 }
 
@@ -40,6 +42,8 @@ struct RawRef {
 #[derive(Deserialize)]
 struct RawRepo {
     full_name: String,
+    #[serde(default)]
+    default_branch: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -99,15 +103,21 @@ impl GitHub {
             .call(Method::GET, url, Auth::Installation(installation), None)
             .await?;
         let raw: RawPull = decode(v, "pull request")?;
+        let base = raw.base.repo;
+        let default_branch =
+            base.as_ref()
+                .and_then(|r| r.default_branch.clone())
+                .ok_or_else(|| GitHubError::Decode {
+                    path: "pull request".into(),
+                    message: "base.repo.default_branch is missing".into(),
+                })?;
         Ok(PullRequestInfo {
             number: raw.number,
             head_sha: raw.head.sha,
             base_sha: raw.base.sha,
             head_repo: raw.head.repo.map(|r| r.full_name),
-            base_repo: raw
-                .base
-                .repo
-                .map_or_else(|| format!("{}/{}", repo.owner, repo.name), |r| r.full_name),
+            base_repo: base.map_or_else(|| format!("{}/{}", repo.owner, repo.name), |r| r.full_name),
+            default_branch,
             state: raw.state,
         })
     }

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::{GitHub, GitHubError};
 use crate::config::load::REGISTRY_FILE;
 use crate::config::source::{MAX_CONFIG_BYTES, ReadError, SourceFile};
-use crate::config::{ConfigFiles, LoadError, LoadOptions, Workspace, load_workspace};
+use crate::config::{ConfigFiles, LoadError, LoadOptions, Registry, Workspace, load_workspace};
 use crate::webhook::RepoRef;
 
 /// Files fetched so far (`None`: the file does not exist at that commit).
@@ -76,6 +76,25 @@ pub async fn load_at(
         }
     }
     Ok(load_workspace(&files, REGISTRY_FILE, options))
+}
+
+/// The registry alone at `git_ref` (a branch or a commit), without its fleets: what the
+/// default branch says of who may deploy and where. `None` when the file is absent or does
+/// not load there.
+pub async fn registry_at(
+    github: &GitHub,
+    installation: u64,
+    repo: &RepoRef,
+    git_ref: &str,
+) -> Result<Option<Registry>, GitHubError> {
+    let bytes = github.file(installation, repo, REGISTRY_FILE, git_ref).await?;
+    let mut files = FetchedFiles::default();
+    files.files.insert(REGISTRY_FILE.to_owned(), bytes);
+    // Fleet files are not fetched: they are absent here, and not verified.
+    let options = LoadOptions { verify_fleets: false };
+    Ok(load_workspace(&files, REGISTRY_FILE, options)
+        .ok()
+        .map(|ws| ws.registry))
 }
 
 /// Runs futures concurrently and returns their outputs in order.

@@ -1,17 +1,20 @@
 //! The command job: a pull-request comment that may hold `/deploy`, `/plan` or `/help`. It
 //! reads the registry at the pull request's head, parses the comment (the shared pure parser),
-//! checks who asks (repository permission, the registry's deploy-policy, forks), reacts 👀 and
-//! queues one deploy job per fleet+stage, each with its own reply comment. Every refusal or
-//! mistake gets one reply saying why, and nothing runs.
+//! checks who asks (forks; repository permission and the deploy-policy of the *default
+//! branch's* registry; a pull request that changes who may deploy or where needs admin, see
+//! [`crate::chatops::rules`]), reacts 👀 and queues one deploy job per fleet+stage, each with
+//! its own reply comment. Every refusal or mistake gets one reply saying why, and nothing runs.
 
 use std::collections::BTreeSet;
 
 use super::db::Store;
 use super::jobs::{CommandRequest, DEPLOY_JOB, DeployRequest, PLAN_JOB, Trigger};
 use crate::action::changed_fleets;
+use crate::chatops::rules::{RULES_PERMISSION, changed_deploy_rules};
 use crate::chatops::{Actor, Author, Command, DeployTarget, HELP, Known, authorize, parse};
+use crate::config::registry::DeployPolicy;
 use crate::config::{LoadError, LoadOptions, Workspace};
-use crate::github::files::load_at;
+use crate::github::files::{load_at, registry_at};
 use crate::github::{GitHub, GitHubError, PullRequestInfo};
 use crate::webhook::PullRequestRef;
 
@@ -87,11 +90,18 @@ pub async fn run(github: &GitHub, store: &Store, delivery: &str, req: &CommandRe
                 Ok(t) => t,
                 Err(why) => return reply(why).await,
             };
-            let actor = actor(github, req, &ws, &targets).await?;
+            // Who may deploy, and where to, is the default branch's word, not the PR's.
+            let trusted = registry_at(github, inst, repo, &pr.default_branch).await?;
+            let policies = trusted.as_ref().map_or(&[][..], |r| r.deploy_policies.as_slice());
+            let actor = actor(github, req, policies, &targets).await?;
             for (_, stage) in &targets {
-                if let Err(refusal) = authorize(stage, &ws.registry.deploy_policies, &actor) {
+                if let Err(refusal) = authorize(stage, policies, &actor) {
                     return reply(format!("{refusal}. Nothing was run.")).await;
                 }
+            }
+            let changed = changed_deploy_rules(trusted.as_ref(), &ws.registry, &targets);
+            if !changed.is_empty() && actor.permission < RULES_PERMISSION {
+                return reply(rules_refusal(&pr.default_branch, trusted.is_some(), &changed)).await;
             }
             github.react(inst, repo, req.comment.id, "eyes").await?;
             for (fleet, stage) in targets {
@@ -197,15 +207,13 @@ async fn resolve(
 async fn actor(
     github: &GitHub,
     req: &CommandRequest,
-    ws: &Workspace,
+    policies: &[DeployPolicy],
     targets: &[(String, String)],
 ) -> Result<Actor, GitHubError> {
     let login = req.comment.author.clone();
     let permission = github.permission(req.installation_id, &req.repo, &login).await?;
     let mut teams = Vec::new();
-    let named: BTreeSet<&String> = ws
-        .registry
-        .deploy_policies
+    let named: BTreeSet<&String> = policies
         .iter()
         .filter(|p| targets.iter().any(|(_, s)| *s == p.stage.value))
         .flat_map(|p| p.teams.iter())
@@ -220,4 +228,19 @@ async fn actor(
         permission,
         teams,
     })
+}
+
+/// The reply to a `/deploy` of a pull request that changes the deploy rules it would run under.
+fn rules_refusal(default_branch: &str, has_rules: bool, changed: &[String]) -> String {
+    let what = changed.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ");
+    let base = if has_rules {
+        format!("the rules on `{default_branch}`")
+    } else {
+        format!("`{default_branch}`, which has no `fleet-registry.kdl` yet")
+    };
+    format!(
+        "this pull request changes who may deploy or where ({what}) compared with {base}, so deploying it \
+         needs {} permission on the repository until it is merged. Nothing was run.",
+        RULES_PERMISSION.as_str()
+    )
 }

@@ -222,6 +222,15 @@ pub(crate) fn flatten(resource: &Resource, resolve: &dyn Fn(&ResourceRef) -> Att
             out.text("description", description.as_deref());
         }
         Resource::Route { server } => out.text("server", Some(server)),
+        Resource::DeployPolicy {
+            permission,
+            teams,
+            users,
+        } => {
+            out.text("permission", permission.as_deref());
+            out.list("teams", teams);
+            out.list("users", users);
+        }
         Resource::Server(s) => {
             out.text("provider", s.provider.as_deref());
             out.text("plan", s.plan.as_ref().map(ToString::to_string).as_deref());

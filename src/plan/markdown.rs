@@ -126,6 +126,22 @@ fn footer(omitted: usize) -> String {
 
 fn header(plan: &Plan, sections: &[(Section, Vec<&Change>)]) -> String {
     let mut out = format!("{PLAN_MARKER}\n{TITLE}\n\n**{}**\n\n", plan.summary.line());
+    let rules: Vec<String> = plan.deploy_rule_changes().map(|c| code(&c.address.label())).collect();
+    if !rules.is_empty() {
+        let more = rules.len().saturating_sub(LIST_ITEMS);
+        let _ = writeln!(
+            out,
+            "> [!WARNING]\n> **Changes who may deploy or where:** {}{}. Until this is merged the default \
+             branch's rules apply, and `/deploy` of what these change needs admin permission on the \
+             repository.\n",
+            rules.into_iter().take(LIST_ITEMS).collect::<Vec<_>>().join(", "),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
+        );
+    }
     out.push_str("| | add | change | destroy |\n|:--|--:|--:|--:|\n");
     for (section, changes) in sections.iter().take(TABLE_ROWS) {
         let s = Summary::of(changes.iter().copied());

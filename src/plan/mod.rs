@@ -152,6 +152,17 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// Changes to who may deploy (deploy policies) or where (servers, routes): a pull request
+    /// making them cannot be deployed under its own rules.
+    pub fn deploy_rule_changes(&self) -> impl Iterator<Item = &Change> {
+        self.changes.iter().filter(|c| {
+            matches!(
+                c.address,
+                Address::DeployPolicy { .. } | Address::Server { .. } | Address::Route { .. }
+            )
+        })
+    }
+
     pub fn is_empty(&self) -> bool {
         self.changes.is_empty()
     }

@@ -53,6 +53,8 @@ pub enum Address {
     Fleet { fleet: String },
     /// A server of the registry (where routes deploy to).
     Server { server: String },
+    /// Who may `/deploy` to a stage.
+    DeployPolicy { stage: String },
     /// fleet + stage → server (FS-003).
     Route { fleet: String, stage: String },
     /// A resolved service of a stage.
@@ -90,7 +92,7 @@ impl fmt::Display for Section {
 impl Address {
     pub fn section(&self) -> Section {
         let (fleet, stage) = match self {
-            Address::Fleet { .. } | Address::Server { .. } => (None, None),
+            Address::Fleet { .. } | Address::Server { .. } | Address::DeployPolicy { .. } => (None, None),
             Address::Route { fleet, stage } | Address::Service { fleet, stage, .. } => {
                 (Some(fleet.clone()), Some(stage.clone()))
             }
@@ -103,7 +105,7 @@ impl Address {
         match self {
             Address::Route { stage, .. } | Address::Service { stage, .. } => Some(stage),
             Address::Cloud { stage, .. } => stage.as_deref(),
-            Address::Fleet { .. } | Address::Server { .. } => None,
+            Address::Fleet { .. } | Address::Server { .. } | Address::DeployPolicy { .. } => None,
         }
     }
 
@@ -112,6 +114,7 @@ impl Address {
         match self {
             Address::Fleet { fleet } => format!("fleet {fleet:?}"),
             Address::Server { server } => format!("server {server:?}"),
+            Address::DeployPolicy { stage } => format!("deploy-policy {stage:?}"),
             Address::Route { fleet, stage } => format!("route {fleet}:{stage}"),
             Address::Service { service, .. } => format!("service {service:?}"),
             Address::Cloud { kind, name, .. } => format!("{} {name:?}", kind.as_str()),
@@ -126,6 +129,7 @@ impl fmt::Display for Address {
         match self {
             Address::Fleet { fleet } => write!(f, "fleet.{fleet}"),
             Address::Server { server } => write!(f, "server.{server}"),
+            Address::DeployPolicy { stage } => write!(f, "deploy-policy.{stage}"),
             Address::Route { fleet, stage } => write!(f, "route.{fleet}:{stage}"),
             Address::Service { fleet, stage, service } => write!(f, "{fleet}:{stage}/service.{service}"),
             Address::Cloud {
@@ -154,9 +158,19 @@ pub struct DnsEntry {
 /// What is at an address. Source positions are zeroed so only meaning compares.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Resource {
-    Fleet { path: String, description: Option<String> },
-    Route { server: String },
+    Fleet {
+        path: String,
+        description: Option<String>,
+    },
+    Route {
+        server: String,
+    },
     Server(Server),
+    DeployPolicy {
+        permission: Option<String>,
+        teams: Vec<String>,
+        users: Vec<String>,
+    },
     Service(Service),
     Scale(Scale),
     R2Bucket(R2Bucket),
@@ -193,6 +207,17 @@ impl Snapshot {
                 server: server.name.value.clone(),
             };
             snap.resources.insert(address, Resource::Server(bare_server(server)));
+        }
+        for policy in &registry.deploy_policies {
+            let address = Address::DeployPolicy {
+                stage: policy.stage.value.clone(),
+            };
+            let resource = Resource::DeployPolicy {
+                permission: policy.permission.map(|p| p.as_str().to_owned()),
+                teams: policy.teams.clone(),
+                users: policy.users.clone(),
+            };
+            snap.resources.insert(address, resource);
         }
         for route in &registry.routes {
             let address = Address::Route {

@@ -97,7 +97,7 @@ pub fn handle(
                 "number": num("pull_number"),
                 "state": "open",
                 "head": { "sha": p.head_sha, "ref": "feature", "repo": { "full_name": p.head_repo } },
-                "base": { "sha": p.base_sha, "ref": "main", "repo": { "full_name": repo } },
+                "base": { "sha": p.base_sha, "ref": "main", "repo": { "full_name": repo, "default_branch": "main" } },
             }))
             .into_response(),
             None => message(StatusCode::NOT_FOUND, "Not Found"),
