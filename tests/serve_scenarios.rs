@@ -227,7 +227,7 @@ async fn bad_or_missing_signature_is_401_and_nothing_is_stored() {
     );
     let metrics = h.metrics(app.addr).await;
     assert!(
-        metrics.contains(r#"fleet_webhook_deliveries_total{event="pull_request",result="unauthorized"} 3"#),
+        metrics.contains(r#"fleet_webhook_deliveries_total{event="unverified",result="unauthorized"} 3"#),
         "{metrics}"
     );
     app.shutdown().await;
@@ -260,14 +260,14 @@ async fn every_fixture_parses_or_is_ignored_and_none_is_a_500() {
         }
     }
     assert_eq!(seen, 48);
-    // An event nobody told us about: acknowledged, ignored, counted.
+    // An event nobody told us about: acknowledged, ignored, counted as `other`.
     let (status, reply) = h
         .deliver_signed(app.addr, "made_up_event", "d-unknown", b"{\"action\":\"poked\"}")
         .await;
     assert_eq!((status, reply["status"].as_str()), (202, Some("ignored")));
     let metrics = h.metrics(app.addr).await;
     assert!(
-        metrics.contains(r#"fleet_webhook_deliveries_total{event="made_up_event",result="ignored"} 1"#),
+        metrics.contains(r#"fleet_webhook_deliveries_total{event="other",result="ignored"} 1"#),
         "{metrics}"
     );
     assert!(

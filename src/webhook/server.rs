@@ -42,21 +42,61 @@ fn reply(status: StatusCode, value: serde_json::Value) -> Response {
     (status, axum::Json(value)).into_response()
 }
 
+/// The events the App handles or may be sent (its subscriptions and GitHub's own); only these
+/// name themselves in /metrics.
+const KNOWN_EVENTS: &[&str] = &[
+    "ping",
+    "push",
+    "pull_request",
+    "pull_request_review",
+    "pull_request_review_comment",
+    "issue_comment",
+    "issues",
+    "check_run",
+    "check_suite",
+    "status",
+    "deployment",
+    "deployment_status",
+    "workflow_run",
+    "workflow_job",
+    "installation",
+    "installation_repositories",
+    "installation_target",
+    "github_app_authorization",
+    "create",
+    "delete",
+    "release",
+    "repository",
+    "meta",
+];
+
+/// The metrics label of a signed delivery's event: the event itself when known, else `other`
+/// (`none` without the header), so no request can add labels of its choosing.
+fn event_label(event_name: &str) -> &'static str {
+    match event_name {
+        "" => "none",
+        name => KNOWN_EVENTS
+            .iter()
+            .find(|known| **known == name)
+            .copied()
+            .unwrap_or("other"),
+    }
+}
+
+/// The label of a request whose signature did not verify: nothing it sent is kept.
+const UNVERIFIED: &str = "unverified";
+
 async fn webhook(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
     let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let event_name = text("x-github-event").unwrap_or("").to_owned();
-    let label_for_metrics = if event_name.is_empty() {
-        "none"
-    } else {
-        event_name.as_str()
-    };
     if !verify_signature(&state.secrets, &body, text("x-hub-signature-256")) {
-        state.metrics.delivery(label_for_metrics, "unauthorized");
+        state.metrics.delivery(UNVERIFIED, "unauthorized");
         return reply(
             StatusCode::UNAUTHORIZED,
             json!({ "error": "missing or wrong X-Hub-Signature-256" }),
         );
     }
+    let event_name = text("x-github-event").unwrap_or("").to_owned();
+    let label_for_metrics = event_label(&event_name);
     let Some(delivery) = text("x-github-delivery").filter(|d| !d.is_empty() && d.len() <= 200) else {
         state.metrics.delivery(label_for_metrics, "invalid");
         return reply(StatusCode::BAD_REQUEST, json!({ "error": "missing X-GitHub-Delivery" }));
@@ -68,7 +108,7 @@ async fn webhook(State(state): State<Arc<AppState>>, headers: HeaderMap, body: B
     let event = match parse_event(&event_name, &body) {
         Ok(e) => e,
         Err(e) => {
-            state.metrics.delivery(&event_name, "invalid");
+            state.metrics.delivery(label_for_metrics, "invalid");
             return reply(StatusCode::BAD_REQUEST, json!({ "error": e.to_string() }));
         }
     };
@@ -88,7 +128,7 @@ async fn webhook(State(state): State<Arc<AppState>>, headers: HeaderMap, body: B
         .await
     {
         Ok(Stored::Duplicate) => {
-            state.metrics.delivery(&event_name, "duplicate");
+            state.metrics.delivery(label_for_metrics, "duplicate");
             reply(StatusCode::OK, json!({ "status": "duplicate", "delivery": delivery }))
         }
         Ok(Stored::New { job }) => {
@@ -97,7 +137,7 @@ async fn webhook(State(state): State<Arc<AppState>>, headers: HeaderMap, body: B
                 (Event::Ignored { .. }, None) => "ignored",
                 (_, None) => "accepted",
             };
-            state.metrics.delivery(&event_name, result);
+            state.metrics.delivery(label_for_metrics, result);
             if job.is_some() {
                 state.wake.notify_one();
             }
@@ -109,7 +149,7 @@ async fn webhook(State(state): State<Arc<AppState>>, headers: HeaderMap, body: B
         }
         Err(e) => {
             tracing::error!(delivery, "cannot store the delivery: {e}");
-            state.metrics.delivery(&event_name, "error");
+            state.metrics.delivery(label_for_metrics, "error");
             reply(
                 StatusCode::SERVICE_UNAVAILABLE,
                 json!({ "error": "cannot store the delivery; redeliver later" }),
