@@ -100,6 +100,7 @@ pub async fn serve(
         secrets: config.webhook_secrets.clone(),
         metrics,
         wake: Arc::clone(&wake),
+        body_budget: Default::default(),
     });
     tracing::info!(addr = %listener.local_addr()?, "fleet serve: listening");
     axum::serve(listener, router(state))

@@ -6,20 +6,18 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::body::Body;
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
 use tokio::sync::Notify;
 
-use super::{Event, Secret, parse_event, verify_signature};
+use super::body::{BodyBudget, BodyError};
+use super::{Event, Secret, parse_event, signature_digest, verify_signature};
 use crate::pipeline::db::{Store, Stored};
 use crate::pipeline::metrics::Metrics;
-
-/// GitHub caps webhook payloads at 25 MB; anything larger is refused before it is read.
-pub const MAX_BODY_BYTES: usize = 25 * 1024 * 1024;
 
 pub struct AppState {
     pub store: Store,
@@ -27,6 +25,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Wakes a worker when a job was queued.
     pub wake: Arc<Notify>,
+    /// Bounds the bytes of bodies read before their signature is checked.
+    pub body_budget: BodyBudget,
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
@@ -34,7 +34,6 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/webhook", post(webhook))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
 
@@ -86,14 +85,46 @@ fn event_label(event_name: &str) -> &'static str {
 /// The label of a request whose signature did not verify: nothing it sent is kept.
 const UNVERIFIED: &str = "unverified";
 
-async fn webhook(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
+fn unauthorized(state: &AppState) -> Response {
+    state.metrics.delivery(UNVERIFIED, "unauthorized");
+    reply(
+        StatusCode::UNAUTHORIZED,
+        json!({ "error": "missing or wrong X-Hub-Signature-256" }),
+    )
+}
+
+/// The answer to a body that was not read (too large, no budget, too slow, broken).
+fn unread(state: &AppState, e: &BodyError) -> Response {
+    let (status, result) = match e {
+        BodyError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+        BodyError::Busy => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
+        BodyError::TooSlow(_) => (StatusCode::REQUEST_TIMEOUT, "too_slow"),
+        BodyError::Read(_) => (StatusCode::BAD_REQUEST, "unreadable"),
+    };
+    state.metrics.delivery(UNVERIFIED, result);
+    let mut response = reply(status, json!({ "error": e.to_string() }));
+    if matches!(e, BodyError::Busy) {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+    }
+    response
+}
+
+async fn webhook(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
     let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    if !verify_signature(&state.secrets, &body, text("x-hub-signature-256")) {
-        state.metrics.delivery(UNVERIFIED, "unauthorized");
-        return reply(
-            StatusCode::UNAUTHORIZED,
-            json!({ "error": "missing or wrong X-Hub-Signature-256" }),
-        );
+    // Without a well-formed signature there is nothing to check the body against: not read.
+    if signature_digest(text("x-hub-signature-256")).is_none() {
+        return unauthorized(&state);
+    }
+    let declared = text("content-length").and_then(|v| v.parse::<u64>().ok());
+    let body = match state.body_budget.read(body, declared).await {
+        Ok(b) => b,
+        Err(e) => return unread(&state, &e),
+    };
+    let body = &body.bytes;
+    if !verify_signature(&state.secrets, body, text("x-hub-signature-256")) {
+        return unauthorized(&state);
     }
     let event_name = text("x-github-event").unwrap_or("").to_owned();
     let label_for_metrics = event_label(&event_name);
@@ -105,7 +136,7 @@ async fn webhook(State(state): State<Arc<AppState>>, headers: HeaderMap, body: B
         state.metrics.delivery(label_for_metrics, "invalid");
         return reply(StatusCode::BAD_REQUEST, json!({ "error": "missing X-GitHub-Event" }));
     }
-    let event = match parse_event(&event_name, &body) {
+    let event = match parse_event(&event_name, body) {
         Ok(e) => e,
         Err(e) => {
             state.metrics.delivery(label_for_metrics, "invalid");
