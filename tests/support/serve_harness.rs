@@ -9,7 +9,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use crate::fake_github::{self, FakeGitHub, app_key, fixtures_external};
+use crate::fake_github::{self, FakeGitHub, app_key};
+pub use crate::fake_github::{free_port, webhook_fixture as fixture};
 use fleetflow::pipeline::{ServeConfig, serve};
 use fleetflow::webhook::{Secret, sign};
 use serde_json::{Value, json};
@@ -191,12 +192,7 @@ impl Harness {
     }
 
     pub fn assert_no_violations(&self) {
-        let w = self.fake.world();
-        assert!(
-            w.violations.is_empty(),
-            "requests the OpenAPI subset rejects: {:#?}",
-            w.violations
-        );
+        self.fake.assert_no_violations();
     }
 }
 
@@ -211,11 +207,6 @@ impl RunningApp {
         let _ = self.stop.take().unwrap().send(());
         self.task.await.unwrap().unwrap();
     }
-}
-
-pub fn fixture(event: &str, file: &str) -> Value {
-    let path = fixtures_external().join("webhooks").join(event).join(file);
-    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
 }
 
 /// A pull_request delivery from the real fixture, pointed at our repo, installation and commits.
@@ -235,14 +226,6 @@ pub fn pull_request(action: &str, number: u64, head: &str, base: &str) -> Vec<u8
 
 pub fn completed(w: &fake_github::World, n: usize) -> bool {
     w.check_runs.iter().filter(|r| r.status == "completed").count() >= n
-}
-
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 pub fn spawn_binary(h: &Harness, port: u16) -> Child {
