@@ -1,7 +1,8 @@
 //! The durable store: deliveries (keyed by X-GitHub-Delivery) and jobs, in SQLite.
 //!
 //! A delivery and its job are written in one transaction (`INSERT OR IGNORE` on the delivery
-//! id, so a redelivery is acknowledged and not queued twice). Jobs go queued → running →
+//! id, so a redelivery is acknowledged and not queued twice; a job with an identity — a
+//! command's comment — is queued once whatever the delivery id, so a replayed body is too). Jobs go queued → running →
 //! done | failed; a job found running at startup was interrupted by a crash and is queued
 //! again (its attempts are counted, so a job that keeps crashing the server ends failed).
 
@@ -60,6 +61,13 @@ const MIGRATIONS: &[(i64, &str)] = &[
         "ALTER TABLE jobs ADD COLUMN dedupe_key TEXT;
     CREATE UNIQUE INDEX jobs_dedupe ON jobs(delivery_id, dedupe_key) WHERE dedupe_key IS NOT NULL;",
     ),
+    (
+        4,
+        // What a job acts on, whatever delivery brought it (a command: its comment and a hash
+        // of the comment's body): a signed body replayed under a new delivery id queues nothing.
+        "ALTER TABLE jobs ADD COLUMN identity TEXT;
+    CREATE UNIQUE INDEX jobs_identity ON jobs(identity) WHERE identity IS NOT NULL;",
+    ),
 ];
 
 /// How often a job is started before it is given up (a crash mid-job counts as a start).
@@ -92,6 +100,26 @@ pub struct JobCounts {
     pub running: i64,
     pub done: i64,
     pub failed: i64,
+}
+
+/// A job to queue with the delivery that asks for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewJob {
+    pub kind: &'static str,
+    pub payload: String,
+    /// What the job acts on, queued once ever: a delivery whose job has an identity already
+    /// queued is a duplicate, whatever its delivery id.
+    pub identity: Option<String>,
+}
+
+impl NewJob {
+    pub fn new(kind: &'static str, payload: String) -> Self {
+        NewJob {
+            kind,
+            payload,
+            identity: None,
+        }
+    }
 }
 
 /// Whether a delivery was new.
@@ -152,13 +180,14 @@ impl Store {
         Ok(())
     }
 
-    /// Records a delivery and (if `job` is given) queues its job, atomically.
+    /// Records a delivery and (if `job` is given) queues its job, atomically. A delivery seen
+    /// before, or whose job's identity was queued before, is a duplicate and nothing is kept.
     pub async fn store_delivery(
         &self,
         delivery_id: &str,
         event: &str,
         action: Option<&str>,
-        job: Option<(&str, &str)>,
+        job: Option<&NewJob>,
     ) -> Result<Stored, sqlx::Error> {
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
@@ -176,19 +205,25 @@ impl Store {
             return Ok(Stored::Duplicate);
         }
         let mut job_id = None;
-        if let Some((kind, payload)) = job {
-            let id = sqlx::query(
-                "INSERT INTO jobs (delivery_id, kind, payload, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+        if let Some(job) = job {
+            let done = sqlx::query(
+                "INSERT OR IGNORE INTO jobs (delivery_id, kind, payload, identity, created_at, updated_at) \
+                 VALUES (?, ?, ?, ?, ?, ?)",
             )
             .bind(delivery_id)
-            .bind(kind)
-            .bind(payload)
+            .bind(job.kind)
+            .bind(&job.payload)
+            .bind(job.identity.as_deref())
             .bind(now)
             .bind(now)
             .execute(&mut *tx)
-            .await?
-            .last_insert_rowid();
-            job_id = Some(id);
+            .await?;
+            if done.rows_affected() == 0 {
+                // Its identity was queued before: a replay under a new delivery id.
+                tx.rollback().await?;
+                return Ok(Stored::Duplicate);
+            }
+            job_id = Some(done.last_insert_rowid());
         }
         tx.commit().await?;
         Ok(Stored::New { job: job_id })
@@ -282,6 +317,14 @@ impl Store {
             }
         }
         Ok(c)
+    }
+
+    /// How many jobs of `kind` were ever queued (tests, diagnostics).
+    pub async fn jobs_of_kind(&self, kind: &str) -> Result<i64, sqlx::Error> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE kind = ?")
+            .bind(kind)
+            .fetch_one(&self.pool)
+            .await
     }
 
     pub async fn delivery_count(&self) -> Result<i64, sqlx::Error> {

@@ -150,12 +150,7 @@ async fn webhook(State(state): State<Arc<AppState>>, headers: HeaderMap, body: B
     };
     match state
         .store
-        .store_delivery(
-            delivery,
-            &event_name,
-            action.as_deref(),
-            job.as_ref().map(|(k, p)| (*k, p.as_str())),
-        )
+        .store_delivery(delivery, &event_name, action.as_deref(), job.as_ref())
         .await
     {
         Ok(Stored::Duplicate) => {

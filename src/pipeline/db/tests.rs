@@ -6,11 +6,21 @@ async fn delivery_is_stored_once_and_jobs_recover() {
     let url = format!("sqlite://{}", dir.path().join("q.db").display());
     let store = Store::open(&url).await.unwrap();
     let first = store
-        .store_delivery("d1", "pull_request", Some("opened"), Some(("plan", "{}")))
+        .store_delivery(
+            "d1",
+            "pull_request",
+            Some("opened"),
+            Some(&NewJob::new("plan", "{}".into())),
+        )
         .await;
     assert!(matches!(first.unwrap(), Stored::New { job: Some(_) }));
     let again = store
-        .store_delivery("d1", "pull_request", Some("opened"), Some(("plan", "{}")))
+        .store_delivery(
+            "d1",
+            "pull_request",
+            Some("opened"),
+            Some(&NewJob::new("plan", "{}".into())),
+        )
         .await;
     assert_eq!(again.unwrap(), Stored::Duplicate);
     let job = store.claim().await.unwrap().unwrap();
@@ -86,4 +96,28 @@ async fn jobs_queued_by_a_job_are_queued_once_per_key_and_locks_have_one_holder(
         (again.id, again.attempts, again.last_error.as_deref()),
         (job.id, 1, Some("waiting"))
     );
+}
+
+#[tokio::test]
+async fn a_job_identity_is_queued_once_whatever_the_delivery() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&format!("sqlite://{}", dir.path().join("q.db").display()))
+        .await
+        .unwrap();
+    let job = NewJob {
+        identity: Some("command:acme/app#1:abc".into()),
+        ..NewJob::new("command", "{}".into())
+    };
+    let first = store.store_delivery("d1", "issue_comment", None, Some(&job)).await;
+    assert!(matches!(first.unwrap(), Stored::New { job: Some(_) }));
+    let replay = store.store_delivery("d2", "issue_comment", None, Some(&job)).await;
+    assert_eq!(replay.unwrap(), Stored::Duplicate);
+    let other = NewJob {
+        identity: Some("command:acme/app#1:def".into()),
+        ..job.clone()
+    };
+    let edited = store.store_delivery("d3", "issue_comment", None, Some(&other)).await;
+    assert!(matches!(edited.unwrap(), Stored::New { job: Some(_) }));
+    assert_eq!(store.delivery_count().await.unwrap(), 2, "nothing kept of the replay");
+    assert_eq!(store.jobs_of_kind("command").await.unwrap(), 2);
 }
