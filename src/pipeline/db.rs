@@ -68,6 +68,13 @@ const MIGRATIONS: &[(i64, &str)] = &[
         "ALTER TABLE jobs ADD COLUMN identity TEXT;
     CREATE UNIQUE INDEX jobs_identity ON jobs(identity) WHERE identity IS NOT NULL;",
     ),
+    (
+        5,
+        // Jobs with one serial key (the plan jobs of one pull request) run one at a time, and a
+        // newer one makes the older ones still queued `superseded`.
+        "ALTER TABLE jobs ADD COLUMN serial_key TEXT;
+    CREATE INDEX jobs_serial ON jobs(serial_key, state) WHERE serial_key IS NOT NULL;",
+    ),
 ];
 
 /// How often a job is started before it is given up (a crash mid-job counts as a start).
@@ -100,6 +107,8 @@ pub struct JobCounts {
     pub running: i64,
     pub done: i64,
     pub failed: i64,
+    /// Dropped for a newer job of the same serial key (a plan of a later head).
+    pub superseded: i64,
 }
 
 /// A job to queue with the delivery that asks for it.
@@ -110,6 +119,9 @@ pub struct NewJob {
     /// What the job acts on, queued once ever: a delivery whose job has an identity already
     /// queued is a duplicate, whatever its delivery id.
     pub identity: Option<String>,
+    /// Jobs with the same key (the plan jobs of one pull request) never run at once, and only
+    /// the newest runs: queuing one supersedes the older ones still queued.
+    pub serial_key: Option<String>,
 }
 
 impl NewJob {
@@ -118,6 +130,7 @@ impl NewJob {
             kind,
             payload,
             identity: None,
+            serial_key: None,
         }
     }
 }
@@ -206,24 +219,12 @@ impl Store {
         }
         let mut job_id = None;
         if let Some(job) = job {
-            let done = sqlx::query(
-                "INSERT OR IGNORE INTO jobs (delivery_id, kind, payload, identity, created_at, updated_at) \
-                 VALUES (?, ?, ?, ?, ?, ?)",
-            )
-            .bind(delivery_id)
-            .bind(job.kind)
-            .bind(&job.payload)
-            .bind(job.identity.as_deref())
-            .bind(now)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            if done.rows_affected() == 0 {
+            let Some(id) = insert_job(&mut tx, delivery_id, job, None).await? else {
                 // Its identity was queued before: a replay under a new delivery id.
                 tx.rollback().await?;
                 return Ok(Stored::Duplicate);
-            }
-            job_id = Some(done.last_insert_rowid());
+            };
+            job_id = Some(id);
         }
         tx.commit().await?;
         Ok(Stored::New { job: job_id })
@@ -242,12 +243,25 @@ impl Store {
         Ok(n)
     }
 
-    /// Takes the oldest due queued job, marking it running.
+    /// Takes the oldest due queued job, marking it running. A job whose serial key has a newer
+    /// job (a plan of a later head, queued while it waited for a retry) is dropped as
+    /// superseded; one whose serial key has a job running waits.
     pub async fn claim(&self) -> Result<Option<Job>, sqlx::Error> {
         let now = now_ms();
+        sqlx::query(
+            "UPDATE jobs SET state = 'superseded', last_error = 'a newer job of the same key was queued', \
+             updated_at = ?1 WHERE state = 'queued' AND serial_key IS NOT NULL \
+             AND EXISTS (SELECT 1 FROM jobs newer WHERE newer.serial_key = jobs.serial_key AND newer.id > jobs.id)",
+        )
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
         let row = sqlx::query(
             "UPDATE jobs SET state = 'running', attempts = attempts + 1, updated_at = ?1 \
-             WHERE id = (SELECT id FROM jobs WHERE state = 'queued' AND run_after <= ?1 ORDER BY id LIMIT 1) \
+             WHERE id = (SELECT id FROM jobs AS waiting WHERE state = 'queued' AND run_after <= ?1 \
+                AND (serial_key IS NULL OR NOT EXISTS (SELECT 1 FROM jobs AS busy \
+                    WHERE busy.serial_key = waiting.serial_key AND busy.state = 'running')) \
+                ORDER BY id LIMIT 1) \
              RETURNING id, kind, payload, attempts, check_run_id, delivery_id, last_error",
         )
         .bind(now)
@@ -313,6 +327,7 @@ impl Store {
                 "running" => c.running = n,
                 "done" => c.done = n,
                 "failed" => c.failed = n,
+                "superseded" => c.superseded = n,
                 _ => {}
             }
         }
@@ -345,6 +360,49 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// Inserts `job` for `delivery_id` (under `dedupe_key`, for a job queued by a job); `None` when
+/// its identity or dedupe key was queued before. Older queued jobs of its serial key are
+/// superseded.
+async fn insert_job(
+    tx: &mut sqlx::SqliteConnection,
+    delivery_id: &str,
+    job: &NewJob,
+    dedupe_key: Option<&str>,
+) -> Result<Option<i64>, sqlx::Error> {
+    let now = now_ms();
+    let done = sqlx::query(
+        "INSERT OR IGNORE INTO jobs (delivery_id, kind, payload, identity, serial_key, dedupe_key, created_at, \
+         updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(delivery_id)
+    .bind(job.kind)
+    .bind(&job.payload)
+    .bind(job.identity.as_deref())
+    .bind(job.serial_key.as_deref())
+    .bind(dedupe_key)
+    .bind(now)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Ok(None);
+    }
+    let id = done.last_insert_rowid();
+    if let Some(key) = &job.serial_key {
+        sqlx::query(
+            "UPDATE jobs SET state = 'superseded', last_error = ?, updated_at = ? \
+             WHERE serial_key = ? AND state = 'queued' AND id < ?",
+        )
+        .bind(format!("superseded by job {id}"))
+        .bind(now)
+        .bind(key)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(Some(id))
 }
 
 mod deploys;

@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 
 use super::db::NewJob;
 use crate::chatops::{Author, may_hold_command};
-use crate::webhook::{CommentRef, Event, RepoRef};
+use crate::webhook::{CommentRef, Event, PullRequestRef, RepoRef};
 
 /// Plan a pull request (comment + check run).
 pub const PLAN_JOB: &str = "plan";
@@ -87,11 +87,19 @@ fn command_identity(repo: &RepoRef, comment: &CommentRef) -> String {
     format!("{COMMAND_JOB}:{}/{}:{}:{body_hash}", repo.owner, repo.name, comment.id)
 }
 
+/// The plan job of a pull request: one at a time per pull request, the newest head wins.
+pub fn plan_job(pr: &PullRequestRef) -> NewJob {
+    NewJob {
+        serial_key: Some(format!("{PLAN_JOB}:{}/{}#{}", pr.repo.owner, pr.repo.name, pr.number)),
+        ..NewJob::new(PLAN_JOB, json(pr))
+    }
+}
+
 /// The job a delivery asks for. Comments are queued only when they may hold a command (not by
 /// bots, not only inside code or quotes), once per comment; pushes only to the default branch.
 pub fn job_for(event: &Event) -> Option<NewJob> {
     if let Some(pr) = event.plan_request() {
-        return Some(NewJob::new(PLAN_JOB, json(pr)));
+        return Some(plan_job(pr));
     }
     match event {
         Event::IssueComment {

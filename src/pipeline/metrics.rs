@@ -91,6 +91,7 @@ impl Metrics {
                 ("running", c.running),
                 ("done", c.done),
                 ("failed", c.failed),
+                ("superseded", c.superseded),
             ] {
                 let _ = writeln!(out, "fleet_jobs{{state=\"{state}\"}} {n}");
             }

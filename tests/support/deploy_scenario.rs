@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use crate::fake_github::deploy::FakePull;
 use crate::fake_github::{self, FakeGitHub, app_key};
+#[allow(unused_imports)] // not every test file needs both
 pub use crate::fake_github::{free_port, webhook_fixture as fixture};
 use crate::support;
 use fleetflow::webhook::sign;

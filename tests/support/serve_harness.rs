@@ -10,6 +10,7 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use crate::fake_github::{self, FakeGitHub, app_key};
+#[allow(unused_imports)] // not every test file needs both
 pub use crate::fake_github::{free_port, webhook_fixture as fixture};
 use fleetflow::pipeline::{ServeConfig, serve};
 use fleetflow::webhook::{Secret, sign};
@@ -119,10 +120,18 @@ impl Harness {
 
     /// Starts the app in-process on a random port.
     pub async fn start(&self) -> RunningApp {
+        self.start_with_workers(2).await
+    }
+
+    /// Starts the app in-process on a random port with `workers` workers.
+    pub async fn start_with_workers(&self, workers: usize) -> RunningApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let config = self.config(addr);
+        let config = ServeConfig {
+            workers,
+            ..self.config(addr)
+        };
         let task = tokio::spawn(async move {
             serve(config, listener, async {
                 let _ = rx.await;

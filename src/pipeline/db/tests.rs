@@ -1,5 +1,14 @@
 use super::*;
 
+/// A store in a new temporary directory (kept as long as the directory handle).
+async fn temp_store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&format!("sqlite://{}", dir.path().join("q.db").display()))
+        .await
+        .unwrap();
+    (dir, store)
+}
+
 #[tokio::test]
 async fn delivery_is_stored_once_and_jobs_recover() {
     let dir = tempfile::tempdir().unwrap();
@@ -51,29 +60,18 @@ fn store_futures_are_send(s: Store) {
 
 #[tokio::test]
 async fn jobs_queued_by_a_job_are_queued_once_per_key_and_locks_have_one_holder() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&format!("sqlite://{}", dir.path().join("q.db").display()))
-        .await
-        .unwrap();
+    let (_dir, store) = temp_store().await;
     store
         .store_delivery("d1", "issue_comment", Some("created"), None)
         .await
         .unwrap();
-    let first = store.enqueue("d1", "deploy", "deploy:web:live", "{}").await.unwrap();
+    let deploy = NewJob::new("deploy", "{}".into());
+    let first = store.enqueue("d1", "deploy:web:live", &deploy).await.unwrap();
     assert!(first.is_some());
     // A retried command job: the same key is not queued again; another key is.
-    assert_eq!(
-        store.enqueue("d1", "deploy", "deploy:web:live", "{}").await.unwrap(),
-        None
-    );
+    assert_eq!(store.enqueue("d1", "deploy:web:live", &deploy).await.unwrap(), None);
     assert!(store.is_queued("d1", "deploy:web:live").await.unwrap());
-    assert!(
-        store
-            .enqueue("d1", "deploy", "deploy:api:live", "{}")
-            .await
-            .unwrap()
-            .is_some()
-    );
+    assert!(store.enqueue("d1", "deploy:api:live", &deploy).await.unwrap().is_some());
     assert_eq!(store.job_counts().await.unwrap().queued, 2);
     // One holder per target; the holder may take it again (a re-run after a crash).
     let a = first.unwrap();
@@ -100,10 +98,7 @@ async fn jobs_queued_by_a_job_are_queued_once_per_key_and_locks_have_one_holder(
 
 #[tokio::test]
 async fn a_job_identity_is_queued_once_whatever_the_delivery() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&format!("sqlite://{}", dir.path().join("q.db").display()))
-        .await
-        .unwrap();
+    let (_dir, store) = temp_store().await;
     let job = NewJob {
         identity: Some("command:acme/app#1:abc".into()),
         ..NewJob::new("command", "{}".into())
@@ -120,4 +115,38 @@ async fn a_job_identity_is_queued_once_whatever_the_delivery() {
     assert!(matches!(edited.unwrap(), Stored::New { job: Some(_) }));
     assert_eq!(store.delivery_count().await.unwrap(), 2, "nothing kept of the replay");
     assert_eq!(store.jobs_of_kind("command").await.unwrap(), 2);
+}
+
+#[tokio::test]
+async fn jobs_of_one_serial_key_run_one_at_a_time_and_the_newest_wins() {
+    let (_dir, store) = temp_store().await;
+    async fn queue(store: &Store, delivery: &str, job: &NewJob) {
+        let stored = store.store_delivery(delivery, "test", None, Some(job)).await;
+        assert!(matches!(stored.unwrap(), Stored::New { job: Some(_) }));
+    }
+    let plan = |head: &str| NewJob {
+        serial_key: Some("plan:acme/app#1".into()),
+        ..NewJob::new("plan", head.into())
+    };
+    queue(&store, "d1", &plan("h1")).await;
+    let first = store.claim().await.unwrap().unwrap();
+    queue(&store, "d2", &plan("h2")).await;
+    queue(&store, "d3", &plan("h3")).await;
+    queue(&store, "d4", &NewJob::new("push", "{}".into())).await;
+    // h1 runs: h3 waits (h2 was superseded by it), the unrelated push job does not.
+    let other = store.claim().await.unwrap().unwrap();
+    assert_eq!(other.kind, "push");
+    assert!(store.claim().await.unwrap().is_none());
+    store.finish(first.id).await.unwrap();
+    let next = store.claim().await.unwrap().unwrap();
+    assert_eq!(next.payload, "h3");
+    // An older job back in the queue (a retry) is dropped: a newer one exists.
+    store
+        .fail(next.id, "flaky", Some(std::time::Duration::ZERO))
+        .await
+        .unwrap();
+    queue(&store, "d5", &plan("h5")).await;
+    assert_eq!(store.claim().await.unwrap().unwrap().payload, "h5");
+    let counts = store.job_counts().await.unwrap();
+    assert_eq!((counts.superseded, counts.running), (2, 2), "{counts:?}");
 }
