@@ -7,8 +7,6 @@ mod fake_github;
 #[path = "support/serve_harness.rs"]
 mod serve_harness;
 
-use std::net::SocketAddr;
-use std::process::Command;
 use std::time::Duration;
 
 use fake_github::fixtures_external;
@@ -276,61 +274,6 @@ async fn every_fixture_parses_or_is_ignored_and_none_is_a_500() {
     );
     assert!(!metrics.contains("result=\"error\""));
     app.shutdown().await;
-}
-
-/// The real binary, killed with SIGKILL while a job waits on GitHub, then started again.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_job_cut_off_by_a_crash_completes_after_restart() {
-    let h = Harness::new().await;
-    h.fake.world().hang_contents = true;
-    let port = free_port();
-    let mut child = spawn_binary(&h, port);
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    wait_healthy(&h, addr).await;
-    let (status, _) = h
-        .deliver_signed(addr, "pull_request", "d-crash", &pull_request("opened", 21, HEAD, BASE))
-        .await;
-    assert_eq!(status, 202);
-    h.wait_for("the job to be mid-run", |w| {
-        w.calls.iter().any(|c| c.contains("checks/create"))
-    })
-    .await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    child.kill().unwrap(); // SIGKILL: no clean-up runs
-    child.wait().unwrap();
-    let store = Store::open(&h.db_url).await.unwrap();
-    assert_eq!(
-        store.job_counts().await.unwrap().running,
-        1,
-        "the job was cut off mid-run"
-    );
-    store.close().await;
-    h.fake.world().hang_contents = false;
-    let mut child = spawn_binary(&h, port);
-    wait_healthy(&h, addr).await;
-    h.wait_for("the resumed plan", |w| completed(w, 1)).await;
-    {
-        let w = h.fake.world();
-        assert_eq!(
-            w.check_runs.len(),
-            1,
-            "the re-run completes the check run it had created"
-        );
-        assert_eq!(w.check_runs[0].conclusion.as_deref(), Some("success"));
-        assert_eq!(w.bot_comments(REPO, 21).len(), 1);
-    }
-    h.assert_no_violations();
-    // SIGTERM: a clean stop.
-    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-    let status = wait_exit(&mut child, Duration::from_secs(15));
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "fleet serve exits 0 on SIGTERM: {status:?}"
-    );
-    let store = Store::open(&h.db_url).await.unwrap();
-    let counts = store.job_counts().await.unwrap();
-    assert_eq!((counts.done, counts.running, counts.failed), (1, 0, 0));
-    store.close().await;
 }
 
 /// The fake's gate itself: requests outside the subset are refused and recorded.

@@ -79,10 +79,10 @@ fn peak_rss_mib(pid: u32) -> f64 {
 async fn concurrent_unsigned_25_mib_posts_stay_within_the_body_budget() {
     let h = Harness::new().await;
     let port = free_port();
-    let mut child = spawn_binary(&h, port);
+    let child = KillOnDrop(spawn_binary(&h, port));
     let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     wait_healthy(&h, addr).await;
-    let before = peak_rss_mib(child.id());
+    let before = peak_rss_mib(child.0.id());
     let big = axum::body::Bytes::from(vec![b'{'; 25 * 1024 * 1024]);
     let mut flood = tokio::task::JoinSet::new();
     for i in 0..16 {
@@ -110,9 +110,8 @@ async fn concurrent_unsigned_25_mib_posts_stay_within_the_body_budget() {
         assert!(status == 401 || (status == 503 && retry_after), "{status}");
         statuses.push(status);
     }
-    let peak = peak_rss_mib(child.id());
-    let _ = child.kill();
-    let _ = child.wait();
+    let peak = peak_rss_mib(child.0.id());
+    drop(child);
     eprintln!("fleet serve peak RSS: {before:.1} MiB idle, {peak:.1} MiB after the flood; {statuses:?}");
     assert!(
         statuses.contains(&401),

@@ -119,7 +119,8 @@ pub async fn run(github: &GitHub, store: &Store, delivery: &str, req: &CommandRe
     }
 }
 
-fn first_line(body: &str) -> String {
+/// The command line of a comment (its first line starting with `/`), at most 120 characters.
+pub(super) fn first_line(body: &str) -> String {
     let line = body
         .lines()
         .map(str::trim)

@@ -2,9 +2,10 @@
 //!
 //! A delivery and its job are written in one transaction (`INSERT OR IGNORE` on the delivery
 //! id, so a redelivery is acknowledged and not queued twice; a job with an identity — a
-//! command's comment — is queued once whatever the delivery id, so a replayed body is too). Jobs go queued → running →
-//! done | failed; a job found running at startup was interrupted by a crash and is queued
-//! again (its attempts are counted, so a job that keeps crashing the server ends failed).
+//! command's comment — is queued once whatever the delivery id, so a replayed body is too).
+//! Jobs go queued → running → done | failed | superseded. A job found running at start-up
+//! killed the process or died with it: it is `quarantined`, never run again (see
+//! [`Store::recover_interrupted`]); jobs a graceful stop interrupts go back to the queue.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -75,6 +76,14 @@ const MIGRATIONS: &[(i64, &str)] = &[
         "ALTER TABLE jobs ADD COLUMN serial_key TEXT;
     CREATE INDEX jobs_serial ON jobs(serial_key, state) WHERE serial_key IS NOT NULL;",
     ),
+    (
+        6,
+        // stop_requested: the job was running when a graceful stop began (not a crash if the
+        // process then dies); deployment_id: the GitHub deployment a deploy job created, to
+        // fail it if the job is quarantined.
+        "ALTER TABLE jobs ADD COLUMN stop_requested INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE jobs ADD COLUMN deployment_id INTEGER;",
+    ),
 ];
 
 /// How often a job is started before it is given up (a crash mid-job counts as a start).
@@ -98,6 +107,24 @@ pub struct Job {
     pub attempts: i64,
     /// The check run an earlier start created (reused when the job runs again).
     pub check_run_id: Option<i64>,
+    /// The GitHub deployment a deploy job created.
+    pub deployment_id: Option<i64>,
+}
+
+/// The columns [`job_from_row`] reads, in its order.
+const JOB_COLUMNS: &str = "id, kind, payload, attempts, check_run_id, delivery_id, last_error, deployment_id";
+
+fn job_from_row(r: &sqlx::sqlite::SqliteRow) -> Job {
+    Job {
+        id: r.get(0),
+        kind: r.get(1),
+        payload: r.get(2),
+        attempts: r.get(3),
+        check_run_id: r.get(4),
+        delivery_id: r.get(5),
+        last_error: r.get(6),
+        deployment_id: r.get(7),
+    }
 }
 
 /// Counts of jobs by state.
@@ -109,6 +136,8 @@ pub struct JobCounts {
     pub failed: i64,
     /// Dropped for a newer job of the same serial key (a plan of a later head).
     pub superseded: i64,
+    /// Found running at start-up (the process died under them): never run again.
+    pub quarantined: i64,
 }
 
 /// A job to queue with the delivery that asks for it.
@@ -230,19 +259,6 @@ impl Store {
         Ok(Stored::New { job: job_id })
     }
 
-    /// Queues again the jobs a crash left running; returns how many.
-    pub async fn recover(&self) -> Result<u64, sqlx::Error> {
-        let n = sqlx::query(
-            "UPDATE jobs SET state = 'queued', last_error = 'interrupted (the server stopped mid-job)', updated_at = ? \
-             WHERE state = 'running'",
-        )
-        .bind(now_ms())
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        Ok(n)
-    }
-
     /// Takes the oldest due queued job, marking it running. A job whose serial key has a newer
     /// job (a plan of a later head, queued while it waited for a retry) is dropped as
     /// superseded; one whose serial key has a job running waits.
@@ -256,26 +272,18 @@ impl Store {
         .bind(now)
         .execute(&self.pool)
         .await?;
-        let row = sqlx::query(
-            "UPDATE jobs SET state = 'running', attempts = attempts + 1, updated_at = ?1 \
+        let row = sqlx::query(&format!(
+            "UPDATE jobs SET state = 'running', attempts = attempts + 1, stop_requested = 0, updated_at = ?1 \
              WHERE id = (SELECT id FROM jobs AS waiting WHERE state = 'queued' AND run_after <= ?1 \
                 AND (serial_key IS NULL OR NOT EXISTS (SELECT 1 FROM jobs AS busy \
                     WHERE busy.serial_key = waiting.serial_key AND busy.state = 'running')) \
                 ORDER BY id LIMIT 1) \
-             RETURNING id, kind, payload, attempts, check_run_id, delivery_id, last_error",
-        )
+             RETURNING {JOB_COLUMNS}"
+        ))
         .bind(now)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.map(|r| Job {
-            id: r.get(0),
-            kind: r.get(1),
-            payload: r.get(2),
-            attempts: r.get(3),
-            check_run_id: r.get(4),
-            delivery_id: r.get(5),
-            last_error: r.get(6),
-        }))
+        Ok(row.as_ref().map(job_from_row))
     }
 
     /// Remembers the check run a job created, so a re-run completes that one.
@@ -328,6 +336,7 @@ impl Store {
                 "done" => c.done = n,
                 "failed" => c.failed = n,
                 "superseded" => c.superseded = n,
+                "quarantined" => c.quarantined = n,
                 _ => {}
             }
         }
@@ -406,7 +415,9 @@ async fn insert_job(
 }
 
 mod deploys;
+mod lifecycle;
 pub use deploys::{DeployRecord, LockOutcome};
+pub use lifecycle::Interrupted;
 
 #[cfg(test)]
 mod tests;

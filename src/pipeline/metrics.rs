@@ -92,6 +92,7 @@ impl Metrics {
                 ("done", c.done),
                 ("failed", c.failed),
                 ("superseded", c.superseded),
+                ("quarantined", c.quarantined),
             ] {
                 let _ = writeln!(out, "fleet_jobs{{state=\"{state}\"}} {n}");
             }

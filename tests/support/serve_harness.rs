@@ -237,6 +237,16 @@ pub fn completed(w: &fake_github::World, n: usize) -> bool {
     w.check_runs.iter().filter(|r| r.status == "completed").count() >= n
 }
 
+/// A server process killed when dropped, so a failing test leaves none behind.
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 pub fn spawn_binary(h: &Harness, port: u16) -> Child {
     spawn_binary_with(h, port, &[])
 }

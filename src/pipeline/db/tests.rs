@@ -10,7 +10,7 @@ async fn temp_store() -> (tempfile::TempDir, Store) {
 }
 
 #[tokio::test]
-async fn delivery_is_stored_once_and_jobs_recover() {
+async fn delivery_is_stored_once_and_a_crash_quarantines_while_a_graceful_stop_requeues() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("q.db").display());
     let store = Store::open(&url).await.unwrap();
@@ -36,14 +36,38 @@ async fn delivery_is_stored_once_and_jobs_recover() {
     assert_eq!(job.attempts, 1);
     assert!(store.claim().await.unwrap().is_none());
     store.close().await;
-    // "Crash": reopen with the job still running.
+    // "Crash": reopen with the job still running; it is quarantined, its lock released.
     let store = Store::open(&url).await.unwrap();
-    assert_eq!(store.recover().await.unwrap(), 1);
-    let job = store.claim().await.unwrap().unwrap();
-    assert_eq!(job.attempts, 2);
-    store.fail(job.id, "boom", None).await.unwrap();
-    assert_eq!(store.job_counts().await.unwrap().failed, 1);
-    assert_eq!(store.delivery_count().await.unwrap(), 1);
+    assert_eq!(store.try_lock("t", job.id, "#1").await.unwrap(), LockOutcome::Acquired);
+    let interrupted = store.recover_interrupted().await.unwrap();
+    assert_eq!(interrupted.requeued, 0);
+    assert_eq!(
+        interrupted.quarantined.iter().map(|j| j.id).collect::<Vec<_>>(),
+        [job.id]
+    );
+    assert!(store.claim().await.unwrap().is_none(), "never run again");
+    assert_eq!(
+        store.try_lock("t", job.id + 1, "#2").await.unwrap(),
+        LockOutcome::Acquired
+    );
+    // A graceful stop: the running job goes back to the queue, its start not counted.
+    let job = NewJob::new("plan", "{}".into());
+    store
+        .store_delivery("d2", "pull_request", None, Some(&job))
+        .await
+        .unwrap();
+    let running = store.claim().await.unwrap().unwrap();
+    assert_eq!(store.mark_stopping().await.unwrap(), 1);
+    store.close().await;
+    let store = Store::open(&url).await.unwrap();
+    let interrupted = store.recover_interrupted().await.unwrap();
+    assert_eq!((interrupted.requeued, interrupted.quarantined.len()), (1, 0));
+    let again = store.claim().await.unwrap().unwrap();
+    assert_eq!((again.id, again.attempts), (running.id, 1));
+    assert_eq!(store.requeue_running().await.unwrap(), 1);
+    let counts = store.job_counts().await.unwrap();
+    assert_eq!((counts.queued, counts.quarantined), (1, 1), "{counts:?}");
+    assert_eq!(store.delivery_count().await.unwrap(), 2);
 }
 
 /// The store's futures are Send (workers run them on a multi-threaded runtime); a compile check.
@@ -53,7 +77,7 @@ fn store_futures_are_send(s: Store) {
     is_send(s.migrate());
     is_send(s.store_delivery("a", "b", None, None));
     is_send(s.claim());
-    is_send(s.recover());
+    is_send(s.recover_interrupted());
     is_send(s.job_counts());
     is_send(Store::open("x"));
 }
