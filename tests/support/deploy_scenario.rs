@@ -35,6 +35,7 @@ pub struct Scenario {
     pub app: Child,
     pub addr: SocketAddr,
     dir: tempfile::TempDir,
+    key: std::path::PathBuf,
     pub http: reqwest::Client,
     pub deliveries: std::sync::atomic::AtomicU32,
 }
@@ -105,6 +106,34 @@ pub fn simple_kdl(project: &str, registry: &str) -> String {
     )
 }
 
+/// The real `fleet serve` with two workers, its database in `dir`, deploying to the test world.
+fn spawn_app(
+    world: &support::TestWorld,
+    fake: &FakeGitHub,
+    dir: &std::path::Path,
+    key: &std::path::Path,
+    addr: SocketAddr,
+) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_fleet"))
+        .arg("serve")
+        .args(["--listen", &addr.to_string()])
+        .args(["--github-api-url", &fake.url()])
+        .args(["--database", &format!("sqlite://{}", dir.join("fleet.db").display())])
+        .args(["--workers", "2"])
+        .env("GITHUB_APP_ID", APP_ID.to_string())
+        .env("GITHUB_APP_PRIVATE_KEY", key)
+        .env("GITHUB_WEBHOOK_SECRET", SECRET)
+        .env("FLEET_IMAGE_REGISTRY", format!("{}/acme", world.registry))
+        .env("FLEET_REMOTE_BINARY", env!("CARGO_BIN_EXE_fleet"))
+        .env("DOCKER_CONFIG", &world.docker_config)
+        .env("FLEET_SSH_KEY", &world.ssh_key)
+        .env("FLEET_SSH_KNOWN_HOSTS", &world.ssh_known_hosts)
+        .env("FLEET_SSH_CONNECT_TIMEOUT", "3")
+        .env("RUST_LOG", "info")
+        .spawn()
+        .expect("fleet serve starts")
+}
+
 impl Scenario {
     pub async fn start() -> Scenario {
         let world = support::test_world();
@@ -163,27 +192,7 @@ impl Scenario {
         }
         let port = free_port();
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let app = Command::new(env!("CARGO_BIN_EXE_fleet"))
-            .arg("serve")
-            .args(["--listen", &addr.to_string()])
-            .args(["--github-api-url", &fake.url()])
-            .args([
-                "--database",
-                &format!("sqlite://{}", dir.path().join("fleet.db").display()),
-            ])
-            .args(["--workers", "2"])
-            .env("GITHUB_APP_ID", APP_ID.to_string())
-            .env("GITHUB_APP_PRIVATE_KEY", &key)
-            .env("GITHUB_WEBHOOK_SECRET", SECRET)
-            .env("FLEET_IMAGE_REGISTRY", format!("{}/acme", world.registry))
-            .env("FLEET_REMOTE_BINARY", env!("CARGO_BIN_EXE_fleet"))
-            .env("DOCKER_CONFIG", &world.docker_config)
-            .env("FLEET_SSH_KEY", &world.ssh_key)
-            .env("FLEET_SSH_KNOWN_HOSTS", &world.ssh_known_hosts)
-            .env("FLEET_SSH_CONNECT_TIMEOUT", "3")
-            .env("RUST_LOG", "info")
-            .spawn()
-            .expect("fleet serve starts");
+        let app = spawn_app(&world, &fake, dir.path(), &key, addr);
         let s = Scenario {
             world,
             project,
@@ -191,11 +200,24 @@ impl Scenario {
             app,
             addr,
             dir,
+            key,
             http: reqwest::Client::new(),
             deliveries: Default::default(),
         };
         s.wait_healthy().await;
         s
+    }
+
+    /// SIGKILL: the app dies wherever it is.
+    pub fn kill_app(&mut self) {
+        self.app.kill().unwrap();
+        self.app.wait().unwrap();
+    }
+
+    /// Starts the app again (after [`Scenario::kill_app`]) on the same address and database.
+    pub async fn restart_app(&mut self) {
+        self.app = spawn_app(&self.world, &self.fake, self.dir.path(), &self.key, self.addr);
+        self.wait_healthy().await;
     }
 
     pub async fn wait_healthy(&self) {

@@ -247,6 +247,9 @@ async fn handle(State(gate): State<Arc<Gate>>, method: Method, uri: Uri, headers
     let path = uri.path().to_owned();
     // codeload: where the tarball operation redirects (not the API; no token, as on GitHub).
     if let Some(rest) = path.strip_prefix("/_codeload/") {
+        while gate.world.lock().unwrap().deploy.hang_tarball {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         let mut world = gate.world.lock().unwrap();
         let (repo, sha) = rest.rsplit_once('/').unwrap_or((rest, ""));
         return match deploy::tarball(&world, repo, sha) {
