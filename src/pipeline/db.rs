@@ -86,7 +86,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
 ];
 
-/// How often a job is started before it is given up (a crash mid-job counts as a start).
+/// How often a job is started before a failure is final (a start a graceful stop cuts off does
+/// not count; a crash under a job quarantines it instead).
 pub const MAX_ATTEMPTS: i64 = 3;
 
 fn now_ms() -> i64 {

@@ -269,11 +269,6 @@ impl Worker {
     /// A plan job; `Err((error, retry))` when it failed.
     async fn plan(&self, job: &Job, pr: &PullRequestRef) -> Result<(), (String, bool, Option<Duration>)> {
         let known_check = job.check_run_id.and_then(|id| u64::try_from(id).ok());
-        if job.attempts > MAX_ATTEMPTS {
-            let why = format!("gave up after {MAX_ATTEMPTS} attempts (the server stopped during each)");
-            let _ = plan_job::report_failure(&self.github, pr, known_check, &why).await;
-            return Err((why, false, None));
-        }
         let result = async {
             let check = match known_check {
                 Some(id) => id,
