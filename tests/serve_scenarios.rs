@@ -4,241 +4,17 @@
 
 #[path = "support/fake_github.rs"]
 mod fake_github;
+#[path = "support/serve_harness.rs"]
+mod serve_harness;
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::{Child, Command};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use fake_github::{FakeGitHub, app_key, fixtures_external};
+use fake_github::fixtures_external;
 use fleetflow::pipeline::db::Store;
-use fleetflow::pipeline::{ServeConfig, serve};
 use fleetflow::plan::PLAN_MARKER;
-use fleetflow::webhook::{Secret, parse_event, sign};
+use fleetflow::webhook::{parse_event, sign};
 use serde_json::{Value, json};
-
-const SECRET: &str = "test-webhook-secret";
-const APP_ID: u64 = 4242;
-const INSTALLATION: u64 = 77;
-const REPO: &str = "acme/monorepo";
-const BASE: &str = "1111111111111111111111111111111111111111";
-const HEAD: &str = "2222222222222222222222222222222222222222";
-const HEAD2: &str = "3333333333333333333333333333333333333333";
-
-const REGISTRY: &str = r#"registry "acme"
-
-fleet "web" {
-    path "fleets/web"
-}
-
-server "vps-01" {
-    provider "sakura-cloud"
-    plan "4core-8gb"
-    ssh-host "203.0.113.10"
-    deploy-path "/opt/apps"
-}
-
-deployment {
-    route fleet="web" stage="live" server="vps-01"
-}
-"#;
-const FLEET_PATH: &str = "fleets/web/.fleetflow/fleet.kdl";
-
-fn fleet(image: &str, extra_service: bool) -> String {
-    let extra = if extra_service {
-        "\nservice \"worker\" {\n    image \"ghcr.io/acme/worker:1\"\n}\n"
-    } else {
-        ""
-    };
-    format!(
-        "project \"web\"\n\nservice \"site\" {{\n    image \"{image}\"\n    port 8080\n}}\n{extra}\nstage \"live\" {{\n}}\n"
-    )
-}
-
-struct Harness {
-    _dir: tempfile::TempDir,
-    key: PathBuf,
-    db_url: String,
-    fake: FakeGitHub,
-    http: reqwest::Client,
-}
-
-impl Harness {
-    async fn new() -> Harness {
-        let dir = tempfile::tempdir().unwrap();
-        let (key, public) = app_key(dir.path());
-        let fake = FakeGitHub::start(APP_ID, &[INSTALLATION], &public).await;
-        {
-            let mut w = fake.world();
-            w.add_commit(
-                REPO,
-                BASE,
-                &[
-                    ("fleet-registry.kdl", REGISTRY),
-                    (FLEET_PATH, &fleet("ghcr.io/acme/site:1", false)),
-                ],
-            );
-            w.add_commit(
-                REPO,
-                HEAD,
-                &[
-                    ("fleet-registry.kdl", REGISTRY),
-                    (FLEET_PATH, &fleet("ghcr.io/acme/site:2", false)),
-                ],
-            );
-            w.add_commit(
-                REPO,
-                HEAD2,
-                &[
-                    ("fleet-registry.kdl", REGISTRY),
-                    (FLEET_PATH, &fleet("ghcr.io/acme/site:2", true)),
-                ],
-            );
-        }
-        let db_url = format!("sqlite://{}", dir.path().join("fleet.db").display());
-        Harness {
-            _dir: dir,
-            key,
-            db_url,
-            fake,
-            http: reqwest::Client::new(),
-        }
-    }
-
-    fn config(&self, listen: SocketAddr) -> ServeConfig {
-        ServeConfig {
-            listen,
-            app_id: APP_ID,
-            private_key: Secret::new(self.key.display().to_string()),
-            webhook_secrets: vec![Secret::new("old-secret"), Secret::new(SECRET)],
-            github_api_url: self.fake.url(),
-            database_url: self.db_url.clone(),
-            workers: 2,
-            grace: Duration::from_secs(5),
-            deploy: Default::default(),
-        }
-    }
-
-    /// Starts the app in-process on a random port.
-    async fn start(&self) -> RunningApp {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let config = self.config(addr);
-        let task = tokio::spawn(async move {
-            serve(config, listener, async {
-                let _ = rx.await;
-            })
-            .await
-        });
-        RunningApp {
-            addr,
-            stop: Some(tx),
-            task,
-        }
-    }
-
-    async fn deliver(
-        &self,
-        addr: SocketAddr,
-        event: &str,
-        delivery: &str,
-        body: &[u8],
-        signature: Option<String>,
-    ) -> (u16, Value) {
-        let mut request = self
-            .http
-            .post(format!("http://{addr}/webhook"))
-            .header("X-GitHub-Event", event)
-            .header("X-GitHub-Delivery", delivery)
-            .header("Content-Type", "application/json")
-            .body(body.to_vec());
-        if let Some(sig) = signature {
-            request = request.header("X-Hub-Signature-256", sig);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn deliver_signed(&self, addr: SocketAddr, event: &str, delivery: &str, body: &[u8]) -> (u16, Value) {
-        self.deliver(addr, event, delivery, body, Some(sign(SECRET, body)))
-            .await
-    }
-
-    async fn metrics(&self, addr: SocketAddr) -> String {
-        self.http
-            .get(format!("http://{addr}/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    }
-
-    /// Waits until `done` holds for the fake's world.
-    async fn wait_for(&self, what: &str, done: impl Fn(&fake_github::World) -> bool) {
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(30) {
-            if done(&self.fake.world()) {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        let w = self.fake.world();
-        panic!(
-            "timed out waiting for {what}; calls: {:?}; violations: {:?}; check runs: {:?}",
-            w.calls, w.violations, w.check_runs
-        );
-    }
-
-    fn assert_no_violations(&self) {
-        let w = self.fake.world();
-        assert!(
-            w.violations.is_empty(),
-            "requests the OpenAPI subset rejects: {:#?}",
-            w.violations
-        );
-    }
-}
-
-struct RunningApp {
-    addr: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<anyhow::Result<()>>,
-}
-
-impl RunningApp {
-    async fn shutdown(mut self) {
-        let _ = self.stop.take().unwrap().send(());
-        self.task.await.unwrap().unwrap();
-    }
-}
-
-fn fixture(event: &str, file: &str) -> Value {
-    let path = fixtures_external().join("webhooks").join(event).join(file);
-    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
-}
-
-/// A pull_request delivery from the real fixture, pointed at our repo, installation and commits.
-fn pull_request(action: &str, number: u64, head: &str, base: &str) -> Vec<u8> {
-    let mut p = fixture("pull_request", &format!("{action}.payload.json"));
-    let (owner, name) = REPO.split_once('/').unwrap();
-    p["installation"]["id"] = json!(INSTALLATION);
-    p["repository"]["name"] = json!(name);
-    p["repository"]["full_name"] = json!(REPO);
-    p["repository"]["owner"]["login"] = json!(owner);
-    p["number"] = json!(number);
-    p["pull_request"]["number"] = json!(number);
-    p["pull_request"]["head"]["sha"] = json!(head);
-    p["pull_request"]["base"]["sha"] = json!(base);
-    serde_json::to_vec(&p).unwrap()
-}
-
-fn completed(w: &fake_github::World, n: usize) -> bool {
-    w.check_runs.iter().filter(|r| r.status == "completed").count() >= n
-}
+use serve_harness::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pr_opened_then_synchronize_edits_the_one_comment() {
@@ -449,7 +225,7 @@ async fn bad_or_missing_signature_is_401_and_nothing_is_stored() {
     );
     let metrics = h.metrics(app.addr).await;
     assert!(
-        metrics.contains(r#"fleet_webhook_deliveries_total{event="pull_request",result="unauthorized"} 3"#),
+        metrics.contains(r#"fleet_webhook_deliveries_total{event="unverified",result="unauthorized"} 3"#),
         "{metrics}"
     );
     app.shutdown().await;
@@ -482,14 +258,14 @@ async fn every_fixture_parses_or_is_ignored_and_none_is_a_500() {
         }
     }
     assert_eq!(seen, 48);
-    // An event nobody told us about: acknowledged, ignored, counted.
+    // An event nobody told us about: acknowledged, ignored, counted as `other`.
     let (status, reply) = h
         .deliver_signed(app.addr, "made_up_event", "d-unknown", b"{\"action\":\"poked\"}")
         .await;
     assert_eq!((status, reply["status"].as_str()), (202, Some("ignored")));
     let metrics = h.metrics(app.addr).await;
     assert!(
-        metrics.contains(r#"fleet_webhook_deliveries_total{event="made_up_event",result="ignored"} 1"#),
+        metrics.contains(r#"fleet_webhook_deliveries_total{event="other",result="ignored"} 1"#),
         "{metrics}"
     );
     assert!(
@@ -498,108 +274,6 @@ async fn every_fixture_parses_or_is_ignored_and_none_is_a_500() {
     );
     assert!(!metrics.contains("result=\"error\""));
     app.shutdown().await;
-}
-
-/// The real binary, killed with SIGKILL while a job waits on GitHub, then started again.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_job_cut_off_by_a_crash_completes_after_restart() {
-    let h = Harness::new().await;
-    h.fake.world().hang_contents = true;
-    let port = free_port();
-    let mut child = spawn_binary(&h, port);
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    wait_healthy(&h, addr).await;
-    let (status, _) = h
-        .deliver_signed(addr, "pull_request", "d-crash", &pull_request("opened", 21, HEAD, BASE))
-        .await;
-    assert_eq!(status, 202);
-    h.wait_for("the job to be mid-run", |w| {
-        w.calls.iter().any(|c| c.contains("checks/create"))
-    })
-    .await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    child.kill().unwrap(); // SIGKILL: no clean-up runs
-    child.wait().unwrap();
-    let store = Store::open(&h.db_url).await.unwrap();
-    assert_eq!(
-        store.job_counts().await.unwrap().running,
-        1,
-        "the job was cut off mid-run"
-    );
-    store.close().await;
-    h.fake.world().hang_contents = false;
-    let mut child = spawn_binary(&h, port);
-    wait_healthy(&h, addr).await;
-    h.wait_for("the resumed plan", |w| completed(w, 1)).await;
-    {
-        let w = h.fake.world();
-        assert_eq!(
-            w.check_runs.len(),
-            1,
-            "the re-run completes the check run it had created"
-        );
-        assert_eq!(w.check_runs[0].conclusion.as_deref(), Some("success"));
-        assert_eq!(w.bot_comments(REPO, 21).len(), 1);
-    }
-    h.assert_no_violations();
-    // SIGTERM: a clean stop.
-    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-    let status = wait_exit(&mut child, Duration::from_secs(15));
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "fleet serve exits 0 on SIGTERM: {status:?}"
-    );
-    let store = Store::open(&h.db_url).await.unwrap();
-    let counts = store.job_counts().await.unwrap();
-    assert_eq!((counts.done, counts.running, counts.failed), (1, 0, 0));
-    store.close().await;
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn spawn_binary(h: &Harness, port: u16) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_fleet"))
-        .arg("serve")
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .args(["--github-api-url", &h.fake.url()])
-        .args(["--database", &h.db_url])
-        .env("GITHUB_APP_ID", APP_ID.to_string())
-        .env("GITHUB_APP_PRIVATE_KEY", &h.key)
-        .env("GITHUB_WEBHOOK_SECRET", format!("rotated-out,{SECRET}"))
-        .env("RUST_LOG", "warn")
-        .spawn()
-        .expect("fleet serve starts")
-}
-
-async fn wait_healthy(h: &Harness, addr: SocketAddr) {
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(20) {
-        if let Ok(r) = h.http.get(format!("http://{addr}/healthz")).send().await
-            && r.status().is_success()
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("fleet serve on {addr} did not become healthy");
-}
-
-fn wait_exit(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if let Some(status) = child.try_wait().unwrap() {
-            return Some(status);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    None
 }
 
 /// The fake's gate itself: requests outside the subset are refused and recorded.

@@ -7,8 +7,8 @@
 
 use std::collections::BTreeSet;
 
-use super::db::Store;
-use super::jobs::{CommandRequest, DEPLOY_JOB, DeployRequest, PLAN_JOB, Trigger};
+use super::db::{NewJob, Store};
+use super::jobs::{CommandRequest, DEPLOY_JOB, DeployRequest, PLAN_JOB, Trigger, plan_job};
 use crate::action::changed_fleets;
 use crate::chatops::rules::{RULES_PERMISSION, changed_deploy_rules};
 use crate::chatops::{Actor, Author, Command, DeployTarget, HELP, Known, authorize, parse};
@@ -72,8 +72,7 @@ pub async fn run(github: &GitHub, store: &Store, delivery: &str, req: &CommandRe
                 head_sha: pr.head_sha.clone(),
                 base_sha: pr.base_sha.clone(),
             };
-            let payload = serde_json::to_string(&plan).unwrap_or_default();
-            enqueue(store, delivery, PLAN_JOB, PLAN_JOB, &payload).await
+            enqueue(store, delivery, PLAN_JOB, &plan_job(&plan)).await
         }
         Command::Deploy { target, force } => {
             if pr.is_from_fork() {
@@ -123,14 +122,15 @@ pub async fn run(github: &GitHub, store: &Store, delivery: &str, req: &CommandRe
                 let reply_id = github.create_comment(inst, repo, req.number, &queued).await?;
                 deploy.trigger = Trigger::Comment { reply_id };
                 let payload = serde_json::to_string(&deploy).unwrap_or_default();
-                enqueue(store, delivery, DEPLOY_JOB, &key, &payload).await?;
+                enqueue(store, delivery, &key, &NewJob::new(DEPLOY_JOB, payload)).await?;
             }
             Ok(())
         }
     }
 }
 
-fn first_line(body: &str) -> String {
+/// The command line of a comment (its first line starting with `/`), at most 120 characters.
+pub(super) fn first_line(body: &str) -> String {
     let line = body
         .lines()
         .map(str::trim)
@@ -139,21 +139,15 @@ fn first_line(body: &str) -> String {
     line.chars().take(120).collect()
 }
 
-/// Queues `kind` under `key` (once per delivery), as a GitHub-shaped error for the job's retry.
-pub(super) async fn enqueue(
-    store: &Store,
-    delivery: &str,
-    kind: &str,
-    key: &str,
-    payload: &str,
-) -> Result<(), GitHubError> {
+/// Queues `job` under `key` (once per delivery), as a GitHub-shaped error for the job's retry.
+pub(super) async fn enqueue(store: &Store, delivery: &str, key: &str, job: &NewJob) -> Result<(), GitHubError> {
     store
-        .enqueue(delivery, kind, key, payload)
+        .enqueue(delivery, key, job)
         .await
         .map(drop)
         .map_err(|e| GitHubError::Decode {
             path: "the job queue".into(),
-            message: format!("cannot queue the {kind} job: {e}"),
+            message: format!("cannot queue the {} job: {e}", job.kind),
         })
 }
 

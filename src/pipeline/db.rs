@@ -1,9 +1,11 @@
 //! The durable store: deliveries (keyed by X-GitHub-Delivery) and jobs, in SQLite.
 //!
 //! A delivery and its job are written in one transaction (`INSERT OR IGNORE` on the delivery
-//! id, so a redelivery is acknowledged and not queued twice). Jobs go queued → running →
-//! done | failed; a job found running at startup was interrupted by a crash and is queued
-//! again (its attempts are counted, so a job that keeps crashing the server ends failed).
+//! id, so a redelivery is acknowledged and not queued twice; a job with an identity — a
+//! command's comment — is queued once whatever the delivery id, so a replayed body is too).
+//! Jobs go queued → running → done | failed | superseded. A job found running at start-up
+//! killed the process or died with it: it is `quarantined`, never run again (see
+//! [`Store::recover_interrupted`]); jobs a graceful stop interrupts go back to the queue.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -60,9 +62,32 @@ const MIGRATIONS: &[(i64, &str)] = &[
         "ALTER TABLE jobs ADD COLUMN dedupe_key TEXT;
     CREATE UNIQUE INDEX jobs_dedupe ON jobs(delivery_id, dedupe_key) WHERE dedupe_key IS NOT NULL;",
     ),
+    (
+        4,
+        // What a job acts on, whatever delivery brought it (a command: its comment and a hash
+        // of the comment's body): a signed body replayed under a new delivery id queues nothing.
+        "ALTER TABLE jobs ADD COLUMN identity TEXT;
+    CREATE UNIQUE INDEX jobs_identity ON jobs(identity) WHERE identity IS NOT NULL;",
+    ),
+    (
+        5,
+        // Jobs with one serial key (the plan jobs of one pull request) run one at a time, and a
+        // newer one makes the older ones still queued `superseded`.
+        "ALTER TABLE jobs ADD COLUMN serial_key TEXT;
+    CREATE INDEX jobs_serial ON jobs(serial_key, state) WHERE serial_key IS NOT NULL;",
+    ),
+    (
+        6,
+        // stop_requested: the job was running when a graceful stop began (not a crash if the
+        // process then dies); deployment_id: the GitHub deployment a deploy job created, to
+        // fail it if the job is quarantined.
+        "ALTER TABLE jobs ADD COLUMN stop_requested INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE jobs ADD COLUMN deployment_id INTEGER;",
+    ),
 ];
 
-/// How often a job is started before it is given up (a crash mid-job counts as a start).
+/// How often a job is started before a failure is final (a start a graceful stop cuts off does
+/// not count; a crash under a job quarantines it instead).
 pub const MAX_ATTEMPTS: i64 = 3;
 
 fn now_ms() -> i64 {
@@ -83,6 +108,24 @@ pub struct Job {
     pub attempts: i64,
     /// The check run an earlier start created (reused when the job runs again).
     pub check_run_id: Option<i64>,
+    /// The GitHub deployment a deploy job created.
+    pub deployment_id: Option<i64>,
+}
+
+/// The columns [`job_from_row`] reads, in its order.
+const JOB_COLUMNS: &str = "id, kind, payload, attempts, check_run_id, delivery_id, last_error, deployment_id";
+
+fn job_from_row(r: &sqlx::sqlite::SqliteRow) -> Job {
+    Job {
+        id: r.get(0),
+        kind: r.get(1),
+        payload: r.get(2),
+        attempts: r.get(3),
+        check_run_id: r.get(4),
+        delivery_id: r.get(5),
+        last_error: r.get(6),
+        deployment_id: r.get(7),
+    }
 }
 
 /// Counts of jobs by state.
@@ -92,6 +135,34 @@ pub struct JobCounts {
     pub running: i64,
     pub done: i64,
     pub failed: i64,
+    /// Dropped for a newer job of the same serial key (a plan of a later head).
+    pub superseded: i64,
+    /// Found running at start-up (the process died under them): never run again.
+    pub quarantined: i64,
+}
+
+/// A job to queue with the delivery that asks for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewJob {
+    pub kind: &'static str,
+    pub payload: String,
+    /// What the job acts on, queued once ever: a delivery whose job has an identity already
+    /// queued is a duplicate, whatever its delivery id.
+    pub identity: Option<String>,
+    /// Jobs with the same key (the plan jobs of one pull request) never run at once, and only
+    /// the newest runs: queuing one supersedes the older ones still queued.
+    pub serial_key: Option<String>,
+}
+
+impl NewJob {
+    pub fn new(kind: &'static str, payload: String) -> Self {
+        NewJob {
+            kind,
+            payload,
+            identity: None,
+            serial_key: None,
+        }
+    }
 }
 
 /// Whether a delivery was new.
@@ -152,13 +223,14 @@ impl Store {
         Ok(())
     }
 
-    /// Records a delivery and (if `job` is given) queues its job, atomically.
+    /// Records a delivery and (if `job` is given) queues its job, atomically. A delivery seen
+    /// before, or whose job's identity was queued before, is a duplicate and nothing is kept.
     pub async fn store_delivery(
         &self,
         delivery_id: &str,
         event: &str,
         action: Option<&str>,
-        job: Option<(&str, &str)>,
+        job: Option<&NewJob>,
     ) -> Result<Stored, sqlx::Error> {
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
@@ -176,57 +248,43 @@ impl Store {
             return Ok(Stored::Duplicate);
         }
         let mut job_id = None;
-        if let Some((kind, payload)) = job {
-            let id = sqlx::query(
-                "INSERT INTO jobs (delivery_id, kind, payload, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
-            )
-            .bind(delivery_id)
-            .bind(kind)
-            .bind(payload)
-            .bind(now)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?
-            .last_insert_rowid();
+        if let Some(job) = job {
+            let Some(id) = insert_job(&mut tx, delivery_id, job, None).await? else {
+                // Its identity was queued before: a replay under a new delivery id.
+                tx.rollback().await?;
+                return Ok(Stored::Duplicate);
+            };
             job_id = Some(id);
         }
         tx.commit().await?;
         Ok(Stored::New { job: job_id })
     }
 
-    /// Queues again the jobs a crash left running; returns how many.
-    pub async fn recover(&self) -> Result<u64, sqlx::Error> {
-        let n = sqlx::query(
-            "UPDATE jobs SET state = 'queued', last_error = 'interrupted (the server stopped mid-job)', updated_at = ? \
-             WHERE state = 'running'",
-        )
-        .bind(now_ms())
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        Ok(n)
-    }
-
-    /// Takes the oldest due queued job, marking it running.
+    /// Takes the oldest due queued job, marking it running. A job whose serial key has a newer
+    /// job (a plan of a later head, queued while it waited for a retry) is dropped as
+    /// superseded; one whose serial key has a job running waits.
     pub async fn claim(&self) -> Result<Option<Job>, sqlx::Error> {
         let now = now_ms();
-        let row = sqlx::query(
-            "UPDATE jobs SET state = 'running', attempts = attempts + 1, updated_at = ?1 \
-             WHERE id = (SELECT id FROM jobs WHERE state = 'queued' AND run_after <= ?1 ORDER BY id LIMIT 1) \
-             RETURNING id, kind, payload, attempts, check_run_id, delivery_id, last_error",
+        sqlx::query(
+            "UPDATE jobs SET state = 'superseded', last_error = 'a newer job of the same key was queued', \
+             updated_at = ?1 WHERE state = 'queued' AND serial_key IS NOT NULL \
+             AND EXISTS (SELECT 1 FROM jobs newer WHERE newer.serial_key = jobs.serial_key AND newer.id > jobs.id)",
         )
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        let row = sqlx::query(&format!(
+            "UPDATE jobs SET state = 'running', attempts = attempts + 1, stop_requested = 0, updated_at = ?1 \
+             WHERE id = (SELECT id FROM jobs AS waiting WHERE state = 'queued' AND run_after <= ?1 \
+                AND (serial_key IS NULL OR NOT EXISTS (SELECT 1 FROM jobs AS busy \
+                    WHERE busy.serial_key = waiting.serial_key AND busy.state = 'running')) \
+                ORDER BY id LIMIT 1) \
+             RETURNING {JOB_COLUMNS}"
+        ))
         .bind(now)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.map(|r| Job {
-            id: r.get(0),
-            kind: r.get(1),
-            payload: r.get(2),
-            attempts: r.get(3),
-            check_run_id: r.get(4),
-            delivery_id: r.get(5),
-            last_error: r.get(6),
-        }))
+        Ok(row.as_ref().map(job_from_row))
     }
 
     /// Remembers the check run a job created, so a re-run completes that one.
@@ -278,10 +336,20 @@ impl Store {
                 "running" => c.running = n,
                 "done" => c.done = n,
                 "failed" => c.failed = n,
+                "superseded" => c.superseded = n,
+                "quarantined" => c.quarantined = n,
                 _ => {}
             }
         }
         Ok(c)
+    }
+
+    /// How many jobs of `kind` were ever queued (tests, diagnostics).
+    pub async fn jobs_of_kind(&self, kind: &str) -> Result<i64, sqlx::Error> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE kind = ?")
+            .bind(kind)
+            .fetch_one(&self.pool)
+            .await
     }
 
     pub async fn delivery_count(&self) -> Result<i64, sqlx::Error> {
@@ -304,8 +372,53 @@ impl Store {
     }
 }
 
+/// Inserts `job` for `delivery_id` (under `dedupe_key`, for a job queued by a job); `None` when
+/// its identity or dedupe key was queued before. Older queued jobs of its serial key are
+/// superseded.
+async fn insert_job(
+    tx: &mut sqlx::SqliteConnection,
+    delivery_id: &str,
+    job: &NewJob,
+    dedupe_key: Option<&str>,
+) -> Result<Option<i64>, sqlx::Error> {
+    let now = now_ms();
+    let done = sqlx::query(
+        "INSERT OR IGNORE INTO jobs (delivery_id, kind, payload, identity, serial_key, dedupe_key, created_at, \
+         updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(delivery_id)
+    .bind(job.kind)
+    .bind(&job.payload)
+    .bind(job.identity.as_deref())
+    .bind(job.serial_key.as_deref())
+    .bind(dedupe_key)
+    .bind(now)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Ok(None);
+    }
+    let id = done.last_insert_rowid();
+    if let Some(key) = &job.serial_key {
+        sqlx::query(
+            "UPDATE jobs SET state = 'superseded', last_error = ?, updated_at = ? \
+             WHERE serial_key = ? AND state = 'queued' AND id < ?",
+        )
+        .bind(format!("superseded by job {id}"))
+        .bind(now)
+        .bind(key)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(Some(id))
+}
+
 mod deploys;
+mod lifecycle;
 pub use deploys::{DeployRecord, LockOutcome};
+pub use lifecycle::Interrupted;
 
 #[cfg(test)]
 mod tests;

@@ -118,6 +118,34 @@ impl Progress<'_> {
     }
 }
 
+/// Ends a quarantined deploy job's traces as failed with `status`: its deployment (if it made
+/// one), and its reply comment or check run.
+pub async fn report_quarantined(
+    github: &GitHub,
+    job: &Job,
+    req: &DeployRequest,
+    status: &str,
+) -> Result<(), GitHubError> {
+    if let Some(deployment) = job.deployment_id.and_then(|id| u64::try_from(id).ok()) {
+        github
+            .deployment_status(
+                req.installation_id,
+                &req.repo,
+                deployment,
+                DeploymentState::Failure,
+                "this deploy stopped the server; it will not be retried",
+                None,
+            )
+            .await?;
+    }
+    let progress = Progress {
+        github,
+        req,
+        check_run: job.check_run_id.and_then(|id| u64::try_from(id).ok()),
+    };
+    progress.finish(false, status, "").await
+}
+
 fn details_or(status: &str, details: &str) -> String {
     if details.is_empty() {
         status.to_owned()
@@ -155,7 +183,7 @@ pub async fn run(
             return Ok(DeployEnd::Waiting(format!("cannot take the deploy lock: {e}")));
         }
     }
-    let result = locked(&mut progress, store, settings, &target).await;
+    let result = locked(&mut progress, store, settings, job.id, &target).await;
     if let Err(e) = store.unlock(&target, job.id).await {
         tracing::error!("cannot release the deploy lock of {target}: {e}");
     }
@@ -166,6 +194,7 @@ async fn locked(
     progress: &mut Progress<'_>,
     store: &Store,
     settings: &DeploySettings,
+    job_id: i64,
     target: &str,
 ) -> Result<(), GitHubError> {
     let (github, req) = (progress.github, progress.req);
@@ -177,7 +206,11 @@ async fn locked(
             "status": "in_progress",
             "started_at": crate::clock::timestamp_now(),
         });
-        progress.check_run = Some(github.create_check_run(inst, repo, &body).await?);
+        let check_run = github.create_check_run(inst, repo, &body).await?;
+        if let Err(e) = store.set_check_run(job_id, check_run as i64).await {
+            tracing::warn!("cannot remember check run {check_run}: {e}");
+        }
+        progress.check_run = Some(check_run);
     }
     if !req.force && store.last_deployed(target).await.ok().flatten().as_deref() == Some(req.sha.as_str()) {
         let status = format!(
@@ -199,6 +232,9 @@ async fn locked(
             &format!("{}:{} by {}", req.fleet, req.stage, req.requested_by),
         )
         .await?;
+    if let Err(e) = store.set_deployment(job_id, deployment as i64).await {
+        tracing::warn!("cannot remember deployment {deployment}: {e}");
+    }
     github
         .deployment_status(inst, repo, deployment, DeploymentState::InProgress, "building", None)
         .await?;

@@ -2,8 +2,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use sha2::{Digest, Sha256};
+
+use super::db::NewJob;
 use crate::chatops::{Author, may_hold_command};
-use crate::webhook::{CommentRef, Event, RepoRef};
+use crate::webhook::{CommentRef, Event, PullRequestRef, RepoRef};
 
 /// Plan a pull request (comment + check run).
 pub const PLAN_JOB: &str = "plan";
@@ -77,11 +80,26 @@ fn is_zero_sha(sha: &str) -> bool {
     sha.is_empty() || sha.bytes().all(|b| b == b'0')
 }
 
-/// The job a delivery asks for: `(kind, payload)`. Comments are queued only when they may hold
-/// a command (not by bots, not only inside code or quotes); pushes only to the default branch.
-pub fn job_for(event: &Event) -> Option<(&'static str, String)> {
+/// A command's identity: the comment (repository and id) and a hash of its body, so a
+/// replayed delivery of the same comment is the same command, and an edited body a new one.
+fn command_identity(repo: &RepoRef, comment: &CommentRef) -> String {
+    let body_hash = hex::encode(Sha256::digest(comment.body.as_bytes()));
+    format!("{COMMAND_JOB}:{}/{}:{}:{body_hash}", repo.owner, repo.name, comment.id)
+}
+
+/// The plan job of a pull request: one at a time per pull request, the newest head wins.
+pub fn plan_job(pr: &PullRequestRef) -> NewJob {
+    NewJob {
+        serial_key: Some(format!("{PLAN_JOB}:{}/{}#{}", pr.repo.owner, pr.repo.name, pr.number)),
+        ..NewJob::new(PLAN_JOB, json(pr))
+    }
+}
+
+/// The job a delivery asks for. Comments are queued only when they may hold a command (not by
+/// bots, not only inside code or quotes), once per comment; pushes only to the default branch.
+pub fn job_for(event: &Event) -> Option<NewJob> {
     if let Some(pr) = event.plan_request() {
-        return Some((PLAN_JOB, json(pr)));
+        return Some(plan_job(pr));
     }
     match event {
         Event::IssueComment {
@@ -103,7 +121,10 @@ pub fn job_for(event: &Event) -> Option<(&'static str, String)> {
                     number: *issue_number,
                     comment: comment.clone(),
                 };
-                (COMMAND_JOB, json(&request))
+                NewJob {
+                    identity: Some(command_identity(repo, comment)),
+                    ..NewJob::new(COMMAND_JOB, json(&request))
+                }
             })
         }
         Event::Push {
@@ -121,7 +142,7 @@ pub fn job_for(event: &Event) -> Option<(&'static str, String)> {
                 after: after.clone(),
                 branch: default.clone(),
             };
-            Some((PUSH_JOB, json(&request)))
+            Some(NewJob::new(PUSH_JOB, json(&request)))
         }
         _ => None,
     }

@@ -19,7 +19,8 @@ struct Histogram {
 
 #[derive(Default)]
 struct Inner {
-    deliveries: BTreeMap<(String, String), u64>,
+    /// Labels from fixed lists only: a request must not be able to add series.
+    deliveries: BTreeMap<(&'static str, &'static str), u64>,
     github_calls: BTreeMap<(String, String), u64>,
     jobs: BTreeMap<(String, String), Histogram>,
 }
@@ -34,13 +35,11 @@ fn escape(value: &str) -> String {
 }
 
 impl Metrics {
-    /// A delivery of `event` and what became of it (accepted, duplicate, ignored, unauthorized, invalid).
-    pub fn delivery(&self, event: &str, result: &str) {
+    /// A delivery of `event` (a known event name, `other` or `unverified`) and what became of
+    /// it (accepted, duplicate, ignored, unauthorized, invalid).
+    pub fn delivery(&self, event: &'static str, result: &'static str) {
         let mut inner = self.inner.lock().expect("metrics");
-        *inner
-            .deliveries
-            .entry((event.to_owned(), result.to_owned()))
-            .or_default() += 1;
+        *inner.deliveries.entry((event, result)).or_default() += 1;
     }
 
     /// A GitHub API call and its HTTP status (0: no answer).
@@ -92,6 +91,8 @@ impl Metrics {
                 ("running", c.running),
                 ("done", c.done),
                 ("failed", c.failed),
+                ("superseded", c.superseded),
+                ("quarantined", c.quarantined),
             ] {
                 let _ = writeln!(out, "fleet_jobs{{state=\"{state}\"}} {n}");
             }

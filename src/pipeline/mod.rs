@@ -3,7 +3,8 @@
 //! A delivery is acknowledged once it and its job are committed to SQLite; workers take jobs
 //! from there, so nothing queued is lost when the process stops or crashes. On shutdown the
 //! server stops accepting, running jobs get a grace period, and what is still queued stays
-//! queued for the next start (a job cut off mid-run is run again then).
+//! queued for the next start (a job a graceful stop cut off mid-run is run again then). A job
+//! the process died under is quarantined at the next start ([`quarantine`]).
 
 pub mod command_job;
 pub mod db;
@@ -12,6 +13,7 @@ pub mod jobs;
 pub mod metrics;
 pub mod plan_job;
 pub mod push_job;
+pub mod quarantine;
 
 use std::fmt;
 use std::future::Future;
@@ -77,12 +79,31 @@ pub async fn serve(
     let store = Store::open(&config.database_url)
         .await
         .map_err(|e| anyhow::anyhow!("cannot open the database {}: {e}", config.database_url))?;
-    let recovered = store.recover().await?;
-    if recovered > 0 {
-        tracing::warn!(recovered, "jobs interrupted by the last stop are queued again");
+    let interrupted = store.recover_interrupted().await?;
+    if interrupted.requeued > 0 {
+        tracing::warn!(
+            requeued = interrupted.requeued,
+            "jobs a graceful stop interrupted are queued again"
+        );
+    }
+    if !interrupted.quarantined.is_empty() {
+        let github = github.clone();
+        tokio::spawn(async move {
+            for job in interrupted.quarantined {
+                tracing::error!(
+                    id = job.id,
+                    kind = %job.kind,
+                    "the server died while this job ran: quarantined, not retried"
+                );
+                if let Err(e) = quarantine::report(&github, &job).await {
+                    tracing::error!(id = job.id, "cannot report the quarantined job: {e}");
+                }
+            }
+        });
     }
     let wake = Arc::new(Notify::new());
     let (stop_tx, stop_rx) = watch::channel(false);
+    let stop_tx = Arc::new(stop_tx);
     let mut workers = Vec::new();
     for n in 0..config.workers.max(1) {
         let worker = Worker {
@@ -100,10 +121,24 @@ pub async fn serve(
         secrets: config.webhook_secrets.clone(),
         metrics,
         wake: Arc::clone(&wake),
+        body_budget: Default::default(),
     });
     tracing::info!(addr = %listener.local_addr()?, "fleet serve: listening");
+    // At the signal, first: workers take no new job, and the running ones are marked as cut off
+    // by a stop (not a crash, should the process be killed before they end).
+    let stopping = {
+        let (store, stop_tx, wake) = (store.clone(), Arc::clone(&stop_tx), Arc::clone(&wake));
+        async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+            wake.notify_waiters();
+            if let Err(e) = store.mark_stopping().await {
+                tracing::error!("cannot mark the running jobs as stopping: {e}");
+            }
+        }
+    };
     axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(stopping)
         .await?;
     tracing::info!("shutting down: waiting for running jobs");
     let _ = stop_tx.send(true);
@@ -115,6 +150,11 @@ pub async fn serve(
             tracing::warn!("a job did not finish within the grace period; it runs again at the next start");
             abort.abort();
         }
+    }
+    match store.requeue_running().await {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(requeued = n, "jobs cut off by the stop are queued for the next start"),
+        Err(e) => tracing::error!("cannot queue the cut-off jobs again (they are marked as stopping): {e}"),
     }
     store.close().await;
     Ok(())
@@ -203,6 +243,13 @@ impl Worker {
                 break;
             }
             match self.store.claim().await {
+                Ok(Some(job)) if *self.stop.borrow() => {
+                    // Claimed as the stop began: back to the queue, not started.
+                    if let Err(e) = self.store.defer(job.id, Duration::ZERO, "the server is stopping").await {
+                        tracing::error!(worker = n, "cannot put job {} back in the queue: {e}", job.id);
+                    }
+                    break;
+                }
                 Ok(Some(job)) => self.run_job(job).await,
                 Ok(None) => {
                     tokio::select! {
@@ -222,11 +269,6 @@ impl Worker {
     /// A plan job; `Err((error, retry))` when it failed.
     async fn plan(&self, job: &Job, pr: &PullRequestRef) -> Result<(), (String, bool, Option<Duration>)> {
         let known_check = job.check_run_id.and_then(|id| u64::try_from(id).ok());
-        if job.attempts > MAX_ATTEMPTS {
-            let why = format!("gave up after {MAX_ATTEMPTS} attempts (the server stopped during each)");
-            let _ = plan_job::report_failure(&self.github, pr, known_check, &why).await;
-            return Err((why, false, None));
-        }
         let result = async {
             let check = match known_check {
                 Some(id) => id,

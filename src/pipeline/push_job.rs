@@ -2,7 +2,7 @@
 //! whose route opts in with `auto-deploy=#true` and whose fleet directory changed. The commit
 //! is on the base repository's default branch, so its code is ours to build.
 
-use super::db::Store;
+use super::db::{NewJob, Store};
 use super::jobs::{DEPLOY_JOB, DeployRequest, PushRequest, Trigger};
 use crate::action::merge_deploys;
 use crate::config::LoadOptions;
@@ -46,7 +46,7 @@ pub async fn run(github: &GitHub, store: &Store, delivery: &str, req: &PushReque
         };
         let payload = serde_json::to_string(&deploy).unwrap_or_default();
         let key = format!("{DEPLOY_JOB}:{}:{}", deploy.fleet, deploy.stage);
-        super::command_job::enqueue(store, delivery, DEPLOY_JOB, &key, &payload).await?;
+        super::command_job::enqueue(store, delivery, &key, &NewJob::new(DEPLOY_JOB, payload)).await?;
     }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! GitHub webhooks: signature checks (X-Hub-Signature-256) and deliveries parsed into our own
 //! [`Event`] enum. The HTTP side (POST /webhook, /healthz, /metrics) is in [`server`].
 
+pub mod body;
 pub mod server;
 
 use std::fmt;
@@ -32,10 +33,7 @@ impl fmt::Debug for Secret {
 /// Whether `header` (`sha256=<hex>`) is the HMAC-SHA256 of `body` under any of `secrets`
 /// (several during a rotation). Compared in constant time.
 pub fn verify_signature(secrets: &[Secret], body: &[u8], header: Option<&str>) -> bool {
-    let Some(hex_digest) = header.and_then(|h| h.trim().strip_prefix("sha256=")) else {
-        return false;
-    };
-    let Ok(expected) = hex::decode(hex_digest) else {
+    let Some(expected) = signature_digest(header) else {
         return false;
     };
     secrets.iter().any(|secret| {
@@ -45,6 +43,13 @@ pub fn verify_signature(secrets: &[Secret], body: &[u8], header: Option<&str>) -
         mac.update(body);
         mac.verify_slice(&expected).is_ok()
     })
+}
+
+/// The digest of an `X-Hub-Signature-256` header (`sha256=` and 64 hex digits); `None` when
+/// missing or malformed, so such a request can be refused before its body is read.
+pub fn signature_digest(header: Option<&str>) -> Option<Vec<u8>> {
+    let hex_digest = header?.trim().strip_prefix("sha256=")?;
+    hex::decode(hex_digest).ok().filter(|d| d.len() == 32)
 }
 
 /// `sha256=<hex>` for `body` under `secret` (tests, load scripts).

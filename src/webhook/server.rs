@@ -6,20 +6,18 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::body::Body;
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
 use tokio::sync::Notify;
 
-use super::{Event, Secret, parse_event, verify_signature};
+use super::body::{BodyBudget, BodyError};
+use super::{Event, Secret, parse_event, signature_digest, verify_signature};
 use crate::pipeline::db::{Store, Stored};
 use crate::pipeline::metrics::Metrics;
-
-/// GitHub caps webhook payloads at 25 MB; anything larger is refused before it is read.
-pub const MAX_BODY_BYTES: usize = 25 * 1024 * 1024;
 
 pub struct AppState {
     pub store: Store,
@@ -27,6 +25,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Wakes a worker when a job was queued.
     pub wake: Arc<Notify>,
+    /// Bounds the bytes of bodies read before their signature is checked.
+    pub body_budget: BodyBudget,
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
@@ -34,7 +34,6 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/webhook", post(webhook))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
 
@@ -42,21 +41,93 @@ fn reply(status: StatusCode, value: serde_json::Value) -> Response {
     (status, axum::Json(value)).into_response()
 }
 
-async fn webhook(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
-    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let event_name = text("x-github-event").unwrap_or("").to_owned();
-    let label_for_metrics = if event_name.is_empty() {
-        "none"
-    } else {
-        event_name.as_str()
-    };
-    if !verify_signature(&state.secrets, &body, text("x-hub-signature-256")) {
-        state.metrics.delivery(label_for_metrics, "unauthorized");
-        return reply(
-            StatusCode::UNAUTHORIZED,
-            json!({ "error": "missing or wrong X-Hub-Signature-256" }),
-        );
+/// The events the App handles or may be sent (its subscriptions and GitHub's own); only these
+/// name themselves in /metrics.
+const KNOWN_EVENTS: &[&str] = &[
+    "ping",
+    "push",
+    "pull_request",
+    "pull_request_review",
+    "pull_request_review_comment",
+    "issue_comment",
+    "issues",
+    "check_run",
+    "check_suite",
+    "status",
+    "deployment",
+    "deployment_status",
+    "workflow_run",
+    "workflow_job",
+    "installation",
+    "installation_repositories",
+    "installation_target",
+    "github_app_authorization",
+    "create",
+    "delete",
+    "release",
+    "repository",
+    "meta",
+];
+
+/// The metrics label of a signed delivery's event: the event itself when known, else `other`
+/// (`none` without the header), so no request can add labels of its choosing.
+fn event_label(event_name: &str) -> &'static str {
+    match event_name {
+        "" => "none",
+        name => KNOWN_EVENTS
+            .iter()
+            .find(|known| **known == name)
+            .copied()
+            .unwrap_or("other"),
     }
+}
+
+/// The label of a request whose signature did not verify: nothing it sent is kept.
+const UNVERIFIED: &str = "unverified";
+
+fn unauthorized(state: &AppState) -> Response {
+    state.metrics.delivery(UNVERIFIED, "unauthorized");
+    reply(
+        StatusCode::UNAUTHORIZED,
+        json!({ "error": "missing or wrong X-Hub-Signature-256" }),
+    )
+}
+
+/// The answer to a body that was not read (too large, no budget, too slow, broken).
+fn unread(state: &AppState, e: &BodyError) -> Response {
+    let (status, result) = match e {
+        BodyError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+        BodyError::Busy => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
+        BodyError::TooSlow(_) => (StatusCode::REQUEST_TIMEOUT, "too_slow"),
+        BodyError::Read(_) => (StatusCode::BAD_REQUEST, "unreadable"),
+    };
+    state.metrics.delivery(UNVERIFIED, result);
+    let mut response = reply(status, json!({ "error": e.to_string() }));
+    if matches!(e, BodyError::Busy) {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+    }
+    response
+}
+
+async fn webhook(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    // Without a well-formed signature there is nothing to check the body against: not read.
+    if signature_digest(text("x-hub-signature-256")).is_none() {
+        return unauthorized(&state);
+    }
+    let declared = text("content-length").and_then(|v| v.parse::<u64>().ok());
+    let body = match state.body_budget.read(body, declared).await {
+        Ok(b) => b,
+        Err(e) => return unread(&state, &e),
+    };
+    let body = &body.bytes;
+    if !verify_signature(&state.secrets, body, text("x-hub-signature-256")) {
+        return unauthorized(&state);
+    }
+    let event_name = text("x-github-event").unwrap_or("").to_owned();
+    let label_for_metrics = event_label(&event_name);
     let Some(delivery) = text("x-github-delivery").filter(|d| !d.is_empty() && d.len() <= 200) else {
         state.metrics.delivery(label_for_metrics, "invalid");
         return reply(StatusCode::BAD_REQUEST, json!({ "error": "missing X-GitHub-Delivery" }));
@@ -65,10 +136,10 @@ async fn webhook(State(state): State<Arc<AppState>>, headers: HeaderMap, body: B
         state.metrics.delivery(label_for_metrics, "invalid");
         return reply(StatusCode::BAD_REQUEST, json!({ "error": "missing X-GitHub-Event" }));
     }
-    let event = match parse_event(&event_name, &body) {
+    let event = match parse_event(&event_name, body) {
         Ok(e) => e,
         Err(e) => {
-            state.metrics.delivery(&event_name, "invalid");
+            state.metrics.delivery(label_for_metrics, "invalid");
             return reply(StatusCode::BAD_REQUEST, json!({ "error": e.to_string() }));
         }
     };
@@ -79,16 +150,11 @@ async fn webhook(State(state): State<Arc<AppState>>, headers: HeaderMap, body: B
     };
     match state
         .store
-        .store_delivery(
-            delivery,
-            &event_name,
-            action.as_deref(),
-            job.as_ref().map(|(k, p)| (*k, p.as_str())),
-        )
+        .store_delivery(delivery, &event_name, action.as_deref(), job.as_ref())
         .await
     {
         Ok(Stored::Duplicate) => {
-            state.metrics.delivery(&event_name, "duplicate");
+            state.metrics.delivery(label_for_metrics, "duplicate");
             reply(StatusCode::OK, json!({ "status": "duplicate", "delivery": delivery }))
         }
         Ok(Stored::New { job }) => {
@@ -97,7 +163,7 @@ async fn webhook(State(state): State<Arc<AppState>>, headers: HeaderMap, body: B
                 (Event::Ignored { .. }, None) => "ignored",
                 (_, None) => "accepted",
             };
-            state.metrics.delivery(&event_name, result);
+            state.metrics.delivery(label_for_metrics, result);
             if job.is_some() {
                 state.wake.notify_one();
             }
@@ -109,7 +175,7 @@ async fn webhook(State(state): State<Arc<AppState>>, headers: HeaderMap, body: B
         }
         Err(e) => {
             tracing::error!(delivery, "cannot store the delivery: {e}");
-            state.metrics.delivery(&event_name, "error");
+            state.metrics.delivery(label_for_metrics, "error");
             reply(
                 StatusCode::SERVICE_UNAVAILABLE,
                 json!({ "error": "cannot store the delivery; redeliver later" }),

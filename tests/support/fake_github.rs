@@ -175,6 +175,33 @@ impl FakeGitHub {
     }
 }
 
+impl FakeGitHub {
+    /// Fails listing the requests the OpenAPI subset rejected, if any.
+    pub fn assert_no_violations(&self) {
+        let w = self.world();
+        assert!(
+            w.violations.is_empty(),
+            "requests the OpenAPI subset rejects: {:#?}",
+            w.violations
+        );
+    }
+}
+
+/// A real webhook payload of the vendored fixtures (`webhooks/<event>/<file>`).
+pub fn webhook_fixture(event: &str, file: &str) -> Value {
+    let path = fixtures_external().join("webhooks").join(event).join(file);
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+/// A local port free now (for the app to listen on, or for a server that is not there).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 struct Gate {
     spec: Spec,
     world: Arc<Mutex<World>>,
@@ -220,6 +247,9 @@ async fn handle(State(gate): State<Arc<Gate>>, method: Method, uri: Uri, headers
     let path = uri.path().to_owned();
     // codeload: where the tarball operation redirects (not the API; no token, as on GitHub).
     if let Some(rest) = path.strip_prefix("/_codeload/") {
+        while gate.world.lock().unwrap().deploy.hang_tarball {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         let mut world = gate.world.lock().unwrap();
         let (repo, sha) = rest.rsplit_once('/').unwrap_or((rest, ""));
         return match deploy::tarball(&world, repo, sha) {

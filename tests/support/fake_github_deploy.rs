@@ -44,6 +44,8 @@ pub struct DeployWorld {
     pub reactions: Vec<(u64, String)>,
     pub deployments: Vec<FakeDeployment>,
     pub tarballs_served: usize,
+    /// While set, source downloads (codeload) never answer (a deploy stuck mid-run).
+    pub hang_tarball: bool,
 }
 
 /// The paths that differ between two commits' file maps.

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use sqlx::Row;
 
-use super::{Store, now_ms};
+use super::{NewJob, Store, insert_job, now_ms};
 
 /// Whether a job got a fleet+stage's lock.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,29 +20,13 @@ pub enum LockOutcome {
 }
 
 impl Store {
-    /// Queues a job on behalf of `delivery_id` (a job spawned by another job) under `key`,
+    /// Queues `job` on behalf of `delivery_id` (a job spawned by another job) under `key`,
     /// unique per delivery; `None` when that key was queued already (a retried job).
-    pub async fn enqueue(
-        &self,
-        delivery_id: &str,
-        kind: &str,
-        key: &str,
-        payload: &str,
-    ) -> Result<Option<i64>, sqlx::Error> {
-        let now = now_ms();
-        let done = sqlx::query(
-            "INSERT OR IGNORE INTO jobs (delivery_id, kind, payload, created_at, updated_at, dedupe_key) \
-             VALUES (?, ?, ?, ?, ?, ?)",
-        )
-        .bind(delivery_id)
-        .bind(kind)
-        .bind(payload)
-        .bind(now)
-        .bind(now)
-        .bind(key)
-        .execute(&self.pool)
-        .await?;
-        Ok((done.rows_affected() == 1).then(|| done.last_insert_rowid()))
+    pub async fn enqueue(&self, delivery_id: &str, key: &str, job: &NewJob) -> Result<Option<i64>, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        let id = insert_job(&mut tx, delivery_id, job, Some(key)).await?;
+        tx.commit().await?;
+        Ok(id)
     }
 
     /// Whether `key` was queued for `delivery_id` already.

@@ -1,0 +1,85 @@
+//! Jobs across a stop of the server. A graceful stop (SIGTERM) marks the running jobs
+//! `stop_requested` and, once they finished or the grace ran out, puts the unfinished ones back
+//! in the queue. A job still `running` at the next start without that mark was running when the
+//! process died: it may be what killed it (an input that aborts the process would kill it at
+//! every restart), so it is `quarantined` and never run again, and whatever deploy lock it
+//! held is released.
+
+use super::{JOB_COLUMNS, Job, Store, job_from_row, now_ms};
+
+/// What start-up found of the jobs the last process left running.
+#[derive(Debug, Default)]
+pub struct Interrupted {
+    /// Cut off by a graceful stop: queued again.
+    pub requeued: u64,
+    /// Running when the process died: quarantined, to be reported to their pull requests.
+    pub quarantined: Vec<Job>,
+}
+
+impl Store {
+    /// Sorts out the jobs a previous process left running (call once, before any worker runs).
+    pub async fn recover_interrupted(&self) -> Result<Interrupted, sqlx::Error> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        let requeued = sqlx::query(
+            "UPDATE jobs SET state = 'queued', attempts = MAX(attempts - 1, 0), stop_requested = 0, \
+             last_error = 'interrupted by a graceful stop', updated_at = ? \
+             WHERE state = 'running' AND stop_requested = 1",
+        )
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let rows = sqlx::query(&format!(
+            "UPDATE jobs SET state = 'quarantined', \
+             last_error = 'the server died while running it: quarantined, not retried', updated_at = ? \
+             WHERE state = 'running' RETURNING {JOB_COLUMNS}"
+        ))
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await?;
+        let quarantined: Vec<Job> = rows.iter().map(job_from_row).collect();
+        for job in &quarantined {
+            sqlx::query("DELETE FROM deploy_locks WHERE job_id = ?")
+                .bind(job.id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(Interrupted { requeued, quarantined })
+    }
+
+    /// A graceful stop began: the jobs running now are not crashes if the process dies before
+    /// they end. Returns how many.
+    pub async fn mark_stopping(&self) -> Result<u64, sqlx::Error> {
+        let n = sqlx::query("UPDATE jobs SET stop_requested = 1 WHERE state = 'running'")
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(n)
+    }
+
+    /// After a graceful stop's grace: the jobs still running go back to the queue (the
+    /// interrupted start is not counted as an attempt). Returns how many.
+    pub async fn requeue_running(&self) -> Result<u64, sqlx::Error> {
+        let n = sqlx::query(
+            "UPDATE jobs SET state = 'queued', attempts = MAX(attempts - 1, 0), stop_requested = 0, \
+             last_error = 'interrupted by a graceful stop', updated_at = ? WHERE state = 'running'",
+        )
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(n)
+    }
+
+    /// Remembers the GitHub deployment a deploy job created (failed if the job is quarantined).
+    pub async fn set_deployment(&self, id: i64, deployment_id: i64) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE jobs SET deployment_id = ? WHERE id = ?")
+            .bind(deployment_id)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
