@@ -57,10 +57,11 @@ async fn a_registry_that_overflowed_the_v1_parser_fails_its_plan_and_the_app_liv
         .await;
     assert_eq!(status, 202);
     h.wait_for("the next plan", |w| completed(w, 2)).await;
-    let w = h.fake.world();
-    let next = w.check_runs.iter().find(|r| r.head_sha == HEAD).expect("a check run");
-    assert_eq!(next.conclusion.as_deref(), Some("success"), "{next:?}");
-    drop(w);
+    {
+        let w = h.fake.world();
+        let next = w.check_runs.iter().find(|r| r.head_sha == HEAD).expect("a check run");
+        assert_eq!(next.conclusion.as_deref(), Some("success"), "{next:?}");
+    }
     assert!(app.0.try_wait().unwrap().is_none(), "fleet serve died");
     tokio::time::timeout(Duration::from_secs(5), h.metrics(addr))
         .await
