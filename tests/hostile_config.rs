@@ -173,3 +173,12 @@ fn short_lines_render_as_before() {
         .stderr(contains("fleet-registry.kdl:3:5"))
         .stderr(contains("pathh \"fleets/web\""));
 }
+
+/// Found by the kdl_fleet fuzz target: a bad value after a key separated by a multi-byte
+/// space (U+3000) panicked on a char boundary while wording the error (`fleet validate` exit 101).
+#[test]
+fn a_bad_value_after_a_unicode_space_is_a_diagnostic() {
+    let (code, stderr) = validate("registry \"r\"\na\u{3000}b=0b2\n");
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("`0b2` is not a valid number"), "{stderr}");
+}

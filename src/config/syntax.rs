@@ -114,10 +114,16 @@ fn text_of(file: &SourceFile) -> &str {
 
 /// `key=value` around a value at `start`, or just the value.
 fn entry_text(text: &str, start: usize, value: &str) -> String {
-    let before = &text[..start.min(text.len())];
+    let Some(before) = text.get(..start.min(text.len())) else {
+        return value.to_owned();
+    };
     match before.strip_suffix('=') {
         Some(head) => {
-            let key_start = head.rfind(|c: char| c.is_whitespace() || c == ';').map_or(0, |i| i + 1);
+            // After the separator, which may be any Unicode space (U+3000 is three bytes).
+            let key_start = head
+                .char_indices()
+                .rfind(|&(_, c)| c.is_whitespace() || c == ';')
+                .map_or(0, |(i, c)| i + c.len_utf8());
             format!("{}={value}", &head[key_start..])
         }
         None => value.to_owned(),
