@@ -58,7 +58,8 @@ done
 # ---------------------------------------------------------------- toolchain and cargo-fuzz
 # libFuzzer instrumentation needs unstable rustc flags: a nightly toolchain when there is one,
 # else the stable one with RUSTC_BOOTSTRAP=1 (no toolchain can be downloaded on our machines).
-if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+# FUZZ_TOOLCHAIN=stable forces the fallback (to test it).
+if [ "${FUZZ_TOOLCHAIN:-}" != stable ] && rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
   CARGO=(cargo +nightly)
 else
   export RUSTC_BOOTSTRAP=1

@@ -12,9 +12,8 @@ use std::sync::OnceLock;
 use fleetflow::deploy::source_archive::unpack_tarball;
 use libfuzzer_sys::fuzz_target;
 
-/// Limits for the unpacker's new signature (1 MiB, 1,000 entries); `None` until it lands.
-/// ADAPT(unpack-limits): when `UnpackLimits` lands, set this to
-///   `Some(UnpackLimits { max_bytes: 1 << 20, max_entries: 1_000 })` (and import it).
+/// The unpacker's limits in the harness (bytes, entries); `None` until it takes `UnpackLimits`.
+/// ADAPT(unpack-limits): then `Some((1 << 20, 1_000))` (1 MiB, 1,000 entries).
 const LIMITS: Option<(u64, usize)> = None;
 
 /// No single file may grow past this (RLIMIT_FSIZE): a tiny input can declare a sparse file of
@@ -93,8 +92,10 @@ fuzz_target!(|data: &[u8]| {
     let shm_before = names(Path::new("/dev/shm"));
     let archive = gzip(data);
 
-    // ADAPT(unpack-limits): with the new signature, pass the limits:
-    //   let result = unpack_tarball(archive.as_slice(), &d.root, LIMITS.unwrap());
+    // ADAPT(unpack-limits): with the new signature, this line becomes
+    //   let (max_bytes, max_entries) = LIMITS.expect("limits");
+    //   let limits = fleetflow::deploy::source_archive::UnpackLimits { max_bytes, max_entries };
+    //   let result = unpack_tarball(archive.as_slice(), &d.root, limits);
     let result = unpack_tarball(archive.as_slice(), &d.root);
 
     let shm_after = names(Path::new("/dev/shm"));
