@@ -17,8 +17,14 @@ fn known() -> Known {
 fuzz_target!(|data: &[u8]| {
     let body = String::from_utf8_lossy(data);
     let known = known();
-    let user = Author { login: "octocat", kind: "User" };
-    let bot = Author { login: "fleetflow[bot]", kind: "Bot" };
+    let user = Author {
+        login: "octocat",
+        kind: "User",
+    };
+    let bot = Author {
+        login: "fleetflow[bot]",
+        kind: "Bot",
+    };
     let found = parse(&body, &user, &known);
     assert_eq!(
         found.is_some(),

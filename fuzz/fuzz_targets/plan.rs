@@ -30,10 +30,17 @@ fuzz_target!(|data: &[u8]| {
     // A small limit that varies with the input, so cutting is exercised at every length.
     let limit = 40 + data.len() * 37 % 3000;
     let same = plan(Some(&base), &base, None);
-    assert!(same.is_empty(), "a snapshot planned against itself has changes: {:?}", same.changes);
+    assert!(
+        same.is_empty(),
+        "a snapshot planned against itself has changes: {:?}",
+        same.changes
+    );
     markdown_within(&same, limit);
     let change = plan(Some(&base), &head, None);
-    assert!(change.apply_to(&base) == head, "plan(base, head) applied to base is not head");
+    assert!(
+        change.apply_to(&base) == head,
+        "plan(base, head) applied to base is not head"
+    );
     markdown_within(&change, limit);
     std::hint::black_box(render_text(&change, false));
     let fresh = plan(None, &head, None);

@@ -36,7 +36,11 @@ fn dirs() -> &'static Dirs {
                 rlim_cur: MAX_FILE_BYTES,
                 rlim_max: MAX_FILE_BYTES,
             };
-            assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &limit), 0, "setrlimit(RLIMIT_FSIZE)");
+            assert_eq!(
+                libc::setrlimit(libc::RLIMIT_FSIZE, &limit),
+                0,
+                "setrlimit(RLIMIT_FSIZE)"
+            );
         }
         let parent = parent_dir();
         let _ = std::fs::remove_dir_all(&parent);
@@ -105,13 +109,19 @@ fuzz_target!(|data: &[u8]| {
         !name.starts_with("fleet-fuzz-") && !name.starts_with("sem.")
     };
     let new_in_shm: Vec<_> = shm_after.difference(&shm_before).filter(ours).collect();
-    assert!(new_in_shm.is_empty(), "the unpacker wrote to /dev/shm: {new_in_shm:?} ({result:?})");
+    assert!(
+        new_in_shm.is_empty(),
+        "the unpacker wrote to /dev/shm: {new_in_shm:?} ({result:?})"
+    );
     let beside: BTreeSet<_> = names(&d.parent);
     let expected: BTreeSet<std::ffi::OsString> = ["outside", "root"].map(Into::into).into();
     assert_eq!(beside, expected, "the unpacker wrote beside its root ({result:?})");
     let mut outside = Vec::new();
     walk(&d.outside, &mut outside);
-    assert!(outside.is_empty(), "the unpacker wrote outside its root: {outside:?} ({result:?})");
+    assert!(
+        outside.is_empty(),
+        "the unpacker wrote outside its root: {outside:?} ({result:?})"
+    );
 
     let root = d.root.canonicalize().expect("canonical root");
     let mut tree = Vec::new();
@@ -129,7 +139,10 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     if let (Some((max_bytes, max_entries)), Ok(count)) = (LIMITS, &result) {
-        assert!(*count <= max_entries, "{count} entries unpacked over the limit {max_entries}");
+        assert!(
+            *count <= max_entries,
+            "{count} entries unpacked over the limit {max_entries}"
+        );
         let bytes: u64 = tree.iter().filter(|(_, m)| m.is_file()).map(|(_, m)| m.len()).sum();
         assert!(bytes <= max_bytes, "{bytes} bytes unpacked over the limit {max_bytes}");
     }
