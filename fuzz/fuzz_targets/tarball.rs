@@ -12,9 +12,8 @@ use std::sync::OnceLock;
 use fleetflow::deploy::source_archive::unpack_tarball;
 use libfuzzer_sys::fuzz_target;
 
-/// The unpacker's limits in the harness (bytes, entries); `None` until it takes `UnpackLimits`.
-/// ADAPT(unpack-limits): then `Some((1 << 20, 1_000))` (1 MiB, 1,000 entries).
-const LIMITS: Option<(u64, usize)> = None;
+/// The unpacker's limits in the harness (bytes, entries): 1 MiB, 1,000 entries.
+const LIMITS: (u64, usize) = (1 << 20, 1_000);
 
 /// No single file may grow past this (RLIMIT_FSIZE): a tiny input can declare a sparse file of
 /// gigabytes, and /dev/shm is memory shared with everyone on the machine.
@@ -96,11 +95,9 @@ fuzz_target!(|data: &[u8]| {
     let shm_before = names(Path::new("/dev/shm"));
     let archive = gzip(data);
 
-    // ADAPT(unpack-limits): with the new signature, this line becomes
-    //   let (max_bytes, max_entries) = LIMITS.expect("limits");
-    //   let limits = fleetflow::deploy::source_archive::UnpackLimits { max_bytes, max_entries };
-    //   let result = unpack_tarball(archive.as_slice(), &d.root, limits);
-    let result = unpack_tarball(archive.as_slice(), &d.root);
+    let (max_bytes, max_entries) = LIMITS;
+    let limits = fleetflow::deploy::source_archive::UnpackLimits { max_bytes, max_entries };
+    let result = unpack_tarball(archive.as_slice(), &d.root, limits);
 
     let shm_after = names(Path::new("/dev/shm"));
     // Other fuzz processes (-jobs) and POSIX semaphores come and go there by themselves.
@@ -138,7 +135,7 @@ fuzz_target!(|data: &[u8]| {
             );
         }
     }
-    if let (Some((max_bytes, max_entries)), Ok(count)) = (LIMITS, &result) {
+    if let Ok(count) = &result {
         assert!(
             *count <= max_entries,
             "{count} entries unpacked over the limit {max_entries}"
