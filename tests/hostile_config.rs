@@ -182,3 +182,14 @@ fn a_bad_value_after_a_unicode_space_is_a_diagnostic() {
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("`0b2` is not a valid number"), "{stderr}");
 }
+
+/// Found by the kdl_fleet fuzz target: the `kdl` crate's v1 parser panics (an index out of
+/// bounds) on this line; it runs on its own thread, so the file gets a diagnostic and the
+/// process lives on.
+#[test]
+fn a_panic_of_the_v1_parser_is_a_diagnostic() {
+    let line = "nod00000000007784172466221693208.22\u{fffd}\u{fffd}\u{fffd}\u{fffd}6\u{fffd}26131\u{c}(true";
+    let (code, stderr) = validate(&format!("registry \"r\"\n{line}"));
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("invalid KDL"), "{stderr}");
+}
