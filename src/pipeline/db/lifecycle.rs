@@ -7,6 +7,11 @@
 
 use super::{JOB_COLUMNS, Job, Store, job_from_row, now_ms};
 
+/// Puts running jobs back in the queue after a graceful stop, not counting the cut-off start as
+/// an attempt (bind: now).
+const REQUEUE_RUNNING: &str = "UPDATE jobs SET state = 'queued', attempts = MAX(attempts - 1, 0), stop_requested = 0, \
+     last_error = 'interrupted by a graceful stop', updated_at = ? WHERE state = 'running'";
+
 /// What start-up found of the jobs the last process left running.
 #[derive(Debug, Default)]
 pub struct Interrupted {
@@ -21,15 +26,11 @@ impl Store {
     pub async fn recover_interrupted(&self) -> Result<Interrupted, sqlx::Error> {
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
-        let requeued = sqlx::query(
-            "UPDATE jobs SET state = 'queued', attempts = MAX(attempts - 1, 0), stop_requested = 0, \
-             last_error = 'interrupted by a graceful stop', updated_at = ? \
-             WHERE state = 'running' AND stop_requested = 1",
-        )
-        .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        let requeued = sqlx::query(&format!("{REQUEUE_RUNNING} AND stop_requested = 1"))
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
         let rows = sqlx::query(&format!(
             "UPDATE jobs SET state = 'quarantined', \
              last_error = 'the server died while running it: quarantined, not retried', updated_at = ? \
@@ -62,14 +63,11 @@ impl Store {
     /// After a graceful stop's grace: the jobs still running go back to the queue (the
     /// interrupted start is not counted as an attempt). Returns how many.
     pub async fn requeue_running(&self) -> Result<u64, sqlx::Error> {
-        let n = sqlx::query(
-            "UPDATE jobs SET state = 'queued', attempts = MAX(attempts - 1, 0), stop_requested = 0, \
-             last_error = 'interrupted by a graceful stop', updated_at = ? WHERE state = 'running'",
-        )
-        .bind(now_ms())
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
+        let n = sqlx::query(REQUEUE_RUNNING)
+            .bind(now_ms())
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
         Ok(n)
     }
 
