@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use stats::percentile;
 
-use fleetflow::pipeline::db::Store;
+use fleetflow::application::jobs::db::Store;
 use fleetflow::webhook::sign;
 
 const SECRET: &str = "load-secret";

@@ -1,20 +1,24 @@
 //! fleetflow: from a pull request to running servers.
 //!
-//! Data flows config → plan → pipeline → build/deploy; the front doors (CLI, GitHub App,
-//! Action) are thin layers over this library.
+//! Three front doors (the CLI, the GitHub App's webhook server, the Action) over one
+//! application layer ([`application`]: every workflow once), which works on the domain
+//! (configuration, plans, chat-ops) through adapters (GitHub, Docker, SSH, cloud providers).
+//! `tests/architecture.rs` keeps the arrows pointing that way.
 
 pub mod action;
-pub mod build;
+pub mod application;
 pub mod chatops;
 pub mod cli;
 pub mod clock;
 pub mod cloud;
 pub mod config;
-pub mod deploy;
+pub mod console;
 pub mod docker;
+pub mod event;
 pub mod github;
 pub mod images;
-pub mod pipeline;
+pub mod operator;
 pub mod plan;
+pub mod secret;
 pub mod ssh;
 pub mod webhook;

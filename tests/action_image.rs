@@ -22,7 +22,7 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use fake_github::fixtures_external;
-use fleetflow::action::parse_outputs;
+use fleetflow::action::runner::parse_outputs;
 use fleetflow::plan::PLAN_MARKER;
 use serde_json::Value;
 

@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use assert_cmd::Command;
-use fleetflow::build::{BuildError, BuildOptions, plan_builds};
+use fleetflow::application::image_build::{BuildError, BuildOptions, plan_builds};
 use fleetflow::config::load::load_fleet_file;
 
 fn fleet_file(dir: &Path, build: &str) -> std::path::PathBuf {

@@ -19,9 +19,9 @@ use cloudflare_bench::{ZONE, addresses, cloudflare_actions, fleet, provider_for,
 use fake_cloudflare::TOKEN;
 use fleetflow::cloud::cloudflare::{CloudflareError, CloudflareSettings, DEFAULT_API_URL};
 use fleetflow::cloud::infra::{self, ProviderSet, Scope};
-use fleetflow::cloud::references::{Unresolved, resolve};
 use fleetflow::cloud::{Action, CloudProvider, Op, ProviderError, RetryConfig, apply_actions, remaining};
 use fleetflow::config::cloud::{CloudflareProvider as CloudflareConfig, Setting};
+use fleetflow::plan::references::{Unresolved, resolve};
 use fleetflow::plan::state::{State, StateResource};
 use fleetflow::plan::{self, KNOWN_AFTER_APPLY};
 

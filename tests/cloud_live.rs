@@ -14,7 +14,7 @@ use cloud_fixture::snapshot;
 use fleetflow::cloud::Op;
 use fleetflow::cloud::cloudflare::desired_attributes;
 use fleetflow::cloud::infra::{self, Scope, action_for, ordered, provider_for};
-use fleetflow::cloud::references;
+use fleetflow::plan::references;
 use fleetflow::plan::state::{State, StateResource};
 use fleetflow::plan::{self, KNOWN_AFTER_APPLY, Plan, Snapshot};
 

@@ -4,8 +4,8 @@ mod support;
 
 use std::path::Path;
 
-use fleetflow::build::credentials::{CredentialSource, find_credentials, registry_host};
-use fleetflow::build::{BuildOptions, plan_builds};
+use fleetflow::application::image_build::credentials::{CredentialSource, find_credentials, registry_host};
+use fleetflow::application::image_build::{BuildOptions, plan_builds};
 use fleetflow::config::load::load_fleet_file;
 use fleetflow::docker::{Builder, argv};
 use predicates::str::contains;

@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use std::process::{Child, Command};
 use std::time::Duration;
 
-use fleetflow::pipeline::db::{JobCounts, Store};
+use fleetflow::application::jobs::db::{JobCounts, Store};
 use fleetflow::plan::PLAN_MARKER;
 use serve_harness::*;
 

@@ -12,7 +12,7 @@ mod support;
 use std::time::Duration;
 
 use deploy_scenario::*;
-use fleetflow::pipeline::db::Store;
+use fleetflow::application::jobs::db::Store;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deploy_the_server_died_under_fails_its_deployment_and_reply_and_frees_the_lock() {

@@ -8,8 +8,8 @@ mod serve_harness;
 
 use std::time::Duration;
 
-use fleetflow::pipeline::PLAN_JOB;
-use fleetflow::pipeline::db::Store;
+use fleetflow::application::jobs::PLAN_JOB;
+use fleetflow::application::jobs::db::Store;
 use fleetflow::plan::PLAN_MARKER;
 use serve_harness::*;
 

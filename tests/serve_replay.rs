@@ -11,8 +11,8 @@ mod support;
 use std::time::Duration;
 
 use deploy_scenario::*;
-use fleetflow::pipeline::db::Store;
-use fleetflow::pipeline::{COMMAND_JOB, DEPLOY_JOB};
+use fleetflow::application::jobs::db::Store;
+use fleetflow::application::jobs::{COMMAND_JOB, DEPLOY_JOB};
 
 /// One `/deploy` comment delivery, sent five times with five delivery ids: the first is queued,
 /// the four replays are acknowledged as duplicates; one command job, one reply, one deployment.

@@ -10,7 +10,7 @@ mod serve_harness;
 use std::time::Duration;
 
 use fake_github::fixtures_external;
-use fleetflow::pipeline::db::Store;
+use fleetflow::application::jobs::db::Store;
 use fleetflow::plan::PLAN_MARKER;
 use fleetflow::webhook::{parse_event, sign};
 use serde_json::{Value, json};

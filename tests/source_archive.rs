@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use fleetflow::deploy::source_archive::{ArchiveError, UnpackLimits, unpack_tarball};
+use fleetflow::application::deploy::source_archive::{ArchiveError, UnpackLimits, unpack_tarball};
 
 enum Entry<'a> {
     Dir(&'a str),

@@ -9,7 +9,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use fleetflow::deploy::source_archive::unpack_tarball;
+use fleetflow::application::deploy::source_archive::unpack_tarball;
 use libfuzzer_sys::fuzz_target;
 
 /// The unpacker's limits in the harness (bytes, entries): 1 MiB, 1,000 entries.
@@ -96,7 +96,7 @@ fuzz_target!(|data: &[u8]| {
     let archive = gzip(data);
 
     let (max_bytes, max_entries) = LIMITS;
-    let limits = fleetflow::deploy::source_archive::UnpackLimits { max_bytes, max_entries };
+    let limits = fleetflow::application::deploy::source_archive::UnpackLimits { max_bytes, max_entries };
     let result = unpack_tarball(archive.as_slice(), &d.root, limits);
 
     let shm_after = names(Path::new("/dev/shm"));

@@ -2,7 +2,8 @@
 //! `parse_event` returns Ok or Err, never panics; signatures check as they should.
 #![no_main]
 
-use fleetflow::webhook::{Secret, parse_event, sign, verify_signature};
+use fleetflow::secret::Secret;
+use fleetflow::webhook::{parse_event, sign, verify_signature};
 use libfuzzer_sys::fuzz_target;
 
 /// The events we act on, one we know only by name, and one we do not know at all.

@@ -2,7 +2,7 @@
 //! loader (`load_workspace` over `MemoryFiles`), and exercising what is done with the result
 //! (diagnostics as the App and the CLI show them, snapshots for the plan).
 
-use fleetflow::cli::{ColorChoice, Console};
+use fleetflow::console::{ColorChoice, Console};
 use fleetflow::config::load::fleet_file_path;
 use fleetflow::config::{LoadError, LoadOptions, MemoryFiles, Workspace, load_workspace};
 use fleetflow::plan::Snapshot;

@@ -1,179 +1,102 @@
-//! The containerized GitHub Action (`fleet action`, issue 8): what the runner hands a Docker
-//! action (INPUT_* variables, the event file, GITHUB_OUTPUT / GITHUB_STEP_SUMMARY files) and
-//! what it expects back (multiline outputs, `::error` annotations).
+//! The containerized GitHub Action (`fleet action`, action.yml): what the runner passes
+//! (GITHUB_* variables, INPUT_* inputs, the event file) becomes a validated [`ActionRequest`];
+//! the workflows are the application layer's, with the Action's ways to report: the log,
+//! `::error` annotations, the step summary, outputs and the job token's plan comment.
 
-use std::collections::BTreeSet;
-use std::hash::{BuildHasher, Hasher};
-use std::io::Write;
+mod comment;
+mod request;
+pub mod runner;
+mod ssh_files;
+mod workflows;
+
 use std::path::Path;
 
-use crate::config::ConfigDiagnostic;
-use crate::config::diagnostic::Severity;
+use serde_json::{Value, json};
 
-/// An action input as the runner passes it: `INPUT_` + the name uppercased, hyphens kept
-/// (`dry-run` → `INPUT_DRY-RUN`); empty or unset → `None`.
-pub fn input(name: &str) -> Option<String> {
-    input_from(name, |k| std::env::var(k).ok())
+use crate::console::{Console, ConsoleReporter, exit};
+pub use request::{ActionCommand, ActionRequest};
+use runner::{append, output_entry};
+
+/// What one run learned, written to GITHUB_OUTPUT at the end.
+#[derive(Default)]
+pub struct Outputs {
+    pub has_changes: bool,
+    pub summary: String,
+    pub images: Value,
+    pub deployed: Vec<Value>,
 }
 
-/// [`input`] over any variable source.
-pub fn input_from(name: &str, get: impl Fn(&str) -> Option<String>) -> Option<String> {
-    let key = format!("INPUT_{}", name.replace(' ', "_").to_uppercase());
-    get(&key).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
-/// A boolean input (`true`/`false`, as YAML writes them); unset → `default`.
-pub fn flag(value: Option<&str>, default: bool) -> Result<bool, String> {
-    match value.map(str::to_ascii_lowercase).as_deref() {
-        None => Ok(default),
-        Some("true" | "yes" | "1" | "on") => Ok(true),
-        Some("false" | "no" | "0" | "off") => Ok(false),
-        Some(other) => Err(format!("expected true or false, got {other:?}")),
-    }
-}
-
-/// A random-looking hex string (std's per-process random hash keys, plus the time).
-fn random_hex() -> String {
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
-    h.write_u32(std::process::id());
-    format!("{:016x}", h.finish())
-}
-
-/// One output in the runner's multiline form: `name<<DELIM\nvalue\nDELIM\n`, with a random
-/// delimiter that occurs nowhere in the value.
-pub fn output_entry(name: &str, value: &str) -> String {
-    let delimiter = loop {
-        let d = format!("ghadelimiter_{}", random_hex());
-        if !value.contains(&d) {
-            break d;
+/// Runs the Action from the runner's environment; returns the exit code.
+pub fn run(console: &Console) -> u8 {
+    let get = |name: &str| env(name);
+    let dry_run = match request::dry_run(&get) {
+        Ok(v) => v,
+        Err(e) => return console.finish(Err(e)),
+    };
+    // Removed (with the key) when the run ends.
+    let _ssh_files = match ssh_files::install() {
+        Ok(dir) => dir,
+        Err(e) => {
+            console.error(&e);
+            return exit::FAILURE;
         }
     };
-    format!("{name}<<{delimiter}\n{value}\n{delimiter}\n")
-}
-
-/// Parses a GITHUB_OUTPUT file (both `name=value` and `name<<DELIM` entries), in order.
-pub fn parse_outputs(text: &str) -> Result<Vec<(String, String)>, String> {
-    let mut out = Vec::new();
-    let mut lines = text.lines();
-    while let Some(line) = lines.next() {
-        if line.is_empty() {
-            continue;
-        }
-        if let Some((name, delimiter)) = line.split_once("<<") {
-            let mut value = Vec::new();
-            loop {
-                match lines.next() {
-                    Some(l) if l == delimiter => break,
-                    Some(l) => value.push(l),
-                    None => return Err(format!("output {name}: delimiter {delimiter} never closes")),
-                }
-            }
-            out.push((name.to_owned(), value.join("\n")));
-        } else if let Some((name, value)) = line.split_once('=') {
-            out.push((name.to_owned(), value.to_owned()));
-        } else {
-            return Err(format!("not an output line: {line:?}"));
-        }
-    }
-    Ok(out)
-}
-
-/// Appends to a file the runner named (GITHUB_OUTPUT, GITHUB_STEP_SUMMARY).
-pub fn append(path: &Path, text: &str) -> std::io::Result<()> {
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
-    f.write_all(text.as_bytes())
-}
-
-/// Workflow-command escaping of a message (`%`, CR, LF).
-pub fn escape_data(s: &str) -> String {
-    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
-}
-
-/// Workflow-command escaping of a property value (also `:` and `,`).
-fn escape_property(s: &str) -> String {
-    escape_data(s).replace(':', "%3A").replace(',', "%2C")
-}
-
-/// `::error file=…,line=…,col=…::message` for a configuration diagnostic, its file relative to
-/// the workspace so GitHub can place it: `registry_dir` is the registry's directory (relative
-/// names are read from it), `workspace` the checkout (canonical paths).
-pub fn annotation(d: &ConfigDiagnostic, registry_dir: &Path, workspace: &Path) -> String {
-    let at = d.location();
-    let level = match d.severity {
-        Severity::Error => "error",
-        Severity::Warning => "warning",
+    let request = match ActionRequest::from_env(&get, dry_run) {
+        Ok(r) => r,
+        Err(e) => return console.finish(Err(e)),
     };
-    let path = registry_dir.join(&d.file.display_name);
-    let file = path
-        .strip_prefix(workspace)
-        .map_or_else(|_| d.file.display_name.clone(), |p| p.to_string_lossy().into_owned());
-    let mut message = d.message.clone();
-    if let Some(help) = &d.help {
-        message.push_str(&format!("\nhelp: {help}"));
-    }
-    format!(
-        "::{level} file={},line={},col={}::{}",
-        escape_property(&file),
-        at.line,
-        at.column,
-        escape_data(&message)
-    )
-}
-
-/// The fleets (by registry path, relative to the repository root) that any changed file
-/// belongs to.
-pub fn changed_fleets<'a>(
-    fleets: impl IntoIterator<Item = (&'a str, &'a str)>,
-    registry_dir: &str,
-    changed: &[String],
-) -> BTreeSet<String> {
-    let base = registry_dir.trim_matches('/');
-    fleets
-        .into_iter()
-        .filter(|(_, path)| {
-            let rel = path.trim_start_matches("./").trim_matches('/');
-            let dir = if base.is_empty() {
-                rel.to_owned()
-            } else {
-                format!("{base}/{rel}")
-            };
-            let dir = format!("{}/", dir.trim_matches('/'));
-            changed.iter().any(|c| dir == "/" || c.starts_with(&dir))
-        })
-        .map(|(name, _)| name.to_owned())
-        .collect()
-}
-
-/// What a merge deploys: the fleets its changed files touch (`None`: everything may have
-/// changed, e.g. a new branch) and those fleets' routes that opt in with `auto-deploy=#true`.
-/// Shared by the App's push job and the Action's push.
-pub fn merge_deploys<'a>(
-    ws: &'a crate::config::Workspace,
-    registry_dir: &str,
-    changed_files: Option<&[String]>,
-) -> (BTreeSet<String>, Vec<&'a crate::config::registry::Route>) {
-    let fleets = ws
-        .registry
-        .fleets
-        .iter()
-        .map(|f| (f.name.value.as_str(), f.path.value.as_str()));
-    let touched = match changed_files {
-        Some(files) => changed_fleets(fleets, registry_dir, files),
-        None => fleets.map(|(n, _)| n.to_owned()).collect(),
+    let mut outputs = Outputs {
+        images: json!([]),
+        ..Outputs::default()
     };
-    let routes = ws
-        .registry
-        .routes
-        .iter()
-        .filter(|r| r.auto_deploy && touched.contains(&r.fleet.value))
-        .collect();
-    (touched, routes)
+    let reporter = ConsoleReporter { console, yes: true };
+    let run = workflows::Run {
+        console,
+        reporter: &reporter,
+        request: &request,
+    };
+    let code = match &request.command {
+        ActionCommand::Plan => run.plan(&mut outputs),
+        ActionCommand::Push => run.push(&mut outputs),
+        ActionCommand::Dispatch => run.dispatch(&mut outputs),
+        ActionCommand::Build => run.build(&mut outputs),
+        ActionCommand::Comment => {
+            let (code, deployed) = comment::run(console, &request.event, dry_run);
+            outputs.deployed = deployed;
+            code
+        }
+        ActionCommand::Nothing(event) => {
+            console.print(&format!("fleet action: nothing to do for the `{event}` event.\n"));
+            exit::OK
+        }
+        ActionCommand::Unknown(command) => {
+            console.error(&format!(
+                "input command: expected plan, build, deploy or auto, got {command:?}"
+            ));
+            exit::USAGE
+        }
+    };
+    if let Err(e) = write_outputs(&outputs) {
+        console.error(&format!("cannot write GITHUB_OUTPUT: {e}"));
+        return exit::FAILURE;
+    }
+    code
 }
 
-#[cfg(test)]
-mod tests;
+fn write_outputs(o: &Outputs) -> std::io::Result<()> {
+    let Some(path) = env("GITHUB_OUTPUT") else {
+        return Ok(());
+    };
+    let text = [
+        output_entry("plan-has-changes", if o.has_changes { "true" } else { "false" }),
+        output_entry("plan-summary", &o.summary),
+        output_entry("images", &o.images.to_string()),
+        output_entry("deployed", &Value::Array(o.deployed.clone()).to_string()),
+    ]
+    .concat();
+    append(Path::new(&path), &text)
+}

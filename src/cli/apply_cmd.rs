@@ -1,24 +1,21 @@
 //! `fleet apply [--stage S] [--yes]`: the infrastructure plan against the live providers, then
-//! applied under the state lock (the state is written even when an apply fails half-way).
+//! applied under the state lock ([`crate::application::infra`]).
 
-use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::Args;
 
-use super::fleet_select::{FleetSelect, SelectError, SelectedFleet, select};
-use super::validate_cmd::split_path;
+use super::fleet_select::{FleetSelect, select};
 use super::{Console, exit};
+use crate::application::infra::{self, CloudTarget};
+use crate::application::local::LocalFleet;
 use crate::clock::SystemClock;
-use crate::cloud::ApplyReport;
-use crate::cloud::infra::{self, Scope};
-use crate::cloud::session::{Session, describe_report};
 use crate::config::discovery::find_registry;
-use crate::config::{DirFiles, FleetConfig, LoadOptions, load_workspace};
-use crate::plan::snapshot::Snapshot;
+use crate::config::load::split_path;
+use crate::config::{DirFiles, LoadOptions, load_workspace};
+use crate::console::ConsoleReporter;
 use crate::plan::state::StateStore;
-use crate::plan::{Plan, render_text};
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
@@ -32,14 +29,6 @@ pub struct ApplyArgs {
     pub fleet: FleetSelect,
 }
 
-/// A fleet whose infrastructure is applied, and where its state lives.
-pub(super) struct CloudTarget {
-    /// The fleet's name in addresses (the registry's name, else the project).
-    pub name: String,
-    pub config: FleetConfig,
-    pub store: StateStore,
-}
-
 /// The registry file, when one is found (flag, FLEET_REGISTRY_PATH, then the directories up).
 fn registry_path(flag: Option<&Path>) -> Option<PathBuf> {
     let cwd = std::env::current_dir().ok()?;
@@ -50,7 +39,7 @@ fn registry_path(flag: Option<&Path>) -> Option<PathBuf> {
 
 /// The state of one selected fleet: beside the registry that lists it (under its registry
 /// name), else in the fleet's own `.fleetflow/` (under its project name).
-pub(super) fn target_of(registry: Option<&Path>, fleet: SelectedFleet) -> CloudTarget {
+pub(super) fn target_of(registry: Option<&Path>, fleet: LocalFleet) -> CloudTarget {
     if let Some(path) = registry_path(registry) {
         let (root, file) = split_path(&path);
         if let Ok(ws) = load_workspace(
@@ -99,62 +88,8 @@ fn targets(console: &Console, registry: Option<&Path>, sel: &FleetSelect) -> Res
     }
     match select(sel, registry) {
         Ok(f) => Ok(vec![target_of(registry, f)]),
-        Err(SelectError::Usage(m)) => {
-            console.error(&m);
-            Err(exit::USAGE)
-        }
-        Err(SelectError::Load(e)) => Err(console.report_load_error(&e)),
+        Err(e) => Err(console.finish(Err(e))),
     }
-}
-
-/// Asks on a terminal unless `yes`; without one, refuses (exit 2) naming the flag.
-pub(super) fn confirm(console: &Console, yes: bool, question: &str) -> Result<(), u8> {
-    if yes {
-        return Ok(());
-    }
-    if !std::io::stdin().is_terminal() {
-        console.error(&format!(
-            "{question} — refusing without confirmation: no terminal to ask on. Add --yes to proceed"
-        ));
-        return Err(exit::USAGE);
-    }
-    eprint!("{question} [y/N] ");
-    let _ = std::io::stderr().flush();
-    let mut answer = String::new();
-    let _ = std::io::stdin().lock().read_line(&mut answer);
-    if matches!(answer.trim(), "y" | "Y" | "yes") {
-        Ok(())
-    } else {
-        console.error("cancelled; nothing was changed");
-        Err(exit::FAILURE)
-    }
-}
-
-/// Drift notes, the `scale` notice and unavailable providers, to stderr.
-pub(super) fn print_notes(session: &Session, config: &FleetConfig) {
-    for note in &session.notes {
-        eprintln!("drift: {note}");
-    }
-    for name in &session.unavailable {
-        eprintln!("note: no `{name}` provider in this build: its recorded resources were not refreshed");
-    }
-    let scales = infra::scales(&Snapshot::from_fleet(&session.fleet, config), &session.scope);
-    if !scales.is_empty() {
-        eprintln!(
-            "notice: scale is not supported yet: `scale` for {} is parsed and validated, not applied",
-            scales.join(", ")
-        );
-    }
-}
-
-/// The message for a failed apply: what failed, what was done, how to continue.
-pub(super) fn failure_message(report: &ApplyReport) -> String {
-    let (address, error) = report.failed.clone().unwrap_or_default();
-    format!(
-        "apply failed at {address}: {error}. {} change(s) applied before it are recorded in the state, {} were not attempted; fix the cause and run again to continue",
-        report.applied.len(),
-        report.not_attempted.len()
-    )
 }
 
 pub fn run(console: &Console, registry: Option<&Path>, args: &ApplyArgs) -> u8 {
@@ -168,84 +103,16 @@ pub fn run(console: &Console, registry: Option<&Path>, args: &ApplyArgs) -> u8 {
         console.error(&format!("no fleet defines stage `{stage}`"));
         return exit::USAGE;
     }
+    let reporter = ConsoleReporter { console, yes: args.yes };
     let mut code = exit::OK;
     for target in &targets {
         if args.stage.as_ref().is_some_and(|s| target.config.stage(s).is_none()) {
             continue;
         }
-        let result = apply_one(console, target, args);
-        if result != exit::OK {
-            code = result;
+        let result = infra::apply_fleet(&reporter, Arc::new(SystemClock), target, args.stage.as_deref());
+        if result.is_err() {
+            code = console.finish(result);
         }
     }
     code
-}
-
-fn apply_one(console: &Console, target: &CloudTarget, args: &ApplyArgs) -> u8 {
-    let scope = Scope {
-        fleet: Some(target.name.clone()),
-        stage: args.stage.clone(),
-    };
-    let desired = infra::desired(&Snapshot::from_fleet(&target.name, &target.config), &scope);
-    let recorded = target.store.load_if_exists().ok().flatten().unwrap_or_default();
-    if desired.is_empty()
-        && !recorded
-            .resources
-            .iter()
-            .any(|r| infra::parse_address(&r.address).is_some_and(|a| scope.contains(&a)))
-    {
-        console.print(&format!("{}: no infrastructure declared.\n", target.name));
-        return exit::OK;
-    }
-    let clock = Arc::new(SystemClock);
-    let mut session = match Session::open_with(&target.store, "apply", scope, desired, &target.config, clock, None) {
-        Ok(s) => s,
-        Err(e) => {
-            console.error(&format!("{}: {e:#}", target.name));
-            return exit::FAILURE;
-        }
-    };
-    print_notes(&session, &target.config);
-    let plan = session.plan();
-    if plan.is_empty() {
-        if let Err(e) = session.save() {
-            console.error(&format!("{e:#}"));
-            return exit::FAILURE;
-        }
-        console.print(&format!("{}: No changes. Infrastructure is up to date.\n", target.name));
-        return exit::OK;
-    }
-    console.print(&render_text(&plan, false));
-    if let Err(code) = confirm(console, args.yes, &format!("Apply these changes to {}?", target.name)) {
-        return code;
-    }
-    apply_and_report(console, &mut session, &plan, &|_| true)
-}
-
-/// Applies the selected changes, prints what happened; exit 1 (with the way on) on failure.
-pub(super) fn apply_and_report(
-    console: &Console,
-    session: &mut Session,
-    plan: &Plan,
-    select: &dyn Fn(&crate::plan::Change) -> bool,
-) -> u8 {
-    match session.apply(plan, select) {
-        Ok(report) => {
-            console.print(&describe_report(&report));
-            if report.ok() {
-                console.print(&format!(
-                    "Apply complete: {} change(s) applied.\n",
-                    report.applied.len()
-                ));
-                exit::OK
-            } else {
-                console.error(&failure_message(&report));
-                exit::FAILURE
-            }
-        }
-        Err(e) => {
-            console.error(&format!("{e:#}"));
-            exit::FAILURE
-        }
-    }
 }

@@ -1,4 +1,5 @@
-//! `fleet deploy`, and the local lifecycle: `up`, `down`, `ps`, `logs`, `restart`.
+//! `fleet deploy`, and the local lifecycle: `up`, `down`, `ps`, `logs`, `restart`
+//! ([`crate::application::local`]).
 
 use std::io::Write;
 use std::path::Path;
@@ -6,13 +7,14 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::fleet_select::{FleetSelect, SelectError, SelectedFleet, select};
-use super::{Console, Output, exit};
+use super::fleet_select::{FleetSelect, select};
+use super::{Console, Output};
+use crate::application::deploy::DeployOptions;
+use crate::application::deploy::lifecycle::{self, render_ps};
+use crate::application::local::{self, LocalDeploy, LocalFleet, engine, render_outcomes};
+use crate::application::report::WorkflowError;
 use crate::clock::SystemClock;
-use crate::deploy::engine::Outcome;
-use crate::deploy::lifecycle::{self, render_ps};
-use crate::deploy::progress::StderrProgress;
-use crate::deploy::{Action, DeployOptions, Target, deploy, desired_services};
+use crate::console::{ConsoleReporter, StderrProgress};
 use crate::docker::{Docker, DockerCli};
 
 #[derive(Debug, Args)]
@@ -116,199 +118,95 @@ pub struct RestartArgs {
     pub fleet: FleetSelect,
 }
 
-const STOP_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Loads the fleet or reports why not.
-fn selected(console: &Console, sel: &FleetSelect, registry: Option<&Path>) -> Result<SelectedFleet, u8> {
-    select(sel, registry).map_err(|e| match e {
-        SelectError::Usage(m) => {
-            console.error(&m);
-            exit::USAGE
-        }
-        SelectError::Load(e) => console.report_load_error(&e),
-    })
-}
-
-fn engine(console: &Console) -> Result<DockerCli, u8> {
-    let docker = DockerCli::default();
-    docker.server_version().map(|_| docker).map_err(|e| {
-        console.error(&e.to_string());
-        exit::FAILURE
-    })
-}
-
 pub fn run_deploy(console: &Console, registry: Option<&Path>, args: &DeployArgs) -> u8 {
-    let options = DeployOptions {
-        pull: !args.no_pull,
-        force_recreate: args.force_recreate,
-        health_timeout: Duration::from_secs(args.health_timeout),
-        remove_orphans: args.services.is_empty(),
-        ..DeployOptions::default()
+    let request = LocalDeploy {
+        stage: &args.stage,
+        services: &args.services,
+        image_registry: args.images.registry.clone(),
+        tag: args.images.tag.clone(),
+        options: DeployOptions {
+            pull: !args.no_pull,
+            force_recreate: args.force_recreate,
+            health_timeout: Duration::from_secs(args.health_timeout),
+            remove_orphans: args.services.is_empty(),
+            ..DeployOptions::default()
+        },
+        confirm: !args.yes,
     };
-    converge(
-        console,
-        registry,
-        &args.fleet,
-        &args.stage,
-        &args.services,
-        &args.images,
-        options,
-        Confirm::Ask(args.yes),
-        args.output,
-    )
+    converge(console, registry, &args.fleet, &request, args.output)
 }
 
 pub fn run_up(console: &Console, registry: Option<&Path>, args: &UpArgs) -> u8 {
-    let options = DeployOptions {
-        pull: args.pull,
-        ..DeployOptions::default()
+    let request = LocalDeploy {
+        stage: &args.stage,
+        services: &[],
+        image_registry: args.images.registry.clone(),
+        tag: args.images.tag.clone(),
+        options: DeployOptions {
+            pull: args.pull,
+            ..DeployOptions::default()
+        },
+        confirm: false,
     };
-    converge(
-        console,
-        registry,
-        &args.fleet,
-        &args.stage,
-        &[],
-        &args.images,
-        options,
-        Confirm::No,
-        Output::Text,
-    )
+    converge(console, registry, &args.fleet, &request, Output::Text)
 }
 
-enum Confirm {
-    /// Ask unless `--yes` (the bool).
-    Ask(bool),
-    No,
-}
-
-#[allow(clippy::too_many_arguments)]
 fn converge(
     console: &Console,
     registry: Option<&Path>,
     sel: &FleetSelect,
-    stage_name: &str,
-    services: &[String],
-    images: &ImageArgs,
-    options: DeployOptions,
-    confirm: Confirm,
+    request: &LocalDeploy,
     output: Output,
 ) -> u8 {
-    let fleet = match selected(console, sel, registry) {
+    let fleet = match select(sel, registry) {
         Ok(f) => f,
-        Err(code) => return code,
+        Err(e) => return console.finish(Err(e)),
     };
-    let stage = match fleet.stage(stage_name) {
-        Ok(s) => s,
-        Err(m) => {
-            console.error(&m);
-            return exit::USAGE;
-        }
-    };
-    let target = Target {
-        project: fleet.project.clone(),
-        stage,
-        fleet_dir: fleet.dir.clone(),
-        image_registry: images.registry.clone(),
-        tag: images.tag.clone(),
-    };
-    let desired = match desired_services(&target, services, &|k| std::env::var(k).ok()) {
-        Ok(d) => d,
-        Err(e) => {
-            console.error(&e.to_string());
-            return exit::USAGE;
-        }
-    };
-    if let Confirm::Ask(yes) = confirm
-        && !yes
-    {
-        let question = format!("Deploy {} service(s) of {}:{stage_name}?", desired.len(), fleet.project);
-        if let Err(code) = super::apply_cmd::confirm(console, false, &question) {
-            return code;
-        }
-    }
-    // No separate engine check: the first call below fails with the same one-line message.
-    let docker = DockerCli::default();
-    if let Err(code) = super::build_cmd::build_missing_local_images(console, &docker, &fleet, stage, &desired) {
-        return code;
-    }
+    let reporter = ConsoleReporter { console, yes: false };
     let mut progress = StderrProgress::new();
-    let report = deploy(
+    let docker = DockerCli::default();
+    let result = local::deploy_stage(
+        &reporter,
         &docker,
         &SystemClock,
-        &fleet.project,
-        stage_name,
-        &desired,
-        &options,
+        &fleet,
+        request,
         &mut progress,
+        &mut |s, l| eprintln!("{s} | {l}"),
     );
     drop(progress);
+    let report = match result {
+        Ok(report) => report,
+        Err(e) => return console.finish(Err(e)),
+    };
     match output {
         Output::Json => console.print_json(&serde_json::json!({
             "project": fleet.project,
-            "stage": stage_name,
+            "stage": request.stage,
             "ok": report.error.is_none(),
             "error": report.error.as_ref().map(ToString::to_string),
             "services": report.outcomes,
         })),
         Output::Text => console.print(&render_outcomes(&report.outcomes)),
     }
-    match report.error {
-        None => exit::OK,
-        Some(e) => {
-            console.error(&e.to_string());
-            exit::FAILURE
-        }
-    }
-}
-
-/// The final table: what happened to each service.
-pub fn render_outcomes(outcomes: &[Outcome]) -> String {
-    let mut out = String::new();
-    let w = outcomes.iter().map(|o| o.service.len()).max().unwrap_or(7).max(7);
-    out.push_str(&format!("{:<w$}  {:<13}  DETAIL\n", "SERVICE", "ACTION"));
-    for o in outcomes {
-        let action = serde_json::to_value(o.action)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
-        out.push_str(format!("{:<w$}  {action:<13}  {}", o.service, o.detail).trim_end());
-        out.push('\n');
-    }
-    let changed = outcomes
-        .iter()
-        .filter(|o| !matches!(o.action, Action::Unchanged | Action::NotAttempted))
-        .count();
-    out.push_str(&format!(
-        "{changed} changed, {} unchanged\n",
-        outcomes.iter().filter(|o| o.action == Action::Unchanged).count()
-    ));
-    out
+    console.finish(report.error.map_or(Ok(()), |e| Err(WorkflowError::failed(e))))
 }
 
 pub fn run_down(console: &Console, registry: Option<&Path>, args: &DownArgs) -> u8 {
-    with_engine(console, registry, &args.fleet, |docker, fleet| {
-        fleet.stage(&args.stage).map_err(|m| (exit::USAGE, m))?;
-        let touched = lifecycle::down(docker, &fleet.project, &args.stage, args.remove, STOP_TIMEOUT)
-            .map_err(|e| (exit::FAILURE, e.to_string()))?;
-        let verb = if args.remove { "removed" } else { "stopped" };
-        console.print(&format!(
-            "{}:{}: {verb} {}\n",
-            fleet.project,
-            args.stage,
-            list_or_nothing(&touched)
-        ));
-        Ok(())
+    with_engine(console, registry, &args.fleet, |reporter, docker, fleet| {
+        local::down(reporter, docker, fleet, &args.stage, args.remove)
+    })
+}
+
+pub fn run_restart(console: &Console, registry: Option<&Path>, args: &RestartArgs) -> u8 {
+    with_engine(console, registry, &args.fleet, |reporter, docker, fleet| {
+        local::restart(reporter, docker, fleet, &args.stage, &args.services)
     })
 }
 
 pub fn run_ps(console: &Console, registry: Option<&Path>, args: &PsArgs) -> u8 {
-    with_engine(console, registry, &args.fleet, |docker, fleet| {
-        if let Some(s) = &args.stage {
-            fleet.stage(s).map_err(|m| (exit::USAGE, m))?;
-        }
-        let rows =
-            lifecycle::ps(docker, &fleet.project, args.stage.as_deref()).map_err(|e| (exit::FAILURE, e.to_string()))?;
+    with_engine(console, registry, &args.fleet, |_, docker, fleet| {
+        let rows = local::ps(docker, fleet, args.stage.as_deref())?;
         match args.output {
             Output::Json => console.print_json(&rows),
             Output::Text => console.print(&render_ps(&rows, chrono::Utc::now())),
@@ -317,110 +215,51 @@ pub fn run_ps(console: &Console, registry: Option<&Path>, args: &PsArgs) -> u8 {
     })
 }
 
-pub fn run_logs(console: &Console, registry: Option<&Path>, args: &LogsArgs) -> u8 {
-    with_engine(console, registry, &args.fleet, |docker, fleet| {
-        let stage = fleet.stage(&args.stage).map_err(|m| (exit::USAGE, m))?;
-        if let Some(s) = &args.service
-            && !stage.services.iter().any(|x| &x.name.value == s)
-        {
-            return Err((exit::USAGE, format!("stage `{}` has no service `{s}`", args.stage)));
+/// `fleet stage status` for a local stage (seed 004's Services part).
+pub fn run_status(console: &Console, registry: Option<&Path>, args: &super::stage_cmd::StageArgs) -> u8 {
+    with_engine(console, registry, &args.fleet, |_, docker, fleet| {
+        let status = local::status(docker, fleet, &args.stage)?;
+        match args.output {
+            Output::Json => console.print_json(&status),
+            Output::Text => console.print(&status.render_text()),
         }
-        let mut out = std::io::stdout().lock();
-        let prefix = args.service.is_none();
-        lifecycle::logs(
-            docker,
-            &fleet.project,
-            &args.stage,
-            args.service.as_deref(),
-            args.follow,
-            args.tail,
-            &mut |s, l| {
-                let _ = if prefix {
-                    writeln!(out, "{s} | {l}")
-                } else {
-                    writeln!(out, "{l}")
-                };
-            },
-        )
-        .map_err(|e| (exit::FAILURE, e.to_string()))
-    })
-}
-
-pub fn run_restart(console: &Console, registry: Option<&Path>, args: &RestartArgs) -> u8 {
-    with_engine(console, registry, &args.fleet, |docker, fleet| {
-        fleet.stage(&args.stage).map_err(|m| (exit::USAGE, m))?;
-        let touched = lifecycle::restart(docker, &fleet.project, &args.stage, &args.services, STOP_TIMEOUT)
-            .map_err(|e| (exit::FAILURE, e.to_string()))?;
-        console.print(&format!(
-            "{}:{}: restarted {}\n",
-            fleet.project,
-            args.stage,
-            list_or_nothing(&touched)
-        ));
         Ok(())
     })
 }
 
-fn list_or_nothing(items: &[String]) -> String {
-    if items.is_empty() {
-        "nothing".into()
-    } else {
-        items.join(", ")
-    }
+pub fn run_logs(console: &Console, registry: Option<&Path>, args: &LogsArgs) -> u8 {
+    with_engine(console, registry, &args.fleet, |_, docker, fleet| {
+        let stage = fleet.stage(&args.stage)?;
+        if let Some(s) = &args.service
+            && !stage.services.iter().any(|x| &x.name.value == s)
+        {
+            return Err(WorkflowError::Usage(format!(
+                "stage `{}` has no service `{s}`",
+                args.stage
+            )));
+        }
+        let mut out = std::io::stdout().lock();
+        let prefix = args.service.is_none();
+        let mut line = |s: &str, l: &str| {
+            let _ = if prefix {
+                writeln!(out, "{s} | {l}")
+            } else {
+                writeln!(out, "{l}")
+            };
+        };
+        let (service, follow, tail) = (args.service.as_deref(), args.follow, args.tail);
+        lifecycle::logs(docker, &fleet.project, &args.stage, service, follow, tail, &mut line)
+            .map_err(WorkflowError::failed)
+    })
 }
 
-/// Loads the fleet, checks the engine, runs `f`; errors become (exit code, message).
+/// Loads the fleet, checks the engine, runs `f`.
 fn with_engine(
     console: &Console,
     registry: Option<&Path>,
     sel: &FleetSelect,
-    f: impl FnOnce(&dyn Docker, &SelectedFleet) -> Result<(), (u8, String)>,
+    f: impl FnOnce(&ConsoleReporter, &dyn Docker, &LocalFleet) -> Result<(), WorkflowError>,
 ) -> u8 {
-    let fleet = match selected(console, sel, registry) {
-        Ok(f) => f,
-        Err(code) => return code,
-    };
-    let docker = match engine(console) {
-        Ok(d) => d,
-        Err(code) => return code,
-    };
-    match f(&docker, &fleet) {
-        Ok(()) => exit::OK,
-        Err((code, message)) => {
-            console.error(&message);
-            code
-        }
-    }
-}
-
-/// `fleet stage status` for a local stage (seed 004's Services part).
-pub fn run_status(console: &Console, registry: Option<&Path>, args: &super::stage_cmd::StageArgs) -> u8 {
-    with_engine(console, registry, &args.fleet, |docker, fleet| {
-        let stage = fleet.stage(&args.stage).map_err(|m| (exit::USAGE, m))?;
-        let rows =
-            lifecycle::ps(docker, &fleet.project, Some(&args.stage)).map_err(|e| (exit::FAILURE, e.to_string()))?;
-        let running = rows.iter().filter(|r| r.status.starts_with("running")).count();
-        let status = match running {
-            0 => "stopped",
-            n if n == stage.services.len() => "running",
-            _ => "partial",
-        };
-        if args.output == Output::Json {
-            console.print_json(&serde_json::json!({ "stage": args.stage, "status": status, "services": rows }));
-            return Ok(());
-        }
-        let mut out = format!("Stage: {}\nStatus: {status}\n\nServices:\n", args.stage);
-        for service in &stage.services {
-            let name = &service.name.value;
-            let line = match rows.iter().find(|r| &r.service == name) {
-                Some(r) if r.status.starts_with("running") => format!("  ✓ {name:<12} {}", r.status),
-                Some(r) => format!("  ✗ {name:<12} {}", r.status),
-                None => format!("  ✗ {name:<12} not created"),
-            };
-            out.push_str(&line);
-            out.push('\n');
-        }
-        console.print(&out);
-        Ok(())
-    })
+    let reporter = ConsoleReporter { console, yes: false };
+    console.finish(select(sel, registry).and_then(|fleet| f(&reporter, &engine()?, &fleet)))
 }

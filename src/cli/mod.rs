@@ -1,15 +1,10 @@
 //! The `fleet` command line: raw arguments (clap) → one command run over the library.
 
-mod action_chatops;
-mod action_cmd;
-mod action_release;
 mod apply_cmd;
 mod build_cmd;
 mod cloud_stage_cmd;
-mod cloud_status;
 mod deploy_cmd;
 mod fleet_select;
-mod output;
 mod plan_cmd;
 mod registry_cmd;
 mod registry_remote_cmd;
@@ -23,17 +18,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-pub use output::{ColorChoice, Console, OutputFormat};
-
-/// Exit codes scripts can rely on.
-pub mod exit {
-    /// Success.
-    pub const OK: u8 = 0;
-    /// The command ran and failed (invalid configuration, failed operation).
-    pub const FAILURE: u8 = 1;
-    /// Wrong usage: bad arguments, a missing confirmation, nothing to act on.
-    pub const USAGE: u8 = 2;
-}
+pub use crate::console::{ColorChoice, Console, exit};
 
 #[derive(Debug, Parser)]
 #[command(name = "fleet", version, about = "Plan, build and deploy a monorepo of container fleets", long_about = None)]
@@ -90,7 +75,7 @@ pub enum Command {
     /// Run the GitHub App: signed webhooks → durable queue → plan comment and check run per PR.
     Serve(serve_cmd::ServeArgs),
     /// The GitHub Action's entrypoint (action.yml): reads GITHUB_* and INPUT_* variables.
-    Action(action_cmd::ActionArgs),
+    Action(ActionArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -104,6 +89,10 @@ pub enum RegistryCommand {
     /// Remove a stuck deploy lock of a fleet+stage on its server.
     Unlock(registry_remote_cmd::UnlockArgs),
 }
+
+/// Everything comes from the environment the runner sets up (see action.yml).
+#[derive(Debug, clap::Args)]
+pub struct ActionArgs {}
 
 /// `--output` for read commands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -144,7 +133,7 @@ pub fn main() -> ExitCode {
         Command::Apply(args) => apply_cmd::run(&console, cli.registry.as_deref(), &args),
         Command::State(command) => plan_cmd::run_state(&console, cli.registry.as_deref(), &command),
         Command::Serve(args) => serve_cmd::run(&console, &args),
-        Command::Action(args) => action_cmd::run(&console, &args),
+        Command::Action(_) => crate::action::run(&console),
     };
     ExitCode::from(code)
 }

@@ -4,9 +4,9 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::validate_cmd::split_path;
 use super::{Console, Output, exit};
 use crate::config::discovery::find_registry;
+use crate::config::load::split_path;
 use crate::config::{DirFiles, LoadOptions, Registry, load_workspace};
 
 #[derive(Debug, Args)]

@@ -1,20 +1,18 @@
-//! `fleet registry deploy | status | unlock`: the registry's routes over SSH.
+//! `fleet registry deploy | status | unlock`: the registry's routes over SSH
+//! ([`crate::application::routes`]).
 
-use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 
 use clap::Args;
 
-use super::validate_cmd::split_path;
 use super::{Console, Output, exit};
+use crate::application::deploy::remote::{self, RemotePlan};
+use crate::application::deploy::remote_status;
+use crate::application::routes::{self, deploy_routes, plans};
 use crate::config::discovery::find_registry;
+use crate::config::load::split_path;
 use crate::config::{DirFiles, LoadOptions, Workspace, load_workspace};
-use crate::deploy::remote::{self, Deployer, LocalBinary, RemotePlan};
-use crate::deploy::remote_run::{self, RouteResult, RouteWork, connect_all};
-use crate::deploy::remote_status::{self, RouteStatus};
-use crate::ssh::{OpensshRemote, SshTarget};
+use crate::console::ConsoleReporter;
 
 #[derive(Debug, Args)]
 pub struct DeployArgs {
@@ -73,23 +71,6 @@ pub(super) fn workspace(console: &Console, flag: Option<&Path>, verify: bool) ->
     Ok((ws, root))
 }
 
-/// The routes of `fleet` (optionally one stage), with their SSH targets.
-pub(crate) fn plans(
-    ws: &Workspace,
-    fleet: &str,
-    stage: Option<&str>,
-    args: &remote::DeployArgs,
-) -> Result<Vec<(RemotePlan, SshTarget)>, String> {
-    remote_run::route_plans(ws, fleet, stage, args)
-}
-
-fn runtime(console: &Console) -> Result<Arc<tokio::runtime::Runtime>, u8> {
-    remote_run::ssh_runtime().map_err(|e| {
-        console.error(&e);
-        exit::FAILURE
-    })
-}
-
 pub fn deploy(console: &Console, flag: Option<&Path>, args: &DeployArgs) -> u8 {
     let (ws, root) = match workspace(console, args.registry.as_deref().or(flag), true) {
         Ok(w) => w,
@@ -102,129 +83,25 @@ pub fn deploy(console: &Console, flag: Option<&Path>, args: &DeployArgs) -> u8 {
     };
     let plans = match plans(&ws, &args.fleet, args.stage.as_deref(), &remote_args) {
         Ok(p) => p,
-        Err(m) => {
-            console.error(&m);
-            return exit::USAGE;
-        }
+        Err(e) => return console.finish(Err(e)),
     };
     if args.output == Output::Json && !args.yes {
-        console.print_json(&plans.iter().map(|(p, _)| p).collect::<Vec<_>>());
+        console.print_json(&plans.iter().map(|(p, _)| p).collect::<Vec<&RemotePlan>>());
         return exit::OK;
     }
-    let mut text = format!("Deploy plan for {}:\n", args.fleet);
-    for (p, _) in &plans {
-        text.push_str(&format!(
-            "  {}:{} → {}  {}  {}\n    $ {}\n",
-            p.fleet,
-            p.stage,
-            p.server,
-            p.address,
-            p.remote_dir,
-            p.command.join(" ")
-        ));
-    }
+    let mut text = routes::describe(&args.fleet, &plans);
     if !args.yes {
         text.push_str("\nNothing was run: add --yes to deploy.\n");
         console.print(&text);
         return exit::OK;
     }
     console.print(&text);
-    let entry = ws.registry.fleet(&args.fleet).expect("checked by plans()");
-    deploy_routes(console, &plans, &root.join(&entry.path.value), git_head(&root))
-}
-
-/// Ships `fleet_dir`'s `.fleetflow/` and runs each plan's command under the route's lock, all
-/// routes in parallel; one result line per route.
-pub(super) fn deploy_routes(
-    console: &Console,
-    plans: &[(RemotePlan, SshTarget)],
-    fleet_dir: &Path,
-    commit: Option<String>,
-) -> u8 {
-    let tar = match remote::pack_config(fleet_dir) {
-        Ok(t) => t,
-        Err(e) => {
-            console.error(&format!("cannot pack {}/.fleetflow: {e}", fleet_dir.display()));
-            return exit::FAILURE;
-        }
+    let Some(entry) = ws.registry.fleet(&args.fleet) else {
+        return exit::USAGE; // plans() named it
     };
-    let exe = match std::env::current_exe() {
-        Ok(p) => p,
-        Err(e) => {
-            console.error(&format!("cannot find this fleet binary to install it on servers: {e}"));
-            return exit::FAILURE;
-        }
-    };
-    let binary = LocalBinary {
-        version: env!("CARGO_PKG_VERSION"),
-        path: &exe,
-    };
-    let by = Deployer {
-        who: remote::who_am_i(),
-        commit,
-        when: crate::clock::timestamp_now(),
-    };
-    match for_each_route(console, plans, &|remote, plan, line| {
-        remote::deploy_route(remote, plan, &by, &tar, &binary, line).map_err(|e| e.to_string())
-    }) {
-        Ok(results) => summarize(console, &results),
-        Err(code) => code,
-    }
-}
-
-/// Runs `work` for every route in parallel, printing each output line prefixed with `[server]`.
-pub(super) fn for_each_route(
-    console: &Console,
-    plans: &[(RemotePlan, SshTarget)],
-    work: &RouteWork<'_>,
-) -> Result<Vec<RouteResult>, u8> {
-    let stdout = Mutex::new(std::io::stdout());
-    remote_run::for_each_route(plans, work, &|server, l| {
-        if let Ok(mut out) = stdout.lock() {
-            let _ = writeln!(out, "[{server}] {l}");
-        }
-    })
-    .map_err(|e| {
-        console.error(&e);
-        exit::FAILURE
-    })
-}
-
-/// Runs each plan's `fleet` command line on its server (see [`RemotePlan::with_fleet_args`]),
-/// every route in parallel.
-pub(super) fn run_fleet_on_routes(
-    console: &Console,
-    plans: &[(RemotePlan, SshTarget)],
-) -> Result<Vec<RouteResult>, u8> {
-    for_each_route(console, plans, &|r, plan, line| {
-        remote::run_deploy(r, plan, line).map_err(|e| e.to_string())
-    })
-}
-
-/// One result line per route; exit 1 when any failed.
-pub(super) fn summarize(console: &Console, results: &[RouteResult]) -> u8 {
-    let mut summary = String::from("\n");
-    let mut failed = 0;
-    for (label, r) in results {
-        match r {
-            Ok(secs) => summary.push_str(&format!("{label}: ok ({secs:.1}s)\n")),
-            Err(e) => {
-                failed += 1;
-                summary.push_str(&format!("{label}: FAILED: {e}\n"));
-            }
-        }
-    }
-    console.print(&summary);
-    if failed > 0 {
-        console.error(&format!("{failed} of {} route(s) failed", results.len()));
-        exit::FAILURE
-    } else {
-        exit::OK
-    }
-}
-
-fn git_head(dir: &Path) -> Option<String> {
-    crate::plan::git_files::git_line(dir, &["rev-parse", "HEAD"])
+    let commit = crate::plan::git_files::git_line(&root, &["rev-parse", "HEAD"]);
+    let reporter = ConsoleReporter { console, yes: true };
+    console.finish(deploy_routes(&reporter, &plans, &root.join(&entry.path.value), commit))
 }
 
 pub fn status(console: &Console, flag: Option<&Path>, args: &StatusArgs) -> u8 {
@@ -232,75 +109,10 @@ pub fn status(console: &Console, flag: Option<&Path>, args: &StatusArgs) -> u8 {
         Ok(w) => w,
         Err(code) => return code,
     };
-    let rt = match runtime(console) {
-        Ok(rt) => rt,
-        Err(code) => return code,
+    let rows = match routes::route_statuses(&ws) {
+        Ok(rows) => rows,
+        Err(e) => return console.finish(Err(e)),
     };
-    let mut targets = Vec::new();
-    let mut unreachable: BTreeMap<String, String> = BTreeMap::new();
-    for r in &ws.registry.routes {
-        match ws.registry.server(&r.server.value).map(SshTarget::from_server) {
-            Some(Ok(t)) => targets.push(t),
-            Some(Err(e)) => drop(unreachable.insert(r.server.value.clone(), e.to_string())),
-            None => {}
-        }
-    }
-    let refs: Vec<&SshTarget> = targets.iter().collect();
-    let connections = connect_all(&refs, &rt);
-    let answers: BTreeMap<String, Result<remote_status::ServerContainers, String>> = std::thread::scope(|s| {
-        let handles: Vec<_> = connections
-            .iter()
-            .map(|(name, conn)| {
-                (
-                    name.clone(),
-                    s.spawn(move || {
-                        conn.clone()
-                            .and_then(|c| remote_status::query(c.as_ref()).map_err(|e| e.to_string()))
-                    }),
-                )
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|(n, h)| (n, h.join().unwrap_or_else(|_| Err("query failed".into()))))
-            .collect()
-    });
-    let rows: Vec<RouteStatus> = ws
-        .registry
-        .routes
-        .iter()
-        .map(|r| {
-            let fleet = ws.fleets.get(&r.fleet.value);
-            let project = fleet
-                .and_then(|f| f.project.as_ref())
-                .map_or(r.fleet.value.clone(), |p| p.value.clone());
-            let services = fleet
-                .and_then(|f| f.stage(&r.stage.value))
-                .map_or(0, |s| s.services.len());
-            let answer = answers.get(&r.server.value).cloned().unwrap_or_else(|| {
-                Err(unreachable
-                    .get(&r.server.value)
-                    .cloned()
-                    .unwrap_or_else(|| "not queried".into()))
-            });
-            let (status, running, error) = match answer {
-                Ok(containers) => {
-                    let (text, running) = remote_status::route_status(&containers, &project, &r.stage.value, services);
-                    (text, running, None)
-                }
-                Err(e) => ("Unreachable".to_owned(), 0, Some(e)),
-            };
-            RouteStatus {
-                fleet: r.fleet.value.clone(),
-                stage: r.stage.value.clone(),
-                server: r.server.value.clone(),
-                status,
-                running,
-                services,
-                error,
-            }
-        })
-        .collect();
     match args.output {
         Output::Json => console.print_json(&rows),
         Output::Text => {
@@ -322,29 +134,9 @@ pub fn unlock(console: &Console, flag: Option<&Path>, args: &UnlockArgs) -> u8 {
         Ok(w) => w,
         Err(code) => return code,
     };
-    let plans = match plans(&ws, &args.fleet, Some(&args.stage), &remote::DeployArgs::default()) {
-        Ok(p) => p,
-        Err(m) => {
-            console.error(&m);
-            return exit::USAGE;
-        }
-    };
-    let rt = match runtime(console) {
-        Ok(rt) => rt,
-        Err(code) => return code,
-    };
-    let mut code = exit::OK;
-    for (plan, target) in &plans {
-        match OpensshRemote::connect(target, Arc::clone(&rt))
-            .map_err(|e| e.to_string())
-            .and_then(|r| remote::unlock(&r, plan).map_err(|e| e.to_string()))
-        {
-            Ok(()) => console.print(&format!("unlocked {}:{} on {}\n", plan.fleet, plan.stage, plan.server)),
-            Err(e) => {
-                console.error(&e);
-                code = exit::FAILURE;
-            }
-        }
-    }
-    code
+    let reporter = ConsoleReporter { console, yes: true };
+    console.finish(
+        plans(&ws, &args.fleet, Some(&args.stage), &remote::DeployArgs::default())
+            .and_then(|plans| routes::unlock(&reporter, &plans)),
+    )
 }

@@ -3,22 +3,24 @@
 
 use std::path::Path;
 
-use super::fleet_select::{FleetSelect, SelectedFleet};
-use super::registry_remote_cmd::{plans, run_fleet_on_routes, summarize, workspace};
+use super::fleet_select::FleetSelect;
+use super::registry_remote_cmd::workspace;
 use super::stage_cmd::StageCommand;
 use super::{Console, exit};
+use crate::application::deploy::remote;
+use crate::application::local::LocalFleet;
+use crate::application::routes::{RouteTarget, deploy_routes, plans, run_fleet_on_routes, summarize};
 use crate::config::Workspace;
-use crate::deploy::remote::{self, RemotePlan};
-use crate::ssh::SshTarget;
+use crate::console::ConsoleReporter;
 
 /// The registry's routes for this fleet and stage, with what is needed to run them.
 pub struct Routed {
-    plans: Vec<(RemotePlan, SshTarget)>,
+    plans: Vec<RouteTarget>,
     fleet_dir: std::path::PathBuf,
 }
 
 /// `Some` when a registry is found and routes `stage` of the selected fleet to servers.
-pub fn routes(registry: Option<&Path>, sel: &FleetSelect, fleet: &SelectedFleet, stage: &str) -> Option<Routed> {
+pub fn routes(registry: Option<&Path>, sel: &FleetSelect, fleet: &LocalFleet, stage: &str) -> Option<Routed> {
     let quiet = Console::new(super::ColorChoice::Never);
     let (ws, root) = workspace_quietly(&quiet, registry)?;
     let name = match &sel.fleet {
@@ -77,16 +79,15 @@ pub fn run(console: &Console, routed: Routed, command: &StageCommand) -> u8 {
         StageCommand::Ps(a) => (vec!["ps".into(), a.stage.clone()], false),
         StageCommand::Logs(a) => (a.fleet_args(), false),
     };
-    let plans: Vec<(RemotePlan, SshTarget)> = routed
+    let plans: Vec<RouteTarget> = routed
         .plans
         .into_iter()
         .map(|(p, t)| (p.with_fleet_args(&args), t))
         .collect();
-    if !full_deploy {
-        return match run_fleet_on_routes(console, &plans) {
-            Ok(results) => summarize(console, &results),
-            Err(code) => code,
-        };
-    }
-    super::registry_remote_cmd::deploy_routes(console, &plans, &routed.fleet_dir, None)
+    let reporter = ConsoleReporter { console, yes: true };
+    console.finish(if full_deploy {
+        deploy_routes(&reporter, &plans, &routed.fleet_dir, None)
+    } else {
+        run_fleet_on_routes(&reporter, &plans).and_then(|results| summarize(&reporter, &results))
+    })
 }

@@ -7,8 +7,8 @@ use std::time::Duration;
 use clap::Args;
 
 use super::{Console, exit};
-use crate::pipeline::{ServeConfig, serve, shutdown_signal};
-use crate::webhook::Secret;
+use crate::secret::Secret;
+use crate::webhook::serve::{ServeConfig, serve, shutdown_signal};
 
 fn secret(value: &str) -> Result<Secret, String> {
     if value.trim().is_empty() {
@@ -91,7 +91,7 @@ pub fn run(console: &Console, args: &ServeArgs) -> u8 {
         database_url,
         workers: args.workers,
         grace: Duration::from_secs(args.grace),
-        deploy: crate::pipeline::DeploySettings {
+        deploy: crate::application::jobs::DeploySettings {
             image_registry: args.image_registry.clone(),
             fleet_binary: args.fleet_binary.clone(),
             lock_poll: Duration::from_secs(1),

@@ -5,8 +5,10 @@ use std::path::Path;
 use clap::{Args, Subcommand};
 
 use super::deploy_cmd::{self, DownArgs, ImageArgs, LogsArgs, PsArgs, UpArgs};
-use super::fleet_select::{FleetSelect, SelectError, select};
+use super::fleet_select::{FleetSelect, select};
 use super::{Console, Output, exit};
+use crate::application::report::Reporter;
+use crate::console::ConsoleReporter;
 
 #[derive(Debug, Subcommand)]
 pub enum StageCommand {
@@ -109,16 +111,9 @@ pub fn run(console: &Console, registry: Option<&Path>, command: &StageCommand) -
                 return super::cloud_stage_cmd::run(console, target, &dir, command);
             }
             Ok(_) => {}
-            Err(m) => {
-                console.error(&m);
-                return exit::USAGE;
-            }
+            Err(e) => return console.finish(Err(e)),
         },
-        Err(SelectError::Usage(m)) => {
-            console.error(&m);
-            return exit::USAGE;
-        }
-        Err(SelectError::Load(e)) => return console.report_load_error(&e),
+        Err(e) => return console.finish(Err(e)),
     }
     match command {
         StageCommand::Up(a) => deploy_cmd::run_up(
@@ -137,13 +132,10 @@ pub fn run(console: &Console, registry: Option<&Path>, command: &StageCommand) -
         }
         StageCommand::Down(a)
             if a.destroy
-                && let Err(code) = super::apply_cmd::confirm(
-                    console,
-                    a.yes,
-                    &format!("Remove the containers of stage `{}`?", a.stage),
-                ) =>
+                && let Err(e) = (ConsoleReporter { console, yes: a.yes })
+                    .confirm(&format!("Remove the containers of stage `{}`?", a.stage)) =>
         {
-            code
+            console.finish(Err(e))
         }
         StageCommand::Down(a) => deploy_cmd::run_down(
             console,

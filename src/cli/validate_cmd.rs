@@ -1,13 +1,12 @@
-//! `fleet validate [PATH] [--no-verify]`.
+//! `fleet validate [PATH] [--no-verify]` ([`crate::application::validate`]).
 
 use std::path::{Path, PathBuf};
 
 use clap::Args;
 
 use super::{Console, Output, exit};
-use crate::config::discovery::{DiscoveryError, find_fleet_file, find_registry};
-use crate::config::load::{FLEET_FILE, REGISTRY_FILE, load_fleet_file};
-use crate::config::{ConfigError, Diagnostics, DirFiles, FleetConfig, LoadError, LoadOptions, load_workspace};
+use crate::application::validate::{json_report, resolve_target, validate};
+use crate::config::{ConfigError, LoadError, LoadOptions};
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
@@ -22,39 +21,22 @@ pub struct ValidateArgs {
     pub output: Output,
 }
 
-/// What is being validated.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Target {
-    Registry(PathBuf),
-    Fleet(PathBuf),
-}
-
 pub fn run(console: &Console, registry_flag: Option<&Path>, args: &ValidateArgs) -> u8 {
     let target = match resolve_target(args.path.as_deref(), registry_flag) {
         Ok(t) => t,
-        Err(message) => {
-            console.error(&message);
-            return exit::USAGE;
-        }
+        Err(e) => return console.finish(Err(e)),
     };
     let options = LoadOptions {
         verify_fleets: !args.no_verify,
     };
-    let result = match &target {
-        Target::Registry(path) => validate_registry(path, options),
-        Target::Fleet(path) => load_fleet_file(path).map(|f| {
-            let summary = fleet_summary(&path.display().to_string(), &f.fleet);
-            (vec![summary], f.warnings)
-        }),
-    };
-    match (result, args.output) {
-        (Ok((lines, warnings)), Output::Text) => {
-            console.print_diagnostics(&warnings);
-            console.print(&lines.iter().map(|l| format!("ok: {l}\n")).collect::<String>());
+    match (validate(&target, options), args.output) {
+        (Ok(v), Output::Text) => {
+            console.print_diagnostics(&v.warnings);
+            console.print(&v.checked.iter().map(|l| format!("ok: {l}\n")).collect::<String>());
             exit::OK
         }
-        (Ok((lines, warnings)), Output::Json) => {
-            console.print_json(&json_report(true, &lines, &warnings));
+        (Ok(v), Output::Json) => {
+            console.print_json(&json_report(true, &v.checked, &v.warnings));
             exit::OK
         }
         (Err(LoadError::Config(ConfigError { diagnostics })), Output::Json) => {
@@ -67,121 +49,4 @@ pub fn run(console: &Console, registry_flag: Option<&Path>, args: &ValidateArgs)
         }
         (Err(e), Output::Text) => console.report_load_error(&e),
     }
-}
-
-fn json_report(valid: bool, checked: &[String], diagnostics: &Diagnostics) -> serde_json::Value {
-    serde_json::json!({
-        "valid": valid,
-        "checked": checked,
-        "diagnostics": diagnostics.items.iter().map(|d| d.to_json()).collect::<Vec<_>>(),
-    })
-}
-
-fn validate_registry(path: &Path, options: LoadOptions) -> Result<(Vec<String>, Diagnostics), LoadError> {
-    let (root, name) = split_path(path);
-    let workspace = load_workspace(&DirFiles { root }, &name, options)?;
-    let r = &workspace.registry;
-    let mut lines = vec![format!(
-        "{} — registry \"{}\": {} fleet{}, {} server{}, {} route{}",
-        r.file.display_name,
-        r.name.value,
-        r.fleets.len(),
-        plural(r.fleets.len()),
-        r.servers.len(),
-        plural(r.servers.len()),
-        r.routes.len(),
-        plural(r.routes.len()),
-    )];
-    lines.extend(
-        workspace
-            .fleets
-            .values()
-            .map(|f| fleet_summary(&f.file.display_name, f)),
-    );
-    Ok((lines, workspace.warnings))
-}
-
-fn fleet_summary(shown: &str, fleet: &FleetConfig) -> String {
-    let stages: Vec<&str> = fleet.stages.iter().map(|s| s.name.value.as_str()).collect();
-    let services: usize = fleet.services.len() + fleet.service_groups.iter().map(|g| g.services.len()).sum::<usize>();
-    format!(
-        "{shown} — {}stages: {}; {services} service{}",
-        fleet
-            .project
-            .as_ref()
-            .map(|p| format!("project \"{}\", ", p.value))
-            .unwrap_or_default(),
-        if stages.is_empty() {
-            "(none)".to_owned()
-        } else {
-            stages.join(", ")
-        },
-        plural(services)
-    )
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 { "" } else { "s" }
-}
-
-/// Splits `dir/file` into the directory the registry's relative paths start from and the file.
-pub fn split_path(path: &Path) -> (PathBuf, String) {
-    let root = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    (root, name)
-}
-
-/// PATH (file or directory), else `--registry`/discovery, else the nearest fleet.kdl.
-pub fn resolve_target(path: Option<&Path>, registry_flag: Option<&Path>) -> Result<Target, String> {
-    if let Some(path) = path {
-        if path.is_dir() {
-            if path.join(REGISTRY_FILE).is_file() {
-                return Ok(Target::Registry(path.join(REGISTRY_FILE)));
-            }
-            if path.join(FLEET_FILE).is_file() {
-                return Ok(Target::Fleet(path.join(FLEET_FILE)));
-            }
-            return Err(format!(
-                "{} holds neither {REGISTRY_FILE} nor {FLEET_FILE}",
-                path.display()
-            ));
-        }
-        if !path.is_file() {
-            return Err(format!("{} does not exist", path.display()));
-        }
-        return Ok(if looks_like_registry(path) {
-            Target::Registry(path.into())
-        } else {
-            Target::Fleet(path.into())
-        });
-    }
-    let cwd = std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
-    let env = std::env::var_os("FLEET_REGISTRY_PATH").map(PathBuf::from);
-    match find_registry(registry_flag, env.as_deref(), &cwd) {
-        Ok(found) => Ok(Target::Registry(found.path().to_path_buf())),
-        Err(not_found @ DiscoveryError::NotFound { .. }) => find_fleet_file(&cwd)
-            .map(Target::Fleet)
-            .ok_or_else(|| format!("{not_found}; no {FLEET_FILE} was found either")),
-        Err(e) => Err(e.to_string()),
-    }
-}
-
-/// A file is a registry when it is named so, or declares `registry`, `fleet` or `deployment`
-/// at the top level; anything else is read as a fleet file.
-fn looks_like_registry(path: &Path) -> bool {
-    match path.file_name().and_then(|n| n.to_str()) {
-        Some(REGISTRY_FILE) => return true,
-        Some("fleet.kdl") => return false,
-        _ => {}
-    }
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return false;
-    };
-    text.lines().map(|l| l.trim_start_matches('\u{feff}')).any(|line| {
-        let word = line.split(|c: char| c.is_whitespace() || c == '{').next().unwrap_or("");
-        !line.starts_with(char::is_whitespace) && matches!(word, "registry" | "fleet" | "deployment")
-    })
 }

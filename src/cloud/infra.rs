@@ -338,7 +338,7 @@ pub fn provider_for(change: &Change) -> Option<String> {
 /// The provider action for a change. The attributes are in the vocabulary of the resource's
 /// provider: [`cloudflare::desired_attributes`] for what Cloudflare manages, the server
 /// attributes of [`super::sakura`] for servers. References stay as written
-/// (`server.creo-dev-01.ip`): the provider resolves them with [`super::references::resolve`]
+/// (`server.creo-dev-01.ip`): the provider resolves them with [`crate::plan::references::resolve`]
 /// against the state as it is when the action runs (after the server it names was applied).
 pub fn action_for(change: &Change) -> Result<Action, ProviderError> {
     let op = match change.action {

@@ -8,7 +8,6 @@
 pub mod cloudflare;
 pub mod infra;
 pub mod live;
-pub mod references;
 pub mod sakura;
 pub mod session;
 

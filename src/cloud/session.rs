@@ -230,7 +230,7 @@ impl<'a> Session<'a> {
         clock: Arc<dyn Clock>,
         providers: Option<ProviderSet>,
     ) -> anyhow::Result<Session<'a>> {
-        let lock = store.lock(&crate::deploy::remote::who_am_i(), operation)?;
+        let lock = store.lock(&crate::operator::who_am_i(), operation)?;
         let recorded = lock.load()?;
         let providers = match providers {
             Some(p) => p,

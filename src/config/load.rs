@@ -278,3 +278,19 @@ fn unknown(ctx: &mut Ctx, span: &super::source::Span, kind: &str, name: &str, kn
     };
     ctx.push(d);
 }
+
+/// Splits `dir/file` into the directory the registry's relative paths start from and the file.
+pub fn split_path(path: &Path) -> (PathBuf, String) {
+    let root = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    (root, name)
+}
+
+/// The registry at `path` and every fleet it references, read from the directory it is in.
+pub fn load_registry_file(path: &Path, options: LoadOptions) -> Result<Workspace, LoadError> {
+    let (root, name) = split_path(path);
+    load_workspace(&crate::config::DirFiles { root }, &name, options)
+}

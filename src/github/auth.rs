@@ -7,7 +7,7 @@ use std::fmt;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::Serialize;
 
-use crate::webhook::Secret;
+use crate::secret::Secret;
 
 /// Refresh an installation token this long before GitHub says it expires.
 pub const TOKEN_REFRESH_MARGIN_SECS: i64 = 5 * 60;

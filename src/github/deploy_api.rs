@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::{Auth, GitHub, GitHubError, id_of};
 use crate::config::registry::Permission;
-use crate::webhook::RepoRef;
+use crate::event::RepoRef;
 
 /// What the deploy job needs of a pull request.
 #[derive(Debug, Clone, PartialEq, Eq)]

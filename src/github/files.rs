@@ -12,7 +12,7 @@ use super::{GitHub, GitHubError};
 use crate::config::load::REGISTRY_FILE;
 use crate::config::source::{MAX_CONFIG_BYTES, ReadError, SourceFile};
 use crate::config::{ConfigFiles, LoadError, LoadOptions, Registry, Workspace, load_workspace};
-use crate::webhook::RepoRef;
+use crate::event::RepoRef;
 
 /// Files fetched so far (`None`: the file does not exist at that commit).
 #[derive(Default)]

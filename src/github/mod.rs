@@ -14,8 +14,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::pipeline::metrics::Metrics;
-use crate::webhook::{RepoRef, Secret};
+use crate::event::RepoRef;
+use crate::secret::Secret;
 pub use auth::{AppKey, AuthError};
 use auth::{InstallationToken, TokenCache};
 pub use deploy_api::{DeploymentState, PullRequestInfo};
@@ -103,6 +103,20 @@ pub struct User {
     pub login: String,
 }
 
+/// Where the client reports each call it made (the server's metrics); the client does not know
+/// who counts.
+pub trait CallObserver: Send + Sync {
+    /// A call with `method` that ended with HTTP `status` (0: no answer).
+    fn github_call(&self, method: &str, status: u16);
+}
+
+/// Counts nothing: for front doors without metrics.
+pub struct NoObserver;
+
+impl CallObserver for NoObserver {
+    fn github_call(&self, _method: &str, _status: u16) {}
+}
+
 /// The App's GitHub client: App JWTs, cached installation tokens, metrics per call.
 #[derive(Clone)]
 pub struct GitHub {
@@ -114,7 +128,7 @@ pub struct GitHub {
     token: Option<Secret>,
     tokens: Arc<Mutex<TokenCache>>,
     slug: Arc<Mutex<Option<String>>>,
-    metrics: Arc<Metrics>,
+    metrics: Arc<dyn CallObserver>,
 }
 
 impl std::fmt::Debug for GitHub {
@@ -131,18 +145,23 @@ enum Auth {
 }
 
 impl GitHub {
-    pub fn new(api_url: &str, key: AppKey, metrics: Arc<Metrics>) -> Result<Self, String> {
+    pub fn new(api_url: &str, key: AppKey, metrics: Arc<dyn CallObserver>) -> Result<Self, String> {
         Self::build(api_url, Some(key), None, metrics)
     }
 
     /// A client that sends `Authorization: Bearer <token>` on every call (a workflow's
     /// GITHUB_TOKEN or a personal token): no App JWT, no installation tokens. The
     /// `installation` arguments of the methods are ignored.
-    pub fn with_token(api_url: &str, token: Secret, metrics: Arc<Metrics>) -> Result<Self, String> {
+    pub fn with_token(api_url: &str, token: Secret, metrics: Arc<dyn CallObserver>) -> Result<Self, String> {
         Self::build(api_url, None, Some(token), metrics)
     }
 
-    fn build(api_url: &str, key: Option<AppKey>, token: Option<Secret>, metrics: Arc<Metrics>) -> Result<Self, String> {
+    fn build(
+        api_url: &str,
+        key: Option<AppKey>,
+        token: Option<Secret>,
+        metrics: Arc<dyn CallObserver>,
+    ) -> Result<Self, String> {
         let mut base = reqwest::Url::parse(api_url).map_err(|e| format!("--github-api-url {api_url:?}: {e}"))?;
         if !base.path().ends_with('/') {
             base.set_path(&format!("{}/", base.path()));

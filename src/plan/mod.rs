@@ -13,6 +13,7 @@
 mod attrs;
 pub mod git_files;
 pub mod markdown;
+pub mod references;
 mod render;
 pub mod snapshot;
 pub mod state;
@@ -211,8 +212,7 @@ impl Resolver<'_> {
         let Some(state) = self.state else {
             return Attr::unknown(r, false);
         };
-        crate::cloud::references::lookup_in(fleet, stage, r, state)
-            .map_or_else(|| Attr::unknown(r, false), Attr::quoted)
+        references::lookup_in(fleet, stage, r, state).map_or_else(|| Attr::unknown(r, false), Attr::quoted)
     }
 
     fn attrs(&self, address: &Address, resource: &Resource) -> attrs::Attrs {

@@ -2,33 +2,16 @@
 //! [`Event`] enum. The HTTP side (POST /webhook, /healthz, /metrics) is in [`server`].
 
 pub mod body;
+pub mod metrics;
+pub mod serve;
 pub mod server;
-
-use std::fmt;
 
 use hmac::{Hmac, KeyInit, Mac};
 use serde::Deserialize;
 use sha2::Sha256;
 
-/// A secret string (webhook secret, private key, token) that never shows in logs.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret([redacted])")
-    }
-}
+use crate::event::{CommentRef, Event, PullRequestAction, PullRequestRef, RepoRef};
+use crate::secret::Secret;
 
 /// Whether `header` (`sha256=<hex>`) is the HMAC-SHA256 of `body` under any of `secrets`
 /// (several during a rotation). Compared in constant time.
@@ -57,120 +40,6 @@ pub fn sign(secret: &str, body: &[u8]) -> String {
     let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
     mac.update(body);
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
-}
-
-/// A repository as `owner/name`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
-pub struct RepoRef {
-    pub owner: String,
-    pub name: String,
-}
-
-/// The comment of an `issue_comment` delivery.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
-pub struct CommentRef {
-    pub id: u64,
-    pub body: String,
-    pub author: String,
-    /// GitHub's `user.type`: `User`, `Bot`, `Organization`.
-    pub author_type: String,
-}
-
-/// What a pull-request delivery tells the plan job.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
-pub struct PullRequestRef {
-    pub installation_id: u64,
-    pub repo: RepoRef,
-    pub number: u64,
-    pub head_sha: String,
-    pub base_sha: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PullRequestAction {
-    Opened,
-    Synchronize,
-    Reopened,
-    Closed { merged: bool },
-}
-
-/// A delivery we understand, or the reason it is ignored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Event {
-    Ping {
-        hook_id: Option<u64>,
-    },
-    Push {
-        repo: RepoRef,
-        git_ref: String,
-        before: String,
-        after: String,
-        /// The repository's default branch (`main`), to tell merges from other pushes.
-        default_branch: Option<String>,
-        installation_id: Option<u64>,
-    },
-    PullRequest {
-        action: PullRequestAction,
-        /// `None` for a repository webhook (no App installation): nothing to act with.
-        pr: Option<PullRequestRef>,
-    },
-    IssueComment {
-        action: String,
-        repo: RepoRef,
-        issue_number: u64,
-        is_pull_request: bool,
-        installation_id: Option<u64>,
-        comment: CommentRef,
-    },
-    /// "Re-run" on one of our check runs: plan that pull request again.
-    CheckRunRerequested {
-        pr: Option<PullRequestRef>,
-    },
-    Installation {
-        event: String,
-        action: String,
-        installation_id: u64,
-    },
-    /// A known event with an action we do not act on, or an event we do not know.
-    Ignored {
-        event: String,
-        action: Option<String>,
-    },
-}
-
-impl Event {
-    /// A label for logs and metrics (`pull_request.opened`).
-    pub fn label(&self) -> String {
-        match self {
-            Event::Ping { .. } => "ping".into(),
-            Event::Push { .. } => "push".into(),
-            Event::PullRequest { action, .. } => format!(
-                "pull_request.{}",
-                match action {
-                    PullRequestAction::Opened => "opened",
-                    PullRequestAction::Synchronize => "synchronize",
-                    PullRequestAction::Reopened => "reopened",
-                    PullRequestAction::Closed { .. } => "closed",
-                }
-            ),
-            Event::IssueComment { action, .. } => format!("issue_comment.{action}"),
-            Event::CheckRunRerequested { .. } => "check_run.rerequested".into(),
-            Event::Installation { event, action, .. } => format!("{event}.{action}"),
-            Event::Ignored { event, .. } => event.clone(),
-        }
-    }
-
-    /// The pull request to plan, if this delivery asks for a plan.
-    pub fn plan_request(&self) -> Option<&PullRequestRef> {
-        match self {
-            Event::PullRequest {
-                action: PullRequestAction::Opened | PullRequestAction::Synchronize | PullRequestAction::Reopened,
-                pr: Some(pr),
-            } => Some(pr),
-            Event::CheckRunRerequested { pr: Some(pr) } => Some(pr),
-            _ => None,
-        }
-    }
 }
 
 /// A delivery of a known event whose JSON does not have the fields that event needs.

@@ -15,9 +15,11 @@ use serde_json::json;
 use tokio::sync::Notify;
 
 use super::body::{BodyBudget, BodyError};
-use super::{Event, Secret, parse_event, signature_digest, verify_signature};
-use crate::pipeline::db::{Store, Stored};
-use crate::pipeline::metrics::Metrics;
+use super::metrics::Metrics;
+use super::{parse_event, signature_digest, verify_signature};
+use crate::application::jobs::db::{Store, Stored};
+use crate::event::Event;
+use crate::secret::Secret;
 
 pub struct AppState {
     pub store: Store,
@@ -143,7 +145,7 @@ async fn webhook(State(state): State<Arc<AppState>>, headers: HeaderMap, body: B
             return reply(StatusCode::BAD_REQUEST, json!({ "error": e.to_string() }));
         }
     };
-    let job = crate::pipeline::jobs::job_for(&event);
+    let job = crate::application::jobs::requests::job_for(&event);
     let action = match &event {
         Event::Ignored { action, .. } => action.clone(),
         other => other.label().split_once('.').map(|(_, a)| a.to_owned()),

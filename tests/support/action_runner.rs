@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use crate::fake_github::{self, FakeGitHub, fixtures_external};
-use fleetflow::action::parse_outputs;
+use fleetflow::action::runner::parse_outputs;
 use serde_json::Value;
 
 pub const TOKEN: &str = "ghs_workflow_token_for_tests";

@@ -12,8 +12,9 @@ use std::time::{Duration, Instant};
 use crate::fake_github::{self, FakeGitHub, app_key};
 #[allow(unused_imports)] // not every test file needs both
 pub use crate::fake_github::{free_port, webhook_fixture as fixture};
-use fleetflow::pipeline::{ServeConfig, serve};
-use fleetflow::webhook::{Secret, sign};
+use fleetflow::secret::Secret;
+use fleetflow::webhook::serve::{ServeConfig, serve};
+use fleetflow::webhook::sign;
 use serde_json::{Value, json};
 
 pub const SECRET: &str = "test-webhook-secret";

@@ -87,7 +87,7 @@ pub fn manages(resource: &Resource) -> bool {
 /// The attributes of an action that creates or updates `resource`, in this module's
 /// vocabulary; `None` for a resource Cloudflare does not manage. A DNS value that refers to
 /// another resource stays as the reference text (`server.creo-dev-01.ip`) for
-/// [`crate::cloud::references::resolve`].
+/// [`crate::plan::references::resolve`].
 pub fn desired_attributes(resource: &Resource) -> Option<BTreeMap<String, String>> {
     if !manages(resource) {
         return None;

@@ -8,7 +8,7 @@
 //! Applying is convergent: a create or update first looks the resource up and writes only what
 //! differs, so repeating an apply (or continuing one that failed halfway) changes nothing that
 //! is already right. References (`value = server.creo-dev-01.ip`) are resolved from the state
-//! passed to [`CloudProvider::apply`] with [`crate::cloud::references::resolve`].
+//! passed to [`CloudProvider::apply`] with [`crate::plan::references::resolve`].
 //!
 //! Provider ids (`StateResource::id`, accepted by [`CloudProvider::destroy`]):
 //! `dns:ZONE_ID/RECORD_ID`, `r2:BUCKET`, `worker:SCRIPT`, `route:ZONE_ID/ROUTE_ID`.
@@ -30,10 +30,10 @@ pub use attrs::{PROVIDER, desired_attributes, fqdn, manages};
 
 use self::attrs::Target;
 use self::client::{Api, seg, str_of};
-use super::references;
 use super::{Action, CloudProvider, Op, ProviderError};
 use crate::clock::{Clock, SystemClock};
 use crate::config::cloud::{CloudflareProvider as CloudflareConfig, Setting};
+use crate::plan::references;
 use crate::plan::state::{State, StateResource};
 
 pub const DEFAULT_API_URL: &str = "https://api.cloudflare.com/client/v4";

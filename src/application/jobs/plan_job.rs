@@ -9,10 +9,10 @@ use std::fmt::Write;
 use serde_json::{Value, json};
 
 use crate::config::{ConfigDiagnostic, LoadError, LoadOptions, Severity};
+use crate::event::{PullRequestRef, RepoRef};
 use crate::github::files::load_at;
 use crate::github::{GitHub, GitHubError};
 use crate::plan::{CHECK_RUN_LIMIT, COMMENT_LIMIT, PLAN_MARKER, Snapshot, plan, render_markdown};
-use crate::webhook::PullRequestRef;
 
 /// The check run's name.
 pub const CHECK_NAME: &str = "fleetflow/plan";
@@ -52,7 +52,12 @@ pub async fn run(github: &GitHub, pr: &PullRequestRef, check_id: u64) -> Result<
     let inst = pr.installation_id;
     let outcome = evaluate(github, pr).await?;
     if let Some(body) = &outcome.comment {
-        upsert_comment(github, pr, body).await?;
+        let bot = github.bot_login().await?;
+        let owner = CommentOwner {
+            author: Some(&bot),
+            touch_unchanged: false,
+        };
+        upsert_plan_comment(github, pr.installation_id, &pr.repo, pr.number, &owner, body).await?;
     }
     let mut batches = outcome.annotations.chunks(ANNOTATIONS_PER_REQUEST);
     let first = batches.next().unwrap_or(&[]);
@@ -185,18 +190,37 @@ async fn evaluate(github: &GitHub, pr: &PullRequestRef) -> Result<Outcome, GitHu
     })
 }
 
-/// Edits the App's plan comment on the pull request, or creates it.
-async fn upsert_comment(github: &GitHub, pr: &PullRequestRef, body: &str) -> Result<(), GitHubError> {
-    let bot = github.bot_login().await?;
-    let comments = github.comments(pr.installation_id, &pr.repo, pr.number).await?;
+/// Who may own the plan comment, and whether an unchanged plan is written again.
+pub struct CommentOwner<'a> {
+    /// The comment's author (the App's bot); `None`: any author (the Action's job token).
+    pub author: Option<&'a str>,
+    /// Edit even when the body is unchanged (the Action: a rerun shows as an edit).
+    pub touch_unchanged: bool,
+}
+
+/// Edits the plan comment on pull request `number` (the comment starting with
+/// [`PLAN_MARKER`], by `owner.author` when given), or creates it. The App and the Action keep
+/// their plan comment the same way.
+pub async fn upsert_plan_comment(
+    github: &GitHub,
+    installation: u64,
+    repo: &RepoRef,
+    number: u64,
+    owner: &CommentOwner<'_>,
+    body: &str,
+) -> Result<(), GitHubError> {
+    let comments = github.comments(installation, repo, number).await?;
     let ours = comments.iter().find(|c| {
-        c.user.as_ref().is_some_and(|u| u.login == bot) && c.body.as_deref().is_some_and(|b| b.starts_with(PLAN_MARKER))
+        owner
+            .author
+            .is_none_or(|a| c.user.as_ref().is_some_and(|u| u.login == a))
+            && c.body.as_deref().is_some_and(|b| b.starts_with(PLAN_MARKER))
     });
     match ours {
-        Some(c) if c.body.as_deref() == Some(body) => Ok(()),
-        Some(c) => github.update_comment(pr.installation_id, &pr.repo, c.id, body).await,
+        Some(c) if !owner.touch_unchanged && c.body.as_deref() == Some(body) => Ok(()),
+        Some(c) => github.update_comment(installation, repo, c.id, body).await,
         None => github
-            .create_comment(pr.installation_id, &pr.repo, pr.number, body)
+            .create_comment(installation, repo, number, body)
             .await
             .map(|_| ()),
     }

@@ -22,14 +22,6 @@ fn outputs_round_trip() {
 }
 
 #[test]
-fn fleets_changed_by_path() {
-    let changed = vec!["mono/fleets/web/www/index.html".to_owned(), "README.md".to_owned()];
-    let fleets = [("web", "fleets/web"), ("api", "fleets/api"), ("webx", "fleets/webx")];
-    let got = changed_fleets(fleets, "mono", &changed);
-    assert_eq!(got.into_iter().collect::<Vec<_>>(), vec!["web".to_owned()]);
-}
-
-#[test]
 fn flags() {
     assert_eq!(flag(Some("False"), true), Ok(false));
     assert_eq!(flag(None, true), Ok(true));

@@ -14,10 +14,10 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use super::db::{Job, LockOutcome, Store};
-use super::jobs::{DeployRequest, Trigger};
+use super::requests::{DeployRequest, Trigger};
+use crate::application::deploy::release::{Phase, ReleaseReport, ReleaseRequest, release};
+use crate::application::deploy::source_archive::{UnpackLimits, unpack_tarball};
 use crate::config::load::REGISTRY_FILE;
-use crate::deploy::release::{Phase, ReleaseReport, ReleaseRequest, release};
-use crate::deploy::source_archive::{UnpackLimits, unpack_tarball};
 use crate::github::{DeploymentState, GitHub, GitHubError};
 
 /// Where the deploy job builds and deploys from, read once at start.

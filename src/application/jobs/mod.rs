@@ -1,4 +1,4 @@
-//! `fleet serve`: the webhook server, the durable job queue and its workers, started together.
+//! The App's jobs and the workers that run them from the durable queue.
 //!
 //! A delivery is acknowledged once it and its job are committed to SQLite; workers take jobs
 //! from there, so nothing queued is lost when the process stops or crashes. On shutdown the
@@ -9,177 +9,56 @@
 pub mod command_job;
 pub mod db;
 pub mod deploy_job;
-pub mod jobs;
-pub mod metrics;
 pub mod plan_job;
 pub mod push_job;
 pub mod quarantine;
+pub mod requests;
 
-use std::fmt;
-use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, watch};
 
-use crate::github::{AppKey, GitHub};
-use crate::webhook::server::{AppState, router};
-use crate::webhook::{PullRequestRef, Secret};
+use crate::event::PullRequestRef;
+use crate::github::GitHub;
 use db::{Job, MAX_ATTEMPTS, Store};
-use metrics::Metrics;
 
 pub use deploy_job::DeploySettings;
-pub use jobs::{COMMAND_JOB, DEPLOY_JOB, PLAN_JOB, PUSH_JOB};
+pub use requests::{COMMAND_JOB, DEPLOY_JOB, PLAN_JOB, PUSH_JOB};
 
-/// Everything `fleet serve` needs, read once at start.
+/// Where the job runner reports each job's end (the server's metrics).
+pub trait JobObserver: Send + Sync {
+    /// A run of a job of `kind` that ended with `result` (done, deferred, retry, failed).
+    fn job(&self, kind: &str, result: &str, took: Duration);
+}
+
+/// Counts nothing (the Action's one-step drain).
+struct NoJobObserver;
+
+impl JobObserver for NoJobObserver {
+    fn job(&self, _kind: &str, _result: &str, _took: Duration) {}
+}
+
+/// What every worker shares: the queue, GitHub, where job ends are counted, the wake-up
+/// signal for new jobs, the stop signal and the deploy settings.
 #[derive(Clone)]
-pub struct ServeConfig {
-    pub listen: SocketAddr,
-    pub app_id: u64,
-    /// The PEM, or the path of a file holding it.
-    pub private_key: Secret,
-    /// Accepted webhook secrets (more than one while rotating).
-    pub webhook_secrets: Vec<Secret>,
-    pub github_api_url: String,
-    /// `sqlite://PATH` (created if missing).
-    pub database_url: String,
-    pub workers: usize,
-    /// How long running jobs may take to finish after SIGTERM.
-    pub grace: Duration,
-    /// Where deploys build and deploy from.
+pub struct WorkerContext {
+    pub store: Store,
+    pub github: GitHub,
+    pub observer: Arc<dyn JobObserver>,
+    pub wake: Arc<Notify>,
+    pub stop: watch::Receiver<bool>,
     pub deploy: DeploySettings,
 }
 
-impl fmt::Debug for ServeConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ServeConfig")
-            .field("listen", &self.listen)
-            .field("app_id", &self.app_id)
-            .field("private_key", &"[redacted]")
-            .field("webhook_secrets", &format!("[{} redacted]", self.webhook_secrets.len()))
-            .field("github_api_url", &self.github_api_url)
-            .field("database_url", &self.database_url)
-            .field("workers", &self.workers)
-            .field("grace", &self.grace)
-            .field("deploy", &self.deploy)
-            .finish()
-    }
-}
-
-/// Runs the server on `listener` until `shutdown` completes, then drains.
-pub async fn serve(
-    config: ServeConfig,
-    listener: tokio::net::TcpListener,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
-    let key = AppKey::new(config.app_id, &config.private_key)?;
-    let metrics = Arc::new(Metrics::default());
-    let github = GitHub::new(&config.github_api_url, key, Arc::clone(&metrics)).map_err(anyhow::Error::msg)?;
-    let store = Store::open(&config.database_url)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot open the database {}: {e}", config.database_url))?;
-    let interrupted = store.recover_interrupted().await?;
-    if interrupted.requeued > 0 {
-        tracing::warn!(
-            requeued = interrupted.requeued,
-            "jobs a graceful stop interrupted are queued again"
-        );
-    }
-    if !interrupted.quarantined.is_empty() {
-        let github = github.clone();
-        tokio::spawn(async move {
-            for job in interrupted.quarantined {
-                tracing::error!(
-                    id = job.id,
-                    kind = %job.kind,
-                    "the server died while this job ran: quarantined, not retried"
-                );
-                if let Err(e) = quarantine::report(&github, &job).await {
-                    tracing::error!(id = job.id, "cannot report the quarantined job: {e}");
-                }
-            }
-        });
-    }
-    let wake = Arc::new(Notify::new());
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let stop_tx = Arc::new(stop_tx);
-    let mut workers = Vec::new();
-    for n in 0..config.workers.max(1) {
-        let worker = Worker {
-            store: store.clone(),
-            github: github.clone(),
-            metrics: Arc::clone(&metrics),
-            wake: Arc::clone(&wake),
-            stop: stop_rx.clone(),
-            deploy: config.deploy.clone(),
-        };
-        workers.push(tokio::spawn(async move { worker.run(n).await }));
-    }
-    let state = Arc::new(AppState {
-        store: store.clone(),
-        secrets: config.webhook_secrets.clone(),
-        metrics,
-        wake: Arc::clone(&wake),
-        body_budget: Default::default(),
-    });
-    tracing::info!(addr = %listener.local_addr()?, "fleet serve: listening");
-    // At the signal, first: workers take no new job, and the running ones are marked as cut off
-    // by a stop (not a crash, should the process be killed before they end).
-    let stopping = {
-        let (store, stop_tx, wake) = (store.clone(), Arc::clone(&stop_tx), Arc::clone(&wake));
-        async move {
-            shutdown.await;
-            let _ = stop_tx.send(true);
-            wake.notify_waiters();
-            if let Err(e) = store.mark_stopping().await {
-                tracing::error!("cannot mark the running jobs as stopping: {e}");
-            }
-        }
-    };
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(stopping)
-        .await?;
-    tracing::info!("shutting down: waiting for running jobs");
-    let _ = stop_tx.send(true);
-    wake.notify_waiters();
-    let deadline = tokio::time::Instant::now() + config.grace;
-    for handle in workers {
-        let abort = handle.abort_handle();
-        if tokio::time::timeout_at(deadline, handle).await.is_err() {
-            tracing::warn!("a job did not finish within the grace period; it runs again at the next start");
-            abort.abort();
-        }
-    }
-    match store.requeue_running().await {
-        Ok(0) => {}
-        Ok(n) => tracing::warn!(requeued = n, "jobs cut off by the stop are queued for the next start"),
-        Err(e) => tracing::error!("cannot queue the cut-off jobs again (they are marked as stopping): {e}"),
-    }
-    store.close().await;
-    Ok(())
-}
-
-/// Resolves on SIGTERM or Ctrl-C.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
+/// Starts `count` workers (at least one) taking jobs from the queue until `stop` turns true.
+pub fn start_workers(context: &WorkerContext, count: usize) -> Vec<tokio::task::JoinHandle<()>> {
+    (0..count.max(1))
+        .map(|n| {
+            let worker = Worker(context.clone());
+            tokio::spawn(async move { worker.run(n).await })
+        })
+        .collect()
 }
 
 /// Runs every due job of `store` one after the other until none is left (the Action, which
@@ -187,14 +66,14 @@ pub async fn shutdown_signal() {
 /// Returns how many ran.
 pub async fn drain(github: &GitHub, store: &Store, deploy: DeploySettings) -> anyhow::Result<usize> {
     let (_stop_tx, stop) = watch::channel(false);
-    let worker = Worker {
+    let worker = Worker(WorkerContext {
         store: store.clone(),
         github: github.clone(),
-        metrics: Arc::new(Metrics::default()),
+        observer: Arc::new(NoJobObserver),
         wake: Arc::new(Notify::new()),
         stop,
         deploy,
-    };
+    });
     let mut ran = 0;
     while let Some(job) = store.claim().await? {
         worker.run_job(job).await;
@@ -203,13 +82,38 @@ pub async fn drain(github: &GitHub, store: &Store, deploy: DeploySettings) -> an
     Ok(ran)
 }
 
-struct Worker {
-    store: Store,
-    github: GitHub,
-    metrics: Arc<Metrics>,
-    wake: Arc<Notify>,
-    stop: watch::Receiver<bool>,
-    deploy: DeploySettings,
+/// Runs a comment's command job and the deploy jobs it queues to the end, here and now, over
+/// a queue in a temporary SQLite file (the Action, which has no server). Returns the deploys.
+pub fn run_command_here(
+    github: &GitHub,
+    request: &requests::CommandRequest,
+    settings: DeploySettings,
+) -> anyhow::Result<Vec<db::DeployRecord>> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let dir = tempfile::tempdir()?;
+        let store = Store::open(&format!("sqlite://{}", dir.path().join("queue.db").display())).await?;
+        store
+            .store_delivery("action", "issue_comment", Some("created"), None)
+            .await?;
+        command_job::run(github, &store, "action", request).await?;
+        drain(github, &store, settings).await?;
+        let deploys = store.deploys().await?;
+        store.close().await;
+        anyhow::Ok(deploys)
+    })
+}
+
+struct Worker(WorkerContext);
+
+impl std::ops::Deref for Worker {
+    type Target = WorkerContext;
+    fn deref(&self) -> &WorkerContext {
+        &self.0
+    }
 }
 
 /// How a job ended: `Err((error, retry, wait))` when it failed.
@@ -253,9 +157,9 @@ impl Worker {
                 Ok(Some(job)) => self.run_job(job).await,
                 Ok(None) => {
                     tokio::select! {
-                        _ = self.wake.notified() => {}
+                        _ = self.0.wake.notified() => {}
                         _ = tokio::time::sleep(Duration::from_millis(250)) => {}
-                        _ = self.stop.changed() => {}
+                        _ = self.0.stop.changed() => {}
                     }
                 }
                 Err(e) => {
@@ -309,21 +213,21 @@ impl Worker {
                 .await
                 .map(|()| JobEnd::Done),
             COMMAND_JOB => {
-                let req: jobs::CommandRequest = payload(job)?;
+                let req: requests::CommandRequest = payload(job)?;
                 command_job::run(&self.github, &self.store, &job.delivery_id, &req)
                     .await
                     .map(|()| JobEnd::Done)
                     .map_err(|e| failed(req.installation_id, e))
             }
             PUSH_JOB => {
-                let req: jobs::PushRequest = payload(job)?;
+                let req: requests::PushRequest = payload(job)?;
                 push_job::run(&self.github, &self.store, &job.delivery_id, &req)
                     .await
                     .map(|()| JobEnd::Done)
                     .map_err(|e| failed(req.installation_id, e))
             }
             DEPLOY_JOB => {
-                let req: jobs::DeployRequest = payload(job)?;
+                let req: requests::DeployRequest = payload(job)?;
                 match deploy_job::run(&self.github, &self.store, &self.deploy, job, &req).await {
                     Ok(deploy_job::DeployEnd::Done) => Ok(JobEnd::Done),
                     Ok(deploy_job::DeployEnd::Waiting(why)) => Ok(JobEnd::Deferred(
@@ -354,7 +258,7 @@ impl Worker {
             }
         };
         match outcome {
-            Ok(label) => self.metrics.job(&job.kind, label, took),
+            Ok(label) => self.observer.job(&job.kind, label, took),
             Err(e) => tracing::error!("cannot record the job's end: {e}"),
         }
     }

@@ -3,8 +3,8 @@
 //! is on the base repository's default branch, so its code is ours to build.
 
 use super::db::{NewJob, Store};
-use super::jobs::{DEPLOY_JOB, DeployRequest, PushRequest, Trigger};
-use crate::action::merge_deploys;
+use super::requests::{DEPLOY_JOB, DeployRequest, PushRequest, Trigger};
+use crate::application::merge::merge_deploys;
 use crate::config::LoadOptions;
 use crate::github::files::load_at;
 use crate::github::{GitHub, GitHubError};

@@ -4,11 +4,11 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::build::credentials::login_for_push;
-use crate::build::{BuildOptions, plan_builds, run_builds};
+use crate::application::deploy::remote::{self, DeployArgs, Deployer, LocalBinary};
+use crate::application::deploy::remote_run::{RouteResult, for_each_route, route_plans};
+use crate::application::image_build::credentials::login_for_push;
+use crate::application::image_build::{BuildOptions, plan_builds, run_builds};
 use crate::config::{DirFiles, LoadError, LoadOptions, Workspace, load_workspace};
-use crate::deploy::remote::{self, DeployArgs, Deployer, LocalBinary};
-use crate::deploy::remote_run::{RouteResult, for_each_route, route_plans};
 use crate::docker::{Docker, DockerCli};
 
 /// What to release.
@@ -25,7 +25,7 @@ pub struct ReleaseRequest {
     /// Registry prefix of built images (`ghcr.io/acme`).
     pub image_registry: Option<String>,
     /// Environment for push credentials (GHCR_TOKEN, GITHUB_ACTOR, …), see
-    /// [`crate::build::credentials::find_credentials`].
+    /// [`crate::application::image_build::credentials::find_credentials`].
     pub credentials_env: Vec<(String, String)>,
     /// `org.opencontainers.image.source`.
     pub source_url: Option<String>,

@@ -5,7 +5,7 @@ use std::fmt::Write;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use super::db::JobCounts;
+use crate::application::jobs::db::JobCounts;
 
 /// Upper bounds (seconds) of the job-duration histogram.
 const BUCKETS: &[f64] = &[0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
@@ -40,32 +40,6 @@ impl Metrics {
     pub fn delivery(&self, event: &'static str, result: &'static str) {
         let mut inner = self.inner.lock().expect("metrics");
         *inner.deliveries.entry((event, result)).or_default() += 1;
-    }
-
-    /// A GitHub API call and its HTTP status (0: no answer).
-    pub fn github_call(&self, method: &str, status: u16) {
-        let mut inner = self.inner.lock().expect("metrics");
-        *inner
-            .github_calls
-            .entry((method.to_owned(), status.to_string()))
-            .or_default() += 1;
-    }
-
-    /// A job run of `kind` that ended with `result` (done, retry, failed).
-    pub fn job(&self, kind: &str, result: &str, took: Duration) {
-        let mut inner = self.inner.lock().expect("metrics");
-        let h = inner.jobs.entry((kind.to_owned(), result.to_owned())).or_default();
-        if h.counts.is_empty() {
-            h.counts = vec![0; BUCKETS.len()];
-        }
-        let secs = took.as_secs_f64();
-        for (i, bound) in BUCKETS.iter().enumerate() {
-            if secs <= *bound {
-                h.counts[i] += 1;
-            }
-        }
-        h.sum += secs;
-        h.count += 1;
     }
 
     /// The Prometheus text exposition, with the queue read from the store.
@@ -121,5 +95,34 @@ impl Metrics {
             );
         }
         out
+    }
+}
+
+impl crate::github::CallObserver for Metrics {
+    fn github_call(&self, method: &str, status: u16) {
+        let mut inner = self.inner.lock().expect("metrics");
+        *inner
+            .github_calls
+            .entry((method.to_owned(), status.to_string()))
+            .or_default() += 1;
+    }
+}
+
+impl crate::application::jobs::JobObserver for Metrics {
+    /// A job run of `kind` that ended with `result` (done, retry, failed).
+    fn job(&self, kind: &str, result: &str, took: Duration) {
+        let mut inner = self.inner.lock().expect("metrics");
+        let h = inner.jobs.entry((kind.to_owned(), result.to_owned())).or_default();
+        if h.counts.is_empty() {
+            h.counts = vec![0; BUCKETS.len()];
+        }
+        let secs = took.as_secs_f64();
+        for (i, bound) in BUCKETS.iter().enumerate() {
+            if secs <= *bound {
+                h.counts[i] += 1;
+            }
+        }
+        h.sum += secs;
+        h.count += 1;
     }
 }

@@ -1,6 +1,6 @@
 //! `fleet action` on an `issue_comment`: the App's chat-ops in a workflow step. The same
 //! parser, permission and deploy-policy checks, fork refusal, replies and deploy job as
-//! `fleet serve` (src/pipeline/command_job.rs, deploy_job.rs) run with the workflow's token,
+//! `fleet serve` ([`crate::application::jobs::command_job`], `deploy_job`) run with the workflow's token,
 //! over a queue in a temporary SQLite file that the step drains before it ends. There is no
 //! deploy history between runs, so "that SHA already runs" is not detected here; use the
 //! workflow's `concurrency` group per fleet+stage to serialize runs.
@@ -9,16 +9,16 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::action_cmd::{github_client, image_registry};
-use super::{Console, exit};
+use super::workflows::{github_client, image_registry};
+use crate::application::jobs::requests::CommandRequest;
+use crate::application::jobs::{DeploySettings, run_command_here};
 use crate::chatops::{Author, may_hold_command};
-use crate::pipeline::db::Store;
-use crate::pipeline::jobs::CommandRequest;
-use crate::pipeline::{DeploySettings, command_job, drain};
-use crate::webhook::{Event, parse_event};
+use crate::console::{Console, exit};
+use crate::event::Event;
+use crate::webhook::parse_event;
 
 /// Handles the comment; returns the exit code and the `deployed` output entries.
-pub(super) fn run(console: &Console, event: &Value, dry_run: bool) -> (u8, Vec<Value>) {
+pub fn run(console: &Console, event: &Value, dry_run: bool) -> (u8, Vec<Value>) {
     let body = serde_json::to_vec(event).unwrap_or_default();
     let (action, number, is_pr, comment) = match parse_event("issue_comment", &body) {
         Ok(Event::IssueComment {
@@ -48,7 +48,7 @@ pub(super) fn run(console: &Console, event: &Value, dry_run: bool) -> (u8, Vec<V
     let (github, repo) = match github_client() {
         Ok(c) => c,
         Err(e) => {
-            console.error(&e);
+            console.error(&e.to_string());
             return (exit::USAGE, Vec::new());
         }
     };
@@ -63,25 +63,7 @@ pub(super) fn run(console: &Console, event: &Value, dry_run: bool) -> (u8, Vec<V
         fleet_binary: None,
         lock_poll: Duration::from_secs(1),
     };
-    let result = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(anyhow::Error::from)
-        .and_then(|rt| {
-            rt.block_on(async {
-                let dir = tempfile::tempdir()?;
-                let store = Store::open(&format!("sqlite://{}", dir.path().join("queue.db").display())).await?;
-                store
-                    .store_delivery("action", "issue_comment", Some("created"), None)
-                    .await?;
-                command_job::run(&github, &store, "action", &request).await?;
-                drain(&github, &store, settings).await?;
-                let deploys = store.deploys().await?;
-                store.close().await;
-                anyhow::Ok(deploys)
-            })
-        });
+    let result = run_command_here(&github, &request, settings);
     match result {
         Ok(deploys) => {
             let failed = deploys.iter().any(|d| d.result != "success");

@@ -1,6 +1,6 @@
-//! `fleet stage status` for a stage with cloud servers, in seed 004's layout: the stage's
-//! infrastructure (servers, then DNS records, R2 buckets and workers) as it is live, then its
-//! services as the servers report them. Read only: the state lock is not taken.
+//! A stage with cloud servers as it is (seed 004's `fleet stage status`): its infrastructure
+//! (servers, then DNS records, R2 buckets and workers) as it is live, then its services as the
+//! servers report them. Read only: the state lock is not taken.
 //!
 //! Reading the servers needs only their provider's credentials; the Cloudflare resources are
 //! read live when its credentials are set, else shown as the state records them (with a note).
@@ -9,24 +9,23 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 
-use super::apply_cmd::CloudTarget;
-use super::cloud_stage_cmd::routes;
-use super::registry_remote_cmd::for_each_route;
-use super::stage_cmd::StageArgs;
-use super::{Console, Output, exit};
-use crate::clock::SystemClock;
+use super::deploy::remote::{self, RemotePlan};
+use super::infra::CloudTarget;
+use super::report::{Reporter, WorkflowError};
+use super::routes::for_each_route;
+use super::stage::routes;
+use crate::clock::Clock;
 use crate::cloud::RetryConfig;
 use crate::cloud::cloudflare::fqdn as fqdn_of;
 use crate::cloud::infra::{self, Scope};
 use crate::cloud::session::{ProvidersError, providers_for, servers_only};
 use crate::config::cloud::Server;
-use crate::deploy::remote::{self, RemotePlan};
 use crate::plan::snapshot::{Address, Resource, Snapshot};
 use crate::plan::state::{State, StateResource};
 use crate::ssh::quote;
 
 /// A declared server with what its provider reports of it.
-pub(super) type LiveServer = (String, Server, Option<StateResource>);
+pub type LiveServer = (String, Server, Option<StateResource>);
 
 /// The stage's declared infrastructure and its state: live where the providers could be read.
 struct Live {
@@ -37,14 +36,13 @@ struct Live {
 }
 
 /// Reads the stage's infrastructure; `servers` only: no other provider is set up.
-fn read(target: &CloudTarget, stage: &str, servers: bool) -> Result<Live, String> {
+fn read(clock: Arc<dyn Clock>, target: &CloudTarget, stage: &str, servers: bool) -> Result<Live, WorkflowError> {
     let scope = Scope {
         fleet: Some(target.name.clone()),
         stage: Some(stage.to_owned()),
     };
     let desired = infra::desired(&Snapshot::from_fleet(&target.name, &target.config), &scope);
-    let recorded = target.store.load().map_err(|e| e.to_string())?;
-    let clock = Arc::new(SystemClock);
+    let recorded = target.store.load().map_err(WorkflowError::failed)?;
     let refresh = |providers, recorded: &State, desired: &Snapshot| {
         infra::refresh(
             &providers,
@@ -54,7 +52,7 @@ fn read(target: &CloudTarget, stage: &str, servers: bool) -> Result<Live, String
             desired,
             &scope,
         )
-        .map_err(|e| format!("cannot read the live infrastructure: {e}"))
+        .map_err(|e| WorkflowError::failed(format!("cannot read the live infrastructure: {e}")))
     };
     let mut recorded_only = None;
     if !servers {
@@ -70,14 +68,14 @@ fn read(target: &CloudTarget, stage: &str, servers: bool) -> Result<Live, String
             Err(e @ (ProvidersError::Cloudflare { .. } | ProvidersError::CloudflareAccount { .. })) => {
                 recorded_only = Some(e.to_string());
             }
-            Err(e) => return Err(e.to_string()),
+            Err(e) => return Err(WorkflowError::failed(e)),
         }
     }
     // The servers live, the rest as recorded.
     let (mut only, mut recorded_servers) = (desired.clone(), recorded.clone());
     servers_only(&mut only, &mut recorded_servers);
-    let providers =
-        providers_for(&target.config, &only, &recorded_servers, &scope, clock.clone()).map_err(|e| format!("{e:#}"))?;
+    let providers = providers_for(&target.config, &only, &recorded_servers, &scope, clock.clone())
+        .map_err(|e| WorkflowError::failed(format!("{e:#}")))?;
     let mut state = refresh(providers, &recorded_servers, &only)?.state;
     for r in &recorded.resources {
         if state.resource(&r.address).is_none() && !recorded_servers.resources.iter().any(|s| s.address == r.address) {
@@ -107,11 +105,12 @@ fn servers_of(live: &Live) -> Vec<LiveServer> {
 }
 
 /// The declared servers with their live state (no other provider is read).
-pub(super) fn live_servers(console: &Console, target: &CloudTarget, stage: &str) -> Result<Vec<LiveServer>, u8> {
-    read(target, stage, true).map(|live| servers_of(&live)).map_err(|m| {
-        console.error(&m);
-        exit::FAILURE
-    })
+pub fn live_servers(
+    clock: Arc<dyn Clock>,
+    target: &CloudTarget,
+    stage: &str,
+) -> Result<Vec<LiveServer>, WorkflowError> {
+    read(clock, target, stage, true).map(|live| servers_of(&live))
 }
 
 /// The DNS records, R2 buckets and workers of the stage, as status entries.
@@ -211,20 +210,39 @@ fn render_other(out: &mut String, entry: &Value) {
     }
 }
 
-pub(super) fn status(console: &Console, target: &CloudTarget, args: &StageArgs) -> u8 {
-    let stage = &args.stage;
-    let live = match read(target, stage, false) {
-        Ok(l) => l,
-        Err(m) => {
-            console.error(&m);
-            return exit::FAILURE;
-        }
-    };
+/// What `fleet stage status` shows: the stage's overall status, its infrastructure and its
+/// services.
+pub struct StageStatus {
+    pub stage: String,
+    /// `running`, `partial`, `stopped`, `suspended` or `not created`.
+    pub overall: &'static str,
+    /// The servers, as status entries.
+    pub servers: Vec<Value>,
+    /// The DNS records, R2 buckets and workers, as status entries.
+    pub others: Vec<Value>,
+    /// The containers the servers report (`fleet ps --output json` rows).
+    pub containers: Vec<Value>,
+    /// The stage's services by name, in declaration order.
+    pub services: Vec<String>,
+    /// Whether any server was running to ask.
+    pub asked_servers: bool,
+}
+
+/// The stage's status (see [`StageStatus`]); notes what is shown as recorded, not live.
+pub fn status(
+    reporter: &dyn Reporter,
+    clock: Arc<dyn Clock>,
+    target: &CloudTarget,
+    stage: &str,
+) -> Result<StageStatus, WorkflowError> {
+    let live = read(clock, target, stage, false)?;
     if let Some(why) = &live.recorded_only {
-        eprintln!("note: the Cloudflare resources are shown as the state records them ({why})");
+        reporter.note(&format!(
+            "note: the Cloudflare resources are shown as the state records them ({why})"
+        ));
     }
     let servers = servers_of(&live);
-    let plans = routes(target, stage, &servers, &["ps".to_owned(), stage.clone()]).unwrap_or_default();
+    let plans = routes(target, stage, &servers, &["ps".to_owned(), stage.to_owned()]).unwrap_or_default();
     let rows: Mutex<Vec<Value>> = Mutex::new(Vec::new());
     if !plans.is_empty() {
         let work = |r: &dyn crate::ssh::Remote, plan: &RemotePlan, _: &mut (dyn FnMut(&str) + Send)| {
@@ -241,15 +259,13 @@ pub(super) fn status(console: &Console, target: &CloudTarget, args: &StageArgs) 
             }
             Ok(())
         };
-        if let Err(code) = for_each_route(console, &plans, &work) {
-            return code;
-        }
+        for_each_route(reporter, &plans, &work)?;
     }
     let rows = rows.into_inner().unwrap_or_default();
-    let services: Vec<&crate::config::Service> = target
+    let services: Vec<String> = target
         .config
         .stage(stage)
-        .map(|s| s.services.iter().collect())
+        .map(|s| s.services.iter().map(|s| s.name.value.clone()).collect())
         .unwrap_or_default();
     let up = |r: &Option<StateResource>| {
         r.as_ref()
@@ -270,7 +286,7 @@ pub(super) fn status(console: &Console, target: &CloudTarget, args: &StageArgs) 
     } else {
         "partial"
     };
-    let mut infra: Vec<Value> = servers
+    let server_entries: Vec<Value> = servers
         .iter()
         .map(|(name, s, r)| {
             let attr = |k: &str| r.as_ref().and_then(|r| r.attributes.get(k).cloned());
@@ -286,47 +302,60 @@ pub(super) fn status(console: &Console, target: &CloudTarget, args: &StageArgs) 
             })
         })
         .collect();
-    let others = other_resources(&live);
-    if args.output == Output::Json {
-        infra.extend(others);
-        console.print_json(&json!({"stage": stage, "status": overall, "infrastructure": infra, "services": rows}));
-        return exit::OK;
+    Ok(StageStatus {
+        stage: stage.to_owned(),
+        overall,
+        servers: server_entries,
+        others: other_resources(&live),
+        containers: rows,
+        services,
+        asked_servers: !plans.is_empty(),
+    })
+}
+
+impl StageStatus {
+    /// As `--output json` prints it.
+    pub fn to_json(&self) -> Value {
+        let infrastructure: Vec<&Value> = self.servers.iter().chain(&self.others).collect();
+        json!({"stage": self.stage, "status": self.overall, "infrastructure": infrastructure, "services": self.containers})
     }
-    let mut out = format!("Stage: {stage}\nStatus: {overall}\n\nInfrastructure:\n");
-    for i in &infra {
-        let s = |k: &str| i[k].as_str().unwrap_or("-").to_owned();
-        out.push_str(&format!(
-            "  Server: {}\n    Provider: {}\n    Status: {}\n",
-            s("server"),
-            s("provider"),
-            s("status")
-        ));
-        if i["id"].is_string() {
+
+    /// In seed 004's layout.
+    pub fn render_text(&self) -> String {
+        let mut out = format!("Stage: {}\nStatus: {}\n\nInfrastructure:\n", self.stage, self.overall);
+        for i in &self.servers {
+            let s = |k: &str| i[k].as_str().unwrap_or("-").to_owned();
             out.push_str(&format!(
-                "    IP: {}\n    CPU: {} cores\n    Memory: {} GB\n",
-                s("ip"),
-                s("cpu"),
-                s("memory_gb")
+                "  Server: {}\n    Provider: {}\n    Status: {}\n",
+                s("server"),
+                s("provider"),
+                s("status")
             ));
-        }
-    }
-    for entry in &others {
-        render_other(&mut out, entry);
-    }
-    out.push_str("\nServices:\n");
-    for service in services {
-        let name = &service.name.value;
-        let line = match rows.iter().find(|r| r["service"].as_str() == Some(name)) {
-            Some(r) if r["status"].as_str().is_some_and(|s| s.starts_with("running")) => {
-                format!("  ✓ {name:<12} {}", r["status"].as_str().unwrap_or_default())
+            if i["id"].is_string() {
+                out.push_str(&format!(
+                    "    IP: {}\n    CPU: {} cores\n    Memory: {} GB\n",
+                    s("ip"),
+                    s("cpu"),
+                    s("memory_gb")
+                ));
             }
-            Some(r) => format!("  ✗ {name:<12} {}", r["status"].as_str().unwrap_or_default()),
-            None if plans.is_empty() => format!("  ✗ {name:<12} server not running"),
-            None => format!("  ✗ {name:<12} not created"),
-        };
-        out.push_str(&line);
-        out.push('\n');
+        }
+        for entry in &self.others {
+            render_other(&mut out, entry);
+        }
+        out.push_str("\nServices:\n");
+        for name in &self.services {
+            let line = match self.containers.iter().find(|r| r["service"].as_str() == Some(name)) {
+                Some(r) if r["status"].as_str().is_some_and(|s| s.starts_with("running")) => {
+                    format!("  ✓ {name:<12} {}", r["status"].as_str().unwrap_or_default())
+                }
+                Some(r) => format!("  ✗ {name:<12} {}", r["status"].as_str().unwrap_or_default()),
+                None if !self.asked_servers => format!("  ✗ {name:<12} server not running"),
+                None => format!("  ✗ {name:<12} not created"),
+            };
+            out.push_str(&line);
+            out.push('\n');
+        }
+        out
     }
-    console.print(&out);
-    exit::OK
 }

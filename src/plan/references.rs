@@ -16,9 +16,9 @@
 
 use std::collections::BTreeMap;
 
+use super::KNOWN_AFTER_APPLY;
+use super::state::State;
 use crate::config::cloud::{ResourceRef, ValueOrRef};
-use crate::plan::KNOWN_AFTER_APPLY;
-use crate::plan::state::State;
 
 /// An attribute whose value cannot be known yet.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 
 use super::db::NewJob;
 use crate::chatops::{Author, may_hold_command};
-use crate::webhook::{CommentRef, Event, PullRequestRef, RepoRef};
+use crate::event::{CommentRef, Event, PullRequestRef, RepoRef};
 
 /// Plan a pull request (comment + check run).
 pub const PLAN_JOB: &str = "plan";

@@ -4,11 +4,11 @@
 //! comment (or check run) and deployment end as failed. A push job has nobody to tell.
 
 use super::db::Job;
-use super::jobs::{CommandRequest, DeployRequest};
+use super::requests::{CommandRequest, DeployRequest};
 use super::{COMMAND_JOB, DEPLOY_JOB, PLAN_JOB, command_job, deploy_job, plan_job};
+use crate::event::PullRequestRef;
 use crate::github::{GitHub, GitHubError};
 use crate::images::short_sha;
-use crate::webhook::PullRequestRef;
 
 /// Why the job is not retried, as said on GitHub.
 const STOPPED: &str = "stopped the server (the fleetflow process died while running it), so it \

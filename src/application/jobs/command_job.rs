@@ -8,15 +8,15 @@
 use std::collections::BTreeSet;
 
 use super::db::{NewJob, Store};
-use super::jobs::{CommandRequest, DEPLOY_JOB, DeployRequest, PLAN_JOB, Trigger, plan_job};
-use crate::action::changed_fleets;
+use super::requests::{CommandRequest, DEPLOY_JOB, DeployRequest, PLAN_JOB, Trigger, plan_job};
+use crate::application::merge::changed_fleets;
 use crate::chatops::rules::{RULES_PERMISSION, changed_deploy_rules};
 use crate::chatops::{Actor, Author, Command, DeployTarget, HELP, Known, authorize, parse};
 use crate::config::registry::DeployPolicy;
 use crate::config::{LoadError, LoadOptions, Workspace};
+use crate::event::PullRequestRef;
 use crate::github::files::{load_at, registry_at};
 use crate::github::{GitHub, GitHubError, PullRequestInfo};
-use crate::webhook::PullRequestRef;
 
 use super::deploy_job::reply_body;
 use crate::images::short_sha;

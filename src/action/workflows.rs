@@ -1,0 +1,383 @@
+//! The Action's commands over the application layer: plan a pull request, deploy a push or a
+//! dispatch, build; each loads the checkout's configuration with `::error` annotations.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde_json::json;
+
+use super::request::ActionRequest;
+use super::runner::{annotation, append, escape_data, flag, input};
+use super::{Outputs, env};
+use crate::application::deploy::release::ReleaseRequest;
+use crate::application::image_build::BuildOptions;
+use crate::application::jobs::plan_job::{CommentOwner, upsert_plan_comment};
+use crate::application::local::{build_fleet, fleet_of_registry};
+use crate::application::plan_change::{load_base, load_state, plan_change};
+use crate::application::releases::{RouteName, merge_routes, release_all};
+use crate::application::report::{Reporter, WorkflowError};
+use crate::application::routes::{describe, plans};
+use crate::clock::{Clock, SystemClock};
+use crate::config::discovery::find_registry;
+use crate::config::{ConfigDiagnostic, DirFiles, LoadError, LoadOptions, Workspace, load_workspace};
+use crate::console::{Console, ConsoleReporter, exit};
+use crate::event::RepoRef;
+use crate::github::GitHub;
+use crate::plan::{COMMENT_LIMIT, render_markdown};
+use crate::secret::Secret;
+
+pub struct Run<'a> {
+    pub console: &'a Console,
+    pub reporter: &'a ConsoleReporter<'a>,
+    pub request: &'a ActionRequest,
+}
+
+/// `path` as a directory and a file name.
+fn split(path: &Path) -> (PathBuf, String) {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    (path.parent().map(Path::to_path_buf).unwrap_or_default(), name)
+}
+
+impl Run<'_> {
+    fn fail(&self, e: WorkflowError) -> u8 {
+        self.console.finish(Err(e))
+    }
+
+    /// fleet-registry.kdl: the `registry-path` input (relative to the workspace), else found
+    /// from the workspace as `fleet` finds it.
+    fn registry_file(&self) -> Result<PathBuf, WorkflowError> {
+        let workspace = &self.request.workspace;
+        let flag = input("registry-path").map(|p| workspace.join(p));
+        let found = find_registry(flag.as_deref(), None, workspace).map_err(|e| WorkflowError::Usage(e.to_string()))?;
+        Ok(std::fs::canonicalize(found.path()).unwrap_or_else(|_| found.path().to_path_buf()))
+    }
+
+    /// `::error`/`::warning` lines for diagnostics, files relative to the workspace.
+    fn annotations<'d>(&self, dir: &Path, items: impl IntoIterator<Item = &'d ConfigDiagnostic>) -> String {
+        let workspace = &self.request.workspace;
+        let ws = std::fs::canonicalize(workspace).unwrap_or_else(|_| workspace.clone());
+        items.into_iter().map(|d| annotation(d, dir, &ws) + "\n").collect()
+    }
+
+    /// Finds the registry and loads the working tree's configuration; its diagnostics become
+    /// `::error` annotations.
+    fn load_head(&self) -> Result<(PathBuf, Workspace), WorkflowError> {
+        let registry = self.registry_file()?;
+        let (dir, name) = split(&registry);
+        match load_workspace(
+            &DirFiles { root: dir.clone() },
+            &name,
+            LoadOptions { verify_fleets: true },
+        ) {
+            Ok(ws) => {
+                self.console.print(&self.annotations(&dir, &ws.warnings.items));
+                Ok((registry, ws))
+            }
+            Err(e) => {
+                if let LoadError::Config(c) = &e {
+                    self.console.print(&self.annotations(&dir, &c.diagnostics.items));
+                } else {
+                    self.console
+                        .print(&format!("::error::{}\n", escape_data(&e.to_string())));
+                }
+                Err(WorkflowError::Load(e))
+            }
+        }
+    }
+
+    pub fn plan(&self, outputs: &mut Outputs) -> u8 {
+        self.try_plan(outputs).map_or_else(|e| self.fail(e), |()| exit::OK)
+    }
+
+    fn try_plan(&self, outputs: &mut Outputs) -> Result<(), WorkflowError> {
+        let (registry, head) = self.load_head()?;
+        let (dir, name) = split(&registry);
+        let event = &self.request.event;
+        let base = load_base(&dir, &name, event["pull_request"]["base"]["sha"].as_str())?;
+        let state = load_state(&dir)?;
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let mut plan = plan_change(self.reporter, &clock, &head, &base, state.as_ref(), None, false)?;
+        if let Some(stage) = input("stage") {
+            plan = plan.for_stage(&stage);
+        }
+        let markdown = render_markdown(&plan, COMMENT_LIMIT);
+        outputs.has_changes = !plan.is_empty();
+        outputs.summary = plan.summary.line();
+        outputs.images = serde_json::to_value(&plan.builds).unwrap_or_else(|_| json!([]));
+        let from = base.as_ref().map_or("nothing", |(_, l)| l.as_str());
+        self.console
+            .print(&format!("fleet plan: {from} → working tree: {}\n", outputs.summary));
+        if let Some(path) = env("GITHUB_STEP_SUMMARY") {
+            append(Path::new(&path), &format!("{markdown}\n"))
+                .map_err(|e| WorkflowError::failed(format!("cannot write GITHUB_STEP_SUMMARY: {e}")))?;
+        }
+        let comment =
+            flag(input("comment").as_deref(), true).map_err(|e| WorkflowError::Usage(format!("input comment: {e}")))?;
+        if comment
+            && event["pull_request"].is_object()
+            && let Err(e) = self.comment(&markdown)
+        {
+            // A fork's read-only token cannot comment: the summary still holds the plan.
+            self.console.print(&format!(
+                "::warning::fleet action: the plan comment was not posted: {e}\n"
+            ));
+        }
+        Ok(())
+    }
+
+    /// Creates or edits the PR's plan comment.
+    fn comment(&self, markdown: &str) -> Result<(), WorkflowError> {
+        let event = &self.request.event;
+        let number = event["pull_request"]["number"]
+            .as_u64()
+            .or_else(|| event["number"].as_u64())
+            .ok_or_else(|| WorkflowError::failed("the event has no pull request number"))?;
+        let (gh, repo) = github_client()?;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(WorkflowError::failed)?;
+        let owner = CommentOwner {
+            author: None,
+            touch_unchanged: true,
+        };
+        rt.block_on(upsert_plan_comment(&gh, 0, &repo, number, &owner, markdown))
+            .map_err(WorkflowError::failed)
+    }
+
+    /// A push: routes with `auto-deploy=#true` of fleets whose files changed, on the default
+    /// branch only.
+    pub fn push(&self, outputs: &mut Outputs) -> u8 {
+        let event = &self.request.event;
+        let git_ref = event["ref"].as_str().map(str::to_owned).or_else(|| env("GITHUB_REF"));
+        let Some(default) = event["repository"]["default_branch"].as_str() else {
+            return self.fail(WorkflowError::failed(
+                "the push event names no repository.default_branch",
+            ));
+        };
+        if git_ref.as_deref() != Some(&format!("refs/heads/{default}")) {
+            self.console.print(&format!(
+                "fleet action: {} is not the default branch ({default}); nothing to deploy.\n",
+                git_ref.unwrap_or_default()
+            ));
+            return exit::OK;
+        }
+        let routes = self.load_head().and_then(|(registry, ws)| {
+            let (dir, _) = split(&registry);
+            let root = crate::plan::git_files::repo_root(&dir).unwrap_or_else(|| self.request.workspace.clone());
+            let root = std::fs::canonicalize(&root).unwrap_or(root);
+            let registry_dir = dir
+                .strip_prefix(&root)
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let before = event["before"].as_str().unwrap_or_default();
+            let after = event["after"].as_str().map(str::to_owned).or_else(|| env("GITHUB_SHA"));
+            let after = after.unwrap_or_else(|| "HEAD".into());
+            merge_routes(&ws, &root, &registry_dir, before, &after).map(|r| (registry, r))
+        });
+        let (registry, (changed, routes)) = match routes {
+            Ok(r) => r,
+            Err(e) => return self.fail(e),
+        };
+        if routes.is_empty() {
+            let changed = if changed.is_empty() {
+                "none".to_owned()
+            } else {
+                changed.join(", ")
+            };
+            self.console.print(&format!(
+                "fleet action: no auto-deploy route of a changed fleet ({changed} changed); nothing to deploy.\n"
+            ));
+            return exit::OK;
+        }
+        self.deploy_routes(&registry, &routes, outputs)
+    }
+
+    /// `command: build`: the `fleet`/`stage` inputs' images, pushed with `push: true`, to
+    /// `registry` (default ghcr.io/<owner>); the `images` output lists what was built.
+    pub fn build(&self, outputs: &mut Outputs) -> u8 {
+        let (Some(fleet), Some(stage)) = (input("fleet"), input("stage")) else {
+            return self.fail(WorkflowError::Usage(
+                "command build needs the inputs `fleet` and `stage`".into(),
+            ));
+        };
+        let built = flag(input("push").as_deref(), false)
+            .map_err(|e| WorkflowError::Usage(format!("input push: {e}")))
+            .and_then(|push| {
+                let fleet = fleet_of_registry(&self.registry_file()?, &fleet)?;
+                let request = BuildOptions {
+                    push,
+                    registry: image_registry(),
+                    platform: input("platform"),
+                    ..BuildOptions::default()
+                };
+                let line = &mut |service: &str, line: &str| self.console.service_line(service, line);
+                build_fleet(self.reporter, &fleet, &stage, request, line)
+            });
+        match built {
+            Ok(built) => {
+                outputs.images = serde_json::to_value(&built).unwrap_or_else(|_| json!([]));
+                exit::OK
+            }
+            Err(e) => self.fail(e),
+        }
+    }
+
+    /// workflow_dispatch (or command=deploy): the `fleet` and `stage` inputs (or the
+    /// dispatch event's inputs of the same names).
+    pub fn dispatch(&self, outputs: &mut Outputs) -> u8 {
+        let event = &self.request.event;
+        let pick = |name: &str| {
+            input(name).or_else(|| {
+                event["inputs"][name]
+                    .as_str()
+                    .filter(|v| !v.is_empty())
+                    .map(str::to_owned)
+            })
+        };
+        let (Some(fleet), Some(stage)) = (pick("fleet"), pick("stage")) else {
+            return self.fail(WorkflowError::Usage("deploy needs the fleet and stage inputs".into()));
+        };
+        let (registry, ws) = match self.load_head() {
+            Ok(loaded) => loaded,
+            Err(e) => return self.fail(e),
+        };
+        let routes: Vec<RouteName> = ws
+            .registry
+            .routes_of(&fleet)
+            .filter(|r| r.stage.value == stage)
+            .map(|r| (fleet.clone(), stage.clone(), r.server.value.clone()))
+            .collect();
+        if routes.is_empty() {
+            return self.fail(WorkflowError::Usage(format!(
+                "the registry has no route for fleet `{fleet}` stage `{stage}`"
+            )));
+        }
+        self.deploy_routes(&registry, &routes, outputs)
+    }
+
+    /// Builds, pushes and deploys each fleet+stage (the App's release), or prints its plan with
+    /// dry-run; records each route in `deployed`.
+    fn deploy_routes(&self, registry: &Path, routes: &[RouteName], outputs: &mut Outputs) -> u8 {
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        for (f, s, _) in routes {
+            if !pairs.iter().any(|(pf, ps)| pf == f && ps == s) {
+                pairs.push((f.clone(), s.clone()));
+            }
+        }
+        let mut record = |fleet: &str, stage: &str, status: &str| {
+            for (_, _, server) in routes.iter().filter(|(f, s, _)| f == fleet && s == stage) {
+                let entry = json!({ "fleet": fleet, "stage": stage, "server": server, "status": status });
+                outputs.deployed.push(entry);
+            }
+        };
+        if self.request.dry_run {
+            let mut code = exit::OK;
+            for (fleet, stage) in &pairs {
+                let planned = self.plan_deploy(registry, fleet, stage);
+                record(fleet, stage, if planned.is_ok() { "planned" } else { "failed" });
+                if let Err(e) = planned {
+                    self.fail(e);
+                    code = exit::FAILURE;
+                }
+            }
+            return code;
+        }
+        let template = match self.release_template(registry) {
+            Ok(t) => t,
+            Err(e) => return self.fail(e),
+        };
+        let released = release_all(self.reporter, &template, &pairs);
+        let mut images = Vec::new();
+        for r in &released {
+            images.extend(r.images.iter().cloned());
+            record(&r.fleet, &r.stage, if r.ok { "deployed" } else { "failed" });
+        }
+        if !images.is_empty() {
+            outputs.images = json!(images);
+        }
+        if released.iter().all(|r| r.ok) {
+            exit::OK
+        } else {
+            exit::FAILURE
+        }
+    }
+
+    /// A dry-run's deploy plan of one fleet+stage.
+    fn plan_deploy(&self, registry: &Path, fleet: &str, stage: &str) -> Result<(), WorkflowError> {
+        let (dir, name) = split(registry);
+        let ws = load_workspace(&DirFiles { root: dir }, &name, LoadOptions { verify_fleets: true })?;
+        let args = crate::application::deploy::remote::DeployArgs {
+            pull: true,
+            image_registry: image_registry(),
+            image_tag: None,
+        };
+        let plans = plans(&ws, fleet, Some(stage), &args)?;
+        self.reporter.say(&format!(
+            "{}\nNothing was run: add --yes to deploy.\n",
+            describe(fleet, &plans)
+        ));
+        Ok(())
+    }
+
+    /// What every release of this run shares: the checkout, its commit, who asks, the image
+    /// registry and its credentials, and this binary for the servers.
+    fn release_template(&self, registry: &Path) -> Result<ReleaseRequest, WorkflowError> {
+        let (root, registry_file) = split(registry);
+        let actor = env("GITHUB_ACTOR").unwrap_or_else(|| "github-actions".into());
+        let mut credentials_env = vec![("GITHUB_ACTOR".to_owned(), actor.clone())];
+        if let Some(token) = input("github-token").or_else(|| env("GHCR_TOKEN")) {
+            credentials_env.push(("GHCR_TOKEN".into(), token));
+        }
+        let fleet_binary = std::env::current_exe().map_err(|e| {
+            WorkflowError::failed(format!("cannot find this fleet binary to install it on servers: {e}"))
+        })?;
+        Ok(ReleaseRequest {
+            commit: env("GITHUB_SHA")
+                .or_else(|| crate::plan::git_files::git_line(&root, &["rev-parse", "HEAD"]))
+                .unwrap_or_else(|| "unknown".into()),
+            root,
+            registry_file,
+            fleet: String::new(),
+            stage: String::new(),
+            image_registry: image_registry(),
+            credentials_env,
+            source_url: env("GITHUB_SERVER_URL")
+                .zip(env("GITHUB_REPOSITORY"))
+                .map(|(server, repo)| format!("{server}/{repo}")),
+            requested_by: actor,
+            fleet_binary,
+        })
+    }
+}
+
+/// A GitHub client with the `github-token` input (GITHUB_API_URL, default api.github.com), and
+/// the repository (GITHUB_REPOSITORY).
+pub fn github_client() -> Result<(GitHub, RepoRef), WorkflowError> {
+    let token = input("github-token").ok_or_else(|| WorkflowError::Usage("no github-token".into()))?;
+    let repository =
+        env("GITHUB_REPOSITORY").ok_or_else(|| WorkflowError::Usage("GITHUB_REPOSITORY is not set".into()))?;
+    let (owner, name) = repository
+        .split_once('/')
+        .ok_or_else(|| WorkflowError::Usage(format!("GITHUB_REPOSITORY {repository:?} is not owner/name")))?;
+    let repo = RepoRef {
+        owner: owner.to_owned(),
+        name: name.to_owned(),
+    };
+    let api = env("GITHUB_API_URL").unwrap_or_else(|| "https://api.github.com".into());
+    let gh = GitHub::with_token(&api, Secret::new(token), Arc::new(crate::github::NoObserver))
+        .map_err(WorkflowError::Usage)?;
+    Ok((gh, repo))
+}
+
+/// The `registry` input, else `ghcr.io/<owner>` (lowercase, as GHCR names are).
+pub fn image_registry() -> Option<String> {
+    input("registry").or_else(|| {
+        let owner = env("GITHUB_REPOSITORY_OWNER")
+            .or_else(|| env("GITHUB_REPOSITORY").and_then(|r| r.split_once('/').map(|(o, _)| o.to_owned())))?;
+        Some(format!("ghcr.io/{}", owner.to_lowercase()))
+    })
+}

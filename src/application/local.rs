@@ -1,0 +1,373 @@
+//! A fleet on this machine's Docker engine: build its images, deploy a stage (stop → replace →
+//! start in dependency order, health-gated, with rollback), and the lifecycle around it
+//! (down, restart, ps, status).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::deploy::engine::{DeployReport, Outcome};
+use super::deploy::lifecycle::{self, PsRow};
+use super::deploy::progress::Progress;
+use super::deploy::project_name;
+use super::deploy::{Action, DeployOptions, DesiredService, Target, deploy, desired_services};
+use super::image_build::credentials::login_for_push;
+use super::image_build::{BuildOptions, BuildOutcome, plan_builds, run_builds, source_url};
+use super::report::{Reporter, WorkflowError};
+use crate::clock::Clock;
+use crate::config::load::{fleet_file_path, load_fleet_file};
+use crate::config::{DirFiles, FleetConfig, LoadOptions, Stage, load_workspace};
+use crate::docker::{Builder, Docker, DockerCli};
+
+/// How long a container gets to stop before it is killed.
+pub const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A loaded fleet and where it lives.
+pub struct LocalFleet {
+    pub config: FleetConfig,
+    /// The directory holding `.fleetflow/`.
+    pub dir: PathBuf,
+    pub project: String,
+}
+
+impl LocalFleet {
+    /// The stage `name`, or a usage error that lists the fleet's stages.
+    pub fn stage(&self, name: &str) -> Result<&Stage, WorkflowError> {
+        self.config.stage(name).ok_or_else(|| {
+            let known: Vec<&str> = self.config.stages.iter().map(|s| s.name.value.as_str()).collect();
+            WorkflowError::Usage(format!(
+                "fleet `{}` has no stage `{name}`; its stages are: {}",
+                self.project,
+                if known.is_empty() {
+                    "(none)".to_owned()
+                } else {
+                    known.join(", ")
+                }
+            ))
+        })
+    }
+}
+
+/// The fleet `name` of the registry at `registry` (fleet-registry.kdl), loaded.
+pub fn fleet_of_registry(registry: &Path, name: &str) -> Result<LocalFleet, WorkflowError> {
+    let root = registry.parent().map(Path::to_path_buf).unwrap_or_default();
+    let file = registry
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let ws = load_workspace(&DirFiles { root: root.clone() }, &file, LoadOptions::default())?;
+    let entry = ws.registry.fleet(name).ok_or_else(|| {
+        let known: Vec<&str> = ws.registry.fleets.iter().map(|f| f.name.value.as_str()).collect();
+        WorkflowError::Usage(format!(
+            "the registry has no fleet `{name}`; its fleets are: {}",
+            known.join(", ")
+        ))
+    })?;
+    fleet_at(&root.join(fleet_file_path("", &entry.path.value)))
+}
+
+/// The fleet whose fleet.kdl is `fleet_file`, loaded.
+pub fn fleet_at(fleet_file: &Path) -> Result<LocalFleet, WorkflowError> {
+    if !fleet_file.is_file() {
+        return Err(WorkflowError::Usage(format!("{} does not exist", fleet_file.display())));
+    }
+    let loaded = load_fleet_file(fleet_file)?;
+    let dir = fleet_file
+        .parent()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    let dir = dir.canonicalize().unwrap_or(dir);
+    let project = project_name(&loaded.fleet, &dir).map_err(|e| WorkflowError::Usage(e.to_string()))?;
+    Ok(LocalFleet {
+        config: loaded.fleet,
+        dir,
+        project,
+    })
+}
+
+/// Builds (and pushes) the images of `stage` from the fleet's directory as `request` asks,
+/// labelled with the directory's git commit and origin and the time; push credentials come
+/// from the environment.
+pub fn build_fleet(
+    reporter: &dyn Reporter,
+    fleet: &LocalFleet,
+    stage: &str,
+    request: BuildOptions,
+    line: &mut dyn FnMut(&str, &str),
+) -> Result<Vec<BuildOutcome>, WorkflowError> {
+    fleet.stage(stage)?;
+    let docker = engine()?;
+    let git = |args: &[&str]| crate::plan::git_files::git_line(&fleet.dir, args);
+    let env = |k: &str| std::env::var(k).ok();
+    let options = BuildOptions {
+        commit: git(&["rev-parse", "HEAD"]),
+        source_url: source_url(&env, git(&["remote", "get-url", "origin"]).as_deref()),
+        created: crate::clock::timestamp_now(),
+        ..request
+    };
+    build_images(reporter, docker, fleet, stage, &options, &env, line)
+}
+
+/// The engine, once it answers.
+pub fn engine() -> Result<DockerCli, WorkflowError> {
+    let docker = DockerCli::default();
+    docker.server_version().map_err(WorkflowError::failed)?;
+    Ok(docker)
+}
+
+/// Builds (and, with `options.push`, pushes) the images of `stage`; each build's output goes
+/// to `line` by service. Registries that need a token are logged in to first (`env` gives it).
+pub fn build_images(
+    reporter: &dyn Reporter,
+    docker: DockerCli,
+    fleet: &LocalFleet,
+    stage: &str,
+    options: &BuildOptions,
+    env: &dyn Fn(&str) -> Option<String>,
+    line: &mut dyn FnMut(&str, &str),
+) -> Result<Vec<BuildOutcome>, WorkflowError> {
+    let stage_config = fleet.stage(stage)?;
+    if options.push && stage == "local" {
+        reporter.note("note: the local stage is never pushed; building only");
+    }
+    let buildx = stage != "local" && docker.buildx_available();
+    let plans = plan_builds(&fleet.project, stage_config, &fleet.dir, options, buildx)
+        .map_err(|e| WorkflowError::Usage(e.to_string()))?;
+    if stage != "local" && !buildx {
+        reporter
+            .note("note: docker buildx is not available; using `docker build --platform` and `docker push` instead");
+    }
+    // The login's DOCKER_CONFIG directory lives as long as the builds.
+    let (docker, _config) = if options.push {
+        login_for_push(docker, &plans, env).map_err(WorkflowError::Failed)?
+    } else {
+        (docker, None)
+    };
+    run_builds(&docker, &plans, line).map_err(|e| WorkflowError::failed(format!("{e}; nothing was deployed")))
+}
+
+/// Before a local deploy: builds the local images that do not exist yet.
+pub fn build_missing_local_images(
+    docker: &dyn Docker,
+    fleet: &LocalFleet,
+    stage: &Stage,
+    desired: &[DesiredService],
+    line: &mut dyn FnMut(&str, &str),
+) -> Result<(), WorkflowError> {
+    let mut missing = Vec::new();
+    for d in desired.iter().filter(|d| d.built_locally) {
+        if docker
+            .inspect_image(&d.spec.image)
+            .map_err(WorkflowError::failed)?
+            .is_none()
+        {
+            missing.push(d.service.clone());
+        }
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let options = BuildOptions {
+        services: missing,
+        created: chrono::Utc::now().to_rfc3339(),
+        ..BuildOptions::default()
+    };
+    let mut plans = plan_builds(&fleet.project, stage, &fleet.dir, &options, false).map_err(WorkflowError::failed)?;
+    // Deploys run what they built under the name they run (tag of the desired image).
+    for plan in &mut plans {
+        if let Some(d) = desired.iter().find(|d| d.service == plan.service) {
+            plan.request.tags = vec![d.spec.image.clone()];
+            plan.request.platform = None;
+            plan.builder = Builder::Classic;
+        }
+    }
+    run_builds(docker, &plans, line).map_err(|e| WorkflowError::failed(format!("{e}; nothing was deployed")))?;
+    Ok(())
+}
+
+/// What a local deploy is asked to do.
+pub struct LocalDeploy<'a> {
+    pub stage: &'a str,
+    /// Only these services (empty: all).
+    pub services: &'a [String],
+    pub image_registry: Option<String>,
+    pub tag: String,
+    pub options: DeployOptions,
+    /// Ask the reporter before changing anything.
+    pub confirm: bool,
+}
+
+/// Deploys a stage on the local engine: its desired services, the local images built when
+/// missing, then the engine's steps (reported to `progress`). The report holds every
+/// service's outcome, also when the deploy failed.
+pub fn deploy_stage(
+    reporter: &dyn Reporter,
+    docker: &dyn Docker,
+    clock: &dyn Clock,
+    fleet: &LocalFleet,
+    request: &LocalDeploy,
+    progress: &mut dyn Progress,
+    build_line: &mut dyn FnMut(&str, &str),
+) -> Result<DeployReport, WorkflowError> {
+    let stage = fleet.stage(request.stage)?;
+    let target = Target {
+        project: fleet.project.clone(),
+        stage,
+        fleet_dir: fleet.dir.clone(),
+        image_registry: request.image_registry.clone(),
+        tag: request.tag.clone(),
+    };
+    let desired = desired_services(&target, request.services, &|k| std::env::var(k).ok())
+        .map_err(|e| WorkflowError::Usage(e.to_string()))?;
+    if request.confirm {
+        reporter.confirm(&format!(
+            "Deploy {} service(s) of {}:{}?",
+            desired.len(),
+            fleet.project,
+            request.stage
+        ))?;
+    }
+    // No separate engine check: the first call below fails with the same one-line message.
+    build_missing_local_images(docker, fleet, stage, &desired, build_line)?;
+    Ok(deploy(
+        docker,
+        clock,
+        &fleet.project,
+        request.stage,
+        &desired,
+        &request.options,
+        progress,
+    ))
+}
+
+/// The final table of a deploy: what happened to each service.
+pub fn render_outcomes(outcomes: &[Outcome]) -> String {
+    let mut out = String::new();
+    let w = outcomes.iter().map(|o| o.service.len()).max().unwrap_or(7).max(7);
+    out.push_str(&format!("{:<w$}  {:<13}  DETAIL\n", "SERVICE", "ACTION"));
+    for o in outcomes {
+        let action = serde_json::to_value(o.action)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        out.push_str(format!("{:<w$}  {action:<13}  {}", o.service, o.detail).trim_end());
+        out.push('\n');
+    }
+    let changed = outcomes
+        .iter()
+        .filter(|o| !matches!(o.action, Action::Unchanged | Action::NotAttempted))
+        .count();
+    out.push_str(&format!(
+        "{changed} changed, {} unchanged\n",
+        outcomes.iter().filter(|o| o.action == Action::Unchanged).count()
+    ));
+    out
+}
+
+fn list_or_nothing(items: &[String]) -> String {
+    if items.is_empty() {
+        "nothing".into()
+    } else {
+        items.join(", ")
+    }
+}
+
+/// Stops (or, with `remove`, removes) the stage's containers; says what it touched.
+pub fn down(
+    reporter: &dyn Reporter,
+    docker: &dyn Docker,
+    fleet: &LocalFleet,
+    stage: &str,
+    remove: bool,
+) -> Result<(), WorkflowError> {
+    fleet.stage(stage)?;
+    let touched =
+        lifecycle::down(docker, &fleet.project, stage, remove, STOP_TIMEOUT).map_err(WorkflowError::failed)?;
+    let verb = if remove { "removed" } else { "stopped" };
+    reporter.say(&format!(
+        "{}:{stage}: {verb} {}\n",
+        fleet.project,
+        list_or_nothing(&touched)
+    ));
+    Ok(())
+}
+
+/// Restarts the stage's containers (only `services`, when given).
+pub fn restart(
+    reporter: &dyn Reporter,
+    docker: &dyn Docker,
+    fleet: &LocalFleet,
+    stage: &str,
+    services: &[String],
+) -> Result<(), WorkflowError> {
+    fleet.stage(stage)?;
+    let touched =
+        lifecycle::restart(docker, &fleet.project, stage, services, STOP_TIMEOUT).map_err(WorkflowError::failed)?;
+    reporter.say(&format!(
+        "{}:{stage}: restarted {}\n",
+        fleet.project,
+        list_or_nothing(&touched)
+    ));
+    Ok(())
+}
+
+/// The fleet's containers (one stage, or all).
+pub fn ps(docker: &dyn Docker, fleet: &LocalFleet, stage: Option<&str>) -> Result<Vec<PsRow>, WorkflowError> {
+    if let Some(s) = stage {
+        fleet.stage(s)?;
+    }
+    lifecycle::ps(docker, &fleet.project, stage).map_err(WorkflowError::failed)
+}
+
+/// A local stage as `fleet stage status` shows it (seed 004's Services part).
+#[derive(Serialize)]
+pub struct LocalStatus {
+    pub stage: String,
+    /// `running`, `partial` or `stopped`.
+    pub status: &'static str,
+    pub services: Vec<PsRow>,
+    #[serde(skip)]
+    declared: Vec<String>,
+}
+
+/// The stage's status from its containers.
+pub fn status(docker: &dyn Docker, fleet: &LocalFleet, stage: &str) -> Result<LocalStatus, WorkflowError> {
+    let declared: Vec<String> = fleet
+        .stage(stage)?
+        .services
+        .iter()
+        .map(|s| s.name.value.clone())
+        .collect();
+    let rows = lifecycle::ps(docker, &fleet.project, Some(stage)).map_err(WorkflowError::failed)?;
+    let running = rows.iter().filter(|r| r.status.starts_with("running")).count();
+    let status = match running {
+        0 => "stopped",
+        n if n == declared.len() => "running",
+        _ => "partial",
+    };
+    Ok(LocalStatus {
+        stage: stage.to_owned(),
+        status,
+        services: rows,
+        declared,
+    })
+}
+
+impl LocalStatus {
+    /// In seed 004's layout.
+    pub fn render_text(&self) -> String {
+        let mut out = format!("Stage: {}\nStatus: {}\n\nServices:\n", self.stage, self.status);
+        for name in &self.declared {
+            let line = match self.services.iter().find(|r| &r.service == name) {
+                Some(r) if r.status.starts_with("running") => format!("  ✓ {name:<12} {}", r.status),
+                Some(r) => format!("  ✗ {name:<12} {}", r.status),
+                None => format!("  ✗ {name:<12} not created"),
+            };
+            out.push_str(&line);
+            out.push('\n');
+        }
+        out
+    }
+}

@@ -1,0 +1,31 @@
+//! The application layer: every workflow once — plan a change, run a comment's command, deploy
+//! a fleet+stage (build → push → routes), a merge's deploys, stage up/down/status, apply —
+//! each given its effects (GitHub, Docker, SSH, cloud providers, a clock, the configuration
+//! source) by the front door that calls it, and reporting through that front door.
+//!
+//! - [`jobs`]: the App's durable jobs and the workers that run them;
+//! - [`deploy`]: deploys, locally and over SSH, with their locks and rollback;
+//! - [`image_build`]: which images a stage builds and building them;
+//! - [`merge`]: what a merge deploys;
+//! - [`local`]: a fleet on this machine's engine (build, deploy, lifecycle);
+//! - [`plan_change`]: planning a change (base → head, with state and live drift);
+//! - [`releases`]: releasing fleet+stages from a checkout (a merge's, a dispatch's);
+//! - [`infra`]: applying a fleet's infrastructure plan;
+//! - [`routes`]: a registry's routes over SSH (deploy, run, status, unlock);
+//! - [`stage`], [`stage_status`]: a stage with cloud servers, up, down and as it is;
+//! - [`validate`]: validating configuration;
+//! - [`report`]: how workflows report to their front door, and why they stop.
+
+pub mod deploy;
+pub mod image_build;
+pub mod infra;
+pub mod jobs;
+pub mod local;
+pub mod merge;
+pub mod plan_change;
+pub mod releases;
+pub mod report;
+pub mod routes;
+pub mod stage;
+pub mod stage_status;
+pub mod validate;

@@ -1,0 +1,157 @@
+//! Planning a change: the configuration at a base revision against the one at the head, with
+//! the recorded infrastructure state, and — where the state records resources — the live
+//! providers, so drift made outside fleetflow shows. The CLI, the Action and the App's plan job
+//! plan the same way.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use super::report::{Reporter, WorkflowError};
+use crate::clock::Clock;
+use crate::cloud::infra::{self, Scope};
+use crate::config::{LoadError, LoadOptions, Workspace, load_workspace};
+use crate::plan::git_files::{default_base, repo_root};
+use crate::plan::snapshot::Address;
+use crate::plan::state::{State, StateStore};
+use crate::plan::{Change, GitFiles, Plan, Snapshot, Summary};
+
+/// The base workspace and how it was chosen (`origin/HEAD (0123456789ab)`); `None` when
+/// everything is new.
+pub type Base = Option<(Workspace, String)>;
+
+/// The recorded infrastructure state beside the registry (`.fleetflow/state.json`), if any.
+pub fn load_state(registry_dir: &Path) -> Result<Option<State>, WorkflowError> {
+    StateStore::new(registry_dir.join(".fleetflow"))
+        .load_if_exists()
+        .map_err(WorkflowError::failed)
+}
+
+/// The configuration at `base` (default: the merge base with the default branch) of the
+/// registry `name` in `dir`; `None` outside git, without a base commit, or when the registry
+/// did not exist there.
+pub fn load_base(dir: &Path, name: &str, base: Option<&str>) -> Result<Base, WorkflowError> {
+    let Some(root) = repo_root(dir) else {
+        return match base {
+            Some(_) => Err(WorkflowError::failed(format!(
+                "--base needs a git repository; {} is not in one",
+                dir.display()
+            ))),
+            None => Ok(None),
+        };
+    };
+    let (rev, label) = match base {
+        Some(rev) => (rev.to_owned(), rev.to_owned()),
+        None => match default_base(&root) {
+            Some((commit, how)) => (commit, how),
+            None => return Ok(None),
+        },
+    };
+    let files = GitFiles::at(&root, &rev).map_err(WorkflowError::failed)?;
+    let canonical_root = std::fs::canonicalize(&root).unwrap_or(root);
+    let Ok(relative) = dir.strip_prefix(&canonical_root) else {
+        return Err(WorkflowError::failed(format!(
+            "{} is outside the repository {}",
+            dir.display(),
+            canonical_root.display()
+        )));
+    };
+    let mut parts: Vec<String> = relative.iter().map(|p| p.to_string_lossy().into_owned()).collect();
+    parts.push(name.to_owned());
+    let label = format!("{label} ({})", files.rev.get(..12).unwrap_or(&files.rev));
+    match load_workspace(&files, &parts.join("/"), LoadOptions { verify_fleets: false }) {
+        Ok(workspace) => Ok(Some((workspace, label))),
+        Err(LoadError::Missing { .. }) => Ok(None),
+        Err(error) => Err(WorkflowError::BaseInvalid { label, error }),
+    }
+}
+
+/// The plan from `base` to `head` with `state`; its infrastructure against the live providers
+/// when `live` (the CLI), as recorded otherwise; only `stage`'s changes when given (a stage no
+/// fleet defines, here or at the base, is a usage error).
+pub fn plan_change(
+    reporter: &dyn Reporter,
+    clock: &Arc<dyn Clock>,
+    head: &Workspace,
+    base: &Base,
+    state: Option<&State>,
+    stage: Option<&str>,
+    live: bool,
+) -> Result<Plan, WorkflowError> {
+    let base_snapshot = base.as_ref().map(|(w, _)| Snapshot::from_workspace(w));
+    let mut plan = crate::plan::plan(base_snapshot.as_ref(), &Snapshot::from_workspace(head), state);
+    if live && let Some(state) = state {
+        with_live_infrastructure(reporter, clock, head, state, &mut plan);
+    }
+    if let Some(stage) = stage {
+        let defined = std::iter::once(head)
+            .chain(base.as_ref().map(|(w, _)| w))
+            .flat_map(|w| w.fleets.values())
+            .any(|f| f.stage(stage).is_some());
+        if !defined {
+            return Err(WorkflowError::Usage(format!(
+                "no fleet defines stage `{stage}` (here or at the base)"
+            )));
+        }
+        plan = plan.for_stage(stage);
+    }
+    Ok(plan)
+}
+
+/// Replaces the plan's provisioned cloud resources, for each fleet whose resources the state
+/// records, by the plan against the live providers: drift made outside fleetflow shows. A
+/// provider that cannot be reached (no credentials) leaves that fleet's part as planned from
+/// the recorded state, with a note.
+fn with_live_infrastructure(
+    reporter: &dyn Reporter,
+    clock: &Arc<dyn Clock>,
+    head: &Workspace,
+    state: &State,
+    plan: &mut Plan,
+) {
+    for (name, config) in &head.fleets {
+        let scope = Scope {
+            fleet: Some(name.clone()),
+            stage: None,
+        };
+        let recorded = state
+            .resources
+            .iter()
+            .any(|r| infra::parse_address(&r.address).is_some_and(|a| scope.contains(&a)));
+        if !recorded {
+            continue;
+        }
+        let desired = infra::desired(&Snapshot::from_fleet(name, config), &scope);
+        let refreshed = crate::cloud::session::providers_for(config, &desired, state, &scope, clock.clone())
+            .map_err(|e| format!("{e:#}"))
+            .and_then(|providers| {
+                let retry = crate::cloud::RetryConfig::default();
+                infra::refresh(&providers, clock.as_ref(), &retry, state, &desired, &scope).map_err(|e| e.to_string())
+            });
+        let refreshed = match refreshed {
+            Ok(r) => r,
+            Err(e) => {
+                reporter.note(&format!(
+                    "note: the infrastructure of {name} was planned from the recorded state, not the live one: {e}"
+                ));
+                continue;
+            }
+        };
+        for n in &refreshed.notes {
+            reporter.note(&format!("drift: {n}"));
+        }
+        // Only resources whose provider was reached; the others stay as planned.
+        let covered = |c: &Change| match &c.address {
+            Address::Cloud { kind, .. } if scope.contains(&c.address) => {
+                infra::provider_of(*kind, c.after.as_ref().or(c.before.as_ref()))
+                    .is_some_and(|p| !refreshed.unavailable.contains(&p))
+            }
+            _ => false,
+        };
+        let live = infra::plan_infra(&desired, &refreshed.state, &scope);
+        plan.changes.retain(|c| !covered(c));
+        plan.changes.extend(live.changes.into_iter().filter(|c| covered(c)));
+    }
+    plan.changes
+        .sort_by(|a, b| (a.address.section(), &a.address).cmp(&(b.address.section(), &b.address)));
+    plan.summary = Summary::of(&plan.changes);
+}

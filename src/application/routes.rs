@@ -1,0 +1,211 @@
+//! A registry's routes over SSH: deploy a fleet to the servers its routes name, run a `fleet`
+//! command on them, read every route's state, remove a stuck lock. Every route runs in
+//! parallel; each reports its own result.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use super::deploy::remote::{self, Deployer, LocalBinary, RemotePlan};
+use super::deploy::remote_run::{self, RouteResult, RouteWork, connect_all};
+use super::deploy::remote_status::{self, RouteStatus};
+use super::report::{Reporter, WorkflowError};
+use crate::config::Workspace;
+use crate::ssh::{OpensshRemote, SshTarget};
+
+/// A route and how to reach its server.
+pub type RouteTarget = (RemotePlan, SshTarget);
+
+/// The routes of `fleet` (optionally one stage), with their SSH targets.
+pub fn plans(
+    ws: &Workspace,
+    fleet: &str,
+    stage: Option<&str>,
+    args: &remote::DeployArgs,
+) -> Result<Vec<RouteTarget>, WorkflowError> {
+    remote_run::route_plans(ws, fleet, stage, args).map_err(WorkflowError::Usage)
+}
+
+/// The plan text of a deploy: each route, its server and the command it runs.
+pub fn describe(fleet: &str, plans: &[RouteTarget]) -> String {
+    let mut text = format!("Deploy plan for {fleet}:\n");
+    for (p, _) in plans {
+        text.push_str(&format!(
+            "  {}:{} → {}  {}  {}\n    $ {}\n",
+            p.fleet,
+            p.stage,
+            p.server,
+            p.address,
+            p.remote_dir,
+            p.command.join(" ")
+        ));
+    }
+    text
+}
+
+/// Ships `fleet_dir`'s `.fleetflow/` and this binary, and runs each plan's command under the
+/// route's lock, all routes in parallel; one result line per route.
+pub fn deploy_routes(
+    reporter: &dyn Reporter,
+    plans: &[RouteTarget],
+    fleet_dir: &Path,
+    commit: Option<String>,
+) -> Result<(), WorkflowError> {
+    let tar = remote::pack_config(fleet_dir)
+        .map_err(|e| WorkflowError::failed(format!("cannot pack {}/.fleetflow: {e}", fleet_dir.display())))?;
+    let exe = std::env::current_exe()
+        .map_err(|e| WorkflowError::failed(format!("cannot find this fleet binary to install it on servers: {e}")))?;
+    let binary = LocalBinary {
+        version: env!("CARGO_PKG_VERSION"),
+        path: &exe,
+    };
+    let by = Deployer {
+        who: crate::operator::who_am_i(),
+        commit,
+        when: crate::clock::timestamp_now(),
+    };
+    let results = for_each_route(reporter, plans, &|remote, plan, line| {
+        remote::deploy_route(remote, plan, &by, &tar, &binary, line).map_err(|e| e.to_string())
+    })?;
+    summarize(reporter, &results)
+}
+
+/// Runs `work` for every route in parallel, each output line reported with its server.
+pub fn for_each_route(
+    reporter: &dyn Reporter,
+    plans: &[RouteTarget],
+    work: &RouteWork<'_>,
+) -> Result<Vec<RouteResult>, WorkflowError> {
+    remote_run::for_each_route(plans, work, &|server, line| reporter.remote_line(server, line))
+        .map_err(WorkflowError::Failed)
+}
+
+/// Runs each plan's `fleet` command line on its server (see [`RemotePlan::with_fleet_args`]),
+/// every route in parallel.
+pub fn run_fleet_on_routes(reporter: &dyn Reporter, plans: &[RouteTarget]) -> Result<Vec<RouteResult>, WorkflowError> {
+    for_each_route(reporter, plans, &|r, plan, line| {
+        remote::run_deploy(r, plan, line).map_err(|e| e.to_string())
+    })
+}
+
+/// One result line per route; an error when any failed.
+pub fn summarize(reporter: &dyn Reporter, results: &[RouteResult]) -> Result<(), WorkflowError> {
+    let mut summary = String::from("\n");
+    let mut failed = 0;
+    for (label, r) in results {
+        match r {
+            Ok(secs) => summary.push_str(&format!("{label}: ok ({secs:.1}s)\n")),
+            Err(e) => {
+                failed += 1;
+                summary.push_str(&format!("{label}: FAILED: {e}\n"));
+            }
+        }
+    }
+    reporter.say(&summary);
+    if failed > 0 {
+        Err(WorkflowError::Routes {
+            failed,
+            total: results.len(),
+        })
+    } else {
+        Ok(())
+    }
+}
+
+/// The state of every route of the registry, as its server reports it (servers queried in
+/// parallel; an unreachable server's routes say why).
+pub fn route_statuses(ws: &Workspace) -> Result<Vec<RouteStatus>, WorkflowError> {
+    let rt = remote_run::ssh_runtime().map_err(WorkflowError::Failed)?;
+    let mut targets = Vec::new();
+    let mut unreachable: BTreeMap<String, String> = BTreeMap::new();
+    for r in &ws.registry.routes {
+        match ws.registry.server(&r.server.value).map(SshTarget::from_server) {
+            Some(Ok(t)) => targets.push(t),
+            Some(Err(e)) => drop(unreachable.insert(r.server.value.clone(), e.to_string())),
+            None => {}
+        }
+    }
+    let refs: Vec<&SshTarget> = targets.iter().collect();
+    let connections = connect_all(&refs, &rt);
+    let answers: BTreeMap<String, Result<remote_status::ServerContainers, String>> = std::thread::scope(|s| {
+        let handles: Vec<_> = connections
+            .iter()
+            .map(|(name, conn)| {
+                (
+                    name.clone(),
+                    s.spawn(move || {
+                        conn.clone()
+                            .and_then(|c| remote_status::query(c.as_ref()).map_err(|e| e.to_string()))
+                    }),
+                )
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|(n, h)| (n, h.join().unwrap_or_else(|_| Err("query failed".into()))))
+            .collect()
+    });
+    Ok(ws
+        .registry
+        .routes
+        .iter()
+        .map(|r| {
+            let fleet = ws.fleets.get(&r.fleet.value);
+            let project = fleet
+                .and_then(|f| f.project.as_ref())
+                .map_or(r.fleet.value.clone(), |p| p.value.clone());
+            let services = fleet
+                .and_then(|f| f.stage(&r.stage.value))
+                .map_or(0, |s| s.services.len());
+            let answer = answers.get(&r.server.value).cloned().unwrap_or_else(|| {
+                Err(unreachable
+                    .get(&r.server.value)
+                    .cloned()
+                    .unwrap_or_else(|| "not queried".into()))
+            });
+            let (status, running, error) = match answer {
+                Ok(containers) => {
+                    let (text, running) = remote_status::route_status(&containers, &project, &r.stage.value, services);
+                    (text, running, None)
+                }
+                Err(e) => ("Unreachable".to_owned(), 0, Some(e)),
+            };
+            RouteStatus {
+                fleet: r.fleet.value.clone(),
+                stage: r.stage.value.clone(),
+                server: r.server.value.clone(),
+                status,
+                running,
+                services,
+                error,
+            }
+        })
+        .collect())
+}
+
+/// Removes the deploy lock of each route in `plans`; every route is tried, the first
+/// failure is returned after the others were reported.
+pub fn unlock(reporter: &dyn Reporter, plans: &[RouteTarget]) -> Result<(), WorkflowError> {
+    let rt = remote_run::ssh_runtime().map_err(WorkflowError::Failed)?;
+    let mut failures = Vec::new();
+    for (plan, target) in plans {
+        match OpensshRemote::connect(target, Arc::clone(&rt))
+            .map_err(|e| e.to_string())
+            .and_then(|r| remote::unlock(&r, plan).map_err(|e| e.to_string()))
+        {
+            Ok(()) => reporter.say(&format!("unlocked {}:{} on {}\n", plan.fleet, plan.stage, plan.server)),
+            Err(e) => failures.push(e),
+        }
+    }
+    match failures.len() {
+        0 => Ok(()),
+        1 => Err(WorkflowError::Failed(failures.remove(0))),
+        _ => {
+            let last = failures.pop().unwrap_or_default();
+            for e in failures {
+                reporter.note(&format!("error: {e}"));
+            }
+            Err(WorkflowError::Failed(last))
+        }
+    }
+}

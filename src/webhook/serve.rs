@@ -1,0 +1,164 @@
+//! `fleet serve`: the webhook server, the durable job queue and its workers, started together
+//! and stopped together.
+
+use std::fmt;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Notify, watch};
+
+use super::metrics::Metrics;
+use super::server::{AppState, router};
+use crate::application::jobs::db::Store;
+use crate::application::jobs::{DeploySettings, WorkerContext, quarantine, start_workers};
+use crate::github::{AppKey, GitHub};
+use crate::secret::Secret;
+
+/// Everything `fleet serve` needs, read once at start.
+#[derive(Clone)]
+pub struct ServeConfig {
+    pub listen: SocketAddr,
+    pub app_id: u64,
+    /// The PEM, or the path of a file holding it.
+    pub private_key: Secret,
+    /// Accepted webhook secrets (more than one while rotating).
+    pub webhook_secrets: Vec<Secret>,
+    pub github_api_url: String,
+    /// `sqlite://PATH` (created if missing).
+    pub database_url: String,
+    pub workers: usize,
+    /// How long running jobs may take to finish after SIGTERM.
+    pub grace: Duration,
+    /// Where deploys build and deploy from.
+    pub deploy: DeploySettings,
+}
+
+impl fmt::Debug for ServeConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServeConfig")
+            .field("listen", &self.listen)
+            .field("app_id", &self.app_id)
+            .field("private_key", &"[redacted]")
+            .field("webhook_secrets", &format!("[{} redacted]", self.webhook_secrets.len()))
+            .field("github_api_url", &self.github_api_url)
+            .field("database_url", &self.database_url)
+            .field("workers", &self.workers)
+            .field("grace", &self.grace)
+            .field("deploy", &self.deploy)
+            .finish()
+    }
+}
+
+/// Runs the server on `listener` until `shutdown` completes, then drains.
+pub async fn serve(
+    config: ServeConfig,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let key = AppKey::new(config.app_id, &config.private_key)?;
+    let metrics = Arc::new(Metrics::default());
+    let github = GitHub::new(&config.github_api_url, key, metrics.clone()).map_err(anyhow::Error::msg)?;
+    let store = Store::open(&config.database_url)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot open the database {}: {e}", config.database_url))?;
+    let interrupted = store.recover_interrupted().await?;
+    if interrupted.requeued > 0 {
+        tracing::warn!(
+            requeued = interrupted.requeued,
+            "jobs a graceful stop interrupted are queued again"
+        );
+    }
+    if !interrupted.quarantined.is_empty() {
+        let github = github.clone();
+        tokio::spawn(async move {
+            for job in interrupted.quarantined {
+                tracing::error!(
+                    id = job.id,
+                    kind = %job.kind,
+                    "the server died while this job ran: quarantined, not retried"
+                );
+                if let Err(e) = quarantine::report(&github, &job).await {
+                    tracing::error!(id = job.id, "cannot report the quarantined job: {e}");
+                }
+            }
+        });
+    }
+    let wake = Arc::new(Notify::new());
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let stop_tx = Arc::new(stop_tx);
+    let context = WorkerContext {
+        store: store.clone(),
+        github: github.clone(),
+        observer: Arc::clone(&metrics) as _,
+        wake: Arc::clone(&wake),
+        stop: stop_rx,
+        deploy: config.deploy.clone(),
+    };
+    let workers = start_workers(&context, config.workers);
+    let state = Arc::new(AppState {
+        store: store.clone(),
+        secrets: config.webhook_secrets.clone(),
+        metrics,
+        wake: Arc::clone(&wake),
+        body_budget: Default::default(),
+    });
+    tracing::info!(addr = %listener.local_addr()?, "fleet serve: listening");
+    // At the signal, first: workers take no new job, and the running ones are marked as cut off
+    // by a stop (not a crash, should the process be killed before they end).
+    let stopping = {
+        let (store, stop_tx, wake) = (store.clone(), Arc::clone(&stop_tx), Arc::clone(&wake));
+        async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+            wake.notify_waiters();
+            if let Err(e) = store.mark_stopping().await {
+                tracing::error!("cannot mark the running jobs as stopping: {e}");
+            }
+        }
+    };
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(stopping)
+        .await?;
+    tracing::info!("shutting down: waiting for running jobs");
+    let _ = stop_tx.send(true);
+    wake.notify_waiters();
+    let deadline = tokio::time::Instant::now() + config.grace;
+    for handle in workers {
+        let abort = handle.abort_handle();
+        if tokio::time::timeout_at(deadline, handle).await.is_err() {
+            tracing::warn!("a job did not finish within the grace period; it runs again at the next start");
+            abort.abort();
+        }
+    }
+    match store.requeue_running().await {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(requeued = n, "jobs cut off by the stop are queued for the next start"),
+        Err(e) => tracing::error!("cannot queue the cut-off jobs again (they are marked as stopping): {e}"),
+    }
+    store.close().await;
+    Ok(())
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
