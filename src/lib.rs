@@ -4,6 +4,9 @@
 //! application layer ([`application`]: every workflow once), which works on the domain
 //! (configuration, plans, chat-ops) through adapters (GitHub, Docker, SSH, cloud providers).
 //! `tests/architecture.rs` keeps the arrows pointing that way.
+//!
+//! Comments cite requirements as `seed 000`…`seed 004` and `FS-001`…`FS-005`: each has a
+//! heading in docs/requirements.md, an English summary of the specification.
 
 pub mod action;
 pub mod application;

@@ -274,3 +274,27 @@ fn the_readme_draws_the_same_picture() {
         }
     }
 }
+
+#[test]
+fn every_requirement_cited_is_written_down() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let doc = std::fs::read_to_string(root.join("docs/requirements.md")).expect("docs/requirements.md");
+    let headings: Vec<&str> = doc.lines().filter(|l| l.starts_with('#')).collect();
+    let mut files = Vec::new();
+    rust_files(&root.join("src"), &mut files);
+    let mut missing = BTreeSet::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).expect("a source file");
+        for (at, _) in text.match_indices("FS-").chain(text.match_indices("seed 0")) {
+            let id: String = text[at..]
+                .chars()
+                .take(if text[at..].starts_with("FS-") { 6 } else { 8 })
+                .collect();
+            let id = id.replace("seed", "Seed");
+            if !headings.iter().any(|h| h.contains(&id)) {
+                missing.insert(format!("{id} ({})", file.display()));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "cited but not in docs/requirements.md: {missing:?}");
+}

@@ -14,15 +14,16 @@ use crate::application::image_build::BuildOptions;
 use crate::application::jobs::plan_job::{CommentOwner, upsert_plan_comment};
 use crate::application::local::{build_fleet, fleet_of_registry};
 use crate::application::plan_change::{load_base, load_state, plan_change};
-use crate::application::releases::{RouteName, merge_routes, release_all};
-use crate::application::report::{Reporter, WorkflowError};
-use crate::application::routes::{describe, plans};
+use crate::application::releases::{Push, PushDeploys, RouteName, dispatch_routes, push_deploys, release_routes};
+use crate::application::report::WorkflowError;
 use crate::clock::{Clock, SystemClock};
 use crate::config::discovery::find_registry;
+use crate::config::load::{load_registry_file, split_path};
 use crate::config::{ConfigDiagnostic, DirFiles, LoadError, LoadOptions, Workspace, load_workspace};
 use crate::console::{Console, ConsoleReporter, exit};
 use crate::event::RepoRef;
 use crate::github::GitHub;
+use crate::plan::git_files::repo_root;
 use crate::plan::{COMMENT_LIMIT, render_markdown};
 use crate::secret::Secret;
 
@@ -30,15 +31,6 @@ pub struct Run<'a> {
     pub console: &'a Console,
     pub reporter: &'a ConsoleReporter<'a>,
     pub request: &'a ActionRequest,
-}
-
-/// `path` as a directory and a file name.
-fn split(path: &Path) -> (PathBuf, String) {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    (path.parent().map(Path::to_path_buf).unwrap_or_default(), name)
 }
 
 impl Run<'_> {
@@ -66,7 +58,7 @@ impl Run<'_> {
     /// `::error` annotations.
     fn load_head(&self) -> Result<(PathBuf, Workspace), WorkflowError> {
         let registry = self.registry_file()?;
-        let (dir, name) = split(&registry);
+        let (dir, name) = split_path(&registry);
         match load_workspace(
             &DirFiles { root: dir.clone() },
             &name,
@@ -94,7 +86,7 @@ impl Run<'_> {
 
     fn try_plan(&self, outputs: &mut Outputs) -> Result<(), WorkflowError> {
         let (registry, head) = self.load_head()?;
-        let (dir, name) = split(&registry);
+        let (dir, name) = split_path(&registry);
         let event = &self.request.event;
         let base = load_base(&dir, &name, event["pull_request"]["base"]["sha"].as_str())?;
         let state = load_state(&dir)?;
@@ -153,47 +145,48 @@ impl Run<'_> {
     pub fn push(&self, outputs: &mut Outputs) -> u8 {
         let event = &self.request.event;
         let git_ref = event["ref"].as_str().map(str::to_owned).or_else(|| env("GITHUB_REF"));
-        let Some(default) = event["repository"]["default_branch"].as_str() else {
+        let Some(default_branch) = event["repository"]["default_branch"].as_str() else {
             return self.fail(WorkflowError::failed(
                 "the push event names no repository.default_branch",
             ));
         };
-        if git_ref.as_deref() != Some(&format!("refs/heads/{default}")) {
-            self.console.print(&format!(
-                "fleet action: {} is not the default branch ({default}); nothing to deploy.\n",
-                git_ref.unwrap_or_default()
-            ));
-            return exit::OK;
-        }
-        let routes = self.load_head().and_then(|(registry, ws)| {
-            let (dir, _) = split(&registry);
-            let root = crate::plan::git_files::repo_root(&dir).unwrap_or_else(|| self.request.workspace.clone());
+        let after = event["after"].as_str().map(str::to_owned).or_else(|| env("GITHUB_SHA"));
+        let push = Push {
+            git_ref: git_ref.as_deref(),
+            default_branch,
+            before: event["before"].as_str().unwrap_or_default(),
+            after: after.as_deref().unwrap_or("HEAD"),
+        };
+        let mut registry = PathBuf::new();
+        let decided = push_deploys(&push, || {
+            let (file, ws) = self.load_head()?;
+            let dir = split_path(&file).0;
+            let root = repo_root(&dir).unwrap_or_else(|| self.request.workspace.clone());
             let root = std::fs::canonicalize(&root).unwrap_or(root);
-            let registry_dir = dir
+            let under = dir
                 .strip_prefix(&root)
                 .map(|p| p.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            let before = event["before"].as_str().unwrap_or_default();
-            let after = event["after"].as_str().map(str::to_owned).or_else(|| env("GITHUB_SHA"));
-            let after = after.unwrap_or_else(|| "HEAD".into());
-            merge_routes(&ws, &root, &registry_dir, before, &after).map(|r| (registry, r))
+            registry = file;
+            Ok((ws, root, under))
         });
-        let (registry, (changed, routes)) = match routes {
-            Ok(r) => r,
+        let text = match decided {
             Err(e) => return self.fail(e),
+            Ok(PushDeploys::Routes(routes)) => return self.deploy_routes(&registry, &routes, outputs),
+            Ok(PushDeploys::NotDefaultBranch(git_ref, default)) => {
+                format!("{git_ref} is not the default branch ({default}); nothing to deploy")
+            }
+            Ok(PushDeploys::Nothing(changed)) => {
+                let changed = if changed.is_empty() {
+                    "none".to_owned()
+                } else {
+                    changed.join(", ")
+                };
+                format!("no auto-deploy route of a changed fleet ({changed} changed); nothing to deploy")
+            }
         };
-        if routes.is_empty() {
-            let changed = if changed.is_empty() {
-                "none".to_owned()
-            } else {
-                changed.join(", ")
-            };
-            self.console.print(&format!(
-                "fleet action: no auto-deploy route of a changed fleet ({changed} changed); nothing to deploy.\n"
-            ));
-            return exit::OK;
-        }
-        self.deploy_routes(&registry, &routes, outputs)
+        self.console.print(&format!("fleet action: {text}.\n"));
+        exit::OK
     }
 
     /// `command: build`: the `fleet`/`stage` inputs' images, pushed with `push: true`, to
@@ -241,92 +234,46 @@ impl Run<'_> {
         let (Some(fleet), Some(stage)) = (pick("fleet"), pick("stage")) else {
             return self.fail(WorkflowError::Usage("deploy needs the fleet and stage inputs".into()));
         };
-        let (registry, ws) = match self.load_head() {
-            Ok(loaded) => loaded,
-            Err(e) => return self.fail(e),
-        };
-        let routes: Vec<RouteName> = ws
-            .registry
-            .routes_of(&fleet)
-            .filter(|r| r.stage.value == stage)
-            .map(|r| (fleet.clone(), stage.clone(), r.server.value.clone()))
-            .collect();
-        if routes.is_empty() {
-            return self.fail(WorkflowError::Usage(format!(
-                "the registry has no route for fleet `{fleet}` stage `{stage}`"
-            )));
+        match self
+            .load_head()
+            .and_then(|(registry, ws)| Ok((registry, dispatch_routes(&ws, &fleet, &stage)?)))
+        {
+            Ok((registry, routes)) => self.deploy_routes(&registry, &routes, outputs),
+            Err(e) => self.fail(e),
         }
-        self.deploy_routes(&registry, &routes, outputs)
     }
 
     /// Builds, pushes and deploys each fleet+stage (the App's release), or prints its plan with
     /// dry-run; records each route in `deployed`.
     fn deploy_routes(&self, registry: &Path, routes: &[RouteName], outputs: &mut Outputs) -> u8 {
-        let mut pairs: Vec<(String, String)> = Vec::new();
-        for (f, s, _) in routes {
-            if !pairs.iter().any(|(pf, ps)| pf == f && ps == s) {
-                pairs.push((f.clone(), s.clone()));
-            }
-        }
-        let mut record = |fleet: &str, stage: &str, status: &str| {
-            for (_, _, server) in routes.iter().filter(|(f, s, _)| f == fleet && s == stage) {
-                let entry = json!({ "fleet": fleet, "stage": stage, "server": server, "status": status });
-                outputs.deployed.push(entry);
-            }
-        };
-        if self.request.dry_run {
-            let mut code = exit::OK;
-            for (fleet, stage) in &pairs {
-                let planned = self.plan_deploy(registry, fleet, stage);
-                record(fleet, stage, if planned.is_ok() { "planned" } else { "failed" });
-                if let Err(e) = planned {
-                    self.fail(e);
-                    code = exit::FAILURE;
-                }
-            }
-            return code;
-        }
-        let template = match self.release_template(registry) {
-            Ok(t) => t,
+        let released = self.release_template(registry).and_then(|template| {
+            let ws = load_registry_file(registry, LoadOptions { verify_fleets: true })?;
+            Ok(release_routes(
+                self.reporter,
+                &template,
+                &ws,
+                routes,
+                self.request.dry_run,
+            ))
+        });
+        let released = match released {
+            Ok(r) => r,
             Err(e) => return self.fail(e),
         };
-        let released = release_all(self.reporter, &template, &pairs);
-        let mut images = Vec::new();
-        for r in &released {
-            images.extend(r.images.iter().cloned());
-            record(&r.fleet, &r.stage, if r.ok { "deployed" } else { "failed" });
+        for ((fleet, stage, server), status) in &released.routes {
+            let entry = json!({ "fleet": fleet, "stage": stage, "server": server, "status": status });
+            outputs.deployed.push(entry);
         }
-        if !images.is_empty() {
-            outputs.images = json!(images);
+        if !released.images.is_empty() {
+            outputs.images = json!(released.images);
         }
-        if released.iter().all(|r| r.ok) {
-            exit::OK
-        } else {
-            exit::FAILURE
-        }
-    }
-
-    /// A dry-run's deploy plan of one fleet+stage.
-    fn plan_deploy(&self, registry: &Path, fleet: &str, stage: &str) -> Result<(), WorkflowError> {
-        let (dir, name) = split(registry);
-        let ws = load_workspace(&DirFiles { root: dir }, &name, LoadOptions { verify_fleets: true })?;
-        let args = crate::application::deploy::remote::DeployArgs {
-            pull: true,
-            image_registry: image_registry(),
-            image_tag: None,
-        };
-        let plans = plans(&ws, fleet, Some(stage), &args)?;
-        self.reporter.say(&format!(
-            "{}\nNothing was run: add --yes to deploy.\n",
-            describe(fleet, &plans)
-        ));
-        Ok(())
+        if released.ok() { exit::OK } else { exit::FAILURE }
     }
 
     /// What every release of this run shares: the checkout, its commit, who asks, the image
     /// registry and its credentials, and this binary for the servers.
     fn release_template(&self, registry: &Path) -> Result<ReleaseRequest, WorkflowError> {
-        let (root, registry_file) = split(registry);
+        let (root, registry_file) = split_path(registry);
         let actor = env("GITHUB_ACTOR").unwrap_or_else(|| "github-actions".into());
         let mut credentials_env = vec![("GITHUB_ACTOR".to_owned(), actor.clone())];
         if let Some(token) = input("github-token").or_else(|| env("GHCR_TOKEN")) {

@@ -1,14 +1,17 @@
 //! Applying a fleet's infrastructure plan (servers, DNS, …) against the live providers, under
 //! the state lock; the state is written even when an apply fails half-way.
 
+use std::path::Path;
 use std::sync::Arc;
 
+use super::local::LocalFleet;
 use super::report::{Reporter, WorkflowError};
 use crate::clock::Clock;
 use crate::cloud::ApplyReport;
 use crate::cloud::infra::{self, Scope};
 use crate::cloud::session::{Session, describe_report};
-use crate::config::FleetConfig;
+use crate::config::load::{load_registry_file, split_path};
+use crate::config::{FleetConfig, LoadOptions};
 use crate::plan::snapshot::Snapshot;
 use crate::plan::state::{LockInfo, STATE_FILE, State, StateStore};
 use crate::plan::{Change, Plan, render_text};
@@ -19,6 +22,49 @@ pub struct CloudTarget {
     pub name: String,
     pub config: FleetConfig,
     pub store: StateStore,
+}
+
+/// The state of one fleet: beside the registry that lists it, `registry` (under its registry
+/// name), else in the fleet's own `.fleetflow/` (under its project name).
+pub fn cloud_target(registry: Option<&Path>, fleet: LocalFleet) -> CloudTarget {
+    if let Some(path) = registry
+        && let Ok(ws) = load_registry_file(path, LoadOptions { verify_fleets: false })
+    {
+        let root = split_path(path).0;
+        let dir = Some(fleet.dir.as_path());
+        if let Some(entry) = ws
+            .registry
+            .fleets
+            .iter()
+            .find(|f| root.join(&f.path.value).canonicalize().ok().as_deref() == dir)
+        {
+            return CloudTarget {
+                name: entry.name.value.clone(),
+                config: fleet.config,
+                store: StateStore::new(root.join(".fleetflow")),
+            };
+        }
+    }
+    CloudTarget {
+        name: fleet.project,
+        store: StateStore::new(fleet.dir.join(".fleetflow")),
+        config: fleet.config,
+    }
+}
+
+/// Every fleet of the registry at `registry`, its state beside the registry.
+pub fn registry_targets(registry: &Path) -> Result<Vec<CloudTarget>, WorkflowError> {
+    let root = split_path(registry).0;
+    let ws = load_registry_file(registry, LoadOptions::default())?;
+    Ok(ws
+        .fleets
+        .into_iter()
+        .map(|(name, config)| CloudTarget {
+            name,
+            config,
+            store: StateStore::new(root.join(".fleetflow")),
+        })
+        .collect())
 }
 
 /// Drift notes, the `scale` notice and unavailable providers.

@@ -313,6 +313,26 @@ pub fn restart(
     Ok(())
 }
 
+/// Streams the stage's logs (one service's, when given) to `line` by service; `follow`: until
+/// interrupted.
+pub fn logs(
+    docker: &dyn Docker,
+    fleet: &LocalFleet,
+    stage: &str,
+    service: Option<&str>,
+    follow: bool,
+    tail: Option<usize>,
+    line: &mut dyn FnMut(&str, &str),
+) -> Result<(), WorkflowError> {
+    let declared = fleet.stage(stage)?;
+    if let Some(s) = service
+        && !declared.services.iter().any(|x| x.name.value == s)
+    {
+        return Err(WorkflowError::Usage(format!("stage `{stage}` has no service `{s}`")));
+    }
+    lifecycle::logs(docker, &fleet.project, stage, service, follow, tail, line).map_err(WorkflowError::failed)
+}
+
 /// The fleet's containers (one stage, or all).
 pub fn ps(docker: &dyn Docker, fleet: &LocalFleet, stage: Option<&str>) -> Result<Vec<PsRow>, WorkflowError> {
     if let Some(s) = stage {

@@ -14,6 +14,7 @@
 //! - [`routes`]: a registry's routes over SSH (deploy, run, status, unlock);
 //! - [`stage`], [`stage_status`]: a stage with cloud servers, up, down and as it is;
 //! - [`validate`]: validating configuration;
+//! - [`workspace`]: the registry a command works on, found and loaded;
 //! - [`report`]: how workflows report to their front door, and why they stop.
 
 pub mod deploy;
@@ -29,3 +30,4 @@ pub mod routes;
 pub mod stage;
 pub mod stage_status;
 pub mod validate;
+pub mod workspace;

@@ -5,9 +5,10 @@
 use std::path::Path;
 
 use super::deploy::release::{Phase, ReleaseRequest, release};
+use super::deploy::remote::DeployArgs;
 use super::merge::merge_deploys;
 use super::report::{Reporter, WorkflowError};
-use super::routes::summarize;
+use super::routes::{describe, plans, summarize};
 use crate::config::Workspace;
 
 /// A route to release: fleet, stage, server.
@@ -98,4 +99,120 @@ pub fn release_all(reporter: &dyn Reporter, template: &ReleaseRequest, pairs: &[
         all.push(released);
     }
     all
+}
+
+/// What a push deploys.
+pub enum PushDeploys {
+    /// Not a push to the default branch (`git_ref`, the default branch).
+    NotDefaultBranch(String, String),
+    /// No auto-deploy route of a changed fleet (the fleets that changed).
+    Nothing(Vec<String>),
+    Routes(Vec<RouteName>),
+}
+
+/// A push as its event names it.
+pub struct Push<'a> {
+    pub git_ref: Option<&'a str>,
+    pub default_branch: &'a str,
+    pub before: &'a str,
+    pub after: &'a str,
+}
+
+/// What a push deploys: on the default branch only, the auto-deploy routes of the fleets that
+/// changed (see [`merge_routes`]); `load` gives the registry, the repository root and the
+/// registry's directory under it (only read for such a push).
+pub fn push_deploys(
+    push: &Push,
+    load: impl FnOnce() -> Result<(Workspace, std::path::PathBuf, String), WorkflowError>,
+) -> Result<PushDeploys, WorkflowError> {
+    if push.git_ref != Some(format!("refs/heads/{}", push.default_branch).as_str()) {
+        let git_ref = push.git_ref.unwrap_or_default().to_owned();
+        return Ok(PushDeploys::NotDefaultBranch(git_ref, push.default_branch.to_owned()));
+    }
+    let (ws, root, registry_dir) = load()?;
+    let (changed, routes) = merge_routes(&ws, &root, &registry_dir, push.before, push.after)?;
+    Ok(if routes.is_empty() {
+        PushDeploys::Nothing(changed)
+    } else {
+        PushDeploys::Routes(routes)
+    })
+}
+
+/// The routes of `fleet`'s `stage` (a dispatch); none is a usage error.
+pub fn dispatch_routes(ws: &Workspace, fleet: &str, stage: &str) -> Result<Vec<RouteName>, WorkflowError> {
+    let routes: Vec<RouteName> = ws
+        .registry
+        .routes_of(fleet)
+        .filter(|r| r.stage.value == stage)
+        .map(|r| (fleet.to_owned(), stage.to_owned(), r.server.value.clone()))
+        .collect();
+    if routes.is_empty() {
+        return Err(WorkflowError::Usage(format!(
+            "the registry has no route for fleet `{fleet}` stage `{stage}`"
+        )));
+    }
+    Ok(routes)
+}
+
+/// How each route of a release ended (`deployed`, `failed`; `planned` in a dry run), and the
+/// images pushed.
+#[derive(Default)]
+pub struct RoutesReleased {
+    pub routes: Vec<(RouteName, &'static str)>,
+    pub images: Vec<String>,
+}
+
+impl RoutesReleased {
+    pub fn ok(&self) -> bool {
+        self.routes.iter().all(|(_, status)| *status != "failed")
+    }
+}
+
+/// Releases every fleet+stage of `routes` once (see [`release_all`]); with `dry_run`, shows
+/// each one's deploy plan from `ws` instead and changes nothing.
+pub fn release_routes(
+    reporter: &dyn Reporter,
+    template: &ReleaseRequest,
+    ws: &Workspace,
+    routes: &[RouteName],
+    dry_run: bool,
+) -> RoutesReleased {
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for (f, s, _) in routes {
+        if !pairs.iter().any(|(pf, ps)| pf == f && ps == s) {
+            pairs.push((f.clone(), s.clone()));
+        }
+    }
+    let mut out = RoutesReleased::default();
+    let mut record = |fleet: &str, stage: &str, status: &'static str| {
+        for route in routes.iter().filter(|(f, s, _)| f == fleet && s == stage) {
+            out.routes.push((route.clone(), status));
+        }
+    };
+    if dry_run {
+        let args = DeployArgs {
+            pull: true,
+            image_registry: template.image_registry.clone(),
+            image_tag: None,
+        };
+        for (fleet, stage) in &pairs {
+            match plans(ws, fleet, Some(stage), &args) {
+                Ok(plans) => {
+                    let text = describe(fleet, &plans);
+                    reporter.say(&format!("{text}\nNothing was run: add --yes to deploy.\n"));
+                    record(fleet, stage, "planned");
+                }
+                Err(e) => {
+                    reporter.note(&format!("error: {e}"));
+                    record(fleet, stage, "failed");
+                }
+            }
+        }
+        return out;
+    }
+    for r in release_all(reporter, template, &pairs) {
+        record(&r.fleet, &r.stage, if r.ok { "deployed" } else { "failed" });
+        out.images.extend(r.images);
+    }
+    out
 }

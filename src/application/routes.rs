@@ -209,3 +209,59 @@ pub fn unlock(reporter: &dyn Reporter, plans: &[RouteTarget]) -> Result<(), Work
         }
     }
 }
+
+/// A stage the registry routes to servers: its routes, and the fleet's directory.
+pub struct RoutedStage {
+    pub plans: Vec<RouteTarget>,
+    pub fleet_dir: std::path::PathBuf,
+}
+
+/// `Some` when the registry `ws` (in `root`) routes `stage` of the fleet `name` (else the
+/// fleet whose directory is `fleet_dir`) to servers.
+pub fn routed_stage(
+    ws: &Workspace,
+    root: &Path,
+    name: Option<&str>,
+    fleet_dir: &Path,
+    stage: &str,
+) -> Option<RoutedStage> {
+    let name = match name {
+        Some(n) => n.to_owned(),
+        None => ws
+            .registry
+            .fleets
+            .iter()
+            .find(|f| root.join(&f.path.value).canonicalize().ok().as_deref() == Some(fleet_dir))
+            .map(|f| f.name.value.clone())?,
+    };
+    let args = remote::DeployArgs {
+        pull: true,
+        ..Default::default()
+    };
+    let plans = plans(ws, &name, Some(stage), &args).ok()?;
+    let entry = ws.registry.fleet(&name)?;
+    Some(RoutedStage {
+        plans,
+        fleet_dir: root.join(&entry.path.value),
+    })
+}
+
+/// Runs `fleet <argv>` on each server of a routed stage; `deploy`: ship the configuration and
+/// this binary first, under the routes' locks (`fleet stage up`).
+pub fn run_routed(
+    reporter: &dyn Reporter,
+    routed: RoutedStage,
+    argv: &[String],
+    deploy: bool,
+) -> Result<(), WorkflowError> {
+    let plans: Vec<RouteTarget> = routed
+        .plans
+        .into_iter()
+        .map(|(p, t)| (p.with_fleet_args(argv), t))
+        .collect();
+    if deploy {
+        return deploy_routes(reporter, &plans, &routed.fleet_dir, None);
+    }
+    let results = run_fleet_on_routes(reporter, &plans)?;
+    summarize(reporter, &results)
+}

@@ -10,7 +10,7 @@ use clap::Args;
 use super::fleet_select::{FleetSelect, select};
 use super::{Console, Output};
 use crate::application::deploy::DeployOptions;
-use crate::application::deploy::lifecycle::{self, render_ps};
+use crate::application::deploy::lifecycle::render_ps;
 use crate::application::local::{self, LocalDeploy, LocalFleet, engine, render_outcomes};
 use crate::application::report::WorkflowError;
 use crate::clock::SystemClock;
@@ -133,47 +133,48 @@ pub fn run_deploy(console: &Console, registry: Option<&Path>, args: &DeployArgs)
         },
         confirm: !args.yes,
     };
-    converge(console, registry, &args.fleet, &request, args.output)
+    converge(console, select(&args.fleet, registry), &request, args.output)
 }
 
 pub fn run_up(console: &Console, registry: Option<&Path>, args: &UpArgs) -> u8 {
+    up(
+        console,
+        select(&args.fleet, registry),
+        &args.stage,
+        args.pull,
+        &args.images,
+    )
+}
+
+/// `fleet up` and `fleet stage up` of a local stage.
+pub(super) fn up(console: &Console, fleet: Selected, stage: &str, pull: bool, images: &ImageArgs) -> u8 {
     let request = LocalDeploy {
-        stage: &args.stage,
+        stage,
         services: &[],
-        image_registry: args.images.registry.clone(),
-        tag: args.images.tag.clone(),
+        image_registry: images.registry.clone(),
+        tag: images.tag.clone(),
         options: DeployOptions {
-            pull: args.pull,
+            pull,
             ..DeployOptions::default()
         },
         confirm: false,
     };
-    converge(console, registry, &args.fleet, &request, Output::Text)
+    converge(console, fleet, &request, Output::Text)
 }
 
-fn converge(
-    console: &Console,
-    registry: Option<&Path>,
-    sel: &FleetSelect,
-    request: &LocalDeploy,
-    output: Output,
-) -> u8 {
-    let fleet = match select(sel, registry) {
+/// A fleet a command acts on, or why there is none.
+pub(super) type Selected = Result<LocalFleet, WorkflowError>;
+
+fn converge(console: &Console, fleet: Selected, request: &LocalDeploy, output: Output) -> u8 {
+    let fleet = match fleet {
         Ok(f) => f,
         Err(e) => return console.finish(Err(e)),
     };
     let reporter = ConsoleReporter { console, yes: false };
     let mut progress = StderrProgress::new();
+    let line = &mut |s: &str, l: &str| eprintln!("{s} | {l}");
     let docker = DockerCli::default();
-    let result = local::deploy_stage(
-        &reporter,
-        &docker,
-        &SystemClock,
-        &fleet,
-        request,
-        &mut progress,
-        &mut |s, l| eprintln!("{s} | {l}"),
-    );
+    let result = local::deploy_stage(&reporter, &docker, &SystemClock, &fleet, request, &mut progress, line);
     drop(progress);
     let report = match result {
         Ok(report) => report,
@@ -193,21 +194,31 @@ fn converge(
 }
 
 pub fn run_down(console: &Console, registry: Option<&Path>, args: &DownArgs) -> u8 {
-    with_engine(console, registry, &args.fleet, |reporter, docker, fleet| {
+    on_engine(console, select(&args.fleet, registry), |reporter, docker, fleet| {
         local::down(reporter, docker, fleet, &args.stage, args.remove)
     })
 }
 
 pub fn run_restart(console: &Console, registry: Option<&Path>, args: &RestartArgs) -> u8 {
-    with_engine(console, registry, &args.fleet, |reporter, docker, fleet| {
+    on_engine(console, select(&args.fleet, registry), |reporter, docker, fleet| {
         local::restart(reporter, docker, fleet, &args.stage, &args.services)
     })
 }
 
 pub fn run_ps(console: &Console, registry: Option<&Path>, args: &PsArgs) -> u8 {
-    with_engine(console, registry, &args.fleet, |_, docker, fleet| {
-        let rows = local::ps(docker, fleet, args.stage.as_deref())?;
-        match args.output {
+    ps(
+        console,
+        select(&args.fleet, registry),
+        args.stage.as_deref(),
+        args.output,
+    )
+}
+
+/// `fleet ps` and `fleet stage ps` of a local stage.
+pub(super) fn ps(console: &Console, fleet: Selected, stage: Option<&str>, output: Output) -> u8 {
+    on_engine(console, fleet, |_, docker, fleet| {
+        let rows = local::ps(docker, fleet, stage)?;
+        match output {
             Output::Json => console.print_json(&rows),
             Output::Text => console.print(&render_ps(&rows, chrono::Utc::now())),
         }
@@ -216,10 +227,10 @@ pub fn run_ps(console: &Console, registry: Option<&Path>, args: &PsArgs) -> u8 {
 }
 
 /// `fleet stage status` for a local stage (seed 004's Services part).
-pub fn run_status(console: &Console, registry: Option<&Path>, args: &super::stage_cmd::StageArgs) -> u8 {
-    with_engine(console, registry, &args.fleet, |_, docker, fleet| {
-        let status = local::status(docker, fleet, &args.stage)?;
-        match args.output {
+pub(super) fn status(console: &Console, fleet: Selected, stage: &str, output: Output) -> u8 {
+    on_engine(console, fleet, |_, docker, fleet| {
+        let status = local::status(docker, fleet, stage)?;
+        match output {
             Output::Json => console.print_json(&status),
             Output::Text => console.print(&status.render_text()),
         }
@@ -228,38 +239,46 @@ pub fn run_status(console: &Console, registry: Option<&Path>, args: &super::stag
 }
 
 pub fn run_logs(console: &Console, registry: Option<&Path>, args: &LogsArgs) -> u8 {
-    with_engine(console, registry, &args.fleet, |_, docker, fleet| {
-        let stage = fleet.stage(&args.stage)?;
-        if let Some(s) = &args.service
-            && !stage.services.iter().any(|x| &x.name.value == s)
-        {
-            return Err(WorkflowError::Usage(format!(
-                "stage `{}` has no service `{s}`",
-                args.stage
-            )));
-        }
+    let (service, follow, tail) = (args.service.as_deref(), args.follow, args.tail);
+    logs(
+        console,
+        select(&args.fleet, registry),
+        &args.stage,
+        service,
+        follow,
+        tail,
+    )
+}
+
+/// `fleet logs` and `fleet stage logs` of a local stage: lines on stdout, prefixed with their
+/// service unless one service is asked for.
+pub(super) fn logs(
+    console: &Console,
+    fleet: Selected,
+    stage: &str,
+    service: Option<&str>,
+    follow: bool,
+    tail: Option<usize>,
+) -> u8 {
+    on_engine(console, fleet, |_, docker, fleet| {
         let mut out = std::io::stdout().lock();
-        let prefix = args.service.is_none();
         let mut line = |s: &str, l: &str| {
-            let _ = if prefix {
+            let _ = if service.is_none() {
                 writeln!(out, "{s} | {l}")
             } else {
                 writeln!(out, "{l}")
             };
         };
-        let (service, follow, tail) = (args.service.as_deref(), args.follow, args.tail);
-        lifecycle::logs(docker, &fleet.project, &args.stage, service, follow, tail, &mut line)
-            .map_err(WorkflowError::failed)
+        local::logs(docker, fleet, stage, service, follow, tail, &mut line)
     })
 }
 
-/// Loads the fleet, checks the engine, runs `f`.
-fn with_engine(
+/// Checks the engine, runs `f` on the fleet.
+pub(super) fn on_engine(
     console: &Console,
-    registry: Option<&Path>,
-    sel: &FleetSelect,
+    fleet: Selected,
     f: impl FnOnce(&ConsoleReporter, &dyn Docker, &LocalFleet) -> Result<(), WorkflowError>,
 ) -> u8 {
     let reporter = ConsoleReporter { console, yes: false };
-    console.finish(select(sel, registry).and_then(|fleet| f(&reporter, &engine()?, &fleet)))
+    console.finish(fleet.and_then(|fleet| f(&reporter, &engine()?, &fleet)))
 }

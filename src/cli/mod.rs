@@ -105,7 +105,7 @@ pub enum Output {
 /// Runs the CLI from process arguments and returns its exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(cli.verbose);
+    crate::console::init_tracing(cli.verbose);
     let console = Console::new(cli.color);
     let code = match cli.command {
         Command::Validate(args) => validate_cmd::run(&console, cli.registry.as_deref(), &args),
@@ -136,19 +136,4 @@ pub fn main() -> ExitCode {
         Command::Action(_) => crate::action::run(&console),
     };
     ExitCode::from(code)
-}
-
-fn init_tracing(verbose: u8) {
-    let default = match verbose {
-        0 => "warn",
-        1 => "info",
-        _ => "debug",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::env::var_os("NO_COLOR").is_none())
-        .try_init();
 }

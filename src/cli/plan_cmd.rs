@@ -1,7 +1,7 @@
 //! `fleet plan` (base commit → working tree) and `fleet state show|unlock`.
 
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use clap::{Args, Subcommand, ValueEnum};
 
@@ -11,8 +11,8 @@ use super::{ColorChoice, Console, Output, exit};
 use crate::application::infra;
 use crate::application::plan_change::{load_base, load_state, plan_change};
 use crate::application::report::{Reporter, WorkflowError};
+use crate::application::workspace::registry_file;
 use crate::clock::{Clock, SystemClock};
-use crate::config::discovery::find_registry;
 use crate::config::load::split_path;
 use crate::config::{DirFiles, LoadOptions, load_workspace};
 use crate::console::ConsoleReporter;
@@ -61,13 +61,6 @@ pub struct StateShowArgs {
     pub output: Output,
 }
 
-fn registry_file(flag: Option<&Path>) -> Result<PathBuf, String> {
-    let cwd = std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
-    let env = std::env::var_os("FLEET_REGISTRY_PATH").map(PathBuf::from);
-    let found = find_registry(flag, env.as_deref(), &cwd).map_err(|e| e.to_string())?;
-    std::fs::canonicalize(found.path()).map_err(|e| format!("cannot read {}: {e}", found.path().display()))
-}
-
 pub fn run_plan(console: &Console, color: ColorChoice, registry_flag: Option<&Path>, args: &PlanArgs) -> u8 {
     let usage = if args.detailed_exitcode {
         exit::FAILURE
@@ -76,8 +69,8 @@ pub fn run_plan(console: &Console, color: ColorChoice, registry_flag: Option<&Pa
     };
     let registry = match registry_file(registry_flag) {
         Ok(p) => p,
-        Err(message) => {
-            console.error(&message);
+        Err(e) => {
+            console.finish(Err(e));
             return usage;
         }
     };
@@ -129,13 +122,12 @@ pub fn run_plan(console: &Console, color: ColorChoice, registry_flag: Option<&Pa
 }
 
 /// `.fleetflow/` beside the registry, else in the current directory.
-fn state_store(registry_flag: Option<&Path>) -> Result<StateStore, String> {
+fn state_store(registry_flag: Option<&Path>) -> Result<StateStore, WorkflowError> {
     let dir = match registry_file(registry_flag) {
         Ok(registry) => split_path(&registry).0,
-        Err(_) if registry_flag.is_none() => {
-            std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?
-        }
-        Err(message) => return Err(message),
+        Err(_) if registry_flag.is_none() => std::env::current_dir()
+            .map_err(|e| WorkflowError::Usage(format!("cannot read the current directory: {e}")))?,
+        Err(e) => return Err(e),
     };
     Ok(StateStore::new(dir.join(".fleetflow")))
 }
@@ -143,10 +135,7 @@ fn state_store(registry_flag: Option<&Path>) -> Result<StateStore, String> {
 pub fn run_state(console: &Console, registry_flag: Option<&Path>, command: &StateCommand) -> u8 {
     let store = match state_store(registry_flag) {
         Ok(s) => s,
-        Err(message) => {
-            console.error(&message);
-            return exit::USAGE;
-        }
+        Err(e) => return console.finish(Err(e)),
     };
     let result = match command {
         StateCommand::Show(args) => infra::StateReport::read(&store).map(|report| match args.output {

@@ -9,9 +9,8 @@ use super::{Console, Output, exit};
 use crate::application::deploy::remote::{self, RemotePlan};
 use crate::application::deploy::remote_status;
 use crate::application::routes::{self, deploy_routes, plans};
-use crate::config::discovery::find_registry;
-use crate::config::load::split_path;
-use crate::config::{DirFiles, LoadOptions, Workspace, load_workspace};
+use crate::application::workspace::load_registry;
+use crate::config::{LoadOptions, Workspace};
 use crate::console::ConsoleReporter;
 
 #[derive(Debug, Args)]
@@ -53,22 +52,9 @@ pub struct UnlockArgs {
     pub registry: Option<PathBuf>,
 }
 
-/// The registry and every fleet, plus the registry's directory.
+/// The registry and every fleet, plus the registry's directory; errors are shown.
 pub(super) fn workspace(console: &Console, flag: Option<&Path>, verify: bool) -> Result<(Workspace, PathBuf), u8> {
-    let cwd = std::env::current_dir().map_err(|_| exit::FAILURE)?;
-    let env = std::env::var_os("FLEET_REGISTRY_PATH").map(PathBuf::from);
-    let found = find_registry(flag, env.as_deref(), &cwd).map_err(|e| {
-        console.error(&e.to_string());
-        exit::USAGE
-    })?;
-    let (root, file) = split_path(found.path());
-    let ws = load_workspace(
-        &DirFiles { root: root.clone() },
-        &file,
-        LoadOptions { verify_fleets: verify },
-    )
-    .map_err(|e| console.report_load_error(&e))?;
-    Ok((ws, root))
+    load_registry(flag, LoadOptions { verify_fleets: verify }).map_err(|e| console.finish(Err(e)))
 }
 
 pub fn deploy(console: &Console, flag: Option<&Path>, args: &DeployArgs) -> u8 {

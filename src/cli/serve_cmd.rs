@@ -8,7 +8,7 @@ use clap::Args;
 
 use super::{Console, exit};
 use crate::secret::Secret;
-use crate::webhook::serve::{ServeConfig, serve, shutdown_signal};
+use crate::webhook::serve::{ServeConfig, default_database, serve_until_stopped, webhook_secrets};
 
 fn secret(value: &str) -> Result<Secret, String> {
     if value.trim().is_empty() {
@@ -54,18 +54,6 @@ pub struct ServeArgs {
     pub fleet_binary: Option<PathBuf>,
 }
 
-fn default_database() -> Result<String, String> {
-    let dir = match std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
-        Some(d) => PathBuf::from(d).join("fleetflow"),
-        None => {
-            let home = std::env::var_os("HOME").ok_or("HOME is not set; pass --database")?;
-            PathBuf::from(home).join(".local/share/fleetflow")
-        }
-    };
-    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    Ok(format!("sqlite://{}", dir.join("fleet.db").display()))
-}
-
 pub fn run(console: &Console, args: &ServeArgs) -> u8 {
     let database_url = match args.database.clone().map_or_else(default_database, Ok) {
         Ok(url) => url,
@@ -74,19 +62,11 @@ pub fn run(console: &Console, args: &ServeArgs) -> u8 {
             return exit::USAGE;
         }
     };
-    let webhook_secrets: Vec<Secret> = args
-        .webhook_secret
-        .expose()
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(Secret::new)
-        .collect();
     let config = ServeConfig {
         listen: args.listen,
         app_id: args.app_id,
         private_key: args.private_key.clone(),
-        webhook_secrets,
+        webhook_secrets: webhook_secrets(&args.webhook_secret),
         github_api_url: args.github_api_url.clone(),
         database_url,
         workers: args.workers,
@@ -97,21 +77,7 @@ pub fn run(console: &Console, args: &ServeArgs) -> u8 {
             lock_poll: Duration::from_secs(1),
         },
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(r) => r,
-        Err(e) => {
-            console.error(&format!("cannot start the async runtime: {e}"));
-            return exit::FAILURE;
-        }
-    };
-    let result = runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(config.listen)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
-        eprintln!("fleet serve: listening on http://{}", listener.local_addr()?);
-        serve(config, listener, shutdown_signal()).await
-    });
-    match result {
+    match serve_until_stopped(config) {
         Ok(()) => exit::OK,
         Err(e) => {
             console.error(&format!("{e:#}"));

@@ -4,10 +4,12 @@ use std::path::Path;
 
 use clap::{Args, Subcommand};
 
-use super::deploy_cmd::{self, DownArgs, ImageArgs, LogsArgs, PsArgs, UpArgs};
+use super::deploy_cmd::{self, ImageArgs};
 use super::fleet_select::{FleetSelect, select};
 use super::{Console, Output, exit};
+use crate::application::local;
 use crate::application::report::Reporter;
+use crate::application::workspace::registry_file;
 use crate::console::ConsoleReporter;
 
 #[derive(Debug, Subcommand)]
@@ -94,78 +96,45 @@ impl StageLogsArgs {
 }
 
 pub fn run(console: &Console, registry: Option<&Path>, command: &StageCommand) -> u8 {
-    let (stage, fleet) = match command {
+    let (stage, sel) = match command {
         StageCommand::Up(a) => (&a.stage, &a.fleet),
         StageCommand::Down(a) => (&a.stage, &a.fleet),
         StageCommand::Status(a) | StageCommand::Ps(a) => (&a.stage, &a.fleet),
         StageCommand::Logs(a) => (&a.stage, &a.fleet),
     };
-    match select(fleet, registry) {
-        Ok(f) => match f.stage(stage) {
-            Ok(_) if let Some(routed) = super::remote_stage_cmd::routes(registry, fleet, &f, stage) => {
-                return super::remote_stage_cmd::run(console, routed, command);
-            }
-            Ok(s) if !s.is_local() => {
-                let dir = f.dir.clone();
-                let target = super::apply_cmd::target_of(registry, f);
-                return super::cloud_stage_cmd::run(console, target, &dir, command);
-            }
-            Ok(_) => {}
-            Err(e) => return console.finish(Err(e)),
-        },
+    let fleet = match select(sel, registry) {
+        Ok(f) => f,
+        Err(e) => return console.finish(Err(e)),
+    };
+    match fleet.stage(stage) {
+        Ok(_) if let Some(routed) = super::remote_stage_cmd::routes(registry, sel, &fleet, stage) => {
+            return super::remote_stage_cmd::run(console, routed, command);
+        }
+        Ok(s) if !s.is_local() => {
+            let dir = fleet.dir.clone();
+            let found = registry_file(registry).ok();
+            let target = crate::application::infra::cloud_target(found.as_deref(), fleet);
+            return super::cloud_stage_cmd::run(console, target, &dir, command);
+        }
+        Ok(_) => {}
         Err(e) => return console.finish(Err(e)),
     }
+    let fleet = Ok(fleet);
     match command {
-        StageCommand::Up(a) => deploy_cmd::run_up(
-            console,
-            registry,
-            &UpArgs {
-                stage: a.stage.clone(),
-                pull: a.pull,
-                images: a.images.clone(),
-                fleet: a.fleet.clone(),
-            },
-        ),
+        StageCommand::Up(a) => deploy_cmd::up(console, fleet, &a.stage, a.pull, &a.images),
         StageCommand::Down(a) if a.suspend => {
             console.error("--suspend powers servers off; a local stage has none (use --destroy to remove containers)");
             exit::USAGE
         }
-        StageCommand::Down(a)
-            if a.destroy
-                && let Err(e) = (ConsoleReporter { console, yes: a.yes })
-                    .confirm(&format!("Remove the containers of stage `{}`?", a.stage)) =>
-        {
-            console.finish(Err(e))
-        }
-        StageCommand::Down(a) => deploy_cmd::run_down(
-            console,
-            registry,
-            &DownArgs {
-                stage: a.stage.clone(),
-                remove: a.destroy,
-                fleet: a.fleet.clone(),
-            },
-        ),
-        StageCommand::Status(a) => deploy_cmd::run_status(console, registry, a),
-        StageCommand::Ps(a) => deploy_cmd::run_ps(
-            console,
-            registry,
-            &PsArgs {
-                stage: Some(a.stage.clone()),
-                output: a.output,
-                fleet: a.fleet.clone(),
-            },
-        ),
-        StageCommand::Logs(a) => deploy_cmd::run_logs(
-            console,
-            registry,
-            &LogsArgs {
-                stage: a.stage.clone(),
-                service: a.service.clone(),
-                follow: a.follow,
-                tail: a.tail,
-                fleet: a.fleet.clone(),
-            },
-        ),
+        StageCommand::Down(a) => deploy_cmd::on_engine(console, fleet, |reporter, docker, fleet| {
+            if a.destroy {
+                (ConsoleReporter { console, yes: a.yes })
+                    .confirm(&format!("Remove the containers of stage `{}`?", a.stage))?;
+            }
+            local::down(reporter, docker, fleet, &a.stage, a.destroy)
+        }),
+        StageCommand::Status(a) => deploy_cmd::status(console, fleet, &a.stage, a.output),
+        StageCommand::Ps(a) => deploy_cmd::ps(console, fleet, Some(&a.stage), a.output),
+        StageCommand::Logs(a) => deploy_cmd::logs(console, fleet, &a.stage, a.service.as_deref(), a.follow, a.tail),
     }
 }

@@ -162,3 +162,42 @@ pub async fn shutdown_signal() {
         _ = term => {},
     }
 }
+
+/// `sqlite://…/fleetflow/fleet.db` under $XDG_DATA_HOME (else ~/.local/share), the directory
+/// created.
+pub fn default_database() -> Result<String, String> {
+    let dir = match std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+        Some(d) => std::path::PathBuf::from(d).join("fleetflow"),
+        None => {
+            let home = std::env::var_os("HOME").ok_or("HOME is not set; pass --database")?;
+            std::path::PathBuf::from(home).join(".local/share/fleetflow")
+        }
+    };
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    Ok(format!("sqlite://{}", dir.join("fleet.db").display()))
+}
+
+/// The webhook secrets of a comma-separated list (several while rotating).
+pub fn webhook_secrets(list: &Secret) -> Vec<Secret> {
+    list.expose()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(Secret::new)
+        .collect()
+}
+
+/// Runs `fleet serve` on its own runtime until SIGTERM or Ctrl-C.
+pub fn serve_until_stopped(config: ServeConfig) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+        eprintln!("fleet serve: listening on http://{}", listener.local_addr()?);
+        serve(config, listener, shutdown_signal()).await
+    })
+}

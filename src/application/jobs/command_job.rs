@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 
 use super::db::{NewJob, Store};
-use super::requests::{CommandRequest, DEPLOY_JOB, DeployRequest, PLAN_JOB, Trigger, plan_job};
+use super::requests::{CommandRequest, DEPLOY_JOB, DeployRequest, Job, PLAN_JOB, Trigger, plan_job};
 use crate::application::merge::changed_fleets;
 use crate::chatops::rules::{RULES_PERMISSION, changed_deploy_rules};
 use crate::chatops::{Actor, Author, Command, DeployTarget, HELP, Known, authorize, parse};
@@ -121,8 +121,7 @@ pub async fn run(github: &GitHub, store: &Store, delivery: &str, req: &CommandRe
                 let queued = reply_body(&deploy, "⏳ Queued.", "");
                 let reply_id = github.create_comment(inst, repo, req.number, &queued).await?;
                 deploy.trigger = Trigger::Comment { reply_id };
-                let payload = serde_json::to_string(&deploy).unwrap_or_default();
-                enqueue(store, delivery, &key, &NewJob::new(DEPLOY_JOB, payload)).await?;
+                enqueue(store, delivery, &key, &Job::Deploy(deploy).queued()).await?;
             }
             Ok(())
         }

@@ -96,7 +96,7 @@ fn now_ms() -> i64 {
 
 /// A job taken from the queue.
 #[derive(Debug, Clone)]
-pub struct Job {
+pub struct QueuedJob {
     pub id: i64,
     /// The delivery that caused it (jobs queued by other jobs share their delivery).
     pub delivery_id: String,
@@ -115,8 +115,8 @@ pub struct Job {
 /// The columns [`job_from_row`] reads, in its order.
 const JOB_COLUMNS: &str = "id, kind, payload, attempts, check_run_id, delivery_id, last_error, deployment_id";
 
-fn job_from_row(r: &sqlx::sqlite::SqliteRow) -> Job {
-    Job {
+fn job_from_row(r: &sqlx::sqlite::SqliteRow) -> QueuedJob {
+    QueuedJob {
         id: r.get(0),
         kind: r.get(1),
         payload: r.get(2),
@@ -263,7 +263,7 @@ impl Store {
     /// Takes the oldest due queued job, marking it running. A job whose serial key has a newer
     /// job (a plan of a later head, queued while it waited for a retry) is dropped as
     /// superseded; one whose serial key has a job running waits.
-    pub async fn claim(&self) -> Result<Option<Job>, sqlx::Error> {
+    pub async fn claim(&self) -> Result<Option<QueuedJob>, sqlx::Error> {
         let now = now_ms();
         sqlx::query(
             "UPDATE jobs SET state = 'superseded', last_error = 'a newer job of the same key was queued', \

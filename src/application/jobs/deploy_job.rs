@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::db::{Job, LockOutcome, Store};
+use super::db::{LockOutcome, QueuedJob, Store};
 use super::requests::{DeployRequest, Trigger};
 use crate::application::deploy::release::{Phase, ReleaseReport, ReleaseRequest, release};
 use crate::application::deploy::source_archive::{UnpackLimits, unpack_tarball};
@@ -122,7 +122,7 @@ impl Progress<'_> {
 /// one), and its reply comment or check run.
 pub async fn report_quarantined(
     github: &GitHub,
-    job: &Job,
+    job: &QueuedJob,
     req: &DeployRequest,
     status: &str,
 ) -> Result<(), GitHubError> {
@@ -159,7 +159,7 @@ pub async fn run(
     github: &GitHub,
     store: &Store,
     settings: &DeploySettings,
-    job: &Job,
+    job: &QueuedJob,
     req: &DeployRequest,
 ) -> Result<DeployEnd, GitHubError> {
     let target = req.target();

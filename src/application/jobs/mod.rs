@@ -21,10 +21,10 @@ use tokio::sync::{Notify, watch};
 
 use crate::event::PullRequestRef;
 use crate::github::GitHub;
-use db::{Job, MAX_ATTEMPTS, Store};
+use db::{MAX_ATTEMPTS, QueuedJob, Store};
 
 pub use deploy_job::DeploySettings;
-pub use requests::{COMMAND_JOB, DEPLOY_JOB, PLAN_JOB, PUSH_JOB};
+pub use requests::{COMMAND_JOB, DEPLOY_JOB, Job, PLAN_JOB, PUSH_JOB};
 
 /// Where the job runner reports each job's end (the server's metrics).
 pub trait JobObserver: Send + Sync {
@@ -116,28 +116,47 @@ impl std::ops::Deref for Worker {
     }
 }
 
-/// How a job ended: `Err((error, retry, wait))` when it failed.
-type JobResult = Result<JobEnd, (String, bool, Option<Duration>)>;
-
+/// How a job ended when it did not fail.
 enum JobEnd {
     Done,
     /// Not run yet (its fleet+stage is busy): back in the queue after the wait, no attempt spent.
     Deferred(Duration, String),
 }
 
+/// Why a job failed, and whether (and when) to run it again.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct JobError {
+    /// For the queue's record and the logs.
+    pub message: String,
+    /// Run it again (after a backoff).
+    pub retry: bool,
+    /// The least wait before the retry (GitHub's own, when it gave one).
+    pub wait: Option<Duration>,
+}
+
+impl JobError {
+    /// A failure that running again would repeat.
+    fn permanent(message: impl std::fmt::Display) -> Self {
+        JobError {
+            message: message.to_string(),
+            retry: false,
+            wait: None,
+        }
+    }
+}
+
 /// A GitHub failure of a job at `attempts`: retried when transient (GitHub's own wait wins).
-fn github_failure(
-    github: &GitHub,
-    installation: u64,
-    attempts: i64,
-    e: &crate::github::GitHubError,
-) -> (String, bool, Option<Duration>) {
+fn github_failure(github: &GitHub, installation: u64, attempts: i64, e: &crate::github::GitHubError) -> JobError {
     let expired_token = matches!(e, crate::github::GitHubError::Status { status, .. } if status.as_u16() == 401);
     if expired_token {
         github.forget_token(installation);
     }
-    let retry = attempts < MAX_ATTEMPTS && (e.is_transient() || expired_token);
-    (e.to_string(), retry, e.retry_after())
+    JobError {
+        message: e.to_string(),
+        retry: attempts < MAX_ATTEMPTS && (e.is_transient() || expired_token),
+        wait: e.retry_after(),
+    }
 }
 
 impl Worker {
@@ -170,8 +189,8 @@ impl Worker {
         }
     }
 
-    /// A plan job; `Err((error, retry))` when it failed.
-    async fn plan(&self, job: &Job, pr: &PullRequestRef) -> Result<(), (String, bool, Option<Duration>)> {
+    /// A plan job; its check run fails with the error when no attempt is left.
+    async fn plan(&self, job: &QueuedJob, pr: &PullRequestRef) -> Result<(), JobError> {
         let known_check = job.check_run_id.and_then(|id| u64::try_from(id).ok());
         let result = async {
             let check = match known_check {
@@ -200,48 +219,32 @@ impl Worker {
     }
 
     /// Runs a job by its kind; GitHub failures are classified for retry by [`github_failure`].
-    async fn dispatch(&self, job: &Job) -> JobResult {
-        fn payload<T: serde::de::DeserializeOwned>(job: &Job) -> Result<T, (String, bool, Option<Duration>)> {
-            serde_json::from_str(&job.payload).map_err(|e| (format!("bad job payload: {e}"), false, None))
-        }
+    async fn dispatch(&self, job: &QueuedJob) -> Result<JobEnd, JobError> {
         let failed = |installation: u64, e: crate::github::GitHubError| {
             github_failure(&self.github, installation, job.attempts, &e)
         };
-        match job.kind.as_str() {
-            PLAN_JOB => self
-                .plan(job, &payload::<PullRequestRef>(job)?)
+        match Job::decode(&job.kind, &job.payload).map_err(JobError::permanent)? {
+            Job::Plan(pr) => self.plan(job, &pr).await.map(|()| JobEnd::Done),
+            Job::Command(req) => command_job::run(&self.github, &self.store, &job.delivery_id, &req)
                 .await
-                .map(|()| JobEnd::Done),
-            COMMAND_JOB => {
-                let req: requests::CommandRequest = payload(job)?;
-                command_job::run(&self.github, &self.store, &job.delivery_id, &req)
-                    .await
-                    .map(|()| JobEnd::Done)
-                    .map_err(|e| failed(req.installation_id, e))
-            }
-            PUSH_JOB => {
-                let req: requests::PushRequest = payload(job)?;
-                push_job::run(&self.github, &self.store, &job.delivery_id, &req)
-                    .await
-                    .map(|()| JobEnd::Done)
-                    .map_err(|e| failed(req.installation_id, e))
-            }
-            DEPLOY_JOB => {
-                let req: requests::DeployRequest = payload(job)?;
-                match deploy_job::run(&self.github, &self.store, &self.deploy, job, &req).await {
-                    Ok(deploy_job::DeployEnd::Done) => Ok(JobEnd::Done),
-                    Ok(deploy_job::DeployEnd::Waiting(why)) => Ok(JobEnd::Deferred(
-                        self.deploy.lock_poll.max(Duration::from_millis(200)),
-                        why,
-                    )),
-                    Err(e) => Err(failed(req.installation_id, e)),
-                }
-            }
-            other => Err((format!("unknown job kind {other:?}"), false, None)),
+                .map(|()| JobEnd::Done)
+                .map_err(|e| failed(req.installation_id, e)),
+            Job::Push(req) => push_job::run(&self.github, &self.store, &job.delivery_id, &req)
+                .await
+                .map(|()| JobEnd::Done)
+                .map_err(|e| failed(req.installation_id, e)),
+            Job::Deploy(req) => match deploy_job::run(&self.github, &self.store, &self.deploy, job, &req).await {
+                Ok(deploy_job::DeployEnd::Done) => Ok(JobEnd::Done),
+                Ok(deploy_job::DeployEnd::Waiting(why)) => Ok(JobEnd::Deferred(
+                    self.deploy.lock_poll.max(Duration::from_millis(200)),
+                    why,
+                )),
+                Err(e) => Err(failed(req.installation_id, e)),
+            },
         }
     }
 
-    async fn run_job(&self, job: Job) {
+    async fn run_job(&self, job: QueuedJob) {
         let started = Instant::now();
         tracing::info!(id = job.id, kind = %job.kind, attempt = job.attempts, "job started");
         let result = self.dispatch(&job).await;
@@ -249,12 +252,12 @@ impl Worker {
         let outcome = match result {
             Ok(JobEnd::Done) => self.store.finish(job.id).await.map(|()| "done"),
             Ok(JobEnd::Deferred(wait, why)) => self.store.defer(job.id, wait, &why).await.map(|()| "deferred"),
-            Err((error, retry, wait)) => {
-                tracing::warn!(id = job.id, "job failed: {error}");
+            Err(e) => {
+                tracing::warn!(id = job.id, "job failed: {e}");
                 let exponential = Duration::from_secs(1 << job.attempts.clamp(0, 6));
-                let backoff = retry.then(|| wait.map_or(exponential, |w| w.max(exponential)));
-                let label = if retry { "retry" } else { "failed" };
-                self.store.fail(job.id, &error, backoff).await.map(|()| label)
+                let backoff = e.retry.then(|| e.wait.map_or(exponential, |w| w.max(exponential)));
+                let label = if e.retry { "retry" } else { "failed" };
+                self.store.fail(job.id, &e.message, backoff).await.map(|()| label)
             }
         };
         match outcome {

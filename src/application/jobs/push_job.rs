@@ -2,8 +2,8 @@
 //! whose route opts in with `auto-deploy=#true` and whose fleet directory changed. The commit
 //! is on the base repository's default branch, so its code is ours to build.
 
-use super::db::{NewJob, Store};
-use super::requests::{DEPLOY_JOB, DeployRequest, PushRequest, Trigger};
+use super::db::Store;
+use super::requests::{DEPLOY_JOB, DeployRequest, Job, PushRequest, Trigger};
 use crate::application::merge::merge_deploys;
 use crate::config::LoadOptions;
 use crate::github::files::load_at;
@@ -44,9 +44,8 @@ pub async fn run(github: &GitHub, store: &Store, delivery: &str, req: &PushReque
             force: false,
             trigger: Trigger::Push,
         };
-        let payload = serde_json::to_string(&deploy).unwrap_or_default();
         let key = format!("{DEPLOY_JOB}:{}:{}", deploy.fleet, deploy.stage);
-        super::command_job::enqueue(store, delivery, &key, &NewJob::new(DEPLOY_JOB, payload)).await?;
+        super::command_job::enqueue(store, delivery, &key, &Job::Deploy(deploy).queued()).await?;
     }
     Ok(())
 }

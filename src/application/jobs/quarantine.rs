@@ -3,10 +3,9 @@
 //! request gets a comment and its check run fails; a command gets a reply; a deploy's reply
 //! comment (or check run) and deployment end as failed. A push job has nobody to tell.
 
-use super::db::Job;
-use super::requests::{CommandRequest, DeployRequest};
-use super::{COMMAND_JOB, DEPLOY_JOB, PLAN_JOB, command_job, deploy_job, plan_job};
-use crate::event::PullRequestRef;
+use super::db::QueuedJob;
+use super::requests::{BadJob, Job};
+use super::{command_job, deploy_job, plan_job};
 use crate::github::{GitHub, GitHubError};
 use crate::images::short_sha;
 
@@ -16,17 +15,16 @@ const STOPPED: &str = "stopped the server (the fleetflow process died while runn
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
-    #[error("bad job payload: {0}")]
-    Payload(#[from] serde_json::Error),
+    #[error(transparent)]
+    Payload(#[from] BadJob),
     #[error(transparent)]
     GitHub(#[from] GitHubError),
 }
 
 /// Tells the pull request (or deploy) of quarantined `job` that it will not run again.
-pub async fn report(github: &GitHub, job: &Job) -> Result<(), ReportError> {
-    match job.kind.as_str() {
-        PLAN_JOB => {
-            let pr: PullRequestRef = serde_json::from_str(&job.payload)?;
+pub async fn report(github: &GitHub, job: &QueuedJob) -> Result<(), ReportError> {
+    match Job::decode(&job.kind, &job.payload)? {
+        Job::Plan(pr) => {
             let text = format!(
                 "⛔ The plan of `{}` {STOPPED}. To retry, push a new commit or comment `/plan`.",
                 short_sha(&pr.head_sha)
@@ -37,8 +35,7 @@ pub async fn report(github: &GitHub, job: &Job) -> Result<(), ReportError> {
             let check = job.check_run_id.and_then(|id| u64::try_from(id).ok());
             plan_job::report_failure(github, &pr, check, &format!("This job {STOPPED}.")).await?;
         }
-        COMMAND_JOB => {
-            let req: CommandRequest = serde_json::from_str(&job.payload)?;
+        Job::Command(req) => {
             let text = format!(
                 "> {}\n\n@{} ⛔ this command {STOPPED}. To retry, comment it again.",
                 command_job::first_line(&req.comment.body),
@@ -48,15 +45,14 @@ pub async fn report(github: &GitHub, job: &Job) -> Result<(), ReportError> {
                 .create_comment(req.installation_id, &req.repo, req.number, &text)
                 .await?;
         }
-        DEPLOY_JOB => {
-            let req: DeployRequest = serde_json::from_str(&job.payload)?;
+        Job::Deploy(req) => {
             let status = format!(
                 "❌ This deploy {STOPPED}. To retry, comment `/deploy {} {}` again.",
                 req.fleet, req.stage
             );
             deploy_job::report_quarantined(github, job, &req, &status).await?;
         }
-        _ => {}
+        Job::Push(_) => {}
     }
     Ok(())
 }

@@ -71,9 +71,76 @@ impl DeployRequest {
     }
 }
 
-/// Payloads are plain structs of strings and numbers: serializing them cannot fail.
-fn json<T: Serialize>(value: &T) -> String {
-    serde_json::to_string(value).unwrap_or_default()
+/// A job of the App's queue: what it asks for. Stored as its kind (a column of its own) and
+/// `{"version": JOB_FORMAT, "request": …}`; a payload without a version is the request itself
+/// (as queued before versions), so jobs queued by an earlier release still run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Job {
+    Plan(PullRequestRef),
+    Command(CommandRequest),
+    Push(PushRequest),
+    Deploy(DeployRequest),
+}
+
+/// The stored format of a job's request.
+pub const JOB_FORMAT: u64 = 1;
+
+/// Why a stored job cannot be read: never retried (it would fail the same way).
+#[derive(Debug, thiserror::Error)]
+pub enum BadJob {
+    #[error("unknown job kind {0:?}")]
+    Kind(String),
+    #[error("job format version {0} is newer than this fleet reads ({JOB_FORMAT}); run a newer fleet")]
+    Version(u64),
+    #[error("bad job payload: {0}")]
+    Payload(#[from] serde_json::Error),
+}
+
+impl Job {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Job::Plan(_) => PLAN_JOB,
+            Job::Command(_) => COMMAND_JOB,
+            Job::Push(_) => PUSH_JOB,
+            Job::Deploy(_) => DEPLOY_JOB,
+        }
+    }
+
+    /// The stored payload.
+    pub fn payload(&self) -> String {
+        let request = match self {
+            Job::Plan(r) => serde_json::to_value(r),
+            Job::Command(r) => serde_json::to_value(r),
+            Job::Push(r) => serde_json::to_value(r),
+            Job::Deploy(r) => serde_json::to_value(r),
+        };
+        // Plain structs of strings and numbers: serializing them cannot fail.
+        let request = request.unwrap_or_default();
+        serde_json::json!({ "version": JOB_FORMAT, "request": request }).to_string()
+    }
+
+    /// A job to queue.
+    pub fn queued(&self) -> NewJob {
+        NewJob::new(self.kind(), self.payload())
+    }
+
+    /// The job stored as `kind` and `payload`.
+    pub fn decode(kind: &str, payload: &str) -> Result<Job, BadJob> {
+        let mut value: serde_json::Value = serde_json::from_str(payload)?;
+        if let Some(version) = value.get("version").and_then(serde_json::Value::as_u64) {
+            if version > JOB_FORMAT {
+                return Err(BadJob::Version(version));
+            }
+            value = value["request"].take();
+        }
+        Ok(match kind {
+            PLAN_JOB => Job::Plan(serde_json::from_value(value)?),
+            COMMAND_JOB => Job::Command(serde_json::from_value(value)?),
+            PUSH_JOB => Job::Push(serde_json::from_value(value)?),
+            DEPLOY_JOB => Job::Deploy(serde_json::from_value(value)?),
+            other => return Err(BadJob::Kind(other.to_owned())),
+        })
+    }
 }
 
 fn is_zero_sha(sha: &str) -> bool {
@@ -91,7 +158,7 @@ fn command_identity(repo: &RepoRef, comment: &CommentRef) -> String {
 pub fn plan_job(pr: &PullRequestRef) -> NewJob {
     NewJob {
         serial_key: Some(format!("{PLAN_JOB}:{}/{}#{}", pr.repo.owner, pr.repo.name, pr.number)),
-        ..NewJob::new(PLAN_JOB, json(pr))
+        ..Job::Plan(pr.clone()).queued()
     }
 }
 
@@ -123,7 +190,7 @@ pub fn job_for(event: &Event) -> Option<NewJob> {
                 };
                 NewJob {
                     identity: Some(command_identity(repo, comment)),
-                    ..NewJob::new(COMMAND_JOB, json(&request))
+                    ..Job::Command(request).queued()
                 }
             })
         }
@@ -142,8 +209,11 @@ pub fn job_for(event: &Event) -> Option<NewJob> {
                 after: after.clone(),
                 branch: default.clone(),
             };
-            Some(NewJob::new(PUSH_JOB, json(&request)))
+            Some(Job::Push(request).queued())
         }
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests;

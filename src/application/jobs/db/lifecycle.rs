@@ -5,7 +5,7 @@
 //! every restart), so it is `quarantined` and never run again, and whatever deploy lock it
 //! held is released.
 
-use super::{JOB_COLUMNS, Job, Store, job_from_row, now_ms};
+use super::{JOB_COLUMNS, QueuedJob, Store, job_from_row, now_ms};
 
 /// Puts running jobs back in the queue after a graceful stop, not counting the cut-off start as
 /// an attempt (bind: now).
@@ -18,7 +18,7 @@ pub struct Interrupted {
     /// Cut off by a graceful stop: queued again.
     pub requeued: u64,
     /// Running when the process died: quarantined, to be reported to their pull requests.
-    pub quarantined: Vec<Job>,
+    pub quarantined: Vec<QueuedJob>,
 }
 
 impl Store {
@@ -39,7 +39,7 @@ impl Store {
         .bind(now)
         .fetch_all(&mut *tx)
         .await?;
-        let quarantined: Vec<Job> = rows.iter().map(job_from_row).collect();
+        let quarantined: Vec<QueuedJob> = rows.iter().map(job_from_row).collect();
         for job in &quarantined {
             sqlx::query("DELETE FROM deploy_locks WHERE job_id = ?")
                 .bind(job.id)
