@@ -257,7 +257,12 @@ pub fn render_outcomes(outcomes: &[Outcome]) -> String {
     }
     let changed = outcomes
         .iter()
-        .filter(|o| !matches!(o.action, Action::Unchanged | Action::NotAttempted))
+        .filter(|o| {
+            matches!(
+                o.action,
+                Action::Created | Action::Recreated | Action::Started | Action::Removed
+            )
+        })
         .count();
     out.push_str(&format!(
         "{changed} changed, {} unchanged\n",

@@ -94,6 +94,27 @@ pub enum DeployError {
         source: DockerError,
         rolled_back: String,
     },
+    /// The engine failed while `service` was being replaced (its old container set aside).
+    #[error("replacing `{service}` failed: {source}. Rolled back: {rolled_back}")]
+    ReplaceFailed {
+        service: String,
+        #[source]
+        source: DockerError,
+        rolled_back: String,
+    },
+}
+
+impl DeployError {
+    /// The service that failed, when the deploy had started changing containers: everything
+    /// this run replaced before it was rolled back.
+    fn rolled_back_at(&self) -> Option<&str> {
+        match self {
+            DeployError::Unhealthy { service, .. }
+            | DeployError::StartFailed { service, .. }
+            | DeployError::ReplaceFailed { service, .. } => Some(service),
+            DeployError::Docker(_) | DeployError::ImageMissing { .. } => None,
+        }
+    }
 }
 
 /// A replaced service: its new container, and the old one set aside for rollback.
@@ -117,6 +138,21 @@ pub fn deploy(
     match run(docker, clock, project, stage, desired, options, progress, &mut outcomes) {
         Ok(()) => DeployReport { outcomes, error: None },
         Err(e) => {
+            if let Some(failed) = e.rolled_back_at() {
+                // What this run replaced has its old container back (or is gone, when new).
+                for o in &mut outcomes {
+                    if matches!(o.action, Action::Created | Action::Recreated) {
+                        o.action = Action::RolledBack;
+                        o.detail = "rolled back".into();
+                    }
+                }
+                outcomes.push(Outcome {
+                    service: failed.to_owned(),
+                    action: Action::Failed,
+                    container: None,
+                    detail: e.to_string(),
+                });
+            }
             for d in desired {
                 if !outcomes.iter().any(|o| o.service == d.service) {
                     outcomes.push(Outcome {
@@ -188,15 +224,27 @@ fn run(
             original_name: d.spec.name.clone(),
         };
         if let Some(c) = current {
-            set_aside(docker, c, options.stop_timeout)?;
+            // Renamed aside first: until then nothing of this service has changed.
+            if let Err(e) = rename_aside(docker, c) {
+                return Err(replace_failed(&undo, &d.service, e, &mut replaced));
+            }
             entry.previous = Some(c.clone());
+            if c.running
+                && let Err(e) = docker.stop(&c.id, options.stop_timeout)
+            {
+                replaced.push(entry);
+                return Err(replace_failed(&undo, &d.service, e, &mut replaced));
+            }
         }
         if !network_ready {
             let net_labels = BTreeMap::from([
                 (labels::PROJECT.to_owned(), project.to_owned()),
                 (labels::STAGE.to_owned(), stage.to_owned()),
             ]);
-            docker.ensure_network(&network_name(project, stage), &net_labels)?;
+            if let Err(e) = docker.ensure_network(&network_name(project, stage), &net_labels) {
+                replaced.push(entry);
+                return Err(replace_failed(&undo, &d.service, e, &mut replaced));
+            }
             network_ready = true;
         }
         let mut spec = d.spec.clone();
@@ -252,17 +300,14 @@ fn run(
 /// Suffix of a container set aside during a replacement.
 pub const PREVIOUS_SUFFIX: &str = "-previous";
 
-fn set_aside(docker: &dyn Docker, c: &Container, timeout: Duration) -> Result<(), DockerError> {
+/// Renames the running version of a service `<name>-previous`, out of the new one's way.
+fn rename_aside(docker: &dyn Docker, c: &Container) -> Result<(), DockerError> {
     let aside = format!("{}{PREVIOUS_SUFFIX}", c.name);
     // A leftover from an interrupted deploy would block the rename.
     if let Ok(stale) = docker.inspect_container(&aside) {
         docker.remove(&stale.id)?;
     }
-    docker.rename(&c.id, &aside)?;
-    if c.running {
-        docker.stop(&c.id, timeout)?;
-    }
-    Ok(())
+    docker.rename(&c.id, &aside)
 }
 
 /// The image id each desired service will run: inspects every distinct image once (in
@@ -343,6 +388,15 @@ struct Undo<'a> {
 fn start_failed(undo: &Undo, service: &str, source: DockerError, replaced: &mut Vec<Replaced>) -> DeployError {
     let rolled_back = roll_back(undo, replaced);
     DeployError::StartFailed {
+        service: service.into(),
+        source,
+        rolled_back,
+    }
+}
+
+fn replace_failed(undo: &Undo, service: &str, source: DockerError, replaced: &mut Vec<Replaced>) -> DeployError {
+    let rolled_back = roll_back(undo, replaced);
+    DeployError::ReplaceFailed {
         service: service.into(),
         source,
         rolled_back,
