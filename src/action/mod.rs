@@ -37,8 +37,8 @@ pub fn run(console: &Console) -> u8 {
         Ok(v) => v,
         Err(e) => return console.finish(Err(e)),
     };
-    // Removed (with the key) when the run ends.
-    let _ssh_files = match ssh_files::install() {
+    // The key's files are removed when the run ends.
+    let ssh = match ssh_files::install() {
         Ok(dir) => dir,
         Err(e) => {
             console.error(&e);
@@ -58,6 +58,7 @@ pub fn run(console: &Console) -> u8 {
         console,
         reporter: &reporter,
         request: &request,
+        ssh: &ssh.connector,
     };
     let code = match &request.command {
         ActionCommand::Plan => run.plan(&mut outputs),
@@ -65,7 +66,7 @@ pub fn run(console: &Console) -> u8 {
         ActionCommand::Dispatch => run.dispatch(&mut outputs),
         ActionCommand::Build => run.build(&mut outputs),
         ActionCommand::Comment => {
-            let (code, deployed) = comment::run(console, &request.event, dry_run);
+            let (code, deployed) = comment::run(console, ssh.connector.clone(), &request.event, dry_run);
             outputs.deployed = deployed;
             code
         }

@@ -1,18 +1,29 @@
-//! The SSH key and known hosts the workflow passes as inputs, as files the SSH layer reads.
+//! The SSH key and known hosts the workflow passes as inputs, as files the SSH connector reads.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use super::env;
 use super::runner::input;
+use crate::ssh::OpensshConnector;
+
+/// The SSH inputs as files (removed with `dir`), and the connector that uses them.
+pub struct SshFiles {
+    _dir: Option<tempfile::TempDir>,
+    pub connector: Arc<OpensshConnector>,
+}
 
 /// The `ssh-private-key` and `ssh-known-hosts` inputs, written to files under RUNNER_TEMP
-/// (else, or when that directory does not exist, the system temp dir) and handed to the SSH
-/// layer as FLEET_SSH_KEY and FLEET_SSH_KNOWN_HOSTS.
-pub fn install() -> Result<Option<tempfile::TempDir>, String> {
+/// (else, or when that directory does not exist, the system temp dir), and the connector
+/// that uses them for servers that name no key of their own.
+pub fn install() -> Result<SshFiles, String> {
     let key = input("ssh-private-key");
     let known = input("ssh-known-hosts");
     if key.is_none() && known.is_none() {
-        return Ok(None);
+        return Ok(SshFiles {
+            _dir: None,
+            connector: Arc::new(OpensshConnector::default()),
+        });
     }
     // A container action gets the runner's RUNNER_TEMP path but not that directory (only the
     // workspace, home, workflow and file-command directories are mounted): then the system temp.
@@ -39,14 +50,8 @@ pub fn install() -> Result<Option<tempfile::TempDir>, String> {
     };
     let key = key.map(|k| write("id_key", &k)).transpose()?;
     let known = known.map(|k| write("known_hosts", &k)).transpose()?;
-    // SAFETY: called first thing in `fleet action`, before any thread or runtime starts.
-    unsafe {
-        if let Some(k) = key {
-            std::env::set_var("FLEET_SSH_KEY", k);
-        }
-        if let Some(k) = known {
-            std::env::set_var("FLEET_SSH_KNOWN_HOSTS", k);
-        }
-    }
-    Ok(Some(dir))
+    Ok(SshFiles {
+        _dir: Some(dir),
+        connector: Arc::new(OpensshConnector::with_files(key, known)),
+    })
 }

@@ -26,11 +26,14 @@ use crate::github::GitHub;
 use crate::plan::git_files::repo_root;
 use crate::plan::{COMMENT_LIMIT, render_markdown};
 use crate::secret::Secret;
+use crate::ssh::OpensshConnector;
 
 pub struct Run<'a> {
     pub console: &'a Console,
     pub reporter: &'a ConsoleReporter<'a>,
     pub request: &'a ActionRequest,
+    /// How servers are reached (with the workflow's SSH key).
+    pub ssh: &'a OpensshConnector,
 }
 
 impl Run<'_> {
@@ -250,6 +253,7 @@ impl Run<'_> {
             let ws = load_registry_file(registry, LoadOptions { verify_fleets: true })?;
             Ok(release_routes(
                 self.reporter,
+                self.ssh,
                 &template,
                 &ws,
                 routes,

@@ -10,6 +10,7 @@ use super::merge::merge_deploys;
 use super::report::{Reporter, WorkflowError};
 use super::routes::{describe, plans, summarize};
 use crate::config::Workspace;
+use crate::ssh::Connector;
 
 /// A route to release: fleet, stage, server.
 pub type RouteName = (String, String, String);
@@ -65,7 +66,12 @@ fn changed_files(root: &Path, before: &str, after: &str) -> Result<Vec<String>, 
 
 /// Releases each fleet+stage of `pairs` as `template` says (its fleet and stage are
 /// replaced); a failed one is reported and the next still runs.
-pub fn release_all(reporter: &dyn Reporter, template: &ReleaseRequest, pairs: &[(String, String)]) -> Vec<Released> {
+pub fn release_all(
+    reporter: &dyn Reporter,
+    connector: &dyn Connector,
+    template: &ReleaseRequest,
+    pairs: &[(String, String)],
+) -> Vec<Released> {
     let mut all = Vec::new();
     for (fleet, stage) in pairs {
         let request = ReleaseRequest {
@@ -87,7 +93,7 @@ pub fn release_all(reporter: &dyn Reporter, template: &ReleaseRequest, pairs: &[
             ok: false,
             images: Vec::new(),
         };
-        match release(&request, &mut phase, &line) {
+        match release(connector, &request, &mut phase, &line) {
             Ok(report) => {
                 released.ok = summarize(reporter, &report.routes)
                     .map_err(|e| reporter.note(&format!("error: {e}")))
@@ -172,6 +178,7 @@ impl RoutesReleased {
 /// each one's deploy plan from `ws` instead and changes nothing.
 pub fn release_routes(
     reporter: &dyn Reporter,
+    connector: &dyn Connector,
     template: &ReleaseRequest,
     ws: &Workspace,
     routes: &[RouteName],
@@ -210,7 +217,7 @@ pub fn release_routes(
         }
         return out;
     }
-    for r in release_all(reporter, template, &pairs) {
+    for r in release_all(reporter, connector, template, &pairs) {
         record(&r.fleet, &r.stage, if r.ok { "deployed" } else { "failed" });
         out.images.extend(r.images);
     }

@@ -4,14 +4,13 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Arc;
 
 use super::deploy::remote::{self, Deployer, LocalBinary, RemotePlan};
 use super::deploy::remote_run::{self, RouteResult, RouteWork, connect_all};
 use super::deploy::remote_status::{self, RouteStatus};
 use super::report::{Reporter, WorkflowError};
 use crate::config::Workspace;
-use crate::ssh::{OpensshRemote, SshTarget};
+use crate::ssh::{Connector, SshTarget};
 
 /// A route and how to reach its server.
 pub type RouteTarget = (RemotePlan, SshTarget);
@@ -47,6 +46,7 @@ pub fn describe(fleet: &str, plans: &[RouteTarget]) -> String {
 /// route's lock, all routes in parallel; one result line per route.
 pub fn deploy_routes(
     reporter: &dyn Reporter,
+    connector: &dyn Connector,
     plans: &[RouteTarget],
     fleet_dir: &Path,
     commit: Option<String>,
@@ -64,26 +64,32 @@ pub fn deploy_routes(
         commit,
         when: crate::clock::timestamp_now(),
     };
-    let results = for_each_route(reporter, plans, &|remote, plan, line| {
+    let results = for_each_route(reporter, connector, plans, &|remote, plan, line| {
         remote::deploy_route(remote, plan, &by, &tar, &binary, line).map_err(|e| e.to_string())
-    })?;
+    });
     summarize(reporter, &results)
 }
 
 /// Runs `work` for every route in parallel, each output line reported with its server.
 pub fn for_each_route(
     reporter: &dyn Reporter,
+    connector: &dyn Connector,
     plans: &[RouteTarget],
     work: &RouteWork<'_>,
-) -> Result<Vec<RouteResult>, WorkflowError> {
-    remote_run::for_each_route(plans, work, &|server, line| reporter.remote_line(server, line))
-        .map_err(WorkflowError::Failed)
+) -> Vec<RouteResult> {
+    remote_run::for_each_route(connector, plans, work, &|server, line| {
+        reporter.remote_line(server, line)
+    })
 }
 
 /// Runs each plan's `fleet` command line on its server (see [`RemotePlan::with_fleet_args`]),
 /// every route in parallel.
-pub fn run_fleet_on_routes(reporter: &dyn Reporter, plans: &[RouteTarget]) -> Result<Vec<RouteResult>, WorkflowError> {
-    for_each_route(reporter, plans, &|r, plan, line| {
+pub fn run_fleet_on_routes(
+    reporter: &dyn Reporter,
+    connector: &dyn Connector,
+    plans: &[RouteTarget],
+) -> Vec<RouteResult> {
+    for_each_route(reporter, connector, plans, &|r, plan, line| {
         remote::run_deploy(r, plan, line).map_err(|e| e.to_string())
     })
 }
@@ -114,8 +120,7 @@ pub fn summarize(reporter: &dyn Reporter, results: &[RouteResult]) -> Result<(),
 
 /// The state of every route of the registry, as its server reports it (servers queried in
 /// parallel; an unreachable server's routes say why).
-pub fn route_statuses(ws: &Workspace) -> Result<Vec<RouteStatus>, WorkflowError> {
-    let rt = remote_run::ssh_runtime().map_err(WorkflowError::Failed)?;
+pub fn route_statuses(connector: &dyn Connector, ws: &Workspace) -> Vec<RouteStatus> {
     let mut targets = Vec::new();
     let mut unreachable: BTreeMap<String, String> = BTreeMap::new();
     for r in &ws.registry.routes {
@@ -126,7 +131,7 @@ pub fn route_statuses(ws: &Workspace) -> Result<Vec<RouteStatus>, WorkflowError>
         }
     }
     let refs: Vec<&SshTarget> = targets.iter().collect();
-    let connections = connect_all(&refs, &rt);
+    let connections = connect_all(&refs, connector);
     let answers: BTreeMap<String, Result<remote_status::ServerContainers, String>> = std::thread::scope(|s| {
         let handles: Vec<_> = connections
             .iter()
@@ -145,8 +150,7 @@ pub fn route_statuses(ws: &Workspace) -> Result<Vec<RouteStatus>, WorkflowError>
             .map(|(n, h)| (n, h.join().unwrap_or_else(|_| Err("query failed".into()))))
             .collect()
     });
-    Ok(ws
-        .registry
+    ws.registry
         .routes
         .iter()
         .map(|r| {
@@ -180,18 +184,18 @@ pub fn route_statuses(ws: &Workspace) -> Result<Vec<RouteStatus>, WorkflowError>
                 error,
             }
         })
-        .collect())
+        .collect()
 }
 
 /// Removes the deploy lock of each route in `plans`; every route is tried, the first
 /// failure is returned after the others were reported.
-pub fn unlock(reporter: &dyn Reporter, plans: &[RouteTarget]) -> Result<(), WorkflowError> {
-    let rt = remote_run::ssh_runtime().map_err(WorkflowError::Failed)?;
+pub fn unlock(reporter: &dyn Reporter, connector: &dyn Connector, plans: &[RouteTarget]) -> Result<(), WorkflowError> {
     let mut failures = Vec::new();
     for (plan, target) in plans {
-        match OpensshRemote::connect(target, Arc::clone(&rt))
+        match connector
+            .connect(target)
             .map_err(|e| e.to_string())
-            .and_then(|r| remote::unlock(&r, plan).map_err(|e| e.to_string()))
+            .and_then(|r| remote::unlock(r.as_ref(), plan).map_err(|e| e.to_string()))
         {
             Ok(()) => reporter.say(&format!("unlocked {}:{} on {}\n", plan.fleet, plan.stage, plan.server)),
             Err(e) => failures.push(e),
@@ -250,6 +254,7 @@ pub fn routed_stage(
 /// this binary first, under the routes' locks (`fleet stage up`).
 pub fn run_routed(
     reporter: &dyn Reporter,
+    connector: &dyn Connector,
     routed: RoutedStage,
     argv: &[String],
     deploy: bool,
@@ -260,8 +265,8 @@ pub fn run_routed(
         .map(|(p, t)| (p.with_fleet_args(argv), t))
         .collect();
     if deploy {
-        return deploy_routes(reporter, &plans, &routed.fleet_dir, None);
+        return deploy_routes(reporter, connector, &plans, &routed.fleet_dir, None);
     }
-    let results = run_fleet_on_routes(reporter, &plans)?;
+    let results = run_fleet_on_routes(reporter, connector, &plans);
     summarize(reporter, &results)
 }

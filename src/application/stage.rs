@@ -4,10 +4,9 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::deploy::remote::{self, RemotePlan};
-use super::deploy::remote_run;
 use super::infra::{CloudTarget, apply_selected, report_notes};
 use super::report::{Reporter, WorkflowError};
 use super::routes::{RouteTarget, deploy_routes, run_fleet_on_routes, summarize};
@@ -17,7 +16,7 @@ use crate::config::cloud::Server;
 use crate::plan::snapshot::{Address, CloudKind};
 use crate::plan::state::StateResource;
 use crate::plan::{Change, render_text};
-use crate::ssh::{OpensshRemote, SshError, SshTarget};
+use crate::ssh::{Connector, SshError, SshTarget};
 
 /// Where a cloud server's fleet lives when `deploy-path` is not set.
 pub const DEFAULT_DEPLOY_PATH: &str = "/opt/fleetflow";
@@ -110,19 +109,15 @@ pub fn routes(
 
 /// Waits until every server accepts SSH (FLEET_SSH_WAIT seconds, default 300); a refused
 /// host key or login fails at once.
-fn wait_for_ssh(plans: &[RouteTarget]) -> Result<(), WorkflowError> {
-    if plans.is_empty() {
-        return Ok(());
-    }
-    let rt = remote_run::ssh_runtime().map_err(WorkflowError::Failed)?;
+fn wait_for_ssh(connector: &dyn Connector, clock: &dyn Clock, plans: &[RouteTarget]) -> Result<(), WorkflowError> {
     let limit = std::env::var("FLEET_SSH_WAIT")
         .ok()
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map_or(Duration::from_secs(300), Duration::from_secs);
     for (_, target) in plans {
-        let deadline = Instant::now() + limit;
+        let deadline = clock.now() + limit;
         loop {
-            match OpensshRemote::connect(target, Arc::clone(&rt)) {
+            match connector.connect(target) {
                 Ok(_) => break,
                 Err(
                     e @ (SshError::HostKeyMismatch { .. }
@@ -130,7 +125,7 @@ fn wait_for_ssh(plans: &[RouteTarget]) -> Result<(), WorkflowError> {
                     | SshError::AuthFailed { .. }
                     | SshError::MissingSetting { .. }),
                 ) => return Err(WorkflowError::failed(format!("server {}: {e}", target.name))),
-                Err(e) if Instant::now() + Duration::from_secs(2) >= deadline => {
+                Err(e) if clock.now() + Duration::from_secs(2) >= deadline => {
                     return Err(WorkflowError::failed(format!(
                         "server {}: {} did not accept SSH within {}s ({e}); check the server in the control panel, or raise FLEET_SSH_WAIT",
                         target.name,
@@ -138,7 +133,7 @@ fn wait_for_ssh(plans: &[RouteTarget]) -> Result<(), WorkflowError> {
                         limit.as_secs()
                     )));
                 }
-                Err(_) => std::thread::sleep(Duration::from_secs(2)),
+                Err(_) => clock.sleep(Duration::from_secs(2)),
             }
         }
     }
@@ -149,13 +144,14 @@ fn wait_for_ssh(plans: &[RouteTarget]) -> Result<(), WorkflowError> {
 /// containers (`fleet up` on each server, `--pull` when `pull`), then its DNS records.
 pub fn up(
     reporter: &dyn Reporter,
+    connector: &dyn Connector,
     clock: Arc<dyn Clock>,
     target: &CloudTarget,
     fleet_dir: &Path,
     stage: &str,
     pull: bool,
 ) -> Result<(), WorkflowError> {
-    let mut session = open(clock, target, stage, "stage up", false)?;
+    let mut session = open(Arc::clone(&clock), target, stage, "stage up", false)?;
     report_notes(reporter, &session, &target.config);
     let plan = session.plan();
     let mut changed = false;
@@ -187,8 +183,8 @@ pub fn up(
         argv.push("--pull".into());
     }
     let plans = routes(target, stage, &session.servers(), &argv)?;
-    wait_for_ssh(&plans)?;
-    deploy_routes(reporter, &plans, fleet_dir, None)?;
+    wait_for_ssh(connector, clock.as_ref(), &plans)?;
+    deploy_routes(reporter, connector, &plans, fleet_dir, None)?;
     if plan.changes.iter().any(is_dns) {
         return apply_selected(reporter, &mut session, &plan, &is_dns);
     }
@@ -198,6 +194,7 @@ pub fn up(
 /// Takes the stage down as `how` says (asking first before a [`Down::Destroy`]).
 pub fn down(
     reporter: &dyn Reporter,
+    connector: &dyn Connector,
     clock: Arc<dyn Clock>,
     target: &CloudTarget,
     stage: &str,
@@ -211,7 +208,7 @@ pub fn down(
     let mut session = open(clock, target, stage, "stage down", how != Down::Destroy)?;
     report_notes(reporter, &session, &target.config);
     if how == Down::Destroy {
-        return destroy(reporter, target, stage, &mut session);
+        return destroy(reporter, connector, target, stage, &mut session);
     }
     let servers = session.servers();
     for (name, _, r) in &servers {
@@ -223,7 +220,7 @@ pub fn down(
     }
     let plans = routes(target, stage, &servers, &["down".to_owned(), stage.to_owned()])?;
     if !plans.is_empty() {
-        let results = run_fleet_on_routes(reporter, &plans)?;
+        let results = run_fleet_on_routes(reporter, connector, &plans);
         summarize(reporter, &results)?;
     }
     if how == Down::Suspend {
@@ -246,6 +243,7 @@ pub fn down(
 /// deleted either way).
 fn destroy(
     reporter: &dyn Reporter,
+    connector: &dyn Connector,
     target: &CloudTarget,
     stage: &str,
     session: &mut Session,
@@ -273,8 +271,8 @@ fn destroy(
     let argv = ["down".into(), stage.to_owned(), "--remove".into()];
     if let Ok(plans) = routes(target, stage, &session.servers(), &argv)
         && !plans.is_empty()
-        && let Ok(results) = run_fleet_on_routes(reporter, &plans)
     {
+        let results = run_fleet_on_routes(reporter, connector, &plans);
         for (label, r) in results {
             if let Err(e) = r {
                 reporter.note(&format!(
@@ -289,6 +287,7 @@ fn destroy(
 /// `fleet <argv>` on every running server of the stage, each output line with its server.
 pub fn run_on_servers(
     reporter: &dyn Reporter,
+    connector: &dyn Connector,
     clock: Arc<dyn Clock>,
     target: &CloudTarget,
     stage: &str,
@@ -301,7 +300,7 @@ pub fn run_on_servers(
             "no server of stage `{stage}` is running; start it with `fleet stage up {stage}`"
         )));
     }
-    let results = run_fleet_on_routes(reporter, &plans)?;
+    let results = run_fleet_on_routes(reporter, connector, &plans);
     if results.iter().all(|(_, r)| r.is_ok()) {
         return Ok(());
     }

@@ -22,7 +22,7 @@ use crate::cloud::session::{ProvidersError, providers_for, servers_only};
 use crate::config::cloud::Server;
 use crate::plan::snapshot::{Address, Resource, Snapshot};
 use crate::plan::state::{State, StateResource};
-use crate::ssh::quote;
+use crate::ssh::{Connector, quote};
 
 /// A declared server with what its provider reports of it.
 pub type LiveServer = (String, Server, Option<StateResource>);
@@ -231,6 +231,7 @@ pub struct StageStatus {
 /// The stage's status (see [`StageStatus`]); notes what is shown as recorded, not live.
 pub fn status(
     reporter: &dyn Reporter,
+    connector: &dyn Connector,
     clock: Arc<dyn Clock>,
     target: &CloudTarget,
     stage: &str,
@@ -259,7 +260,7 @@ pub fn status(
             }
             Ok(())
         };
-        for_each_route(reporter, &plans, &work)?;
+        for_each_route(reporter, connector, &plans, &work);
     }
     let rows = rows.into_inner().unwrap_or_default();
     let services: Vec<String> = target

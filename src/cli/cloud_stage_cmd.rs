@@ -11,12 +11,14 @@ use crate::application::stage::{self, Down};
 use crate::application::stage_status;
 use crate::clock::SystemClock;
 use crate::console::ConsoleReporter;
+use crate::ssh::OpensshConnector;
 
 pub fn run(console: &Console, target: CloudTarget, fleet_dir: &Path, command: &StageCommand) -> u8 {
     let clock = Arc::new(SystemClock);
+    let ssh = OpensshConnector::default();
     let reporter = |yes| ConsoleReporter { console, yes };
     let result = match command {
-        StageCommand::Up(a) => stage::up(&reporter(a.yes), clock, &target, fleet_dir, &a.stage, a.pull),
+        StageCommand::Up(a) => stage::up(&reporter(a.yes), &ssh, clock, &target, fleet_dir, &a.stage, a.pull),
         StageCommand::Down(a) if a.suspend && a.destroy => {
             console.error("give --suspend or --destroy, not both");
             return exit::USAGE;
@@ -27,9 +29,9 @@ pub fn run(console: &Console, target: CloudTarget, fleet_dir: &Path, command: &S
                 (_, true) => Down::Destroy,
                 _ => Down::Stop,
             };
-            stage::down(&reporter(a.yes), clock, &target, &a.stage, how)
+            stage::down(&reporter(a.yes), &ssh, clock, &target, &a.stage, how)
         }
-        StageCommand::Status(a) => match stage_status::status(&reporter(false), clock, &target, &a.stage) {
+        StageCommand::Status(a) => match stage_status::status(&reporter(false), &ssh, clock, &target, &a.stage) {
             Ok(status) if a.output == Output::Json => {
                 console.print_json(&status.to_json());
                 Ok(())
@@ -42,9 +44,11 @@ pub fn run(console: &Console, target: CloudTarget, fleet_dir: &Path, command: &S
         },
         StageCommand::Ps(a) => {
             let argv = ["ps".to_owned(), a.stage.clone()];
-            stage::run_on_servers(&reporter(false), clock, &target, &a.stage, &argv)
+            stage::run_on_servers(&reporter(false), &ssh, clock, &target, &a.stage, &argv)
         }
-        StageCommand::Logs(a) => stage::run_on_servers(&reporter(false), clock, &target, &a.stage, &a.fleet_args()),
+        StageCommand::Logs(a) => {
+            stage::run_on_servers(&reporter(false), &ssh, clock, &target, &a.stage, &a.fleet_args())
+        }
     };
     console.finish(result)
 }

@@ -12,6 +12,7 @@ use crate::application::routes::{self, deploy_routes, plans};
 use crate::application::workspace::load_registry;
 use crate::config::{LoadOptions, Workspace};
 use crate::console::ConsoleReporter;
+use crate::ssh::OpensshConnector;
 
 #[derive(Debug, Args)]
 pub struct DeployArgs {
@@ -87,7 +88,14 @@ pub fn deploy(console: &Console, flag: Option<&Path>, args: &DeployArgs) -> u8 {
     };
     let commit = crate::plan::git_files::git_line(&root, &["rev-parse", "HEAD"]);
     let reporter = ConsoleReporter { console, yes: true };
-    console.finish(deploy_routes(&reporter, &plans, &root.join(&entry.path.value), commit))
+    let ssh = OpensshConnector::default();
+    console.finish(deploy_routes(
+        &reporter,
+        &ssh,
+        &plans,
+        &root.join(&entry.path.value),
+        commit,
+    ))
 }
 
 pub fn status(console: &Console, flag: Option<&Path>, args: &StatusArgs) -> u8 {
@@ -95,10 +103,7 @@ pub fn status(console: &Console, flag: Option<&Path>, args: &StatusArgs) -> u8 {
         Ok(w) => w,
         Err(code) => return code,
     };
-    let rows = match routes::route_statuses(&ws) {
-        Ok(rows) => rows,
-        Err(e) => return console.finish(Err(e)),
-    };
+    let rows = routes::route_statuses(&OpensshConnector::default(), &ws);
     match args.output {
         Output::Json => console.print_json(&rows),
         Output::Text => {
@@ -123,6 +128,6 @@ pub fn unlock(console: &Console, flag: Option<&Path>, args: &UnlockArgs) -> u8 {
     let reporter = ConsoleReporter { console, yes: true };
     console.finish(
         plans(&ws, &args.fleet, Some(&args.stage), &remote::DeployArgs::default())
-            .and_then(|plans| routes::unlock(&reporter, &plans)),
+            .and_then(|plans| routes::unlock(&reporter, &OpensshConnector::default(), &plans)),
     )
 }

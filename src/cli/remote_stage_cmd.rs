@@ -11,6 +11,7 @@ use crate::application::local::LocalFleet;
 use crate::application::routes::{RoutedStage, routed_stage, run_routed};
 use crate::application::workspace::registry_file;
 use crate::console::ConsoleReporter;
+use crate::ssh::OpensshConnector;
 
 /// `Some` when a registry is found and routes `stage` of the selected fleet to servers.
 pub fn routes(registry: Option<&Path>, sel: &FleetSelect, fleet: &LocalFleet, stage: &str) -> Option<RoutedStage> {
@@ -40,5 +41,11 @@ pub fn run(console: &Console, routed: RoutedStage, command: &StageCommand) -> u8
         StageCommand::Logs(a) => (a.fleet_args(), false),
     };
     let reporter = ConsoleReporter { console, yes: true };
-    console.finish(run_routed(&reporter, routed, &argv, deploy))
+    console.finish(run_routed(
+        &reporter,
+        &OpensshConnector::default(),
+        routed,
+        &argv,
+        deploy,
+    ))
 }

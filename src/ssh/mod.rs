@@ -7,7 +7,7 @@ mod openssh_remote;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use openssh_remote::OpensshRemote;
+pub use openssh_remote::{OpensshConnector, OpensshRemote, SshRuntime};
 
 use crate::config::cloud::Server;
 pub use crate::docker::argv::shell_quote as quote;
@@ -43,7 +43,7 @@ impl SshTarget {
             host,
             port: server.ssh_port,
             user: server.ssh_user.clone(),
-            // The Action passes its `ssh-private-key` input as FLEET_SSH_KEY.
+            // (The Action hands its `ssh-private-key` input to its connector instead.)
             identity_file: server.ssh_key.as_deref().map(expand_home).or_else(|| {
                 std::env::var_os("FLEET_SSH_KEY")
                     .filter(|v| !v.is_empty())
@@ -124,6 +124,12 @@ impl RemoteOutput {
     pub fn success(&self) -> bool {
         self.status == 0
     }
+}
+
+/// Opens connections to servers: the one way the application reaches a host. Each front door
+/// builds one ([`OpensshConnector`]); tests pass a double.
+pub trait Connector: Send + Sync {
+    fn connect(&self, target: &SshTarget) -> Result<std::sync::Arc<dyn Remote>, SshError>;
 }
 
 /// A connected server. Scripts run with `sh -c`; interpolate values only through [`quote`].

@@ -7,20 +7,89 @@ use openssh::{KnownHosts, Session, SessionBuilder, Stdio};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::runtime::Runtime;
 
-use super::{Remote, RemoteOutput, SshError, SshTarget, quote};
+use super::{Connector, Remote, RemoteOutput, SshError, SshTarget, quote};
+
+/// The runtime SSH connections live on. Shut down in the background when the last holder
+/// lets go, so dropping it is safe anywhere (also inside the App's async workers).
+pub struct SshRuntime(Option<Runtime>);
+
+impl SshRuntime {
+    pub fn new() -> Result<Arc<SshRuntime>, SshError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .worker_threads(2)
+            .build()?;
+        Ok(Arc::new(SshRuntime(Some(runtime))))
+    }
+
+    fn get(&self) -> &Runtime {
+        self.0.as_ref().expect("taken only on drop")
+    }
+}
+
+impl Drop for SshRuntime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// The system `ssh` (openssh): one multiplexed master connection per server, strict host
+/// keys. Built once by each front door; its connections share one runtime, started with the
+/// first.
+#[derive(Default)]
+pub struct OpensshConnector {
+    runtime: std::sync::Mutex<Option<Arc<SshRuntime>>>,
+    /// The key used for servers that name none (the Action's `ssh-private-key`).
+    identity_file: Option<std::path::PathBuf>,
+    /// known_hosts for servers with no pinned key, unless FLEET_SSH_KNOWN_HOSTS names one.
+    known_hosts: Option<std::path::PathBuf>,
+}
+
+impl OpensshConnector {
+    /// A connector that uses `identity_file` and `known_hosts` where a server names none.
+    pub fn with_files(identity_file: Option<std::path::PathBuf>, known_hosts: Option<std::path::PathBuf>) -> Self {
+        OpensshConnector {
+            runtime: Default::default(),
+            identity_file,
+            known_hosts,
+        }
+    }
+}
+
+impl Connector for OpensshConnector {
+    fn connect(&self, target: &SshTarget) -> Result<Arc<dyn Remote>, SshError> {
+        let runtime = {
+            let mut slot = self.runtime.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            match &*slot {
+                Some(runtime) => Arc::clone(runtime),
+                None => Arc::clone(slot.insert(SshRuntime::new()?)),
+            }
+        };
+        let mut target = target.clone();
+        if target.identity_file.is_none() {
+            target.identity_file = self.identity_file.clone();
+        }
+        if target.known_hosts.is_none() {
+            target.known_hosts = self.known_hosts.clone();
+        }
+        Ok(Arc::new(OpensshRemote::connect(&target, runtime)?))
+    }
+}
 
 /// A live connection; dropped → the master connection closes.
 pub struct OpensshRemote {
     target: SshTarget,
     session: Option<Session>,
-    runtime: Arc<Runtime>,
+    runtime: Arc<SshRuntime>,
     /// The pinned key as a known_hosts file, alive as long as the session.
     _known_hosts: Option<tempfile::NamedTempFile>,
 }
 
 impl OpensshRemote {
     /// Connects (strict host-key checking) within the target's connect timeout.
-    pub fn connect(target: &SshTarget, runtime: Arc<Runtime>) -> Result<OpensshRemote, SshError> {
+    pub fn connect(target: &SshTarget, runtime: Arc<SshRuntime>) -> Result<OpensshRemote, SshError> {
         let mut builder = SessionBuilder::default();
         builder
             .user(target.user.clone())
@@ -43,6 +112,7 @@ impl OpensshRemote {
         }
         let timeout = target.connect_timeout + std::time::Duration::from_secs(2);
         let session = runtime
+            .get()
             .block_on(async { tokio::time::timeout(timeout, builder.connect_mux(&target.host)).await })
             .map_err(|_| SshError::Unreachable {
                 address: target.address(),
@@ -66,6 +136,7 @@ impl OpensshRemote {
     fn timed<T>(&self, what: &str, fut: impl std::future::Future<Output = Result<T, SshError>>) -> Result<T, SshError> {
         let after = self.target.command_timeout;
         self.runtime
+            .get()
             .block_on(async { tokio::time::timeout(after, fut).await })
             .unwrap_or_else(|_| {
                 Err(SshError::Timeout {
@@ -80,7 +151,7 @@ impl OpensshRemote {
 impl Drop for OpensshRemote {
     fn drop(&mut self) {
         if let Some(session) = self.session.take() {
-            let _ = self.runtime.block_on(session.close());
+            let _ = self.runtime.get().block_on(session.close());
         }
     }
 }

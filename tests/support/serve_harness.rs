@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 use crate::fake_github::{self, FakeGitHub, app_key};
 #[allow(unused_imports)] // not every test file needs both
 pub use crate::fake_github::{free_port, webhook_fixture as fixture};
+use fleetflow::application::jobs::DeploySettings;
 use fleetflow::secret::Secret;
+use fleetflow::ssh::OpensshConnector;
 use fleetflow::webhook::serve::{ServeConfig, serve};
 use fleetflow::webhook::sign;
 use serde_json::{Value, json};
@@ -115,7 +117,12 @@ impl Harness {
             database_url: self.db_url.clone(),
             workers: 2,
             grace: Duration::from_secs(5),
-            deploy: Default::default(),
+            deploy: DeploySettings {
+                connector: std::sync::Arc::new(OpensshConnector::default()),
+                image_registry: None,
+                fleet_binary: None,
+                lock_poll: Duration::ZERO,
+            },
         }
     }
 

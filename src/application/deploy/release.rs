@@ -10,6 +10,7 @@ use crate::application::image_build::credentials::login_for_push;
 use crate::application::image_build::{BuildOptions, plan_builds, run_builds};
 use crate::config::{DirFiles, LoadError, LoadOptions, Workspace, load_workspace};
 use crate::docker::{Docker, DockerCli};
+use crate::ssh::Connector;
 
 /// What to release.
 #[derive(Debug, Clone)]
@@ -87,6 +88,7 @@ fn load(req: &ReleaseRequest) -> Result<Workspace, ReleaseError> {
 /// Builds and pushes the stage's images (when it builds any), then deploys every route of
 /// fleet+stage in parallel. Route failures are in the report; earlier failures are errors.
 pub fn release(
+    connector: &dyn Connector,
     req: &ReleaseRequest,
     phase: &mut dyn FnMut(Phase),
     line: &(dyn Fn(&str) + Sync),
@@ -159,10 +161,10 @@ pub fn release(
         when: crate::clock::timestamp_now(),
     };
     report.routes = for_each_route(
+        connector,
         &plans,
         &|remote, plan, sink| remote::deploy_route(remote, plan, &by, &tar, &binary, sink).map_err(|e| e.to_string()),
         &|server, l| line(&format!("[{server}] {l}")),
-    )
-    .map_err(ReleaseError::Setup)?;
+    );
     Ok(report)
 }

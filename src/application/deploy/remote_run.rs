@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use super::remote::{DeployArgs, RemotePlan};
 use crate::config::Workspace;
-use crate::ssh::{OpensshRemote, Remote, SshError, SshTarget};
+use crate::ssh::{Connector, Remote, SshError, SshTarget};
 
 /// What runs for one route: over its connection, with a line sink.
 pub type RouteWork<'a> =
@@ -64,21 +64,11 @@ pub fn route_plans(
         .collect()
 }
 
-/// The runtime the SSH connections live on.
-pub fn ssh_runtime() -> Result<Arc<tokio::runtime::Runtime>, String> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .worker_threads(2)
-        .build()
-        .map(Arc::new)
-        .map_err(|e| format!("cannot start the async runtime: {e}"))
-}
-
 /// Connects to each distinct server once (in parallel); the connection is shared by its routes.
 pub fn connect_all(
     targets: &[&SshTarget],
-    rt: &Arc<tokio::runtime::Runtime>,
-) -> BTreeMap<String, Result<Arc<OpensshRemote>, String>> {
+    connector: &dyn Connector,
+) -> BTreeMap<String, Result<Arc<dyn Remote>, String>> {
     let mut unique: BTreeMap<String, &SshTarget> = BTreeMap::new();
     for t in targets {
         unique.entry(t.name.clone()).or_insert(t);
@@ -86,13 +76,7 @@ pub fn connect_all(
     std::thread::scope(|s| {
         let handles: Vec<_> = unique
             .into_iter()
-            .map(|(name, t)| {
-                let rt = Arc::clone(rt);
-                (
-                    name,
-                    s.spawn(move || OpensshRemote::connect(t, rt).map(Arc::new).map_err(|e| e.to_string())),
-                )
-            })
+            .map(|(name, t)| (name, s.spawn(move || connector.connect(t).map_err(|e| e.to_string()))))
             .collect();
         handles
             .into_iter()
@@ -104,14 +88,14 @@ pub fn connect_all(
 /// Runs `work` for every route in parallel, over one connection per server; each output line
 /// goes to `line(server, text)`. A route whose server cannot be reached fails with the reason.
 pub fn for_each_route(
+    connector: &dyn Connector,
     plans: &[(RemotePlan, SshTarget)],
     work: &RouteWork<'_>,
     line: &(dyn Fn(&str, &str) + Sync),
-) -> Result<Vec<RouteResult>, String> {
-    let rt = ssh_runtime()?;
+) -> Vec<RouteResult> {
     let targets: Vec<&SshTarget> = plans.iter().map(|(_, t)| t).collect();
-    let connections = connect_all(&targets, &rt);
-    Ok(std::thread::scope(|s| {
+    let connections = connect_all(&targets, connector);
+    std::thread::scope(|s| {
         let handles: Vec<_> = plans
             .iter()
             .map(|(plan, target)| {
@@ -133,5 +117,5 @@ pub fn for_each_route(
             .into_iter()
             .map(|(label, h)| (label, h.join().unwrap_or_else(|_| Err("route thread failed".into()))))
             .collect()
-    }))
+    })
 }

@@ -8,7 +8,7 @@
 use crate::images::short_sha;
 use std::collections::VecDeque;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -19,10 +19,13 @@ use crate::application::deploy::release::{Phase, ReleaseReport, ReleaseRequest, 
 use crate::application::deploy::source_archive::{UnpackLimits, unpack_tarball};
 use crate::config::load::REGISTRY_FILE;
 use crate::github::{DeploymentState, GitHub, GitHubError};
+use crate::ssh::Connector;
 
 /// Where the deploy job builds and deploys from, read once at start.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone)]
 pub struct DeploySettings {
+    /// How servers are reached.
+    pub connector: Arc<dyn Connector>,
     /// Registry prefix of built images; default `ghcr.io/<owner>` (pushed with the
     /// installation token).
     pub image_registry: Option<String>,
@@ -30,6 +33,16 @@ pub struct DeploySettings {
     pub fleet_binary: Option<PathBuf>,
     /// How long a request waits before asking again for a busy fleet+stage.
     pub lock_poll: Duration,
+}
+
+impl std::fmt::Debug for DeploySettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeploySettings")
+            .field("image_registry", &self.image_registry)
+            .field("fleet_binary", &self.fleet_binary)
+            .field("lock_poll", &self.lock_poll)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Lines of output kept for the failure reply.
@@ -372,6 +385,7 @@ async fn build_and_deploy(
         fleet_binary,
     };
     let (phase_tx, mut phase_rx) = tokio::sync::mpsc::unbounded_channel::<Phase>();
+    let connector = Arc::clone(&settings.connector);
     let work = tokio::task::spawn_blocking(move || {
         let tail: Mutex<VecDeque<String>> = Mutex::new(VecDeque::new());
         let line = |l: &str| {
@@ -387,6 +401,7 @@ async fn build_and_deploy(
             .map_err(|e| e.to_string())
             .and_then(|_| {
                 release(
+                    connector.as_ref(),
                     &request,
                     &mut |p| {
                         let _ = phase_tx.send(p);
