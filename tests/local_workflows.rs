@@ -5,7 +5,7 @@
 #[path = "support/memory_docker.rs"]
 mod memory_docker;
 
-use fleetflow::application::deploy::engine::{Action, DeployError, DeployOptions, DeployReport, Outcome};
+use fleetflow::application::deploy::engine::{DeployError, DeployOptions, DeployReport, Outcome, ServiceAction};
 use fleetflow::application::deploy::progress::RecordedProgress;
 use fleetflow::application::local::{LocalDeploy, LocalFleet, deploy_stage, fleet_at};
 use fleetflow::application::report::{RecordingReporter, WorkflowError};
@@ -113,7 +113,7 @@ fn deploy(docker: &MemoryDocker, fleet: &Fleet) -> DeployReport {
     }
 }
 
-fn actions(report: &DeployReport) -> Vec<(&str, Action)> {
+fn actions(report: &DeployReport) -> Vec<(&str, ServiceAction)> {
     report.outcomes.iter().map(|o| (o.service.as_str(), o.action)).collect()
 }
 
@@ -163,9 +163,9 @@ fn a_first_deploy_creates_and_starts_services_in_dependency_order_each_healthy_b
     assert_eq!(
         actions(&report),
         vec![
-            ("db", Action::Created),
-            ("api", Action::Created),
-            ("web", Action::Created)
+            ("db", ServiceAction::Created),
+            ("api", ServiceAction::Created),
+            ("web", ServiceAction::Created)
         ]
     );
     assert_eq!(outcome(&report, "api").container.as_deref(), Some("shop-live-api"));
@@ -294,8 +294,8 @@ fn an_unhealthy_new_container_is_removed_and_the_previous_one_runs_again_under_i
         "every service has an outcome: {:?}",
         report.outcomes
     );
-    assert_eq!(outcome(&report, "db").action, Action::Unchanged);
-    assert_eq!(outcome(&report, "web").action, Action::NotAttempted);
+    assert_eq!(outcome(&report, "db").action, ServiceAction::Unchanged);
+    assert_eq!(outcome(&report, "web").action, ServiceAction::NotAttempted);
 }
 
 #[test]
@@ -342,7 +342,7 @@ fn a_start_failure_stops_the_deploy_leaves_later_services_alone_and_removes_what
     assert!(docker.containers().is_empty(), "{:#?}", docker.containers());
 
     assert_eq!(report.outcomes.len(), 3, "{:?}", report.outcomes);
-    assert_eq!(outcome(&report, "web").action, Action::NotAttempted);
+    assert_eq!(outcome(&report, "web").action, ServiceAction::NotAttempted);
     assert_eq!(outcome(&report, "web").container, None);
 }
 
@@ -390,7 +390,7 @@ fn a_failure_puts_back_every_service_replaced_in_the_run_even_the_healthy_ones()
         "new db and api removed: {:#?}",
         docker.containers()
     );
-    assert_eq!(outcome(&report, "web").action, Action::NotAttempted);
+    assert_eq!(outcome(&report, "web").action, ServiceAction::NotAttempted);
 }
 
 #[test]
@@ -404,9 +404,9 @@ fn a_redeploy_of_the_same_config_only_reads_and_reports_every_service_unchanged(
     assert_eq!(
         actions(&report),
         vec![
-            ("db", Action::Unchanged),
-            ("api", Action::Unchanged),
-            ("web", Action::Unchanged)
+            ("db", ServiceAction::Unchanged),
+            ("api", ServiceAction::Unchanged),
+            ("web", ServiceAction::Unchanged)
         ]
     );
     assert!(!report.changed());
@@ -491,9 +491,9 @@ fn a_failed_deploy_reports_the_failing_and_the_rolled_back_services_as_such() {
     assert_eq!(
         actions(&report),
         vec![
-            ("db", Action::RolledBack),
-            ("api", Action::Failed),
-            ("web", Action::NotAttempted)
+            ("db", ServiceAction::RolledBack),
+            ("api", ServiceAction::Failed),
+            ("web", ServiceAction::NotAttempted)
         ]
     );
 }

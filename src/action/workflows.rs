@@ -320,7 +320,7 @@ pub fn github_client() -> Result<(GitHub, RepoRef), WorkflowError> {
     };
     let api = env("GITHUB_API_URL").unwrap_or_else(|| "https://api.github.com".into());
     let gh = GitHub::with_token(&api, Secret::new(token), Arc::new(crate::github::NoObserver))
-        .map_err(WorkflowError::Usage)?;
+        .map_err(|e| WorkflowError::Usage(e.to_string()))?;
     Ok((gh, repo))
 }
 

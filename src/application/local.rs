@@ -11,7 +11,7 @@ use super::deploy::engine::{DeployReport, Outcome};
 use super::deploy::lifecycle::{self, PsRow};
 use super::deploy::progress::Progress;
 use super::deploy::project_name;
-use super::deploy::{Action, DeployOptions, DesiredService, Target, deploy, desired_services};
+use super::deploy::{DeployOptions, DesiredService, ServiceAction, Target, deploy, desired_services};
 use super::image_build::credentials::login_for_push;
 use super::image_build::{BuildOptions, BuildOutcome, plan_builds, run_builds, source_url};
 use super::report::{Reporter, WorkflowError};
@@ -141,7 +141,7 @@ pub fn build_images(
     }
     // The login's DOCKER_CONFIG directory lives as long as the builds.
     let (docker, _config) = if options.push {
-        login_for_push(docker, &plans, env).map_err(WorkflowError::Failed)?
+        login_for_push(docker, &plans, env).map_err(WorkflowError::failed)?
     } else {
         (docker, None)
     };
@@ -260,13 +260,13 @@ pub fn render_outcomes(outcomes: &[Outcome]) -> String {
         .filter(|o| {
             matches!(
                 o.action,
-                Action::Created | Action::Recreated | Action::Started | Action::Removed
+                ServiceAction::Created | ServiceAction::Recreated | ServiceAction::Started | ServiceAction::Removed
             )
         })
         .count();
     out.push_str(&format!(
         "{changed} changed, {} unchanged\n",
-        outcomes.iter().filter(|o| o.action == Action::Unchanged).count()
+        outcomes.iter().filter(|o| o.action == ServiceAction::Unchanged).count()
     ));
     out
 }

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use super::deploy::release::{Phase, ReleaseRequest, release};
-use super::deploy::remote::DeployArgs;
+use super::deploy::remote::RemoteDeployOptions;
 use super::merge::merge_deploys;
 use super::report::{Reporter, WorkflowError};
 use super::routes::{describe, plans, summarize};
@@ -197,7 +197,7 @@ pub fn release_routes(
         }
     };
     if dry_run {
-        let args = DeployArgs {
+        let args = RemoteDeployOptions {
             pull: true,
             image_registry: template.image_registry.clone(),
             image_tag: None,

@@ -20,9 +20,9 @@ pub fn plans(
     ws: &Workspace,
     fleet: &str,
     stage: Option<&str>,
-    args: &remote::DeployArgs,
+    args: &remote::RemoteDeployOptions,
 ) -> Result<Vec<RouteTarget>, WorkflowError> {
-    remote_run::route_plans(ws, fleet, stage, args).map_err(WorkflowError::Usage)
+    remote_run::route_plans(ws, fleet, stage, args).map_err(|e| WorkflowError::Usage(e.to_string()))
 }
 
 /// The plan text of a deploy: each route, its server and the command it runs.
@@ -238,7 +238,7 @@ pub fn routed_stage(
             .find(|f| root.join(&f.path.value).canonicalize().ok().as_deref() == Some(fleet_dir))
             .map(|f| f.name.value.clone())?,
     };
-    let args = remote::DeployArgs {
+    let args = remote::RemoteDeployOptions {
         pull: true,
         ..Default::default()
     };

@@ -62,26 +62,26 @@ fn open<'a>(
 
 /// How to reach a created server: its recorded IP (unless `ssh-host` is set), the private key
 /// beside the `ssh-key` public key (else FLEET_SSH_KEY).
-pub fn ssh_target(server: &Server, recorded: &StateResource) -> Result<SshTarget, String> {
+fn ssh_target(server: &Server, recorded: &StateResource) -> Result<SshTarget, WorkflowError> {
     let mut s = server.clone();
     if s.ssh_host.is_none() {
         s.ssh_host = recorded.attributes.get("ip").cloned();
     }
     if s.ssh_host.is_none() {
-        return Err(format!(
+        return Err(WorkflowError::failed(format!(
             "server {} has no IP address recorded; run `fleet stage up` again",
             server.name.value
-        ));
+        )));
     }
     s.ssh_key = s
         .ssh_key
         .map(|k| k.strip_suffix(".pub").map(str::to_owned).unwrap_or(k));
-    SshTarget::from_server(&s).map_err(|e| e.to_string())
+    SshTarget::from_server(&s).map_err(WorkflowError::failed)
 }
 
 fn remote_plan(target: &CloudTarget, stage: &str, server: &Server, ssh: &SshTarget, argv: &[String]) -> RemotePlan {
     let path = server.deploy_path.as_deref().unwrap_or(DEFAULT_DEPLOY_PATH);
-    let args = remote::DeployArgs::default();
+    let args = remote::RemoteDeployOptions::default();
     RemotePlan::new(&target.name, stage, &server.name.value, &ssh.address(), path, &args).with_fleet_args(argv)
 }
 
@@ -98,11 +98,7 @@ pub fn routes(
             let r = recorded
                 .as_ref()
                 .filter(|r| r.attributes.get("power").is_some_and(|p| p == "up"))?;
-            Some(
-                ssh_target(server, r)
-                    .map(|ssh| (remote_plan(target, stage, server, &ssh, argv), ssh))
-                    .map_err(WorkflowError::Failed),
-            )
+            Some(ssh_target(server, r).map(|ssh| (remote_plan(target, stage, server, &ssh, argv), ssh)))
         })
         .collect()
 }

@@ -83,7 +83,7 @@ pub enum RegistryCommand {
     /// List fleets, servers and routes (FS-005 layout).
     List(registry_cmd::ListArgs),
     /// Deploy a fleet to the servers its routes name, over SSH (prints the plan; runs with --yes).
-    Deploy(registry_remote_cmd::DeployArgs),
+    Deploy(registry_remote_cmd::RegistryDeployArgs),
     /// State of every route on its server (FS-005 layout).
     Status(registry_remote_cmd::StatusArgs),
     /// Remove a stuck deploy lock of a fleet+stage on its server.

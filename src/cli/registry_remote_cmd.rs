@@ -15,7 +15,7 @@ use crate::console::ConsoleReporter;
 use crate::ssh::OpensshConnector;
 
 #[derive(Debug, Args)]
-pub struct DeployArgs {
+pub struct RegistryDeployArgs {
     /// The fleet to deploy.
     pub fleet: String,
     /// Only this stage's route.
@@ -58,12 +58,12 @@ pub(super) fn workspace(console: &Console, flag: Option<&Path>, verify: bool) ->
     load_registry(flag, LoadOptions { verify_fleets: verify }).map_err(|e| console.finish(Err(e)))
 }
 
-pub fn deploy(console: &Console, flag: Option<&Path>, args: &DeployArgs) -> u8 {
+pub fn deploy(console: &Console, flag: Option<&Path>, args: &RegistryDeployArgs) -> u8 {
     let (ws, root) = match workspace(console, args.registry.as_deref().or(flag), true) {
         Ok(w) => w,
         Err(code) => return code,
     };
-    let remote_args = remote::DeployArgs {
+    let remote_args = remote::RemoteDeployOptions {
         pull: !args.no_pull,
         image_registry: args.image_registry.clone(),
         image_tag: None,
@@ -127,7 +127,12 @@ pub fn unlock(console: &Console, flag: Option<&Path>, args: &UnlockArgs) -> u8 {
     };
     let reporter = ConsoleReporter { console, yes: true };
     console.finish(
-        plans(&ws, &args.fleet, Some(&args.stage), &remote::DeployArgs::default())
-            .and_then(|plans| routes::unlock(&reporter, &OpensshConnector::default(), &plans)),
+        plans(
+            &ws,
+            &args.fleet,
+            Some(&args.stage),
+            &remote::RemoteDeployOptions::default(),
+        )
+        .and_then(|plans| routes::unlock(&reporter, &OpensshConnector::default(), &plans)),
     )
 }

@@ -57,10 +57,7 @@ pub struct ServeArgs {
 pub fn run(console: &Console, args: &ServeArgs) -> u8 {
     let database_url = match args.database.clone().map_or_else(default_database, Ok) {
         Ok(url) => url,
-        Err(message) => {
-            console.error(&message);
-            return exit::USAGE;
-        }
+        Err(e) => return console.finish(Err(e)),
     };
     let config = ServeConfig {
         listen: args.listen,

@@ -44,6 +44,9 @@ pub enum GitHubError {
     },
     #[error("unexpected answer to {path}: {message}")]
     Decode { path: String, message: String },
+    /// The client could not be set up (a bad API URL, no TLS).
+    #[error("{0}")]
+    Setup(String),
 }
 
 impl GitHubError {
@@ -145,14 +148,14 @@ enum Auth {
 }
 
 impl GitHub {
-    pub fn new(api_url: &str, key: AppKey, metrics: Arc<dyn CallObserver>) -> Result<Self, String> {
+    pub fn new(api_url: &str, key: AppKey, metrics: Arc<dyn CallObserver>) -> Result<Self, GitHubError> {
         Self::build(api_url, Some(key), None, metrics)
     }
 
     /// A client that sends `Authorization: Bearer <token>` on every call (a workflow's
     /// GITHUB_TOKEN or a personal token): no App JWT, no installation tokens. The
     /// `installation` arguments of the methods are ignored.
-    pub fn with_token(api_url: &str, token: Secret, metrics: Arc<dyn CallObserver>) -> Result<Self, String> {
+    pub fn with_token(api_url: &str, token: Secret, metrics: Arc<dyn CallObserver>) -> Result<Self, GitHubError> {
         Self::build(api_url, None, Some(token), metrics)
     }
 
@@ -161,8 +164,9 @@ impl GitHub {
         key: Option<AppKey>,
         token: Option<Secret>,
         metrics: Arc<dyn CallObserver>,
-    ) -> Result<Self, String> {
-        let mut base = reqwest::Url::parse(api_url).map_err(|e| format!("--github-api-url {api_url:?}: {e}"))?;
+    ) -> Result<Self, GitHubError> {
+        let mut base = reqwest::Url::parse(api_url)
+            .map_err(|e| GitHubError::Setup(format!("--github-api-url {api_url:?}: {e}")))?;
         if !base.path().ends_with('/') {
             base.set_path(&format!("{}/", base.path()));
         }
@@ -171,7 +175,7 @@ impl GitHub {
             .timeout(Duration::from_secs(30))
             .connect_timeout(Duration::from_secs(10))
             .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+            .map_err(|e| GitHubError::Setup(format!("cannot build the HTTP client: {e}")))?;
         Ok(Self {
             http,
             base,

@@ -13,6 +13,7 @@ use super::metrics::Metrics;
 use super::server::{AppState, router};
 use crate::application::jobs::db::Store;
 use crate::application::jobs::{DeploySettings, WorkerContext, quarantine, start_workers};
+use crate::application::report::WorkflowError;
 use crate::github::{AppKey, GitHub};
 use crate::secret::Secret;
 
@@ -165,15 +166,16 @@ pub async fn shutdown_signal() {
 
 /// `sqlite://…/fleetflow/fleet.db` under $XDG_DATA_HOME (else ~/.local/share), the directory
 /// created.
-pub fn default_database() -> Result<String, String> {
+pub fn default_database() -> Result<String, WorkflowError> {
     let dir = match std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
         Some(d) => std::path::PathBuf::from(d).join("fleetflow"),
         None => {
-            let home = std::env::var_os("HOME").ok_or("HOME is not set; pass --database")?;
+            let home = std::env::var_os("HOME")
+                .ok_or_else(|| WorkflowError::Usage("HOME is not set; pass --database".into()))?;
             std::path::PathBuf::from(home).join(".local/share/fleetflow")
         }
     };
-    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    std::fs::create_dir_all(&dir).map_err(|e| WorkflowError::Usage(format!("cannot create {}: {e}", dir.display())))?;
     Ok(format!("sqlite://{}", dir.join("fleet.db").display()))
 }
 

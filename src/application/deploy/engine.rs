@@ -40,7 +40,7 @@ impl Default for DeployOptions {
 /// What happened to one service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Action {
+pub enum ServiceAction {
     Unchanged,
     Started,
     Created,
@@ -54,7 +54,7 @@ pub enum Action {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Outcome {
     pub service: String,
-    pub action: Action,
+    pub action: ServiceAction,
     pub container: Option<String>,
     pub detail: String,
 }
@@ -69,7 +69,7 @@ pub struct DeployReport {
 
 impl DeployReport {
     pub fn changed(&self) -> bool {
-        self.outcomes.iter().any(|o| o.action != Action::Unchanged)
+        self.outcomes.iter().any(|o| o.action != ServiceAction::Unchanged)
     }
 }
 
@@ -141,14 +141,14 @@ pub fn deploy(
             if let Some(failed) = e.rolled_back_at() {
                 // What this run replaced has its old container back (or is gone, when new).
                 for o in &mut outcomes {
-                    if matches!(o.action, Action::Created | Action::Recreated) {
-                        o.action = Action::RolledBack;
+                    if matches!(o.action, ServiceAction::Created | ServiceAction::Recreated) {
+                        o.action = ServiceAction::RolledBack;
                         o.detail = "rolled back".into();
                     }
                 }
                 outcomes.push(Outcome {
                     service: failed.to_owned(),
-                    action: Action::Failed,
+                    action: ServiceAction::Failed,
                     container: None,
                     detail: e.to_string(),
                 });
@@ -157,7 +157,7 @@ pub fn deploy(
                 if !outcomes.iter().any(|o| o.service == d.service) {
                     outcomes.push(Outcome {
                         service: d.service.clone(),
-                        action: Action::NotAttempted,
+                        action: ServiceAction::NotAttempted,
                         container: None,
                         detail: String::new(),
                     });
@@ -203,7 +203,7 @@ fn run(
         if same && !options.force_recreate {
             let c = current.expect("checked above");
             if c.running {
-                outcomes.push(outcome(d, Action::Unchanged, Some(c), "up to date"));
+                outcomes.push(outcome(d, ServiceAction::Unchanged, Some(c), "up to date"));
                 continue;
             }
             progress.service(&d.service, "starting");
@@ -213,7 +213,7 @@ fn run(
             if let Err(e) = wait_healthy(docker, clock, &c.id, options.health_timeout) {
                 return Err(unhealthy(&undo, &d.service, e, &mut replaced));
             }
-            outcomes.push(outcome(d, Action::Started, Some(c), "started"));
+            outcomes.push(outcome(d, ServiceAction::Started, Some(c), "started"));
             continue;
         }
         progress.service(&d.service, if current.is_some() { "recreating" } else { "creating" });
@@ -262,9 +262,9 @@ fn run(
             return Err(unhealthy(&undo, &d.service, e, &mut replaced));
         }
         let action = if current.is_some() {
-            Action::Recreated
+            ServiceAction::Recreated
         } else {
-            Action::Created
+            ServiceAction::Created
         };
         outcomes.push(Outcome {
             service: d.service.clone(),
@@ -287,7 +287,7 @@ fn run(
                 docker.remove(&c.id)?;
                 outcomes.push(Outcome {
                     service: service.clone(),
-                    action: Action::Removed,
+                    action: ServiceAction::Removed,
                     container: Some(c.name.clone()),
                     detail: "no longer in the stage".into(),
                 });
@@ -365,7 +365,7 @@ fn inspect_all<'a>(docker: &dyn Docker, images: &[&'a str]) -> Result<HashMap<&'
     })
 }
 
-fn outcome(d: &DesiredService, action: Action, c: Option<&Container>, detail: &str) -> Outcome {
+fn outcome(d: &DesiredService, action: ServiceAction, c: Option<&Container>, detail: &str) -> Outcome {
     Outcome {
         service: d.service.clone(),
         action,

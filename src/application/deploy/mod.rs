@@ -13,4 +13,4 @@ pub mod remote_status;
 pub mod source_archive;
 
 pub use desired::{DesiredService, Target, desired_services, project_name};
-pub use engine::{Action, DeployError, DeployOptions, DeployReport, deploy};
+pub use engine::{DeployError, DeployOptions, DeployReport, ServiceAction, deploy};

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::application::deploy::remote::{self, DeployArgs, Deployer, LocalBinary};
+use crate::application::deploy::remote::{self, Deployer, LocalBinary, RemoteDeployOptions};
 use crate::application::deploy::remote_run::{RouteResult, for_each_route, route_plans};
 use crate::application::image_build::credentials::login_for_push;
 use crate::application::image_build::{BuildOptions, plan_builds, run_builds};
@@ -64,7 +64,9 @@ pub enum ReleaseError {
     #[error("the configuration at {commit} does not load: {detail}")]
     Config { commit: String, detail: String },
     #[error("{0}")]
-    Routes(String),
+    Fleet(String),
+    #[error(transparent)]
+    Routes(#[from] crate::application::deploy::remote_run::RouteError),
     #[error("build failed: {0}")]
     Build(String),
     #[error("{0}")]
@@ -98,21 +100,21 @@ pub fn release(
     let entry = ws
         .registry
         .fleet(&req.fleet)
-        .ok_or_else(|| ReleaseError::Routes(format!("the registry has no fleet `{}`", req.fleet)))?;
+        .ok_or_else(|| ReleaseError::Fleet(format!("the registry has no fleet `{}`", req.fleet)))?;
     let fleet_dir = req.root.join(registry_dir).join(&entry.path.value);
     let config = ws
         .fleets
         .get(&req.fleet)
-        .ok_or_else(|| ReleaseError::Routes(format!("fleet `{}` has no configuration", req.fleet)))?;
+        .ok_or_else(|| ReleaseError::Fleet(format!("fleet `{}` has no configuration", req.fleet)))?;
     let stage = config
         .stage(&req.stage)
-        .ok_or_else(|| ReleaseError::Routes(format!("fleet `{}` has no stage `{}`", req.fleet, req.stage)))?;
-    let args = DeployArgs {
+        .ok_or_else(|| ReleaseError::Fleet(format!("fleet `{}` has no stage `{}`", req.fleet, req.stage)))?;
+    let args = RemoteDeployOptions {
         pull: true,
         image_registry: req.image_registry.clone(),
         image_tag: crate::images::commit_tag(&req.commit),
     };
-    let plans = route_plans(&ws, &req.fleet, Some(&req.stage), &args).map_err(ReleaseError::Routes)?;
+    let plans = route_plans(&ws, &req.fleet, Some(&req.stage), &args)?;
 
     phase(Phase::Building);
     let mut report = ReleaseReport::default();
@@ -142,7 +144,8 @@ pub fn release(
                 .find(|(name, _)| name == k)
                 .map(|(_, v)| v.clone())
         };
-        let (docker, _config_guard) = login_for_push(docker, &plans, &env).map_err(ReleaseError::Build)?;
+        let (docker, _config_guard) =
+            login_for_push(docker, &plans, &env).map_err(|e| ReleaseError::Build(e.to_string()))?;
         let outcomes = run_builds(&docker, &plans, &mut |service, l| line(&format!("{service} | {l}")))
             .map_err(|e| ReleaseError::Build(e.to_string()))?;
         report.images = outcomes.into_iter().flat_map(|o| o.images).collect();

@@ -25,7 +25,14 @@ pub struct RemotePlan {
 }
 
 impl RemotePlan {
-    pub fn new(fleet: &str, stage: &str, server: &str, address: &str, deploy_path: &str, args: &DeployArgs) -> Self {
+    pub fn new(
+        fleet: &str,
+        stage: &str,
+        server: &str,
+        address: &str,
+        deploy_path: &str,
+        args: &RemoteDeployOptions,
+    ) -> Self {
         let deploy_path = deploy_path.trim_end_matches('/').to_owned();
         let mut command = vec![
             remote_binary(&deploy_path),
@@ -68,7 +75,7 @@ impl RemotePlan {
 
 /// What the remote `fleet deploy` gets.
 #[derive(Debug, Clone, Default)]
-pub struct DeployArgs {
+pub struct RemoteDeployOptions {
     pub pull: bool,
     pub image_registry: Option<String>,
     /// The tag of built images to run (the remote default is `latest`).
@@ -208,7 +215,9 @@ fn lock_and_ship(
     tar: &[u8],
 ) -> Result<String, RemoteDeployError> {
     let script = format!(
-        "{lock} || exit $?; trap {unlock} EXIT; set -e; {ship}; trap - EXIT; {version}",
+        // `set -e` does not stop at a failure inside the `&&` chain of {ship}: a failed step
+        // exits here, with its status, through the trap that unlocks.
+        "{lock} || exit $?; trap {unlock} EXIT; set -e; {ship} || exit $?; trap - EXIT; {version}",
         lock = lock_script(plan, by),
         unlock = quote(&unlock_script(plan)),
         ship = ship_script(plan),

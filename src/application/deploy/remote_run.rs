@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::remote::{DeployArgs, RemotePlan};
+use super::remote::{RemoteDeployOptions, RemotePlan};
 use crate::config::Workspace;
 use crate::ssh::{Connector, Remote, SshError, SshTarget};
 
@@ -17,19 +17,34 @@ pub type RouteWork<'a> =
 /// A route's outcome: its label and how long it took, or why it failed.
 pub type RouteResult = (String, Result<f64, String>);
 
+/// Why a fleet's routes cannot be named.
+#[derive(Debug, thiserror::Error)]
+pub enum RouteError {
+    #[error("the registry has no fleet `{fleet}`; its fleets are: {known}")]
+    UnknownFleet { fleet: String, known: String },
+    #[error("fleet `{fleet}` has no route for stage `{stage}` in the registry's `deployment`")]
+    NoRouteForStage { fleet: String, stage: String },
+    #[error("fleet `{0}` has no route in the registry's `deployment`")]
+    NoRoute(String),
+    #[error("unknown server `{0}`")]
+    UnknownServer(String),
+    #[error(transparent)]
+    Ssh(#[from] SshError),
+}
+
 /// The routes of `fleet` (optionally one stage), with their SSH targets.
 pub fn route_plans(
     ws: &Workspace,
     fleet: &str,
     stage: Option<&str>,
-    args: &DeployArgs,
-) -> Result<Vec<(RemotePlan, SshTarget)>, String> {
+    args: &RemoteDeployOptions,
+) -> Result<Vec<(RemotePlan, SshTarget)>, RouteError> {
     let entry = ws.registry.fleet(fleet).ok_or_else(|| {
         let known: Vec<&str> = ws.registry.fleets.iter().map(|f| f.name.value.as_str()).collect();
-        format!(
-            "the registry has no fleet `{fleet}`; its fleets are: {}",
-            known.join(", ")
-        )
+        RouteError::UnknownFleet {
+            fleet: fleet.to_owned(),
+            known: known.join(", "),
+        }
     })?;
     let routes: Vec<_> = ws
         .registry
@@ -38,8 +53,11 @@ pub fn route_plans(
         .collect();
     if routes.is_empty() {
         return Err(match stage {
-            Some(s) => format!("fleet `{fleet}` has no route for stage `{s}` in the registry's `deployment`"),
-            None => format!("fleet `{fleet}` has no route in the registry's `deployment`"),
+            Some(s) => RouteError::NoRouteForStage {
+                fleet: fleet.to_owned(),
+                stage: s.to_owned(),
+            },
+            None => RouteError::NoRoute(fleet.to_owned()),
         });
     }
     routes
@@ -48,14 +66,11 @@ pub fn route_plans(
             let server = ws
                 .registry
                 .server(&r.server.value)
-                .ok_or_else(|| format!("unknown server `{}`", r.server.value))?;
-            let target = SshTarget::from_server(server).map_err(|e| e.to_string())?;
-            let path = server.deploy_path.as_deref().ok_or_else(|| {
-                SshError::MissingSetting {
-                    server: server.name.value.clone(),
-                    setting: "deploy-path",
-                }
-                .to_string()
+                .ok_or_else(|| RouteError::UnknownServer(r.server.value.clone()))?;
+            let target = SshTarget::from_server(server)?;
+            let path = server.deploy_path.as_deref().ok_or_else(|| SshError::MissingSetting {
+                server: server.name.value.clone(),
+                setting: "deploy-path",
             })?;
             let mut plan = RemotePlan::new(fleet, &r.stage.value, &server.name.value, &target.address(), path, args);
             plan.description = entry.description.clone();

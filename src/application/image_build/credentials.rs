@@ -81,7 +81,7 @@ pub fn login_for_push(
     docker: crate::docker::DockerCli,
     plans: &[super::PlannedBuild],
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<(crate::docker::DockerCli, Option<tempfile::TempDir>), String> {
+) -> Result<(crate::docker::DockerCli, Option<tempfile::TempDir>), crate::docker::DockerError> {
     let mut hosts: Vec<&str> = plans
         .iter()
         .flat_map(|p| p.request.tags.iter().map(|t| registry_host(t)))
@@ -98,14 +98,13 @@ pub fn login_for_push(
     if logins.is_empty() {
         return Ok((docker, None));
     }
-    let dir = tempfile::tempdir().map_err(|e| format!("cannot create a docker config directory: {e}"))?;
+    let dir = tempfile::tempdir()?;
     let private = crate::docker::DockerCli {
         config_dir: Some(dir.path().to_path_buf()),
         ..docker
     };
     for login in logins {
-        crate::docker::Docker::login(&private, &login.registry, &login.username, &login.secret)
-            .map_err(|e| e.to_string())?;
+        crate::docker::Docker::login(&private, &login.registry, &login.username, &login.secret)?;
     }
     Ok((private, Some(dir)))
 }

@@ -79,13 +79,13 @@ pub enum DeployEnd {
     Waiting(String),
 }
 
-struct Progress<'a> {
+struct ReplyProgress<'a> {
     github: &'a GitHub,
     req: &'a DeployRequest,
     check_run: Option<u64>,
 }
 
-impl Progress<'_> {
+impl ReplyProgress<'_> {
     async fn show(&self, status: &str, details: &str) -> Result<(), GitHubError> {
         match &self.req.trigger {
             Trigger::Comment { reply_id, .. } => {
@@ -151,7 +151,7 @@ pub async fn report_quarantined(
             )
             .await?;
     }
-    let progress = Progress {
+    let progress = ReplyProgress {
         github,
         req,
         check_run: job.check_run_id.and_then(|id| u64::try_from(id).ok()),
@@ -177,7 +177,7 @@ pub async fn run(
 ) -> Result<DeployEnd, GitHubError> {
     let target = req.target();
     let holder = format!("#{} `{}` by @{}", job.id, short_sha(&req.sha), req.requested_by);
-    let mut progress = Progress {
+    let mut progress = ReplyProgress {
         github,
         req,
         check_run: None,
@@ -204,7 +204,7 @@ pub async fn run(
 }
 
 async fn locked(
-    progress: &mut Progress<'_>,
+    progress: &mut ReplyProgress<'_>,
     store: &Store,
     settings: &DeploySettings,
     job_id: i64,
@@ -337,7 +337,7 @@ type Tail = Vec<String>;
 /// Downloads the source at the SHA, then builds and deploys on a blocking thread; phases edit
 /// the reply as they come.
 async fn build_and_deploy(
-    progress: &Progress<'_>,
+    progress: &ReplyProgress<'_>,
     settings: &DeploySettings,
 ) -> Result<(ReleaseReport, Tail), (String, Tail)> {
     let (github, req) = (progress.github, progress.req);
