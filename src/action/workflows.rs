@@ -13,7 +13,7 @@ use crate::application::deploy::release::ReleaseRequest;
 use crate::application::image_build::BuildOptions;
 use crate::application::jobs::plan_job::{CommentOwner, upsert_plan_comment};
 use crate::application::local::{build_fleet, fleet_of_registry};
-use crate::application::plan_change::{load_base, load_state, plan_change};
+use crate::application::plan_change::plan_registry;
 use crate::application::releases::{Push, PushDeploys, RouteName, dispatch_routes, push_deploys, release_routes};
 use crate::application::report::WorkflowError;
 use crate::clock::{Clock, SystemClock};
@@ -89,12 +89,11 @@ impl Run<'_> {
 
     fn try_plan(&self, outputs: &mut Outputs) -> Result<(), WorkflowError> {
         let (registry, head) = self.load_head()?;
-        let (dir, name) = split_path(&registry);
         let event = &self.request.event;
-        let base = load_base(&dir, &name, event["pull_request"]["base"]["sha"].as_str())?;
-        let state = load_state(&dir)?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let mut plan = plan_change(self.reporter, &clock, &head, &base, state.as_ref(), None, false)?;
+        let base_sha = event["pull_request"]["base"]["sha"].as_str();
+        let planned = plan_registry(self.reporter, &clock, &registry, &head, base_sha, None, false)?;
+        let mut plan = planned.plan;
         if let Some(stage) = input("stage") {
             plan = plan.for_stage(&stage);
         }
@@ -102,7 +101,7 @@ impl Run<'_> {
         outputs.has_changes = !plan.is_empty();
         outputs.summary = plan.summary.line();
         outputs.images = serde_json::to_value(&plan.builds).unwrap_or_else(|_| json!([]));
-        let from = base.as_ref().map_or("nothing", |(_, l)| l.as_str());
+        let from = planned.base.as_deref().unwrap_or("nothing");
         self.console
             .print(&format!("fleet plan: {from} → working tree: {}\n", outputs.summary));
         if let Some(path) = env("GITHUB_STEP_SUMMARY") {

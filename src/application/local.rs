@@ -148,6 +148,21 @@ pub fn build_images(
     run_builds(&docker, &plans, line).map_err(|e| WorkflowError::failed(format!("{e}; nothing was deployed")))
 }
 
+/// One line per service of a build: what was done and the image names.
+pub fn render_builds(outcomes: &[BuildOutcome]) -> String {
+    let mut out = String::new();
+    for o in outcomes {
+        let what = match (o.built, o.pushed) {
+            (true, true) => "built and pushed",
+            (true, false) => "built",
+            (false, true) => "unchanged, pushed",
+            (false, false) => "unchanged",
+        };
+        out.push_str(&format!("{}: {what}: {}\n", o.service, o.images.join(", ")));
+    }
+    out
+}
+
 /// Before a local deploy: builds the local images that do not exist yet.
 pub fn build_missing_local_images(
     docker: &dyn Docker,

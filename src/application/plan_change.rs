@@ -155,3 +155,36 @@ fn with_live_infrastructure(
         .sort_by(|a, b| (a.address.section(), &a.address).cmp(&(b.address.section(), &b.address)));
     plan.summary = Summary::of(&plan.changes);
 }
+
+/// What [`plan_registry`] planned, and against which base (`None`: everything is new).
+pub struct Planned {
+    pub plan: Plan,
+    /// How the base was chosen (`origin/HEAD (0123456789ab)`).
+    pub base: Option<String>,
+}
+
+/// The plan of the registry at `registry` (loaded as `head`) against its configuration at
+/// `base` (see [`load_base`]) with the state recorded beside it; the live providers when
+/// `live`; only `stage`'s changes when given. Notes which base it plans against.
+pub fn plan_registry(
+    reporter: &dyn Reporter,
+    clock: &Arc<dyn Clock>,
+    registry: &Path,
+    head: &Workspace,
+    base: Option<&str>,
+    stage: Option<&str>,
+    live: bool,
+) -> Result<Planned, WorkflowError> {
+    let (dir, name) = crate::config::load::split_path(registry);
+    let base = load_base(&dir, &name, base)?;
+    let state = load_state(&dir)?;
+    reporter.note(&match &base {
+        Some((_, label)) => format!("fleet plan: {label} → working tree"),
+        None => "fleet plan: no base configuration (not in git, or no base commit): everything is new".to_owned(),
+    });
+    let plan = plan_change(reporter, clock, head, &base, state.as_ref(), stage, live)?;
+    Ok(Planned {
+        plan,
+        base: base.map(|(_, label)| label),
+    })
+}

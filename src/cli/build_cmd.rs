@@ -7,7 +7,7 @@ use clap::Args;
 use super::fleet_select::{FleetSelect, select};
 use super::{Console, Output, exit};
 use crate::application::image_build::{BuildOptions, BuildOutcome};
-use crate::application::local::build_fleet;
+use crate::application::local::{build_fleet, render_builds};
 use crate::application::report::WorkflowError;
 use crate::console::ConsoleReporter;
 
@@ -46,17 +46,7 @@ pub fn run(console: &Console, registry_file: Option<&Path>, args: &BuildArgs) ->
             exit::OK
         }
         Ok(outcomes) => {
-            let mut out = String::new();
-            for o in &outcomes {
-                let what = match (o.built, o.pushed) {
-                    (true, true) => "built and pushed",
-                    (true, false) => "built",
-                    (false, true) => "unchanged, pushed",
-                    (false, false) => "unchanged",
-                };
-                out.push_str(&format!("{}: {what}: {}\n", o.service, o.images.join(", ")));
-            }
-            console.print(&out);
+            console.print(&render_builds(&outcomes));
             exit::OK
         }
         Err(e) => console.finish(Err(e)),

@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use super::{ColorChoice, Console, Output, exit};
 use crate::application::infra;
-use crate::application::plan_change::{load_base, load_state, plan_change};
-use crate::application::report::{Reporter, WorkflowError};
+use crate::application::plan_change::plan_registry;
+use crate::application::report::WorkflowError;
 use crate::application::workspace::registry_file;
 use crate::clock::{Clock, SystemClock};
 use crate::config::load::split_path;
@@ -82,22 +82,8 @@ pub fn run_plan(console: &Console, color: ColorChoice, registry_flag: Option<&Pa
     console.print_diagnostics(&head.warnings);
     let reporter = ConsoleReporter { console, yes: false };
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let planned = load_base(&dir, &name, args.base.as_deref()).and_then(|base| {
-        let state = load_state(&dir)?;
-        reporter.note(&match &base {
-            Some((_, label)) => format!("fleet plan: {label} → working tree"),
-            None => "fleet plan: no base configuration (not in git, or no base commit): everything is new".to_owned(),
-        });
-        plan_change(
-            &reporter,
-            &clock,
-            &head,
-            &base,
-            state.as_ref(),
-            args.stage.as_deref(),
-            true,
-        )
-    });
+    let (base, stage) = (args.base.as_deref(), args.stage.as_deref());
+    let planned = plan_registry(&reporter, &clock, &registry, &head, base, stage, true).map(|p| p.plan);
     let plan = match planned {
         Ok(plan) => plan,
         Err(e @ WorkflowError::Usage(_)) => {
