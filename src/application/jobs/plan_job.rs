@@ -12,6 +12,7 @@ use crate::config::{ConfigDiagnostic, LoadError, LoadOptions, Severity};
 use crate::event::{PullRequestRef, RepoRef};
 use crate::github::files::load_at;
 use crate::github::{GitHub, GitHubError};
+use crate::plan::state::{STATE_FILE, State};
 use crate::plan::{CHECK_RUN_LIMIT, COMMENT_LIMIT, PLAN_MARKER, Snapshot, plan, render_markdown};
 
 /// The check run's name.
@@ -180,7 +181,26 @@ async fn evaluate(github: &GitHub, pr: &PullRequestRef) -> Result<Outcome, GitHu
     .await?
     .ok();
     let base = base.as_ref().map(Snapshot::from_workspace);
-    let plan = plan(base.as_ref(), &Snapshot::from_workspace(&head), None);
+    // The infrastructure state the pull request's tree records, as the Action and `fleet plan`
+    // read it from a checkout: the same change gets the same plan at every front door.
+    let state = match recorded_state(github, pr).await? {
+        Ok(state) => state,
+        Err(e) => {
+            let title = "Infrastructure state unreadable".to_owned();
+            let text = format!(
+                "{PLAN_MARKER}\n### fleet plan\n\n**{title}** at `{}`: {e}\n",
+                short_sha(&pr.head_sha)
+            );
+            return Ok(Outcome {
+                conclusion: "failure",
+                title,
+                summary: clamp(&text, CHECK_RUN_LIMIT),
+                comment: Some(clamp(&text, COMMENT_LIMIT)),
+                annotations: Vec::new(),
+            });
+        }
+    };
+    let plan = plan(base.as_ref(), &Snapshot::from_workspace(&head), state.as_ref());
     Ok(Outcome {
         conclusion: "success",
         title: plan.summary.line(),
@@ -188,6 +208,19 @@ async fn evaluate(github: &GitHub, pr: &PullRequestRef) -> Result<Outcome, GitHu
         comment: Some(render_markdown(&plan, COMMENT_LIMIT)),
         annotations: head.warnings.items.iter().map(annotation).collect(),
     })
+}
+
+/// `.fleetflow/state.json` beside the registry at the pull request's head, if there is one;
+/// the inner error says why a recorded one does not read.
+async fn recorded_state(github: &GitHub, pr: &PullRequestRef) -> Result<Result<Option<State>, String>, GitHubError> {
+    let path = format!(".fleetflow/{STATE_FILE}");
+    let Some(bytes) = github.file(pr.installation_id, &pr.repo, &path, &pr.head_sha).await? else {
+        return Ok(Ok(None));
+    };
+    Ok(std::str::from_utf8(&bytes)
+        .map_err(|e| format!("{path} is not UTF-8: {e}"))
+        .and_then(|text| State::parse(text).map_err(|e| format!("{path}: {e}")))
+        .map(Some))
 }
 
 /// Who may own the plan comment, and whether an unchanged plan is written again.
