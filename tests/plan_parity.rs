@@ -3,6 +3,8 @@
 //! the fake GitHub) and the Action (`fleet action` as the runner runs it, on a git checkout
 //! with the same two commits, against another fake GitHub). Each posts its plan as the PR's
 //! comment; the two bodies must be the same, byte for byte.
+//! A second pull request changes infrastructure the repository's committed
+//! `.fleetflow/state.json` records: both front ends must plan with that state.
 
 #[path = "support/action_runner.rs"]
 mod action_runner;
@@ -143,4 +145,142 @@ async fn the_app_and_the_action_post_the_same_plan_for_the_same_pull_request() {
         app, action,
         "the App's plan comment (left) and the Action's (right) differ"
     );
+}
+
+/// The jobs fleet's `dev` stage at the base: a Sakura Cloud server and a DNS zone with one
+/// literal record (declared, but never applied: the state does not record it).
+const DEV_BASE: &str = r#"
+providers {
+    sakura-cloud { zone "tk1a" }
+    cloudflare { account-id "0123456789abcdef" }
+}
+
+stage "dev" {
+    server "jobs-dev-01" {
+        provider "sakura-cloud"
+        plan core=2 memory=4
+        disk size=40 os="ubuntu-24.04"
+    }
+    dns "jobs.example.net" {
+        record "www" type="CNAME" value="jobs.example.net" ttl=300
+    }
+}
+"#;
+
+/// The server as the provider recorded it when it was applied.
+const SERVER_IP: &str = "203.0.113.7";
+const STATE: &str = r#"{
+  "version": 1,
+  "resources": [
+    {
+      "address": "jobs:dev/server.jobs-dev-01",
+      "provider": "sakura-cloud",
+      "id": "113600000001",
+      "attributes": {
+        "core": "2",
+        "disk-size": "40",
+        "ip": "203.0.113.7",
+        "memory": "4",
+        "os": "ubuntu-24.04",
+        "power": "up"
+      },
+      "created_at": "2024-01-01T00:00:00Z"
+    }
+  ]
+}
+"#;
+
+/// A pull request on infrastructure the repository records: the base declares the jobs
+/// fleet's `dev` server (and a DNS record never applied); the head gives the server more memory,
+/// adds an A record pointing at its address, and commits `.fleetflow/state.json` (beside the
+/// registry) recording the applied server with its attributes.
+fn recorded_infrastructure_repo() -> action_runner::Repo {
+    let mut repo = action_runner::Repo::new(false);
+    let ws = repo.ws();
+    let jobs = ws.join("fleets/jobs/.fleetflow/fleet.kdl");
+    let text = std::fs::read_to_string(&jobs).unwrap();
+    std::fs::write(&jobs, format!("{text}{DEV_BASE}")).unwrap();
+    action_runner::git(&ws, &["commit", "-q", "-am", "jobs: dev server"]);
+    repo.base = action_runner::git(&ws, &["rev-parse", "HEAD"]);
+    let text = std::fs::read_to_string(&jobs).unwrap();
+    let record = "record \"www\"";
+    assert!(text.contains("plan core=2 memory=4") && text.contains(record));
+    let text = text.replace("plan core=2 memory=4", "plan core=2 memory=8").replace(
+        record,
+        "record \"api\" type=\"A\" value=server.jobs-dev-01.ip proxied=#true\n        record \"www\"",
+    );
+    std::fs::write(&jobs, text).unwrap();
+    std::fs::create_dir_all(ws.join(".fleetflow")).unwrap();
+    std::fs::write(ws.join(".fleetflow/state.json"), STATE).unwrap();
+    action_runner::git(&ws, &["add", "-A"]);
+    action_runner::git(
+        &ws,
+        &["commit", "-q", "-m", "jobs: dev server memory 8, api record; state"],
+    );
+    repo.head = action_runner::git(&ws, &["rev-parse", "HEAD"]);
+    repo
+}
+
+/// The configuration of `repo` at commit `sha` (from a worktree checked out under `into`), as
+/// the Action loads its checkout.
+fn snapshot_at(repo: &action_runner::Repo, sha: &str, into: &Path) -> fleetflow::plan::Snapshot {
+    let tree = into.join(sha);
+    action_runner::git(
+        &repo.ws(),
+        &["worktree", "add", "-q", "--detach", tree.to_str().unwrap(), sha],
+    );
+    let registry = tree.join("fleet-registry.kdl");
+    let workspace = fleetflow::config::load::load_registry_file(&registry, fleetflow::config::LoadOptions::default())
+        .unwrap_or_else(|e| panic!("{sha}: {e}"));
+    fleetflow::plan::Snapshot::from_workspace(&workspace)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_app_and_the_action_plan_with_the_state_the_pull_request_records() {
+    use fleetflow::plan::state::{State, StateStore};
+    use fleetflow::plan::{COMMENT_LIMIT, plan, render_markdown};
+    let repo = recorded_infrastructure_repo();
+    let app = app_comment(&repo).await;
+    let action = action_comment(&repo).await;
+    assert_eq!(
+        app, action,
+        "the App's plan comment (left) and the Action's (right) differ"
+    );
+
+    // The same plan in-process, with and without the recorded state.
+    let trees = tempfile::tempdir().unwrap();
+    let base = snapshot_at(&repo, &repo.base, trees.path());
+    let head = snapshot_at(&repo, &repo.head, trees.path());
+    let state: State = StateStore::new(trees.path().join(&repo.head).join(".fleetflow"))
+        .load_if_exists()
+        .expect("the committed state reads")
+        .expect("the head commits a state");
+    assert_eq!(state, State::parse(STATE).unwrap());
+    let with_state = render_markdown(&plan(Some(&base), &head, Some(&state)), COMMENT_LIMIT);
+    let without = render_markdown(&plan(Some(&base), &head, None), COMMENT_LIMIT);
+    assert_ne!(with_state, without, "the state does not change the plan");
+    assert_eq!(app, with_state, "the posted plan is not the one with the state");
+
+    // How the state changes it: the new record takes the server's recorded address, and the
+    // record the state does not hold is still to be created; the server's change is the same.
+    let resized = "jobs:dev/server.jobs-dev-01 will be updated in-place";
+    for shown in [resized, r#"plan = "2core-4gb" -> "2core-8gb""#] {
+        assert!(with_state.contains(shown), "{shown}:\n{with_state}");
+        assert!(without.contains(shown), "{shown}:\n{without}");
+    }
+    assert!(
+        with_state.contains("Plan: 2 to add, 1 to change, 0 to destroy."),
+        "{with_state}"
+    );
+    assert!(
+        without.contains("Plan: 1 to add, 1 to change, 0 to destroy."),
+        "{without}"
+    );
+    assert!(with_state.contains(&format!("= \"{SERVER_IP}\"")), "{with_state}");
+    assert!(!with_state.contains("known after apply"), "{with_state}");
+    assert!(!without.contains(SERVER_IP), "{without}");
+    assert!(without.contains("= (known after apply)"), "{without}");
+    let www = "jobs:dev/dns-record.jobs.example.net/www will be created";
+    assert!(with_state.contains(www), "{with_state}");
+    assert!(!without.contains("dns-record.jobs.example.net/www"), "{without}");
 }

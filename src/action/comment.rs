@@ -62,6 +62,7 @@ pub fn run(console: &Console, connector: Arc<OpensshConnector>, event: &Value, d
     };
     let settings = DeploySettings {
         connector,
+        docker: crate::docker::DockerCli::default(),
         image_registry: image_registry(),
         fleet_binary: None,
         lock_poll: Duration::from_secs(1),

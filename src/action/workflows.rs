@@ -21,6 +21,7 @@ use crate::config::discovery::find_registry;
 use crate::config::load::{load_registry_file, split_path};
 use crate::config::{ConfigDiagnostic, DirFiles, LoadError, LoadOptions, Workspace, load_workspace};
 use crate::console::{Console, ConsoleReporter, exit};
+use crate::docker::DockerCli;
 use crate::event::RepoRef;
 use crate::github::GitHub;
 use crate::plan::git_files::repo_root;
@@ -210,7 +211,7 @@ impl Run<'_> {
                     ..BuildOptions::default()
                 };
                 let line = &mut |service: &str, line: &str| self.console.service_line(service, line);
-                build_fleet(self.reporter, &fleet, &stage, request, line)
+                build_fleet(self.reporter, DockerCli::default(), &fleet, &stage, request, line)
             });
         match built {
             Ok(built) => {
@@ -253,6 +254,7 @@ impl Run<'_> {
             Ok(release_routes(
                 self.reporter,
                 self.ssh,
+                &DockerCli::default(),
                 &template,
                 &ws,
                 routes,

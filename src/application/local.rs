@@ -92,13 +92,14 @@ pub fn fleet_at(fleet_file: &Path) -> Result<LocalFleet, WorkflowError> {
 /// from the environment.
 pub fn build_fleet(
     reporter: &dyn Reporter,
+    docker: DockerCli,
     fleet: &LocalFleet,
     stage: &str,
     request: BuildOptions,
     line: &mut dyn FnMut(&str, &str),
 ) -> Result<Vec<BuildOutcome>, WorkflowError> {
     fleet.stage(stage)?;
-    let docker = engine()?;
+    let docker = engine(docker)?;
     let git = |args: &[&str]| crate::plan::git_files::git_line(&fleet.dir, args);
     let env = |k: &str| std::env::var(k).ok();
     let options = BuildOptions {
@@ -110,9 +111,8 @@ pub fn build_fleet(
     build_images(reporter, docker, fleet, stage, &options, &env, line)
 }
 
-/// The engine, once it answers.
-pub fn engine() -> Result<DockerCli, WorkflowError> {
-    let docker = DockerCli::default();
+/// `docker`, once its engine answers.
+pub fn engine(docker: DockerCli) -> Result<DockerCli, WorkflowError> {
     docker.server_version().map_err(WorkflowError::failed)?;
     Ok(docker)
 }

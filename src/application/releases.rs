@@ -10,6 +10,7 @@ use super::merge::merge_deploys;
 use super::report::{Reporter, WorkflowError};
 use super::routes::{describe, plans, summarize};
 use crate::config::Workspace;
+use crate::docker::DockerCli;
 use crate::ssh::Connector;
 
 /// A route to release: fleet, stage, server.
@@ -69,6 +70,7 @@ fn changed_files(root: &Path, before: &str, after: &str) -> Result<Vec<String>, 
 pub fn release_all(
     reporter: &dyn Reporter,
     connector: &dyn Connector,
+    docker: &DockerCli,
     template: &ReleaseRequest,
     pairs: &[(String, String)],
 ) -> Vec<Released> {
@@ -93,7 +95,7 @@ pub fn release_all(
             ok: false,
             images: Vec::new(),
         };
-        match release(connector, &request, &mut phase, &line) {
+        match release(connector, docker, &request, &mut phase, &line) {
             Ok(report) => {
                 released.ok = summarize(reporter, &report.routes)
                     .map_err(|e| reporter.note(&format!("error: {e}")))
@@ -179,6 +181,7 @@ impl RoutesReleased {
 pub fn release_routes(
     reporter: &dyn Reporter,
     connector: &dyn Connector,
+    docker: &DockerCli,
     template: &ReleaseRequest,
     ws: &Workspace,
     routes: &[RouteName],
@@ -217,7 +220,7 @@ pub fn release_routes(
         }
         return out;
     }
-    for r in release_all(reporter, connector, template, &pairs) {
+    for r in release_all(reporter, connector, docker, template, &pairs) {
         record(&r.fleet, &r.stage, if r.ok { "deployed" } else { "failed" });
         out.images.extend(r.images);
     }

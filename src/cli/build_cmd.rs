@@ -10,6 +10,7 @@ use crate::application::image_build::{BuildOptions, BuildOutcome};
 use crate::application::local::{build_fleet, render_builds};
 use crate::application::report::WorkflowError;
 use crate::console::ConsoleReporter;
+use crate::docker::DockerCli;
 
 #[derive(Debug, Args)]
 pub struct BuildArgs {
@@ -70,7 +71,12 @@ fn build(
         ..BuildOptions::default()
     };
     let reporter = ConsoleReporter { console, yes: false };
-    build_fleet(&reporter, &fleet, &args.stage, request, &mut |service, line| {
-        console.service_line(service, line)
-    })
+    build_fleet(
+        &reporter,
+        DockerCli::default(),
+        &fleet,
+        &args.stage,
+        request,
+        &mut |service, line| console.service_line(service, line),
+    )
 }

@@ -280,5 +280,5 @@ pub(super) fn on_engine(
     f: impl FnOnce(&ConsoleReporter, &dyn Docker, &LocalFleet) -> Result<(), WorkflowError>,
 ) -> u8 {
     let reporter = ConsoleReporter { console, yes: false };
-    console.finish(fleet.and_then(|fleet| f(&reporter, &engine()?, &fleet)))
+    console.finish(fleet.and_then(|fleet| f(&reporter, &engine(DockerCli::default())?, &fleet)))
 }

@@ -70,6 +70,7 @@ pub fn run(console: &Console, args: &ServeArgs) -> u8 {
         grace: Duration::from_secs(args.grace),
         deploy: crate::application::jobs::DeploySettings {
             connector: std::sync::Arc::new(crate::ssh::OpensshConnector::default()),
+            docker: crate::docker::DockerCli::default(),
             image_registry: args.image_registry.clone(),
             fleet_binary: args.fleet_binary.clone(),
             lock_poll: Duration::from_secs(1),

@@ -119,6 +119,7 @@ impl Harness {
             grace: Duration::from_secs(5),
             deploy: DeploySettings {
                 connector: std::sync::Arc::new(OpensshConnector::default()),
+                docker: fleetflow::docker::DockerCli::default(),
                 image_registry: None,
                 fleet_binary: None,
                 lock_poll: Duration::ZERO,

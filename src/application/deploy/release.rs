@@ -91,6 +91,7 @@ fn load(req: &ReleaseRequest) -> Result<Workspace, ReleaseError> {
 /// fleet+stage in parallel. Route failures are in the report; earlier failures are errors.
 pub fn release(
     connector: &dyn Connector,
+    docker: &DockerCli,
     req: &ReleaseRequest,
     phase: &mut dyn FnMut(Phase),
     line: &(dyn Fn(&str) + Sync),
@@ -120,7 +121,7 @@ pub fn release(
     let mut report = ReleaseReport::default();
     let builds_something = stage.services.iter().any(|s| s.image.is_none() && s.build.is_some());
     if builds_something {
-        let docker = DockerCli::default();
+        let docker = docker.clone();
         docker
             .server_version()
             .map_err(|e| ReleaseError::Setup(e.to_string()))?;

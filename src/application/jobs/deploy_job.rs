@@ -18,6 +18,7 @@ use super::requests::{DeployRequest, Trigger};
 use crate::application::deploy::release::{Phase, ReleaseReport, ReleaseRequest, release};
 use crate::application::deploy::source_archive::{UnpackLimits, unpack_tarball};
 use crate::config::load::REGISTRY_FILE;
+use crate::docker::DockerCli;
 use crate::github::{DeploymentState, GitHub, GitHubError};
 use crate::ssh::Connector;
 
@@ -26,6 +27,8 @@ use crate::ssh::Connector;
 pub struct DeploySettings {
     /// How servers are reached.
     pub connector: Arc<dyn Connector>,
+    /// The engine images are built with.
+    pub docker: DockerCli,
     /// Registry prefix of built images; default `ghcr.io/<owner>` (pushed with the
     /// installation token).
     pub image_registry: Option<String>,
@@ -386,6 +389,7 @@ async fn build_and_deploy(
     };
     let (phase_tx, mut phase_rx) = tokio::sync::mpsc::unbounded_channel::<Phase>();
     let connector = Arc::clone(&settings.connector);
+    let docker = settings.docker.clone();
     let work = tokio::task::spawn_blocking(move || {
         let tail: Mutex<VecDeque<String>> = Mutex::new(VecDeque::new());
         let line = |l: &str| {
@@ -402,6 +406,7 @@ async fn build_and_deploy(
             .and_then(|_| {
                 release(
                     connector.as_ref(),
+                    &docker,
                     &request,
                     &mut |p| {
                         let _ = phase_tx.send(p);
