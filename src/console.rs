@@ -259,3 +259,9 @@ pub fn init_tracing(verbose: u8) {
         .with_ansi(std::env::var_os("NO_COLOR").is_none())
         .try_init();
 }
+
+/// This `fleet` binary, to install on servers (the path a deploy uploads).
+pub fn this_fleet() -> Result<std::path::PathBuf, WorkflowError> {
+    crate::application::deploy::remote::current_binary()
+        .map_err(|e| WorkflowError::failed(format!("cannot find this fleet binary to install it on servers: {e}")))
+}

@@ -8,7 +8,7 @@ mod memory_ssh;
 
 use std::path::PathBuf;
 
-use fleetflow::application::deploy::remote::{RemoteDeployOptions, pack_config};
+use fleetflow::application::deploy::remote::{LocalBinary, RemoteDeployOptions, pack_config};
 use fleetflow::application::report::{RecordingReporter, WorkflowError};
 use fleetflow::application::routes::{self, RouteTarget};
 use fleetflow::config::Workspace;
@@ -17,6 +17,8 @@ use fleetflow::ssh::quote;
 use memory_ssh::{MemorySsh, Refusal, Step, words};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// Size of the stand-in `fleet` binary the deploys upload.
+const BINARY_LEN: usize = 4096;
 const DP: &str = "/srv/fleet";
 const DESCRIPTION: &str = "the shop";
 
@@ -46,6 +48,8 @@ impl Registry {
         let fleetflow = dir.path().join("fleets/shop/.fleetflow");
         std::fs::create_dir_all(&fleetflow).expect("mkdir");
         std::fs::write(fleetflow.join("fleet.kdl"), FLEET).expect("write fleet");
+        // The `fleet` the servers get: a stand-in of known size (deploys take it as an input).
+        std::fs::write(dir.path().join("fleet-binary"), vec![0x7f; BINARY_LEN]).expect("write binary");
         let ws = match load_registry_file(&dir.path().join("fleet-registry.kdl"), LoadOptions::default()) {
             Ok(ws) => ws,
             Err(e) => panic!("fixture does not load: {e:?}"),
@@ -62,6 +66,10 @@ impl Registry {
         self.dir.path().join("fleets/shop")
     }
 
+    fn binary_path(&self) -> PathBuf {
+        self.dir.path().join("fleet-binary")
+    }
+
     fn plans(&self, stage: Option<&str>) -> Vec<RouteTarget> {
         let args = RemoteDeployOptions {
             pull: true,
@@ -71,9 +79,15 @@ impl Registry {
     }
 
     fn deploy(&self, ssh: &MemorySsh, reporter: &RecordingReporter) -> Result<(), WorkflowError> {
+        let path = self.binary_path();
+        let binary = LocalBinary {
+            version: VERSION,
+            path: &path,
+        };
         routes::deploy_routes(
             reporter,
             ssh,
+            &binary,
             &self.plans(None),
             &self.fleet_dir(),
             Some("abc123".into()),
@@ -145,9 +159,11 @@ fn deploys_a_fleet_to_two_routes_on_two_servers_under_their_locks() {
         let shipped = ssh.shipped(server);
         assert_eq!(shipped.get(".fleetflow/fleet.kdl").map(String::as_str), Some(FLEET));
     }
-    let exe = std::env::current_exe().expect("exe");
-    let exe_len = std::fs::metadata(exe).expect("metadata").len() as usize;
-    assert_eq!(ssh.calls("b")[1].stdin_len, Some(exe_len), "this binary uploaded to b");
+    assert_eq!(
+        ssh.calls("b")[1].stdin_len,
+        Some(BINARY_LEN),
+        "the given binary uploaded to b"
+    );
     assert_eq!(ssh.installed("b").as_deref(), Some(VERSION));
 
     for (server, stage) in [("a", "live"), ("b", "staging")] {
@@ -473,7 +489,12 @@ fn a_routed_stage_runs_its_fleet_command_on_its_server() {
         || routes::routed_stage(&reg.ws, reg.dir.path(), Some("shop"), &reg.fleet_dir(), "live").expect("routed");
     let reporter = RecordingReporter::default();
 
-    routes::run_routed(&reporter, &ssh, routed(), &["ps".into(), "live".into()], false).expect("ps");
+    let path = reg.binary_path();
+    let binary = LocalBinary {
+        version: VERSION,
+        path: &path,
+    };
+    routes::run_routed(&reporter, &ssh, &binary, routed(), &["ps".into(), "live".into()], false).expect("ps");
 
     assert_eq!(ssh.steps("a"), [Step::FleetCommand], "no lock, no upload for a read");
     let runs = ssh.fleet_runs("a");
@@ -484,7 +505,7 @@ fn a_routed_stage_runs_its_fleet_command_on_its_server() {
     assert!(result_line(&reporter, "shop:live → a").starts_with("shop:live → a: ok ("));
 
     // `stage up` ships and deploys under the lock, running `fleet up live` there.
-    routes::run_routed(&reporter, &ssh, routed(), &["up".into(), "live".into()], true).expect("up");
+    routes::run_routed(&reporter, &ssh, &binary, routed(), &["up".into(), "live".into()], true).expect("up");
     assert_eq!(
         ssh.steps("a")[1..],
         [Step::LockAndShip, Step::InstallBinary, Step::Deploy]

@@ -42,30 +42,26 @@ pub fn describe(fleet: &str, plans: &[RouteTarget]) -> String {
     text
 }
 
-/// Ships `fleet_dir`'s `.fleetflow/` and this binary, and runs each plan's command under the
-/// route's lock, all routes in parallel; one result line per route.
+/// Ships `fleet_dir`'s `.fleetflow/` and `binary` (the `fleet` the servers run), and runs
+/// each plan's command under the route's lock, all routes in parallel; one result line per
+/// route.
 pub fn deploy_routes(
     reporter: &dyn Reporter,
     connector: &dyn Connector,
+    binary: &LocalBinary,
     plans: &[RouteTarget],
     fleet_dir: &Path,
     commit: Option<String>,
 ) -> Result<(), WorkflowError> {
     let tar = remote::pack_config(fleet_dir)
         .map_err(|e| WorkflowError::failed(format!("cannot pack {}/.fleetflow: {e}", fleet_dir.display())))?;
-    let exe = std::env::current_exe()
-        .map_err(|e| WorkflowError::failed(format!("cannot find this fleet binary to install it on servers: {e}")))?;
-    let binary = LocalBinary {
-        version: env!("CARGO_PKG_VERSION"),
-        path: &exe,
-    };
     let by = Deployer {
         who: crate::operator::who_am_i(),
         commit,
         when: crate::clock::timestamp_now(),
     };
     let results = for_each_route(reporter, connector, plans, &|remote, plan, line| {
-        remote::deploy_route(remote, plan, &by, &tar, &binary, line).map_err(|e| e.to_string())
+        remote::deploy_route(remote, plan, &by, &tar, binary, line).map_err(|e| e.to_string())
     });
     summarize(reporter, &results)
 }
@@ -251,10 +247,11 @@ pub fn routed_stage(
 }
 
 /// Runs `fleet <argv>` on each server of a routed stage; `deploy`: ship the configuration and
-/// this binary first, under the routes' locks (`fleet stage up`).
+/// `binary` first, under the routes' locks (`fleet stage up`).
 pub fn run_routed(
     reporter: &dyn Reporter,
     connector: &dyn Connector,
+    binary: &LocalBinary,
     routed: RoutedStage,
     argv: &[String],
     deploy: bool,
@@ -265,7 +262,7 @@ pub fn run_routed(
         .map(|(p, t)| (p.with_fleet_args(argv), t))
         .collect();
     if deploy {
-        return deploy_routes(reporter, connector, &plans, &routed.fleet_dir, None);
+        return deploy_routes(reporter, connector, binary, &plans, &routed.fleet_dir, None);
     }
     let results = run_fleet_on_routes(reporter, connector, &plans);
     summarize(reporter, &results)

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::deploy::remote::{self, RemotePlan};
+use super::deploy::remote::{self, LocalBinary, RemotePlan};
 use super::infra::{CloudTarget, apply_selected, report_notes};
 use super::report::{Reporter, WorkflowError};
 use super::routes::{RouteTarget, deploy_routes, run_fleet_on_routes, summarize};
@@ -136,17 +136,26 @@ fn wait_for_ssh(connector: &dyn Connector, clock: &dyn Clock, plans: &[RouteTarg
     Ok(())
 }
 
+/// What `fleet stage up` is asked to bring up.
+pub struct StageUp<'a> {
+    pub stage: &'a str,
+    /// Pull images even when present.
+    pub pull: bool,
+    /// The fleet's directory, whose `.fleetflow/` is shipped.
+    pub fleet_dir: &'a Path,
+}
+
 /// Brings the stage up: its infrastructure (asking first), powered-on servers, SSH, the
-/// containers (`fleet up` on each server, `--pull` when `pull`), then its DNS records.
+/// containers (`fleet up` on each server, `--pull` when asked), then its DNS records.
 pub fn up(
     reporter: &dyn Reporter,
     connector: &dyn Connector,
+    binary: &LocalBinary,
     clock: Arc<dyn Clock>,
     target: &CloudTarget,
-    fleet_dir: &Path,
-    stage: &str,
-    pull: bool,
+    request: &StageUp,
 ) -> Result<(), WorkflowError> {
+    let StageUp { stage, pull, fleet_dir } = *request;
     let mut session = open(Arc::clone(&clock), target, stage, "stage up", false)?;
     report_notes(reporter, &session, &target.config);
     let plan = session.plan();
@@ -180,7 +189,7 @@ pub fn up(
     }
     let plans = routes(target, stage, &session.servers(), &argv)?;
     wait_for_ssh(connector, clock.as_ref(), &plans)?;
-    deploy_routes(reporter, connector, &plans, fleet_dir, None)?;
+    deploy_routes(reporter, connector, binary, &plans, fleet_dir, None)?;
     if plan.changes.iter().any(is_dns) {
         return apply_selected(reporter, &mut session, &plan, &is_dns);
     }

@@ -6,11 +6,13 @@ use std::sync::Arc;
 
 use super::stage_cmd::StageCommand;
 use super::{Console, Output, exit};
+use crate::application::deploy::remote::LocalBinary;
 use crate::application::infra::CloudTarget;
-use crate::application::stage::{self, Down};
+use crate::application::stage::{self, Down, StageUp};
 use crate::application::stage_status;
 use crate::clock::SystemClock;
 use crate::console::ConsoleReporter;
+use crate::console::this_fleet;
 use crate::ssh::OpensshConnector;
 
 pub fn run(console: &Console, target: CloudTarget, fleet_dir: &Path, command: &StageCommand) -> u8 {
@@ -18,7 +20,18 @@ pub fn run(console: &Console, target: CloudTarget, fleet_dir: &Path, command: &S
     let ssh = OpensshConnector::default();
     let reporter = |yes| ConsoleReporter { console, yes };
     let result = match command {
-        StageCommand::Up(a) => stage::up(&reporter(a.yes), &ssh, clock, &target, fleet_dir, &a.stage, a.pull),
+        StageCommand::Up(a) => this_fleet().and_then(|exe| {
+            let binary = LocalBinary {
+                version: env!("CARGO_PKG_VERSION"),
+                path: &exe,
+            };
+            let request = StageUp {
+                stage: &a.stage,
+                pull: a.pull,
+                fleet_dir,
+            };
+            stage::up(&reporter(a.yes), &ssh, &binary, clock, &target, &request)
+        }),
         StageCommand::Down(a) if a.suspend && a.destroy => {
             console.error("give --suspend or --destroy, not both");
             return exit::USAGE;

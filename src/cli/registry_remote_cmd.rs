@@ -6,12 +6,13 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use super::{Console, Output, exit};
-use crate::application::deploy::remote::{self, RemotePlan};
+use crate::application::deploy::remote::{self, LocalBinary, RemotePlan};
 use crate::application::deploy::remote_status;
 use crate::application::routes::{self, deploy_routes, plans};
 use crate::application::workspace::load_registry;
 use crate::config::{LoadOptions, Workspace};
 use crate::console::ConsoleReporter;
+use crate::console::this_fleet;
 use crate::ssh::OpensshConnector;
 
 #[derive(Debug, Args)]
@@ -89,13 +90,14 @@ pub fn deploy(console: &Console, flag: Option<&Path>, args: &RegistryDeployArgs)
     let commit = crate::plan::git_files::git_line(&root, &["rev-parse", "HEAD"]);
     let reporter = ConsoleReporter { console, yes: true };
     let ssh = OpensshConnector::default();
-    console.finish(deploy_routes(
-        &reporter,
-        &ssh,
-        &plans,
-        &root.join(&entry.path.value),
-        commit,
-    ))
+    let fleet_dir = root.join(&entry.path.value);
+    console.finish(this_fleet().and_then(|exe| {
+        let binary = LocalBinary {
+            version: env!("CARGO_PKG_VERSION"),
+            path: &exe,
+        };
+        deploy_routes(&reporter, &ssh, &binary, &plans, &fleet_dir, commit)
+    }))
 }
 
 pub fn status(console: &Console, flag: Option<&Path>, args: &StatusArgs) -> u8 {

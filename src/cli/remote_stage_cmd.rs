@@ -7,10 +7,11 @@ use super::fleet_select::FleetSelect;
 use super::registry_remote_cmd::workspace;
 use super::stage_cmd::StageCommand;
 use super::{Console, exit};
+use crate::application::deploy::remote::LocalBinary;
 use crate::application::local::LocalFleet;
 use crate::application::routes::{RoutedStage, routed_stage, run_routed};
 use crate::application::workspace::registry_file;
-use crate::console::ConsoleReporter;
+use crate::console::{ConsoleReporter, this_fleet};
 use crate::ssh::OpensshConnector;
 
 /// `Some` when a registry is found and routes `stage` of the selected fleet to servers.
@@ -41,11 +42,11 @@ pub fn run(console: &Console, routed: RoutedStage, command: &StageCommand) -> u8
         StageCommand::Logs(a) => (a.fleet_args(), false),
     };
     let reporter = ConsoleReporter { console, yes: true };
-    console.finish(run_routed(
-        &reporter,
-        &OpensshConnector::default(),
-        routed,
-        &argv,
-        deploy,
-    ))
+    console.finish(this_fleet().and_then(|exe| {
+        let binary = LocalBinary {
+            version: env!("CARGO_PKG_VERSION"),
+            path: &exe,
+        };
+        run_routed(&reporter, &OpensshConnector::default(), &binary, routed, &argv, deploy)
+    }))
 }

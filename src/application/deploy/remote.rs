@@ -99,6 +99,11 @@ pub struct LocalBinary<'a> {
     pub path: &'a Path,
 }
 
+/// This process's executable, as the `fleet` binary to install on servers.
+pub fn current_binary() -> Result<std::path::PathBuf, std::io::Error> {
+    std::env::current_exe()
+}
+
 pub fn remote_binary(deploy_path: &str) -> String {
     format!("{}/.fleetflow/bin/fleet", deploy_path.trim_end_matches('/'))
 }
