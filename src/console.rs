@@ -265,3 +265,6 @@ pub fn this_fleet() -> Result<std::path::PathBuf, WorkflowError> {
     crate::application::deploy::remote::current_binary()
         .map_err(|e| WorkflowError::failed(format!("cannot find this fleet binary to install it on servers: {e}")))
 }
+
+#[cfg(test)]
+mod tests;
