@@ -18,7 +18,10 @@ const LAYERS: &[(&str, &[&str])] = &[
         "domain",
         &["config", "plan", "chatops", "event", "secret", "clock", "images"],
     ),
-    ("adapters", &["github", "docker", "ssh", "cloud", "operator"]),
+    (
+        "adapters",
+        &["github", "docker", "ssh", "cloud", "operator", "git", "state_store"],
+    ),
     ("application", &["application"]),
     ("front doors", &["cli", "action", "webhook", "console"]),
 ];
@@ -297,4 +300,33 @@ fn every_requirement_cited_is_written_down() {
         }
     }
     assert!(missing.is_empty(), "cited but not in docs/requirements.md: {missing:?}");
+}
+
+#[test]
+fn the_plan_engine_does_no_io() {
+    // plan/ is pure: files, processes, the network and the clock are the adapters' business.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    rust_files(&root.join("src/plan"), &mut files);
+    assert!(!files.is_empty());
+    let effects = [
+        "std::fs",
+        "std::process",
+        "std::net",
+        "tokio::",
+        "reqwest",
+        "std::env",
+        "Instant::now",
+        "SystemTime",
+    ];
+    let mut found = Vec::new();
+    for file in files {
+        let code = without_comments(&std::fs::read_to_string(&file).expect("a source file"));
+        for effect in effects {
+            if code.contains(effect) {
+                found.push(format!("{} uses {effect}", file.display()));
+            }
+        }
+    }
+    assert!(found.is_empty(), "{found:#?}");
 }

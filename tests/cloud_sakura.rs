@@ -18,8 +18,8 @@ use fleetflow::cloud::sakura::{Credentials, SakuraProvider, auth};
 use fleetflow::cloud::session::Session;
 use fleetflow::config::FleetConfig;
 use fleetflow::config::load::load_fleet_file;
-use fleetflow::plan::state::StateStore;
 use fleetflow::plan::{Action, Snapshot};
+use fleetflow::state_store::StateStore;
 
 struct Env {
     fake: FakeSakura,

@@ -237,8 +237,9 @@ fn snapshot_at(repo: &action_runner::Repo, sha: &str, into: &Path) -> fleetflow:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_app_and_the_action_plan_with_the_state_the_pull_request_records() {
-    use fleetflow::plan::state::{State, StateStore};
+    use fleetflow::plan::state::State;
     use fleetflow::plan::{COMMENT_LIMIT, plan, render_markdown};
+    use fleetflow::state_store::StateStore;
     let repo = recorded_infrastructure_repo();
     let app = app_comment(&repo).await;
     let action = action_comment(&repo).await;

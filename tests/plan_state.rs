@@ -3,7 +3,8 @@
 
 use std::sync::{Arc, Barrier};
 
-use fleetflow::plan::state::{State, StateError, StateResource, StateStore};
+use fleetflow::plan::state::{State, StateResource};
+use fleetflow::state_store::{StateError, StateStore};
 
 fn resource(address: &str, ip: &str) -> StateResource {
     StateResource {

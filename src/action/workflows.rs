@@ -23,8 +23,8 @@ use crate::config::{ConfigDiagnostic, DirFiles, LoadError, LoadOptions, Workspac
 use crate::console::{Console, ConsoleReporter, exit};
 use crate::docker::DockerCli;
 use crate::event::RepoRef;
+use crate::git::repo_root;
 use crate::github::GitHub;
-use crate::plan::git_files::repo_root;
 use crate::plan::{COMMENT_LIMIT, render_markdown};
 use crate::secret::Secret;
 use crate::ssh::OpensshConnector;
@@ -289,7 +289,7 @@ impl Run<'_> {
         })?;
         Ok(ReleaseRequest {
             commit: env("GITHUB_SHA")
-                .or_else(|| crate::plan::git_files::git_line(&root, &["rev-parse", "HEAD"]))
+                .or_else(|| crate::git::git_line(&root, &["rev-parse", "HEAD"]))
                 .unwrap_or_else(|| "unknown".into()),
             root,
             registry_file,

@@ -13,8 +13,9 @@ use crate::cloud::session::{Session, describe_report};
 use crate::config::load::{load_registry_file, split_path};
 use crate::config::{FleetConfig, LoadOptions};
 use crate::plan::snapshot::Snapshot;
-use crate::plan::state::{LockInfo, STATE_FILE, State, StateStore};
+use crate::plan::state::{LockInfo, STATE_FILE, State};
 use crate::plan::{Change, Plan, render_text};
+use crate::state_store::StateStore;
 
 /// A fleet whose infrastructure is applied, and where its state lives.
 pub struct CloudTarget {

@@ -100,7 +100,7 @@ pub fn build_fleet(
 ) -> Result<Vec<BuildOutcome>, WorkflowError> {
     fleet.stage(stage)?;
     let docker = engine(docker)?;
-    let git = |args: &[&str]| crate::plan::git_files::git_line(&fleet.dir, args);
+    let git = |args: &[&str]| crate::git::git_line(&fleet.dir, args);
     let env = |k: &str| std::env::var(k).ok();
     let options = BuildOptions {
         commit: git(&["rev-parse", "HEAD"]),

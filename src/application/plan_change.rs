@@ -10,10 +10,12 @@ use super::report::{Reporter, WorkflowError};
 use crate::clock::Clock;
 use crate::cloud::infra::{self, Scope};
 use crate::config::{LoadError, LoadOptions, Workspace, load_workspace};
-use crate::plan::git_files::{default_base, repo_root};
+use crate::git::GitFiles;
+use crate::git::{default_base, repo_root};
 use crate::plan::snapshot::Address;
-use crate::plan::state::{State, StateStore};
-use crate::plan::{Change, GitFiles, Plan, Snapshot, Summary};
+use crate::plan::state::State;
+use crate::plan::{Change, Plan, Snapshot, Summary};
+use crate::state_store::StateStore;
 
 /// The base workspace and how it was chosen (`origin/HEAD (0123456789ab)`); `None` when
 /// everything is new.

@@ -50,7 +50,7 @@ pub fn merge_routes(
 
 /// Paths changed between two commits (`git diff --name-only`), relative to the repository root.
 fn changed_files(root: &Path, before: &str, after: &str) -> Result<Vec<String>, WorkflowError> {
-    let out = crate::plan::git_files::git(root, &["diff", "--name-only", before, after])
+    let out = crate::git::git(root, &["diff", "--name-only", before, after])
         .map_err(|e| WorkflowError::failed(format!("cannot run git: {e}")))?;
     if !out.status.success() {
         return Err(WorkflowError::failed(format!(

@@ -16,8 +16,8 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::load::split_path;
 use crate::config::{DirFiles, LoadOptions, load_workspace};
 use crate::console::ConsoleReporter;
-use crate::plan::state::StateStore;
 use crate::plan::{COMMENT_LIMIT, render_markdown, render_text};
+use crate::state_store::StateStore;
 
 /// `--output` of `fleet plan`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]

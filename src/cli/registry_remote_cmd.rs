@@ -87,7 +87,7 @@ pub fn deploy(console: &Console, flag: Option<&Path>, args: &RegistryDeployArgs)
     let Some(entry) = ws.registry.fleet(&args.fleet) else {
         return exit::USAGE; // plans() named it
     };
-    let commit = crate::plan::git_files::git_line(&root, &["rev-parse", "HEAD"]);
+    let commit = crate::git::git_line(&root, &["rev-parse", "HEAD"]);
     let reporter = ConsoleReporter { console, yes: true };
     let ssh = OpensshConnector::default();
     let fleet_dir = root.join(&entry.path.value);

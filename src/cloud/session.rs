@@ -16,8 +16,9 @@ use crate::clock::Clock;
 use crate::config::FleetConfig;
 use crate::config::cloud::Server;
 use crate::plan::snapshot::{Address, CloudKind, Resource, Snapshot};
-use crate::plan::state::{State, StateLock, StateResource, StateStore};
+use crate::plan::state::{State, StateResource};
 use crate::plan::{Change, Plan};
+use crate::state_store::{StateLock, StateStore};
 
 /// Why the providers a fleet needs cannot be set up. Each names the resources that need the
 /// provider and what to set.

@@ -2,8 +2,8 @@
 //! as typed changes to services, routes and infrastructure, rendered like Terraform.
 //!
 //! The engine is pure: [`Snapshot`]s in (plus an optional recorded [`State`]), a [`Plan`] out.
-//! [`render_text`] and [`render_markdown`] draw it; [`GitFiles`] reads a commit's files and
-//! [`state`] keeps `.fleetflow/state.json` — the only parts that touch the outside world.
+//! [`render_text`] and [`render_markdown`] draw it. Nothing here touches the outside world: a
+//! commit's files are read by [`crate::git`], `.fleetflow/state.json` by [`crate::state_store`].
 //!
 //! With a state, a cloud resource of the base exists only if the state records it (so a
 //! resource that was declared but never applied is still planned for creation), and a
@@ -11,7 +11,6 @@
 //! that server is created or replaced by the plan, it is `(known after apply)`.
 
 mod attrs;
-pub mod git_files;
 pub mod markdown;
 pub mod references;
 mod render;
@@ -23,7 +22,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 pub use attrs::{Attr, AttrChange, KNOWN_AFTER_APPLY, SECRET_MARKERS, SENSITIVE, is_secret_name};
-pub use git_files::GitFiles;
 pub use markdown::{CHECK_RUN_LIMIT, COMMENT_LIMIT, PLAN_MARKER, render_markdown};
 pub use render::render_text;
 pub use snapshot::{Address, CloudKind, DnsEntry, NO_STAGE, Resource, Section, Snapshot};
