@@ -91,7 +91,7 @@ impl StateStore {
         };
         let parsed = std::str::from_utf8(&bytes)
             .map_err(|e| format!("not UTF-8: {e}"))
-            .and_then(State::parse);
+            .and_then(|text| State::parse(text).map_err(|e| e.to_string()));
         match parsed {
             Ok(state) => Ok(Some((state, bytes))),
             Err(detail) => Err(StateError::Corrupt {

@@ -61,28 +61,37 @@ impl State {
     }
 
     /// Parses and checks a state file's text.
-    pub fn parse(text: &str) -> Result<State, String> {
+    pub fn parse(text: &str) -> Result<State, StateParseError> {
         #[derive(Deserialize)]
         struct Version {
             version: Option<serde_json::Value>,
         }
-        let v: Version = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        let v: Version = serde_json::from_str(text)?;
         match v.version.as_ref().and_then(serde_json::Value::as_u64) {
             Some(n) if n == u64::from(STATE_VERSION) => {}
-            Some(n) => {
-                return Err(format!(
-                    "unsupported state version {n} (this fleet reads {STATE_VERSION})"
-                ));
-            }
-            None => return Err("no numeric \"version\"".to_owned()),
+            Some(n) => return Err(StateParseError::Version(n)),
+            None => return Err(StateParseError::NoVersion),
         }
-        let state: State = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        let state: State = serde_json::from_str(text)?;
         let mut seen = std::collections::BTreeSet::new();
         if let Some(dup) = state.resources.iter().find(|r| !seen.insert(r.address.as_str())) {
-            return Err(format!("resource {:?} appears twice", dup.address));
+            return Err(StateParseError::Duplicate(dup.address.clone()));
         }
         Ok(state)
     }
+}
+
+/// Why a state file's text is not a state.
+#[derive(Debug, thiserror::Error)]
+pub enum StateParseError {
+    #[error("{0}")]
+    Json(#[from] serde_json::Error),
+    #[error("unsupported state version {0} (this fleet reads {STATE_VERSION})")]
+    Version(u64),
+    #[error("no numeric \"version\"")]
+    NoVersion,
+    #[error("resource {0:?} appears twice")]
+    Duplicate(String),
 }
 
 /// Who holds the lock, for what, since when.
