@@ -386,29 +386,26 @@ struct Undo<'a> {
 }
 
 fn start_failed(undo: &Undo, service: &str, source: DockerError, replaced: &mut Vec<Replaced>) -> DeployError {
-    let rolled_back = roll_back(undo, replaced);
     DeployError::StartFailed {
         service: service.into(),
         source,
-        rolled_back,
+        rolled_back: roll_back(undo, replaced),
     }
 }
 
 fn replace_failed(undo: &Undo, service: &str, source: DockerError, replaced: &mut Vec<Replaced>) -> DeployError {
-    let rolled_back = roll_back(undo, replaced);
     DeployError::ReplaceFailed {
         service: service.into(),
         source,
-        rolled_back,
+        rolled_back: roll_back(undo, replaced),
     }
 }
 
 fn unhealthy(undo: &Undo, service: &str, error: HealthError, replaced: &mut Vec<Replaced>) -> DeployError {
-    let rolled_back = roll_back(undo, replaced);
     DeployError::Unhealthy {
         service: service.into(),
         reason: error.to_string(),
-        rolled_back,
+        rolled_back: roll_back(undo, replaced),
     }
 }
 

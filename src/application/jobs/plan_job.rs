@@ -155,20 +155,7 @@ async fn evaluate(github: &GitHub, pr: &PullRequestRef) -> Result<Outcome, GitHu
                 annotations: items.iter().map(annotation).collect(),
             });
         }
-        Err(e @ LoadError::Read(_)) => {
-            let title = "Configuration unreadable".to_owned();
-            let text = format!(
-                "{PLAN_MARKER}\n### fleet plan\n\n**{title}** at `{}`: {e}\n",
-                short_sha(&pr.head_sha)
-            );
-            return Ok(Outcome {
-                conclusion: "failure",
-                title,
-                summary: clamp(&text, CHECK_RUN_LIMIT),
-                comment: Some(clamp(&text, COMMENT_LIMIT)),
-                annotations: Vec::new(),
-            });
-        }
+        Err(e @ LoadError::Read(_)) => return Ok(unreadable("Configuration unreadable", pr, &e)),
     };
     // An invalid or missing base configuration: everything at the head is new.
     let base = load_at(
@@ -185,20 +172,7 @@ async fn evaluate(github: &GitHub, pr: &PullRequestRef) -> Result<Outcome, GitHu
     // read it from a checkout: the same change gets the same plan at every front door.
     let state = match recorded_state(github, pr).await? {
         Ok(state) => state,
-        Err(e) => {
-            let title = "Infrastructure state unreadable".to_owned();
-            let text = format!(
-                "{PLAN_MARKER}\n### fleet plan\n\n**{title}** at `{}`: {e}\n",
-                short_sha(&pr.head_sha)
-            );
-            return Ok(Outcome {
-                conclusion: "failure",
-                title,
-                summary: clamp(&text, CHECK_RUN_LIMIT),
-                comment: Some(clamp(&text, COMMENT_LIMIT)),
-                annotations: Vec::new(),
-            });
-        }
+        Err(e) => return Ok(unreadable("Infrastructure state unreadable", pr, &e)),
     };
     let plan = plan(base.as_ref(), &Snapshot::from_workspace(&head), state.as_ref());
     Ok(Outcome {
@@ -208,6 +182,22 @@ async fn evaluate(github: &GitHub, pr: &PullRequestRef) -> Result<Outcome, GitHu
         comment: Some(render_markdown(&plan, COMMENT_LIMIT)),
         annotations: head.warnings.items.iter().map(annotation).collect(),
     })
+}
+
+/// A failed plan whose input at the head cannot be read: `title` and why, in the check and
+/// the comment.
+fn unreadable(title: &str, pr: &PullRequestRef, why: &dyn std::fmt::Display) -> Outcome {
+    let text = format!(
+        "{PLAN_MARKER}\n### fleet plan\n\n**{title}** at `{}`: {why}\n",
+        short_sha(&pr.head_sha)
+    );
+    Outcome {
+        conclusion: "failure",
+        title: title.to_owned(),
+        summary: clamp(&text, CHECK_RUN_LIMIT),
+        comment: Some(clamp(&text, COMMENT_LIMIT)),
+        annotations: Vec::new(),
+    }
 }
 
 /// `.fleetflow/state.json` beside the registry at the pull request's head, if there is one;
