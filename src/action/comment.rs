@@ -5,7 +5,6 @@
 //! deploy history between runs, so "that SHA already runs" is not detected here; use the
 //! workflow's `concurrency` group per fleet+stage to serialize runs.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -14,13 +13,12 @@ use super::workflows::{github_client, image_registry};
 use crate::application::jobs::requests::CommandRequest;
 use crate::application::jobs::{DeploySettings, run_command_here};
 use crate::chatops::{Author, may_hold_command};
-use crate::console::{Console, exit};
+use crate::console::{Console, Effects, exit};
 use crate::event::Event;
-use crate::ssh::OpensshConnector;
 use crate::webhook::parse_event;
 
 /// Handles the comment; returns the exit code and the `deployed` output entries.
-pub fn run(console: &Console, connector: Arc<OpensshConnector>, event: &Value, dry_run: bool) -> (u8, Vec<Value>) {
+pub fn run(console: &Console, fx: &Effects, event: &Value, dry_run: bool) -> (u8, Vec<Value>) {
     let body = serde_json::to_vec(event).unwrap_or_default();
     let (action, number, is_pr, comment) = match parse_event("issue_comment", &body) {
         Ok(Event::IssueComment {
@@ -61,8 +59,8 @@ pub fn run(console: &Console, connector: Arc<OpensshConnector>, event: &Value, d
         comment,
     };
     let settings = DeploySettings {
-        connector,
-        docker: crate::docker::DockerCli::default(),
+        connector: fx.ssh.clone(),
+        docker: fx.docker.clone(),
         image_registry: image_registry(),
         fleet_binary: None,
         lock_poll: Duration::from_secs(1),

@@ -13,7 +13,7 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use crate::console::{Console, ConsoleReporter, exit};
+use crate::console::{Console, ConsoleReporter, Effects, exit};
 pub use request::{ActionCommand, ActionRequest};
 use runner::{append, output_entry};
 
@@ -54,11 +54,12 @@ pub fn run(console: &Console) -> u8 {
         ..Outputs::default()
     };
     let reporter = ConsoleReporter { console, yes: true };
+    let fx = Effects::new(ssh.connector.clone());
     let run = workflows::Run {
         console,
         reporter: &reporter,
         request: &request,
-        ssh: &ssh.connector,
+        fx: &fx,
     };
     let code = match &request.command {
         ActionCommand::Plan => run.plan(&mut outputs),
@@ -66,7 +67,7 @@ pub fn run(console: &Console) -> u8 {
         ActionCommand::Dispatch => run.dispatch(&mut outputs),
         ActionCommand::Build => run.build(&mut outputs),
         ActionCommand::Comment => {
-            let (code, deployed) = comment::run(console, ssh.connector.clone(), &request.event, dry_run);
+            let (code, deployed) = comment::run(console, &fx, &request.event, dry_run);
             outputs.deployed = deployed;
             code
         }

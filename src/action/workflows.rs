@@ -16,25 +16,22 @@ use crate::application::local::{build_fleet, fleet_of_registry};
 use crate::application::plan_change::plan_registry;
 use crate::application::releases::{Push, PushDeploys, RouteName, dispatch_routes, push_deploys, release_routes};
 use crate::application::report::WorkflowError;
-use crate::clock::{Clock, SystemClock};
 use crate::config::discovery::find_registry;
 use crate::config::load::{load_registry_file, split_path};
 use crate::config::{ConfigDiagnostic, DirFiles, LoadError, LoadOptions, Workspace, load_workspace};
-use crate::console::{Console, ConsoleReporter, exit};
-use crate::docker::DockerCli;
+use crate::console::{Console, ConsoleReporter, Effects, exit};
 use crate::event::RepoRef;
 use crate::git::repo_root;
 use crate::github::GitHub;
 use crate::plan::{COMMENT_LIMIT, render_markdown};
 use crate::secret::Secret;
-use crate::ssh::OpensshConnector;
 
 pub struct Run<'a> {
     pub console: &'a Console,
     pub reporter: &'a ConsoleReporter<'a>,
     pub request: &'a ActionRequest,
-    /// How servers are reached (with the workflow's SSH key).
-    pub ssh: &'a OpensshConnector,
+    /// Docker, the clock, this binary, and SSH with the workflow's key.
+    pub fx: &'a Effects,
 }
 
 impl Run<'_> {
@@ -91,9 +88,8 @@ impl Run<'_> {
     fn try_plan(&self, outputs: &mut Outputs) -> Result<(), WorkflowError> {
         let (registry, head) = self.load_head()?;
         let event = &self.request.event;
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let base_sha = event["pull_request"]["base"]["sha"].as_str();
-        let planned = plan_registry(self.reporter, &clock, &registry, &head, base_sha, None, false)?;
+        let planned = plan_registry(self.reporter, &self.fx.clock, &registry, &head, base_sha, None, false)?;
         let mut plan = planned.plan;
         if let Some(stage) = input("stage") {
             plan = plan.for_stage(&stage);
@@ -211,7 +207,7 @@ impl Run<'_> {
                     ..BuildOptions::default()
                 };
                 let line = &mut |service: &str, line: &str| self.console.service_line(service, line);
-                build_fleet(self.reporter, DockerCli::default(), &fleet, &stage, request, line)
+                build_fleet(self.reporter, self.fx.docker.clone(), &fleet, &stage, request, line)
             });
         match built {
             Ok(built) => {
@@ -253,8 +249,8 @@ impl Run<'_> {
             let ws = load_registry_file(registry, LoadOptions { verify_fleets: true })?;
             Ok(release_routes(
                 self.reporter,
-                self.ssh,
-                &DockerCli::default(),
+                self.fx.ssh.as_ref(),
+                &self.fx.docker,
                 &template,
                 &ws,
                 routes,
@@ -284,9 +280,7 @@ impl Run<'_> {
         if let Some(token) = input("github-token").or_else(|| env("GHCR_TOKEN")) {
             credentials_env.push(("GHCR_TOKEN".into(), token));
         }
-        let fleet_binary = std::env::current_exe().map_err(|e| {
-            WorkflowError::failed(format!("cannot find this fleet binary to install it on servers: {e}"))
-        })?;
+        let fleet_binary = self.fx.fleet_binary()?;
         Ok(ReleaseRequest {
             commit: env("GITHUB_SHA")
                 .or_else(|| crate::git::git_line(&root, &["rev-parse", "HEAD"]))

@@ -99,7 +99,7 @@ pub fn build_fleet(
     line: &mut dyn FnMut(&str, &str),
 ) -> Result<Vec<BuildOutcome>, WorkflowError> {
     fleet.stage(stage)?;
-    let docker = engine(docker)?;
+    engine_ready(&docker)?;
     let git = |args: &[&str]| crate::git::git_line(&fleet.dir, args);
     let env = |k: &str| std::env::var(k).ok();
     let options = BuildOptions {
@@ -111,10 +111,9 @@ pub fn build_fleet(
     build_images(reporter, docker, fleet, stage, &options, &env, line)
 }
 
-/// `docker`, once its engine answers.
-pub fn engine(docker: DockerCli) -> Result<DockerCli, WorkflowError> {
-    docker.server_version().map_err(WorkflowError::failed)?;
-    Ok(docker)
+/// Whether the Docker engine answers (its error says why not).
+pub fn engine_ready(docker: &dyn Docker) -> Result<(), WorkflowError> {
+    docker.server_version().map(drop).map_err(WorkflowError::failed)
 }
 
 /// Builds (and, with `options.push`, pushes) the images of `stage`; each build's output goes
@@ -212,6 +211,23 @@ pub struct LocalDeploy<'a> {
     pub options: DeployOptions,
     /// Ask the reporter before changing anything.
     pub confirm: bool,
+}
+
+impl<'a> LocalDeploy<'a> {
+    /// `fleet up`: every service, pulled only when missing (or with `pull`), no question.
+    pub fn up(stage: &'a str, pull: bool, image_registry: Option<String>, tag: String) -> Self {
+        Self {
+            stage,
+            services: &[],
+            image_registry,
+            tag,
+            options: DeployOptions {
+                pull,
+                ..DeployOptions::default()
+            },
+            confirm: false,
+        }
+    }
 }
 
 /// Deploys a stage on the local engine: its desired services, the local images built when

@@ -28,6 +28,7 @@ pub mod releases;
 pub mod report;
 pub mod routes;
 pub mod stage;
+pub mod stage_ops;
 pub mod stage_status;
 pub mod validate;
 pub mod workspace;

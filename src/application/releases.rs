@@ -8,7 +8,7 @@ use super::deploy::release::{Phase, ReleaseRequest, release};
 use super::deploy::remote::RemoteDeployOptions;
 use super::merge::merge_deploys;
 use super::report::{Reporter, WorkflowError};
-use super::routes::{describe, plans, summarize};
+use super::routes::{describe_unrun, plans, summarize};
 use crate::config::Workspace;
 use crate::docker::DockerCli;
 use crate::ssh::Connector;
@@ -208,8 +208,7 @@ pub fn release_routes(
         for (fleet, stage) in &pairs {
             match plans(ws, fleet, Some(stage), &args) {
                 Ok(plans) => {
-                    let text = describe(fleet, &plans);
-                    reporter.say(&format!("{text}\nNothing was run: add --yes to deploy.\n"));
+                    reporter.say(&describe_unrun(fleet, &plans));
                     record(fleet, stage, "planned");
                 }
                 Err(e) => {

@@ -42,6 +42,42 @@ pub fn describe(fleet: &str, plans: &[RouteTarget]) -> String {
     text
 }
 
+/// [`describe`], and that it was not run.
+pub fn describe_unrun(fleet: &str, plans: &[RouteTarget]) -> String {
+    format!("{}\nNothing was run: add --yes to deploy.\n", describe(fleet, plans))
+}
+
+/// `fleet registry deploy`: shows the plan of `fleet`'s routes; with `run`, deploys them from
+/// its directory in the registry (loaded, in the directory whose commit is recorded).
+pub fn deploy_fleet(
+    reporter: &dyn Reporter,
+    connector: &dyn Connector,
+    binary: &LocalBinary,
+    (ws, root): &(Workspace, std::path::PathBuf),
+    fleet: &str,
+    plans: &[RouteTarget],
+    run: bool,
+) -> Result<(), WorkflowError> {
+    if !run {
+        reporter.say(&describe_unrun(fleet, plans));
+        return Ok(());
+    }
+    reporter.say(&describe(fleet, plans));
+    let entry = ws
+        .registry
+        .fleet(fleet)
+        .ok_or_else(|| WorkflowError::Usage(format!("the registry has no fleet `{fleet}`")))?;
+    let commit = crate::git::git_line(root, &["rev-parse", "HEAD"]);
+    deploy_routes(
+        reporter,
+        connector,
+        binary,
+        plans,
+        &root.join(&entry.path.value),
+        commit,
+    )
+}
+
 /// Ships `fleet_dir`'s `.fleetflow/` and `binary` (the `fleet` the servers run), and runs
 /// each plan's command under the route's lock, all routes in parallel; one result line per
 /// route.

@@ -2,7 +2,6 @@
 //! applied under the state lock ([`crate::application::infra`]).
 
 use std::path::Path;
-use std::sync::Arc;
 
 use clap::Args;
 
@@ -11,8 +10,7 @@ use super::{Console, exit};
 use crate::application::infra::{self, CloudTarget};
 use crate::application::report::WorkflowError;
 use crate::application::workspace::registry_file;
-use crate::clock::SystemClock;
-use crate::console::ConsoleReporter;
+use crate::console::{ConsoleReporter, Effects};
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
@@ -35,7 +33,7 @@ fn targets(registry: Option<&Path>, sel: &FleetSelect) -> Result<Vec<CloudTarget
     }
 }
 
-pub fn run(console: &Console, registry: Option<&Path>, args: &ApplyArgs) -> u8 {
+pub fn run(console: &Console, fx: &Effects, registry: Option<&Path>, args: &ApplyArgs) -> u8 {
     let targets = match targets(registry, &args.fleet) {
         Ok(t) => t,
         Err(e) => return console.finish(Err(e)),
@@ -52,7 +50,7 @@ pub fn run(console: &Console, registry: Option<&Path>, args: &ApplyArgs) -> u8 {
         if args.stage.as_ref().is_some_and(|s| target.config.stage(s).is_none()) {
             continue;
         }
-        let result = infra::apply_fleet(&reporter, Arc::new(SystemClock), target, args.stage.as_deref());
+        let result = infra::apply_fleet(&reporter, fx.clock.clone(), target, args.stage.as_deref());
         if result.is_err() {
             code = console.finish(result);
         }

@@ -9,8 +9,7 @@ use super::{Console, Output, exit};
 use crate::application::image_build::{BuildOptions, BuildOutcome};
 use crate::application::local::{build_fleet, render_builds};
 use crate::application::report::WorkflowError;
-use crate::console::ConsoleReporter;
-use crate::docker::DockerCli;
+use crate::console::{ConsoleReporter, Effects};
 
 #[derive(Debug, Args)]
 pub struct BuildArgs {
@@ -40,8 +39,8 @@ pub struct BuildArgs {
     pub fleet: FleetSelect,
 }
 
-pub fn run(console: &Console, registry_file: Option<&Path>, args: &BuildArgs) -> u8 {
-    match build(console, registry_file, args) {
+pub fn run(console: &Console, fx: &Effects, registry_file: Option<&Path>, args: &BuildArgs) -> u8 {
+    match build(console, fx, registry_file, args) {
         Ok(outcomes) if args.output == Output::Json => {
             console.print_json(&outcomes);
             exit::OK
@@ -57,6 +56,7 @@ pub fn run(console: &Console, registry_file: Option<&Path>, args: &BuildArgs) ->
 /// Builds (and pushes) the stage's images of the selected fleet.
 fn build(
     console: &Console,
+    fx: &Effects,
     registry_file: Option<&Path>,
     args: &BuildArgs,
 ) -> Result<Vec<BuildOutcome>, WorkflowError> {
@@ -73,7 +73,7 @@ fn build(
     let reporter = ConsoleReporter { console, yes: false };
     build_fleet(
         &reporter,
-        DockerCli::default(),
+        fx.docker.clone(),
         &fleet,
         &args.stage,
         request,

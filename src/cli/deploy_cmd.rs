@@ -11,11 +11,11 @@ use super::fleet_select::{FleetSelect, select};
 use super::{Console, Output};
 use crate::application::deploy::DeployOptions;
 use crate::application::deploy::lifecycle::render_ps;
-use crate::application::local::{self, LocalDeploy, LocalFleet, engine, render_outcomes};
+use crate::application::local::{self, LocalDeploy, LocalFleet, render_outcomes};
 use crate::application::report::WorkflowError;
-use crate::clock::SystemClock;
-use crate::console::{ConsoleReporter, StderrProgress};
-use crate::docker::{Docker, DockerCli};
+use crate::application::stage_ops::LogsOptions;
+use crate::console::{ConsoleReporter, Effects, StderrProgress};
+use crate::docker::Docker;
 
 #[derive(Debug, Args)]
 pub struct DeployArgs {
@@ -94,6 +94,15 @@ pub struct PsArgs {
 pub struct LogsArgs {
     #[arg(default_value = "local")]
     pub stage: String,
+    #[command(flatten)]
+    pub logs: LogsFlags,
+    #[command(flatten)]
+    pub fleet: FleetSelect,
+}
+
+/// Which logs: `fleet logs` and `fleet stage logs`.
+#[derive(Debug, Args)]
+pub struct LogsFlags {
     /// One service.
     #[arg(short = 's', long = "service")]
     pub service: Option<String>,
@@ -103,8 +112,16 @@ pub struct LogsArgs {
     /// Last N lines.
     #[arg(short = 'n', long = "tail", value_name = "N")]
     pub tail: Option<usize>,
-    #[command(flatten)]
-    pub fleet: FleetSelect,
+}
+
+impl LogsFlags {
+    pub fn options(&self) -> LogsOptions {
+        LogsOptions {
+            service: self.service.clone(),
+            follow: self.follow,
+            tail: self.tail,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -118,7 +135,7 @@ pub struct RestartArgs {
     pub fleet: FleetSelect,
 }
 
-pub fn run_deploy(console: &Console, registry: Option<&Path>, args: &DeployArgs) -> u8 {
+pub fn run_deploy(console: &Console, fx: &Effects, registry: Option<&Path>, args: &DeployArgs) -> u8 {
     let request = LocalDeploy {
         stage: &args.stage,
         services: &args.services,
@@ -133,48 +150,31 @@ pub fn run_deploy(console: &Console, registry: Option<&Path>, args: &DeployArgs)
         },
         confirm: !args.yes,
     };
-    converge(console, select(&args.fleet, registry), &request, args.output)
+    converge(console, fx, select(&args.fleet, registry), &request, args.output)
 }
 
-pub fn run_up(console: &Console, registry: Option<&Path>, args: &UpArgs) -> u8 {
-    up(
-        console,
-        select(&args.fleet, registry),
-        &args.stage,
-        args.pull,
-        &args.images,
-    )
+pub fn run_up(console: &Console, fx: &Effects, registry: Option<&Path>, args: &UpArgs) -> u8 {
+    let (image_registry, tag) = (args.images.registry.clone(), args.images.tag.clone());
+    let request = LocalDeploy::up(&args.stage, args.pull, image_registry, tag);
+    converge(console, fx, select(&args.fleet, registry), &request, Output::Text)
 }
 
-/// `fleet up` and `fleet stage up` of a local stage.
-pub(super) fn up(console: &Console, fleet: Selected, stage: &str, pull: bool, images: &ImageArgs) -> u8 {
-    let request = LocalDeploy {
-        stage,
-        services: &[],
-        image_registry: images.registry.clone(),
-        tag: images.tag.clone(),
-        options: DeployOptions {
-            pull,
-            ..DeployOptions::default()
-        },
-        confirm: false,
-    };
-    converge(console, fleet, &request, Output::Text)
-}
-
-/// A fleet a command acts on, or why there is none.
-pub(super) type Selected = Result<LocalFleet, WorkflowError>;
-
-fn converge(console: &Console, fleet: Selected, request: &LocalDeploy, output: Output) -> u8 {
+fn converge(
+    console: &Console,
+    fx: &Effects,
+    fleet: Result<LocalFleet, WorkflowError>,
+    request: &LocalDeploy,
+    output: Output,
+) -> u8 {
     let fleet = match fleet {
         Ok(f) => f,
         Err(e) => return console.finish(Err(e)),
     };
     let reporter = ConsoleReporter { console, yes: false };
     let mut progress = StderrProgress::new();
-    let line = &mut |s: &str, l: &str| eprintln!("{s} | {l}");
-    let docker = DockerCli::default();
-    let result = local::deploy_stage(&reporter, &docker, &SystemClock, &fleet, request, &mut progress, line);
+    let line = &mut |s: &str, l: &str| console.service_line(s, l);
+    let clock = fx.clock.as_ref();
+    let result = local::deploy_stage(&reporter, &fx.docker, clock, &fleet, request, &mut progress, line);
     drop(progress);
     let report = match result {
         Ok(report) => report,
@@ -193,32 +193,22 @@ fn converge(console: &Console, fleet: Selected, request: &LocalDeploy, output: O
     console.finish(report.error.map_or(Ok(()), |e| Err(WorkflowError::failed(e))))
 }
 
-pub fn run_down(console: &Console, registry: Option<&Path>, args: &DownArgs) -> u8 {
-    on_engine(console, select(&args.fleet, registry), |reporter, docker, fleet| {
+pub fn run_down(console: &Console, fx: &Effects, registry: Option<&Path>, args: &DownArgs) -> u8 {
+    on_engine(console, fx, registry, &args.fleet, |reporter, docker, fleet| {
         local::down(reporter, docker, fleet, &args.stage, args.remove)
     })
 }
 
-pub fn run_restart(console: &Console, registry: Option<&Path>, args: &RestartArgs) -> u8 {
-    on_engine(console, select(&args.fleet, registry), |reporter, docker, fleet| {
+pub fn run_restart(console: &Console, fx: &Effects, registry: Option<&Path>, args: &RestartArgs) -> u8 {
+    on_engine(console, fx, registry, &args.fleet, |reporter, docker, fleet| {
         local::restart(reporter, docker, fleet, &args.stage, &args.services)
     })
 }
 
-pub fn run_ps(console: &Console, registry: Option<&Path>, args: &PsArgs) -> u8 {
-    ps(
-        console,
-        select(&args.fleet, registry),
-        args.stage.as_deref(),
-        args.output,
-    )
-}
-
-/// `fleet ps` and `fleet stage ps` of a local stage.
-pub(super) fn ps(console: &Console, fleet: Selected, stage: Option<&str>, output: Output) -> u8 {
-    on_engine(console, fleet, |_, docker, fleet| {
-        let rows = local::ps(docker, fleet, stage)?;
-        match output {
+pub fn run_ps(console: &Console, fx: &Effects, registry: Option<&Path>, args: &PsArgs) -> u8 {
+    on_engine(console, fx, registry, &args.fleet, |_, docker, fleet| {
+        let rows = local::ps(docker, fleet, args.stage.as_deref())?;
+        match args.output {
             Output::Json => console.print_json(&rows),
             Output::Text => console.print(&render_ps(&rows, chrono::Utc::now())),
         }
@@ -226,41 +216,10 @@ pub(super) fn ps(console: &Console, fleet: Selected, stage: Option<&str>, output
     })
 }
 
-/// `fleet stage status` for a local stage (seed 004's Services part).
-pub(super) fn status(console: &Console, fleet: Selected, stage: &str, output: Output) -> u8 {
-    on_engine(console, fleet, |_, docker, fleet| {
-        let status = local::status(docker, fleet, stage)?;
-        match output {
-            Output::Json => console.print_json(&status),
-            Output::Text => console.print(&status.render_text()),
-        }
-        Ok(())
-    })
-}
-
-pub fn run_logs(console: &Console, registry: Option<&Path>, args: &LogsArgs) -> u8 {
-    let (service, follow, tail) = (args.service.as_deref(), args.follow, args.tail);
-    logs(
-        console,
-        select(&args.fleet, registry),
-        &args.stage,
-        service,
-        follow,
-        tail,
-    )
-}
-
-/// `fleet logs` and `fleet stage logs` of a local stage: lines on stdout, prefixed with their
-/// service unless one service is asked for.
-pub(super) fn logs(
-    console: &Console,
-    fleet: Selected,
-    stage: &str,
-    service: Option<&str>,
-    follow: bool,
-    tail: Option<usize>,
-) -> u8 {
-    on_engine(console, fleet, |_, docker, fleet| {
+/// Lines on stdout, prefixed with their service unless one service is asked for.
+pub fn run_logs(console: &Console, fx: &Effects, registry: Option<&Path>, args: &LogsArgs) -> u8 {
+    let LogsFlags { service, follow, tail } = &args.logs;
+    on_engine(console, fx, registry, &args.fleet, |_, docker, fleet| {
         let mut out = std::io::stdout().lock();
         let mut line = |s: &str, l: &str| {
             let _ = if service.is_none() {
@@ -269,16 +228,29 @@ pub(super) fn logs(
                 writeln!(out, "{l}")
             };
         };
-        local::logs(docker, fleet, stage, service, follow, tail, &mut line)
+        local::logs(
+            docker,
+            fleet,
+            &args.stage,
+            service.as_deref(),
+            *follow,
+            *tail,
+            &mut line,
+        )
     })
 }
 
-/// Checks the engine, runs `f` on the fleet.
-pub(super) fn on_engine(
+/// Selects the fleet, checks the engine, runs `f` on the fleet.
+fn on_engine(
     console: &Console,
-    fleet: Selected,
+    fx: &Effects,
+    registry: Option<&Path>,
+    sel: &FleetSelect,
     f: impl FnOnce(&ConsoleReporter, &dyn Docker, &LocalFleet) -> Result<(), WorkflowError>,
 ) -> u8 {
     let reporter = ConsoleReporter { console, yes: false };
-    console.finish(fleet.and_then(|fleet| f(&reporter, &engine(DockerCli::default())?, &fleet)))
+    console.finish(select(sel, registry).and_then(|fleet| {
+        local::engine_ready(&fx.docker)?;
+        f(&reporter, &fx.docker, &fleet)
+    }))
 }

@@ -2,23 +2,23 @@
 
 mod apply_cmd;
 mod build_cmd;
-mod cloud_stage_cmd;
 mod deploy_cmd;
 mod fleet_select;
 mod plan_cmd;
 mod registry_cmd;
 mod registry_remote_cmd;
-mod remote_stage_cmd;
 mod serve_cmd;
 mod stage_cmd;
 mod validate_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-pub use crate::console::{ColorChoice, Console, exit};
+pub use crate::console::{ColorChoice, Console, Effects, exit};
+use crate::ssh::OpensshConnector;
 
 #[derive(Debug, Parser)]
 #[command(name = "fleet", version, about = "Plan, build and deploy a monorepo of container fleets", long_about = None)]
@@ -107,30 +107,31 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     crate::console::init_tracing(cli.verbose);
     let console = Console::new(cli.color);
+    let fx = Effects::new(Arc::new(OpensshConnector::default()));
     let code = match cli.command {
         Command::Validate(args) => validate_cmd::run(&console, cli.registry.as_deref(), &args),
         Command::Registry(RegistryCommand::List(args)) => {
             registry_cmd::list(&console, args.registry.as_deref().or(cli.registry.as_deref()), &args)
         }
         Command::Registry(RegistryCommand::Deploy(args)) => {
-            registry_remote_cmd::deploy(&console, cli.registry.as_deref(), &args)
+            registry_remote_cmd::deploy(&console, &fx, cli.registry.as_deref(), &args)
         }
         Command::Registry(RegistryCommand::Status(args)) => {
-            registry_remote_cmd::status(&console, cli.registry.as_deref(), &args)
+            registry_remote_cmd::status(&console, &fx, cli.registry.as_deref(), &args)
         }
         Command::Registry(RegistryCommand::Unlock(args)) => {
-            registry_remote_cmd::unlock(&console, cli.registry.as_deref(), &args)
+            registry_remote_cmd::unlock(&console, &fx, cli.registry.as_deref(), &args)
         }
-        Command::Build(args) => build_cmd::run(&console, cli.registry.as_deref(), &args),
-        Command::Deploy(args) => deploy_cmd::run_deploy(&console, cli.registry.as_deref(), &args),
-        Command::Up(args) => deploy_cmd::run_up(&console, cli.registry.as_deref(), &args),
-        Command::Down(args) => deploy_cmd::run_down(&console, cli.registry.as_deref(), &args),
-        Command::Ps(args) => deploy_cmd::run_ps(&console, cli.registry.as_deref(), &args),
-        Command::Logs(args) => deploy_cmd::run_logs(&console, cli.registry.as_deref(), &args),
-        Command::Restart(args) => deploy_cmd::run_restart(&console, cli.registry.as_deref(), &args),
-        Command::Stage(command) => stage_cmd::run(&console, cli.registry.as_deref(), &command),
+        Command::Build(args) => build_cmd::run(&console, &fx, cli.registry.as_deref(), &args),
+        Command::Deploy(args) => deploy_cmd::run_deploy(&console, &fx, cli.registry.as_deref(), &args),
+        Command::Up(args) => deploy_cmd::run_up(&console, &fx, cli.registry.as_deref(), &args),
+        Command::Down(args) => deploy_cmd::run_down(&console, &fx, cli.registry.as_deref(), &args),
+        Command::Ps(args) => deploy_cmd::run_ps(&console, &fx, cli.registry.as_deref(), &args),
+        Command::Logs(args) => deploy_cmd::run_logs(&console, &fx, cli.registry.as_deref(), &args),
+        Command::Restart(args) => deploy_cmd::run_restart(&console, &fx, cli.registry.as_deref(), &args),
+        Command::Stage(command) => stage_cmd::run(&console, &fx, cli.registry.as_deref(), &command),
         Command::Plan(args) => plan_cmd::run_plan(&console, cli.color, cli.registry.as_deref(), &args),
-        Command::Apply(args) => apply_cmd::run(&console, cli.registry.as_deref(), &args),
+        Command::Apply(args) => apply_cmd::run(&console, &fx, cli.registry.as_deref(), &args),
         Command::State(command) => plan_cmd::run_state(&console, cli.registry.as_deref(), &command),
         Command::Serve(args) => serve_cmd::run(&console, &args),
         Command::Action(_) => crate::action::run(&console),

@@ -8,12 +8,10 @@ use clap::Args;
 use super::{Console, Output, exit};
 use crate::application::deploy::remote::{self, LocalBinary, RemotePlan};
 use crate::application::deploy::remote_status;
-use crate::application::routes::{self, deploy_routes, plans};
+use crate::application::routes::{self, deploy_fleet, plans};
 use crate::application::workspace::load_registry;
 use crate::config::{LoadOptions, Workspace};
-use crate::console::ConsoleReporter;
-use crate::console::this_fleet;
-use crate::ssh::OpensshConnector;
+use crate::console::{ConsoleReporter, Effects};
 
 #[derive(Debug, Args)]
 pub struct RegistryDeployArgs {
@@ -55,12 +53,12 @@ pub struct UnlockArgs {
 }
 
 /// The registry and every fleet, plus the registry's directory; errors are shown.
-pub(super) fn workspace(console: &Console, flag: Option<&Path>, verify: bool) -> Result<(Workspace, PathBuf), u8> {
+fn workspace(console: &Console, flag: Option<&Path>, verify: bool) -> Result<(Workspace, PathBuf), u8> {
     load_registry(flag, LoadOptions { verify_fleets: verify }).map_err(|e| console.finish(Err(e)))
 }
 
-pub fn deploy(console: &Console, flag: Option<&Path>, args: &RegistryDeployArgs) -> u8 {
-    let (ws, root) = match workspace(console, args.registry.as_deref().or(flag), true) {
+pub fn deploy(console: &Console, fx: &Effects, flag: Option<&Path>, args: &RegistryDeployArgs) -> u8 {
+    let registry = match workspace(console, args.registry.as_deref().or(flag), true) {
         Ok(w) => w,
         Err(code) => return code,
     };
@@ -69,7 +67,7 @@ pub fn deploy(console: &Console, flag: Option<&Path>, args: &RegistryDeployArgs)
         image_registry: args.image_registry.clone(),
         image_tag: None,
     };
-    let plans = match plans(&ws, &args.fleet, args.stage.as_deref(), &remote_args) {
+    let plans = match plans(&registry.0, &args.fleet, args.stage.as_deref(), &remote_args) {
         Ok(p) => p,
         Err(e) => return console.finish(Err(e)),
     };
@@ -77,35 +75,27 @@ pub fn deploy(console: &Console, flag: Option<&Path>, args: &RegistryDeployArgs)
         console.print_json(&plans.iter().map(|(p, _)| p).collect::<Vec<&RemotePlan>>());
         return exit::OK;
     }
-    let mut text = routes::describe(&args.fleet, &plans);
-    if !args.yes {
-        text.push_str("\nNothing was run: add --yes to deploy.\n");
-        console.print(&text);
-        return exit::OK;
-    }
-    console.print(&text);
-    let Some(entry) = ws.registry.fleet(&args.fleet) else {
-        return exit::USAGE; // plans() named it
-    };
-    let commit = crate::git::git_line(&root, &["rev-parse", "HEAD"]);
     let reporter = ConsoleReporter { console, yes: true };
-    let ssh = OpensshConnector::default();
-    let fleet_dir = root.join(&entry.path.value);
-    console.finish(this_fleet().and_then(|exe| {
-        let binary = LocalBinary {
-            version: env!("CARGO_PKG_VERSION"),
-            path: &exe,
-        };
-        deploy_routes(&reporter, &ssh, &binary, &plans, &fleet_dir, commit)
+    console.finish(fx.fleet_binary().and_then(|exe| {
+        let binary = LocalBinary::this_build(&exe);
+        deploy_fleet(
+            &reporter,
+            fx.ssh.as_ref(),
+            &binary,
+            &registry,
+            &args.fleet,
+            &plans,
+            args.yes,
+        )
     }))
 }
 
-pub fn status(console: &Console, flag: Option<&Path>, args: &StatusArgs) -> u8 {
+pub fn status(console: &Console, fx: &Effects, flag: Option<&Path>, args: &StatusArgs) -> u8 {
     let (ws, _) = match workspace(console, args.registry.as_deref().or(flag), false) {
         Ok(w) => w,
         Err(code) => return code,
     };
-    let rows = routes::route_statuses(&OpensshConnector::default(), &ws);
+    let rows = routes::route_statuses(fx.ssh.as_ref(), &ws);
     match args.output {
         Output::Json => console.print_json(&rows),
         Output::Text => {
@@ -122,19 +112,15 @@ pub fn status(console: &Console, flag: Option<&Path>, args: &StatusArgs) -> u8 {
     }
 }
 
-pub fn unlock(console: &Console, flag: Option<&Path>, args: &UnlockArgs) -> u8 {
+pub fn unlock(console: &Console, fx: &Effects, flag: Option<&Path>, args: &UnlockArgs) -> u8 {
     let (ws, _) = match workspace(console, args.registry.as_deref().or(flag), false) {
         Ok(w) => w,
         Err(code) => return code,
     };
     let reporter = ConsoleReporter { console, yes: true };
+    let options = remote::RemoteDeployOptions::default();
     console.finish(
-        plans(
-            &ws,
-            &args.fleet,
-            Some(&args.stage),
-            &remote::RemoteDeployOptions::default(),
-        )
-        .and_then(|plans| routes::unlock(&reporter, &OpensshConnector::default(), &plans)),
+        plans(&ws, &args.fleet, Some(&args.stage), &options)
+            .and_then(|plans| routes::unlock(&reporter, fx.ssh.as_ref(), &plans)),
     )
 }

@@ -1,16 +1,18 @@
-//! `fleet stage up|down|status|logs|ps <stage>` (seed 004): the stage as the unit.
+//! `fleet stage up|down|status|logs|ps <stage>` (seed 004): the stage as the unit, whatever
+//! kind it is ([`crate::application::stage_ops`]).
 
 use std::path::Path;
 
 use clap::{Args, Subcommand};
 
-use super::deploy_cmd::{self, ImageArgs};
+use super::deploy_cmd::{ImageArgs, LogsFlags};
 use super::fleet_select::{FleetSelect, select};
-use super::{Console, Output, exit};
-use crate::application::local;
-use crate::application::report::Reporter;
-use crate::application::workspace::registry_file;
-use crate::console::ConsoleReporter;
+use super::{Console, Output};
+use crate::application::deploy::remote::LocalBinary;
+use crate::application::report::WorkflowError;
+use crate::application::stage::Down;
+use crate::application::stage_ops::{StageEffects, StageOp, run_stage, stage_kind};
+use crate::console::{ConsoleReporter, Effects, StderrProgress};
 
 #[derive(Debug, Subcommand)]
 pub enum StageCommand {
@@ -59,6 +61,7 @@ pub struct StageDownArgs {
     /// Delete the servers (remote), or remove the containers (local).
     #[arg(long)]
     pub destroy: bool,
+    /// Do not ask for confirmation.
     #[arg(short = 'y', long)]
     pub yes: bool,
     #[command(flatten)]
@@ -68,73 +71,71 @@ pub struct StageDownArgs {
 #[derive(Debug, Args)]
 pub struct StageLogsArgs {
     pub stage: String,
-    #[arg(short = 's', long = "service")]
-    pub service: Option<String>,
-    #[arg(short = 'f', long)]
-    pub follow: bool,
-    #[arg(short = 'n', long = "tail")]
-    pub tail: Option<usize>,
+    #[command(flatten)]
+    pub logs: LogsFlags,
     #[command(flatten)]
     pub fleet: FleetSelect,
 }
 
-impl StageLogsArgs {
-    /// The `fleet logs …` command line a server runs for these arguments.
-    pub fn fleet_args(&self) -> Vec<String> {
-        let mut argv = vec!["logs".to_owned(), self.stage.clone()];
-        if let Some(s) = &self.service {
-            argv.extend(["--service".into(), s.clone()]);
-        }
-        if let Some(n) = self.tail {
-            argv.extend(["--tail".into(), n.to_string()]);
-        }
-        if self.follow {
-            argv.push("--follow".into());
-        }
-        argv
+impl StageCommand {
+    /// The stage, the fleet, the operation, how to show a view, and whether `--yes` was given.
+    fn parts(&self) -> Result<(&str, &FleetSelect, StageOp, Output, bool), WorkflowError> {
+        Ok(match self {
+            Self::Up(a) => {
+                let (image_registry, tag) = (a.images.registry.clone(), a.images.tag.clone());
+                let op = StageOp::Up {
+                    pull: a.pull,
+                    image_registry,
+                    tag,
+                };
+                (&a.stage, &a.fleet, op, Output::Text, a.yes)
+            }
+            Self::Down(a) => {
+                let how = match (a.suspend, a.destroy) {
+                    (true, true) => return Err(WorkflowError::Usage("give --suspend or --destroy, not both".into())),
+                    (true, false) => Down::Suspend,
+                    (false, true) => Down::Destroy,
+                    (false, false) => Down::Stop,
+                };
+                (&a.stage, &a.fleet, StageOp::Down(how), Output::Text, a.yes)
+            }
+            Self::Status(a) => (&a.stage, &a.fleet, StageOp::Status, a.output, false),
+            Self::Ps(a) => (&a.stage, &a.fleet, StageOp::Ps, a.output, false),
+            Self::Logs(a) => (&a.stage, &a.fleet, StageOp::Logs(a.logs.options()), Output::Text, false),
+        })
     }
 }
 
-pub fn run(console: &Console, registry: Option<&Path>, command: &StageCommand) -> u8 {
-    let (stage, sel) = match command {
-        StageCommand::Up(a) => (&a.stage, &a.fleet),
-        StageCommand::Down(a) => (&a.stage, &a.fleet),
-        StageCommand::Status(a) | StageCommand::Ps(a) => (&a.stage, &a.fleet),
-        StageCommand::Logs(a) => (&a.stage, &a.fleet),
-    };
-    let fleet = match select(sel, registry) {
-        Ok(f) => f,
-        Err(e) => return console.finish(Err(e)),
-    };
-    match fleet.stage(stage) {
-        Ok(_) if let Some(routed) = super::remote_stage_cmd::routes(registry, sel, &fleet, stage) => {
-            return super::remote_stage_cmd::run(console, routed, command);
+pub fn run(console: &Console, fx: &Effects, registry: Option<&Path>, command: &StageCommand) -> u8 {
+    let result = command.parts().and_then(|(stage, sel, op, output, yes)| {
+        let kind = stage_kind(registry, sel.fleet.as_deref(), select(sel, registry)?, stage)?;
+        let exe = fx.fleet_binary()?;
+        let reporter = ConsoleReporter { console, yes };
+        let effects = StageEffects {
+            reporter: &reporter,
+            docker: &fx.docker,
+            ssh: fx.ssh.as_ref(),
+            clock: fx.clock.clone(),
+            binary: &LocalBinary::this_build(&exe),
+        };
+        let mut progress = StderrProgress::new();
+        let logs = match &op {
+            StageOp::Logs(o) => Some(o.service.is_none()),
+            _ => None,
+        };
+        let line = &mut |service: &str, line: &str| match logs {
+            Some(true) => console.print(&format!("{service} | {line}\n")),
+            Some(false) => console.print(&format!("{line}\n")),
+            None => console.service_line(service, line),
+        };
+        let shown = run_stage(&effects, kind, stage, &op, &mut progress, line)?;
+        drop(progress);
+        match (shown, output) {
+            (Some(view), Output::Json) => console.print_json(&view.json),
+            (Some(view), Output::Text) => console.print(&view.text),
+            (None, _) => {}
         }
-        Ok(s) if !s.is_local() => {
-            let dir = fleet.dir.clone();
-            let found = registry_file(registry).ok();
-            let target = crate::application::infra::cloud_target(found.as_deref(), fleet);
-            return super::cloud_stage_cmd::run(console, target, &dir, command);
-        }
-        Ok(_) => {}
-        Err(e) => return console.finish(Err(e)),
-    }
-    let fleet = Ok(fleet);
-    match command {
-        StageCommand::Up(a) => deploy_cmd::up(console, fleet, &a.stage, a.pull, &a.images),
-        StageCommand::Down(a) if a.suspend => {
-            console.error("--suspend powers servers off; a local stage has none (use --destroy to remove containers)");
-            exit::USAGE
-        }
-        StageCommand::Down(a) => deploy_cmd::on_engine(console, fleet, |reporter, docker, fleet| {
-            if a.destroy {
-                (ConsoleReporter { console, yes: a.yes })
-                    .confirm(&format!("Remove the containers of stage `{}`?", a.stage))?;
-            }
-            local::down(reporter, docker, fleet, &a.stage, a.destroy)
-        }),
-        StageCommand::Status(a) => deploy_cmd::status(console, fleet, &a.stage, a.output),
-        StageCommand::Ps(a) => deploy_cmd::ps(console, fleet, Some(&a.stage), a.output),
-        StageCommand::Logs(a) => deploy_cmd::logs(console, fleet, &a.stage, a.service.as_deref(), a.follow, a.tail),
-    }
+        Ok(())
+    });
+    console.finish(result)
 }

@@ -99,9 +99,14 @@ pub struct LocalBinary<'a> {
     pub path: &'a Path,
 }
 
-/// This process's executable, as the `fleet` binary to install on servers.
-pub fn current_binary() -> Result<std::path::PathBuf, std::io::Error> {
-    std::env::current_exe()
+impl<'a> LocalBinary<'a> {
+    /// The binary at `path`, of this build's version (this process's executable).
+    pub fn this_build(path: &'a Path) -> Self {
+        Self {
+            version: env!("CARGO_PKG_VERSION"),
+            path,
+        }
+    }
 }
 
 pub fn remote_binary(deploy_path: &str) -> String {
