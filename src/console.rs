@@ -177,6 +177,11 @@ pub fn exit_code(error: &WorkflowError) -> u8 {
 }
 
 impl Console {
+    /// The exit code of a command that ran (its own), or shows why it stopped and maps that.
+    pub fn exit_with(&self, result: Result<u8, WorkflowError>) -> u8 {
+        result.unwrap_or_else(|e| self.finish(Err(e)))
+    }
+
     /// Shows how a workflow ended and returns the exit code.
     pub fn finish(&self, result: Result<(), WorkflowError>) -> u8 {
         match result {

@@ -6,11 +6,10 @@ use std::path::Path;
 use clap::Args;
 
 use super::fleet_select::{FleetSelect, select};
-use super::{Console, exit};
+use super::{Context, Exit, exit};
 use crate::application::infra::{self, CloudTarget};
 use crate::application::report::WorkflowError;
 use crate::application::workspace::registry_file;
-use crate::console::{ConsoleReporter, Effects};
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
@@ -33,27 +32,24 @@ fn targets(registry: Option<&Path>, sel: &FleetSelect) -> Result<Vec<CloudTarget
     }
 }
 
-pub fn run(console: &Console, fx: &Effects, registry: Option<&Path>, args: &ApplyArgs) -> u8 {
-    let targets = match targets(registry, &args.fleet) {
-        Ok(t) => t,
-        Err(e) => return console.finish(Err(e)),
-    };
-    if let Some(stage) = &args.stage
+pub fn run(cx: &Context, args: &ApplyArgs) -> Exit {
+    let targets = targets(cx.registry, &args.fleet)?;
+    let stage = args.stage.as_deref();
+    if let Some(stage) = stage
         && !targets.iter().any(|t| t.config.stage(stage).is_some())
     {
-        console.error(&format!("no fleet defines stage `{stage}`"));
-        return exit::USAGE;
+        return Err(WorkflowError::Usage(format!("no fleet defines stage `{stage}`")));
     }
-    let reporter = ConsoleReporter { console, yes: args.yes };
+    let reporter = cx.reporter(args.yes);
     let mut code = exit::OK;
     for target in &targets {
-        if args.stage.as_ref().is_some_and(|s| target.config.stage(s).is_none()) {
+        if stage.is_some_and(|s| target.config.stage(s).is_none()) {
             continue;
         }
-        let result = infra::apply_fleet(&reporter, fx.clock.clone(), target, args.stage.as_deref());
+        let result = infra::apply_fleet(&reporter, cx.fx.clock.clone(), target, stage);
         if result.is_err() {
-            code = console.finish(result);
+            code = cx.console.finish(result);
         }
     }
-    code
+    Ok(code)
 }

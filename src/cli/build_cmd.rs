@@ -1,15 +1,11 @@
 //! `fleet build <stage>` ([`crate::application::local::build_images`]).
 
-use std::path::Path;
-
 use clap::Args;
 
 use super::fleet_select::{FleetSelect, select};
-use super::{Console, Output, exit};
-use crate::application::image_build::{BuildOptions, BuildOutcome};
+use super::{Context, Exit, Output, exit};
+use crate::application::image_build::BuildOptions;
 use crate::application::local::{build_fleet, render_builds};
-use crate::application::report::WorkflowError;
-use crate::console::{ConsoleReporter, Effects};
 
 #[derive(Debug, Args)]
 pub struct BuildArgs {
@@ -39,28 +35,9 @@ pub struct BuildArgs {
     pub fleet: FleetSelect,
 }
 
-pub fn run(console: &Console, fx: &Effects, registry_file: Option<&Path>, args: &BuildArgs) -> u8 {
-    match build(console, fx, registry_file, args) {
-        Ok(outcomes) if args.output == Output::Json => {
-            console.print_json(&outcomes);
-            exit::OK
-        }
-        Ok(outcomes) => {
-            console.print(&render_builds(&outcomes));
-            exit::OK
-        }
-        Err(e) => console.finish(Err(e)),
-    }
-}
-
 /// Builds (and pushes) the stage's images of the selected fleet.
-fn build(
-    console: &Console,
-    fx: &Effects,
-    registry_file: Option<&Path>,
-    args: &BuildArgs,
-) -> Result<Vec<BuildOutcome>, WorkflowError> {
-    let fleet = select(&args.fleet, registry_file)?;
+pub fn run(cx: &Context, args: &BuildArgs) -> Exit {
+    let fleet = select(&args.fleet, cx.registry)?;
     let request = BuildOptions {
         services: args.services.clone(),
         push: args.push,
@@ -70,13 +47,9 @@ fn build(
         no_cache: args.no_cache,
         ..BuildOptions::default()
     };
-    let reporter = ConsoleReporter { console, yes: false };
-    build_fleet(
-        &reporter,
-        fx.docker.clone(),
-        &fleet,
-        &args.stage,
-        request,
-        &mut |service, line| console.service_line(service, line),
-    )
+    let line = &mut |service: &str, line: &str| cx.console.service_line(service, line);
+    let docker = cx.fx.docker.clone();
+    let outcomes = build_fleet(&cx.reporter(false), docker, &fleet, &args.stage, request, line)?;
+    cx.show(args.output, &outcomes, |o| render_builds(o));
+    Ok(exit::OK)
 }

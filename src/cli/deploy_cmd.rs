@@ -2,19 +2,18 @@
 //! ([`crate::application::local`]).
 
 use std::io::Write;
-use std::path::Path;
 use std::time::Duration;
 
 use clap::Args;
 
 use super::fleet_select::{FleetSelect, select};
-use super::{Console, Output};
+use super::{Context, Exit, Output, exit};
 use crate::application::deploy::DeployOptions;
 use crate::application::deploy::lifecycle::render_ps;
 use crate::application::local::{self, LocalDeploy, LocalFleet, render_outcomes};
 use crate::application::report::WorkflowError;
 use crate::application::stage_ops::LogsOptions;
-use crate::console::{ConsoleReporter, Effects, StderrProgress};
+use crate::console::{ConsoleReporter, StderrProgress};
 use crate::docker::Docker;
 
 #[derive(Debug, Args)]
@@ -135,7 +134,7 @@ pub struct RestartArgs {
     pub fleet: FleetSelect,
 }
 
-pub fn run_deploy(console: &Console, fx: &Effects, registry: Option<&Path>, args: &DeployArgs) -> u8 {
+pub fn run_deploy(cx: &Context, args: &DeployArgs) -> Exit {
     let request = LocalDeploy {
         stage: &args.stage,
         services: &args.services,
@@ -150,76 +149,57 @@ pub fn run_deploy(console: &Console, fx: &Effects, registry: Option<&Path>, args
         },
         confirm: !args.yes,
     };
-    converge(console, fx, select(&args.fleet, registry), &request, args.output)
+    converge(cx, &args.fleet, &request, args.output)
 }
 
-pub fn run_up(console: &Console, fx: &Effects, registry: Option<&Path>, args: &UpArgs) -> u8 {
+pub fn run_up(cx: &Context, args: &UpArgs) -> Exit {
     let (image_registry, tag) = (args.images.registry.clone(), args.images.tag.clone());
     let request = LocalDeploy::up(&args.stage, args.pull, image_registry, tag);
-    converge(console, fx, select(&args.fleet, registry), &request, Output::Text)
+    converge(cx, &args.fleet, &request, Output::Text)
 }
 
-fn converge(
-    console: &Console,
-    fx: &Effects,
-    fleet: Result<LocalFleet, WorkflowError>,
-    request: &LocalDeploy,
-    output: Output,
-) -> u8 {
-    let fleet = match fleet {
-        Ok(f) => f,
-        Err(e) => return console.finish(Err(e)),
-    };
-    let reporter = ConsoleReporter { console, yes: false };
+fn converge(cx: &Context, sel: &FleetSelect, request: &LocalDeploy, output: Output) -> Exit {
+    let fleet = select(sel, cx.registry)?;
     let mut progress = StderrProgress::new();
-    let line = &mut |s: &str, l: &str| console.service_line(s, l);
-    let clock = fx.clock.as_ref();
-    let result = local::deploy_stage(&reporter, &fx.docker, clock, &fleet, request, &mut progress, line);
+    let line = &mut |s: &str, l: &str| cx.console.service_line(s, l);
+    let (reporter, docker, clock) = (cx.reporter(false), &cx.fx.docker, cx.fx.clock.as_ref());
+    let report = local::deploy_stage(&reporter, docker, clock, &fleet, request, &mut progress, line)?;
     drop(progress);
-    let report = match result {
-        Ok(report) => report,
-        Err(e) => return console.finish(Err(e)),
-    };
-    match output {
-        Output::Json => console.print_json(&serde_json::json!({
-            "project": fleet.project,
-            "stage": request.stage,
-            "ok": report.error.is_none(),
-            "error": report.error.as_ref().map(ToString::to_string),
-            "services": report.outcomes,
-        })),
-        Output::Text => console.print(&render_outcomes(&report.outcomes)),
-    }
-    console.finish(report.error.map_or(Ok(()), |e| Err(WorkflowError::failed(e))))
+    let json = serde_json::json!({
+        "project": fleet.project,
+        "stage": request.stage,
+        "ok": report.error.is_none(),
+        "error": report.error.as_ref().map(ToString::to_string),
+        "services": report.outcomes,
+    });
+    cx.show(output, &json, |_| render_outcomes(&report.outcomes));
+    report.error.map_or(Ok(exit::OK), |e| Err(WorkflowError::failed(e)))
 }
 
-pub fn run_down(console: &Console, fx: &Effects, registry: Option<&Path>, args: &DownArgs) -> u8 {
-    on_engine(console, fx, registry, &args.fleet, |reporter, docker, fleet| {
+pub fn run_down(cx: &Context, args: &DownArgs) -> Exit {
+    on_engine(cx, &args.fleet, |reporter, docker, fleet| {
         local::down(reporter, docker, fleet, &args.stage, args.remove)
     })
 }
 
-pub fn run_restart(console: &Console, fx: &Effects, registry: Option<&Path>, args: &RestartArgs) -> u8 {
-    on_engine(console, fx, registry, &args.fleet, |reporter, docker, fleet| {
+pub fn run_restart(cx: &Context, args: &RestartArgs) -> Exit {
+    on_engine(cx, &args.fleet, |reporter, docker, fleet| {
         local::restart(reporter, docker, fleet, &args.stage, &args.services)
     })
 }
 
-pub fn run_ps(console: &Console, fx: &Effects, registry: Option<&Path>, args: &PsArgs) -> u8 {
-    on_engine(console, fx, registry, &args.fleet, |_, docker, fleet| {
+pub fn run_ps(cx: &Context, args: &PsArgs) -> Exit {
+    on_engine(cx, &args.fleet, |_, docker, fleet| {
         let rows = local::ps(docker, fleet, args.stage.as_deref())?;
-        match args.output {
-            Output::Json => console.print_json(&rows),
-            Output::Text => console.print(&render_ps(&rows, chrono::Utc::now())),
-        }
+        cx.show(args.output, &rows, |rows| render_ps(rows, chrono::Utc::now()));
         Ok(())
     })
 }
 
 /// Lines on stdout, prefixed with their service unless one service is asked for.
-pub fn run_logs(console: &Console, fx: &Effects, registry: Option<&Path>, args: &LogsArgs) -> u8 {
+pub fn run_logs(cx: &Context, args: &LogsArgs) -> Exit {
     let LogsFlags { service, follow, tail } = &args.logs;
-    on_engine(console, fx, registry, &args.fleet, |_, docker, fleet| {
+    on_engine(cx, &args.fleet, |_, docker, fleet| {
         let mut out = std::io::stdout().lock();
         let mut line = |s: &str, l: &str| {
             let _ = if service.is_none() {
@@ -242,15 +222,12 @@ pub fn run_logs(console: &Console, fx: &Effects, registry: Option<&Path>, args: 
 
 /// Selects the fleet, checks the engine, runs `f` on the fleet.
 fn on_engine(
-    console: &Console,
-    fx: &Effects,
-    registry: Option<&Path>,
+    cx: &Context,
     sel: &FleetSelect,
     f: impl FnOnce(&ConsoleReporter, &dyn Docker, &LocalFleet) -> Result<(), WorkflowError>,
-) -> u8 {
-    let reporter = ConsoleReporter { console, yes: false };
-    console.finish(select(sel, registry).and_then(|fleet| {
-        local::engine_ready(&fx.docker)?;
-        f(&reporter, &fx.docker, &fleet)
-    }))
+) -> Exit {
+    let fleet = select(sel, cx.registry)?;
+    local::engine_ready(&cx.fx.docker)?;
+    f(&cx.reporter(false), &cx.fx.docker, &fleet)?;
+    Ok(exit::OK)
 }

@@ -1,4 +1,6 @@
-//! The `fleet` command line: raw arguments (clap) → one command run over the library.
+//! The `fleet` command line: raw arguments (clap) → one command run over the library. Each
+//! command returns its exit code or the [`WorkflowError`] that stopped it; [`main`] shows and
+//! maps errors in one place ([`Console::exit_with`]).
 
 mod apply_cmd;
 mod build_cmd;
@@ -11,12 +13,14 @@ mod serve_cmd;
 mod stage_cmd;
 mod validate_cmd;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::application::report::WorkflowError;
+use crate::console::ConsoleReporter;
 pub use crate::console::{ColorChoice, Console, Effects, exit};
 use crate::ssh::OpensshConnector;
 
@@ -102,39 +106,67 @@ pub enum Output {
     Json,
 }
 
+/// What every command runs with: where it writes, its effects, the global flags.
+pub struct Context<'a> {
+    pub console: &'a Console,
+    pub fx: &'a Effects,
+    /// `--registry` (given before the command).
+    pub registry: Option<&'a Path>,
+    pub color: ColorChoice,
+}
+
+impl Context<'_> {
+    /// The console as a workflow's reporter; `yes` answers its questions.
+    pub fn reporter(&self, yes: bool) -> ConsoleReporter<'_> {
+        ConsoleReporter {
+            console: self.console,
+            yes,
+        }
+    }
+
+    /// A read command's result, as text or JSON.
+    pub fn show<T: serde::Serialize + ?Sized>(&self, output: Output, value: &T, text: impl FnOnce(&T) -> String) {
+        match output {
+            Output::Json => self.console.print_json(value),
+            Output::Text => self.console.print(&text(value)),
+        }
+    }
+}
+
+/// A command's exit code, or why it stopped.
+pub type Exit = Result<u8, WorkflowError>;
+
 /// Runs the CLI from process arguments and returns its exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     crate::console::init_tracing(cli.verbose);
     let console = Console::new(cli.color);
     let fx = Effects::new(Arc::new(OpensshConnector::default()));
-    let code = match cli.command {
-        Command::Validate(args) => validate_cmd::run(&console, cli.registry.as_deref(), &args),
-        Command::Registry(RegistryCommand::List(args)) => {
-            registry_cmd::list(&console, args.registry.as_deref().or(cli.registry.as_deref()), &args)
-        }
-        Command::Registry(RegistryCommand::Deploy(args)) => {
-            registry_remote_cmd::deploy(&console, &fx, cli.registry.as_deref(), &args)
-        }
-        Command::Registry(RegistryCommand::Status(args)) => {
-            registry_remote_cmd::status(&console, &fx, cli.registry.as_deref(), &args)
-        }
-        Command::Registry(RegistryCommand::Unlock(args)) => {
-            registry_remote_cmd::unlock(&console, &fx, cli.registry.as_deref(), &args)
-        }
-        Command::Build(args) => build_cmd::run(&console, &fx, cli.registry.as_deref(), &args),
-        Command::Deploy(args) => deploy_cmd::run_deploy(&console, &fx, cli.registry.as_deref(), &args),
-        Command::Up(args) => deploy_cmd::run_up(&console, &fx, cli.registry.as_deref(), &args),
-        Command::Down(args) => deploy_cmd::run_down(&console, &fx, cli.registry.as_deref(), &args),
-        Command::Ps(args) => deploy_cmd::run_ps(&console, &fx, cli.registry.as_deref(), &args),
-        Command::Logs(args) => deploy_cmd::run_logs(&console, &fx, cli.registry.as_deref(), &args),
-        Command::Restart(args) => deploy_cmd::run_restart(&console, &fx, cli.registry.as_deref(), &args),
-        Command::Stage(command) => stage_cmd::run(&console, &fx, cli.registry.as_deref(), &command),
-        Command::Plan(args) => plan_cmd::run_plan(&console, cli.color, cli.registry.as_deref(), &args),
-        Command::Apply(args) => apply_cmd::run(&console, &fx, cli.registry.as_deref(), &args),
-        Command::State(command) => plan_cmd::run_state(&console, cli.registry.as_deref(), &command),
-        Command::Serve(args) => serve_cmd::run(&console, &args),
-        Command::Action(_) => crate::action::run(&console),
+    let cx = Context {
+        console: &console,
+        fx: &fx,
+        registry: cli.registry.as_deref(),
+        color: cli.color,
     };
-    ExitCode::from(code)
+    let result = match cli.command {
+        Command::Validate(args) => validate_cmd::run(&cx, &args),
+        Command::Registry(RegistryCommand::List(args)) => registry_cmd::list(&cx, &args),
+        Command::Registry(RegistryCommand::Deploy(args)) => registry_remote_cmd::deploy(&cx, &args),
+        Command::Registry(RegistryCommand::Status(args)) => registry_remote_cmd::status(&cx, &args),
+        Command::Registry(RegistryCommand::Unlock(args)) => registry_remote_cmd::unlock(&cx, &args),
+        Command::Build(args) => build_cmd::run(&cx, &args),
+        Command::Deploy(args) => deploy_cmd::run_deploy(&cx, &args),
+        Command::Up(args) => deploy_cmd::run_up(&cx, &args),
+        Command::Down(args) => deploy_cmd::run_down(&cx, &args),
+        Command::Ps(args) => deploy_cmd::run_ps(&cx, &args),
+        Command::Logs(args) => deploy_cmd::run_logs(&cx, &args),
+        Command::Restart(args) => deploy_cmd::run_restart(&cx, &args),
+        Command::Stage(command) => stage_cmd::run(&cx, &command),
+        Command::Plan(args) => plan_cmd::run_plan(&cx, &args),
+        Command::Apply(args) => apply_cmd::run(&cx, &args),
+        Command::State(command) => plan_cmd::run_state(&cx, &command),
+        Command::Serve(args) => serve_cmd::run(&cx, &args),
+        Command::Action(_) => Ok(crate::action::run(&console)),
+    };
+    ExitCode::from(console.exit_with(result))
 }

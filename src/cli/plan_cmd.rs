@@ -5,18 +5,14 @@ use std::path::Path;
 
 use clap::{Args, Subcommand, ValueEnum};
 
-use std::sync::Arc;
-
-use super::{ColorChoice, Console, Output, exit};
+use super::{ColorChoice, Context, Exit, Output, exit};
 use crate::application::infra;
 use crate::application::plan_change::plan_registry;
 use crate::application::report::WorkflowError;
 use crate::application::workspace::registry_file;
-use crate::clock::{Clock, SystemClock};
 use crate::config::load::split_path;
 use crate::config::{DirFiles, LoadOptions, load_workspace};
-use crate::console::ConsoleReporter;
-use crate::plan::{COMMENT_LIMIT, render_markdown, render_text};
+use crate::plan::{COMMENT_LIMIT, Plan, render_markdown, render_text};
 use crate::state_store::StateStore;
 
 /// `--output` of `fleet plan`.
@@ -61,50 +57,41 @@ pub struct StateShowArgs {
     pub output: Output,
 }
 
-pub fn run_plan(console: &Console, color: ColorChoice, registry_flag: Option<&Path>, args: &PlanArgs) -> u8 {
-    let usage = if args.detailed_exitcode {
-        exit::FAILURE
-    } else {
-        exit::USAGE
-    };
-    let registry = match registry_file(registry_flag) {
-        Ok(p) => p,
-        Err(e) => {
-            console.finish(Err(e));
-            return usage;
-        }
-    };
-    let (dir, name) = split_path(&registry);
-    let head = match load_workspace(&DirFiles { root: dir.clone() }, &name, LoadOptions::default()) {
-        Ok(w) => w,
-        Err(e) => return console.report_load_error(&e),
-    };
-    console.print_diagnostics(&head.warnings);
-    let reporter = ConsoleReporter { console, yes: false };
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let (base, stage) = (args.base.as_deref(), args.stage.as_deref());
-    let planned = plan_registry(&reporter, &clock, &registry, &head, base, stage, true).map(|p| p.plan);
+pub fn run_plan(cx: &Context, args: &PlanArgs) -> Exit {
+    let planned = plan(cx, args);
     let plan = match planned {
-        Ok(plan) => plan,
-        Err(e @ WorkflowError::Usage(_)) => {
-            console.finish(Err(e));
-            return usage;
+        // Under --detailed-exitcode 2 means "changes": a usage error is a failure.
+        Err(e @ WorkflowError::Usage(_)) if args.detailed_exitcode => {
+            cx.console.finish(Err(e));
+            return Ok(exit::FAILURE);
         }
-        Err(e) => return console.finish(Err(e)),
+        planned => planned?,
     };
+    let console = cx.console;
     match args.output {
         PlanOutput::Text => {
-            let paint = console.color() && (color == ColorChoice::Always || std::io::stdout().is_terminal());
+            let paint = console.color() && (cx.color == ColorChoice::Always || std::io::stdout().is_terminal());
             console.print(&render_text(&plan, paint));
         }
         PlanOutput::Json => console.print_json(&plan),
         PlanOutput::Markdown => console.print(&render_markdown(&plan, COMMENT_LIMIT)),
     }
-    if args.detailed_exitcode && !plan.is_empty() {
+    Ok(if args.detailed_exitcode && !plan.is_empty() {
         2
     } else {
         exit::OK
-    }
+    })
+}
+
+/// The working tree's configuration (its warnings shown) planned against the base.
+fn plan(cx: &Context, args: &PlanArgs) -> Result<Plan, WorkflowError> {
+    let registry = registry_file(cx.registry)?;
+    let (dir, name) = split_path(&registry);
+    let head = load_workspace(&DirFiles { root: dir.clone() }, &name, LoadOptions::default())?;
+    cx.console.print_diagnostics(&head.warnings);
+    let (base, stage) = (args.base.as_deref(), args.stage.as_deref());
+    let reporter = cx.reporter(false);
+    plan_registry(&reporter, &cx.fx.clock, &registry, &head, base, stage, true).map(|p| p.plan)
 }
 
 /// `.fleetflow/` beside the registry, else in the current directory.
@@ -118,17 +105,14 @@ fn state_store(registry_flag: Option<&Path>) -> Result<StateStore, WorkflowError
     Ok(StateStore::new(dir.join(".fleetflow")))
 }
 
-pub fn run_state(console: &Console, registry_flag: Option<&Path>, command: &StateCommand) -> u8 {
-    let store = match state_store(registry_flag) {
-        Ok(s) => s,
-        Err(e) => return console.finish(Err(e)),
-    };
-    let result = match command {
-        StateCommand::Show(args) => infra::StateReport::read(&store).map(|report| match args.output {
-            Output::Json => console.print_json(&report.to_json()),
-            Output::Text => console.print(&report.render_text()),
-        }),
-        StateCommand::Unlock => infra::unlock_state(&store).map(|text| console.print(&text)),
-    };
-    console.finish(result)
+pub fn run_state(cx: &Context, command: &StateCommand) -> Exit {
+    let store = state_store(cx.registry)?;
+    match command {
+        StateCommand::Show(args) => {
+            let report = infra::StateReport::read(&store)?;
+            cx.show(args.output, &report.to_json(), |_| report.render_text());
+        }
+        StateCommand::Unlock => cx.console.print(&infra::unlock_state(&store)?),
+    }
+    Ok(exit::OK)
 }

@@ -1,10 +1,10 @@
 //! `fleet registry list`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::Args;
 
-use super::{Console, Output, exit};
+use super::{Context, Exit, Output, exit};
 use crate::application::workspace::{load_registry, render_list};
 use crate::config::LoadOptions;
 
@@ -18,16 +18,11 @@ pub struct ListArgs {
     pub output: Output,
 }
 
-pub fn list(console: &Console, registry_flag: Option<&Path>, args: &ListArgs) -> u8 {
+pub fn list(cx: &Context, args: &ListArgs) -> Exit {
     // Listing reads the registry only; `fleet validate` checks the fleets it points to.
-    let workspace = match load_registry(registry_flag, LoadOptions { verify_fleets: false }) {
-        Ok((w, _)) => w,
-        Err(e) => return console.finish(Err(e)),
-    };
-    console.print_diagnostics(&workspace.warnings);
-    match args.output {
-        Output::Text => console.print(&render_list(&workspace.registry)),
-        Output::Json => console.print_json(&workspace.registry),
-    }
-    exit::OK
+    let flag = args.registry.as_deref().or(cx.registry);
+    let (workspace, _) = load_registry(flag, LoadOptions { verify_fleets: false })?;
+    cx.console.print_diagnostics(&workspace.warnings);
+    cx.show(args.output, &workspace.registry, render_list);
+    Ok(exit::OK)
 }

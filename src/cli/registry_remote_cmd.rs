@@ -5,13 +5,13 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::{Console, Output, exit};
+use super::{Context, Exit, Output, exit};
 use crate::application::deploy::remote::{self, LocalBinary, RemotePlan};
 use crate::application::deploy::remote_status;
+use crate::application::report::WorkflowError;
 use crate::application::routes::{self, deploy_fleet, plans};
 use crate::application::workspace::load_registry;
 use crate::config::{LoadOptions, Workspace};
-use crate::console::{ConsoleReporter, Effects};
 
 #[derive(Debug, Args)]
 pub struct RegistryDeployArgs {
@@ -52,75 +52,56 @@ pub struct UnlockArgs {
     pub registry: Option<PathBuf>,
 }
 
-/// The registry and every fleet, plus the registry's directory; errors are shown.
-fn workspace(console: &Console, flag: Option<&Path>, verify: bool) -> Result<(Workspace, PathBuf), u8> {
-    load_registry(flag, LoadOptions { verify_fleets: verify }).map_err(|e| console.finish(Err(e)))
+/// The registry (`--registry` of the subcommand, else the global one) and every fleet, plus
+/// the registry's directory.
+fn workspace(cx: &Context, flag: Option<&Path>, verify: bool) -> Result<(Workspace, PathBuf), WorkflowError> {
+    load_registry(flag.or(cx.registry), LoadOptions { verify_fleets: verify })
 }
 
-pub fn deploy(console: &Console, fx: &Effects, flag: Option<&Path>, args: &RegistryDeployArgs) -> u8 {
-    let registry = match workspace(console, args.registry.as_deref().or(flag), true) {
-        Ok(w) => w,
-        Err(code) => return code,
-    };
+pub fn deploy(cx: &Context, args: &RegistryDeployArgs) -> Exit {
+    let registry = workspace(cx, args.registry.as_deref(), true)?;
     let remote_args = remote::RemoteDeployOptions {
         pull: !args.no_pull,
         image_registry: args.image_registry.clone(),
         image_tag: None,
     };
-    let plans = match plans(&registry.0, &args.fleet, args.stage.as_deref(), &remote_args) {
-        Ok(p) => p,
-        Err(e) => return console.finish(Err(e)),
-    };
+    let plans = plans(&registry.0, &args.fleet, args.stage.as_deref(), &remote_args)?;
     if args.output == Output::Json && !args.yes {
-        console.print_json(&plans.iter().map(|(p, _)| p).collect::<Vec<&RemotePlan>>());
-        return exit::OK;
+        cx.console
+            .print_json(&plans.iter().map(|(p, _)| p).collect::<Vec<&RemotePlan>>());
+        return Ok(exit::OK);
     }
-    let reporter = ConsoleReporter { console, yes: true };
-    console.finish(fx.fleet_binary().and_then(|exe| {
-        let binary = LocalBinary::this_build(&exe);
-        deploy_fleet(
-            &reporter,
-            fx.ssh.as_ref(),
-            &binary,
-            &registry,
-            &args.fleet,
-            &plans,
-            args.yes,
-        )
-    }))
+    let exe = cx.fx.fleet_binary()?;
+    let binary = LocalBinary::this_build(&exe);
+    let (fleet, ssh) = (&args.fleet, cx.fx.ssh.as_ref());
+    deploy_fleet(&cx.reporter(true), ssh, &binary, &registry, fleet, &plans, args.yes)?;
+    Ok(exit::OK)
 }
 
-pub fn status(console: &Console, fx: &Effects, flag: Option<&Path>, args: &StatusArgs) -> u8 {
-    let (ws, _) = match workspace(console, args.registry.as_deref().or(flag), false) {
-        Ok(w) => w,
-        Err(code) => return code,
-    };
-    let rows = routes::route_statuses(fx.ssh.as_ref(), &ws);
-    match args.output {
-        Output::Json => console.print_json(&rows),
-        Output::Text => {
-            console.print(&remote_status::render(&ws.registry.name.value, &rows));
-            for r in rows.iter().filter(|r| r.error.is_some()) {
-                eprintln!("{}: {}", r.server, r.error.as_deref().unwrap_or(""));
-            }
+/// Exits 1 when a server could not be read.
+pub fn status(cx: &Context, args: &StatusArgs) -> Exit {
+    let (ws, _) = workspace(cx, args.registry.as_deref(), false)?;
+    let rows = routes::route_statuses(cx.fx.ssh.as_ref(), &ws);
+    cx.show(args.output, &rows, |rows| {
+        remote_status::render(&ws.registry.name.value, rows)
+    });
+    let unreachable: Vec<_> = rows.iter().filter(|r| r.error.is_some()).collect();
+    if args.output == Output::Text {
+        for r in &unreachable {
+            eprintln!("{}: {}", r.server, r.error.as_deref().unwrap_or(""));
         }
     }
-    if rows.iter().any(|r| r.error.is_some()) {
-        exit::FAILURE
-    } else {
+    Ok(if unreachable.is_empty() {
         exit::OK
-    }
+    } else {
+        exit::FAILURE
+    })
 }
 
-pub fn unlock(console: &Console, fx: &Effects, flag: Option<&Path>, args: &UnlockArgs) -> u8 {
-    let (ws, _) = match workspace(console, args.registry.as_deref().or(flag), false) {
-        Ok(w) => w,
-        Err(code) => return code,
-    };
-    let reporter = ConsoleReporter { console, yes: true };
+pub fn unlock(cx: &Context, args: &UnlockArgs) -> Exit {
+    let (ws, _) = workspace(cx, args.registry.as_deref(), false)?;
     let options = remote::RemoteDeployOptions::default();
-    console.finish(
-        plans(&ws, &args.fleet, Some(&args.stage), &options)
-            .and_then(|plans| routes::unlock(&reporter, fx.ssh.as_ref(), &plans)),
-    )
+    let plans = plans(&ws, &args.fleet, Some(&args.stage), &options)?;
+    routes::unlock(&cx.reporter(true), cx.fx.ssh.as_ref(), &plans)?;
+    Ok(exit::OK)
 }

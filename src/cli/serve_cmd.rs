@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::{Console, exit};
+use super::{Context, Exit, exit};
+use crate::application::report::WorkflowError;
 use crate::secret::Secret;
 use crate::webhook::serve::{ServeConfig, default_database, serve_until_stopped, webhook_secrets};
 
@@ -54,11 +55,8 @@ pub struct ServeArgs {
     pub fleet_binary: Option<PathBuf>,
 }
 
-pub fn run(console: &Console, args: &ServeArgs) -> u8 {
-    let database_url = match args.database.clone().map_or_else(default_database, Ok) {
-        Ok(url) => url,
-        Err(e) => return console.finish(Err(e)),
-    };
+pub fn run(cx: &Context, args: &ServeArgs) -> Exit {
+    let database_url = args.database.clone().map_or_else(default_database, Ok)?;
     let config = ServeConfig {
         listen: args.listen,
         app_id: args.app_id,
@@ -69,18 +67,13 @@ pub fn run(console: &Console, args: &ServeArgs) -> u8 {
         workers: args.workers,
         grace: Duration::from_secs(args.grace),
         deploy: crate::application::jobs::DeploySettings {
-            connector: std::sync::Arc::new(crate::ssh::OpensshConnector::default()),
-            docker: crate::docker::DockerCli::default(),
+            connector: cx.fx.ssh.clone(),
+            docker: cx.fx.docker.clone(),
             image_registry: args.image_registry.clone(),
             fleet_binary: args.fleet_binary.clone(),
             lock_poll: Duration::from_secs(1),
         },
     };
-    match serve_until_stopped(config) {
-        Ok(()) => exit::OK,
-        Err(e) => {
-            console.error(&format!("{e:#}"));
-            exit::FAILURE
-        }
-    }
+    serve_until_stopped(config).map_err(|e| WorkflowError::failed(format!("{e:#}")))?;
+    Ok(exit::OK)
 }

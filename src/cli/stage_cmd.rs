@@ -1,18 +1,16 @@
 //! `fleet stage up|down|status|logs|ps <stage>` (seed 004): the stage as the unit, whatever
 //! kind it is ([`crate::application::stage_ops`]).
 
-use std::path::Path;
-
 use clap::{Args, Subcommand};
 
 use super::deploy_cmd::{ImageArgs, LogsFlags};
 use super::fleet_select::{FleetSelect, select};
-use super::{Console, Output};
+use super::{Context, Exit, Output, exit};
 use crate::application::deploy::remote::LocalBinary;
 use crate::application::report::WorkflowError;
 use crate::application::stage::Down;
 use crate::application::stage_ops::{StageEffects, StageOp, run_stage, stage_kind};
-use crate::console::{ConsoleReporter, Effects, StderrProgress};
+use crate::console::StderrProgress;
 
 #[derive(Debug, Subcommand)]
 pub enum StageCommand {
@@ -106,36 +104,34 @@ impl StageCommand {
     }
 }
 
-pub fn run(console: &Console, fx: &Effects, registry: Option<&Path>, command: &StageCommand) -> u8 {
-    let result = command.parts().and_then(|(stage, sel, op, output, yes)| {
-        let kind = stage_kind(registry, sel.fleet.as_deref(), select(sel, registry)?, stage)?;
-        let exe = fx.fleet_binary()?;
-        let reporter = ConsoleReporter { console, yes };
-        let effects = StageEffects {
-            reporter: &reporter,
-            docker: &fx.docker,
-            ssh: fx.ssh.as_ref(),
-            clock: fx.clock.clone(),
-            binary: &LocalBinary::this_build(&exe),
-        };
-        let mut progress = StderrProgress::new();
-        let logs = match &op {
-            StageOp::Logs(o) => Some(o.service.is_none()),
-            _ => None,
-        };
-        let line = &mut |service: &str, line: &str| match logs {
-            Some(true) => console.print(&format!("{service} | {line}\n")),
-            Some(false) => console.print(&format!("{line}\n")),
-            None => console.service_line(service, line),
-        };
-        let shown = run_stage(&effects, kind, stage, &op, &mut progress, line)?;
-        drop(progress);
-        match (shown, output) {
-            (Some(view), Output::Json) => console.print_json(&view.json),
-            (Some(view), Output::Text) => console.print(&view.text),
-            (None, _) => {}
-        }
-        Ok(())
-    });
-    console.finish(result)
+pub fn run(cx: &Context, command: &StageCommand) -> Exit {
+    let (stage, sel, op, output, yes) = command.parts()?;
+    let kind = stage_kind(cx.registry, sel.fleet.as_deref(), select(sel, cx.registry)?, stage)?;
+    let exe = cx.fx.fleet_binary()?;
+    let reporter = cx.reporter(yes);
+    let effects = StageEffects {
+        reporter: &reporter,
+        docker: &cx.fx.docker,
+        ssh: cx.fx.ssh.as_ref(),
+        clock: cx.fx.clock.clone(),
+        binary: &LocalBinary::this_build(&exe),
+    };
+    let mut progress = StderrProgress::new();
+    // Logs on stdout (prefixed with their service unless one is asked for); builds on stderr.
+    let logs = match &op {
+        StageOp::Logs(o) => Some(o.service.is_none()),
+        _ => None,
+    };
+    let console = cx.console;
+    let line = &mut |service: &str, line: &str| match logs {
+        Some(true) => console.print(&format!("{service} | {line}\n")),
+        Some(false) => console.print(&format!("{line}\n")),
+        None => console.service_line(service, line),
+    };
+    let shown = run_stage(&effects, kind, stage, &op, &mut progress, line)?;
+    drop(progress);
+    if let Some(view) = shown {
+        cx.show(output, &view.json, |_| view.text.clone());
+    }
+    Ok(exit::OK)
 }

@@ -1,10 +1,10 @@
 //! `fleet validate [PATH] [--no-verify]` ([`crate::application::validate`]).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::Args;
 
-use super::{Console, Output, exit};
+use super::{Context, Exit, Output, exit};
 use crate::application::validate::{json_report, resolve_target, validate};
 use crate::config::{ConfigError, LoadError, LoadOptions};
 
@@ -21,32 +21,30 @@ pub struct ValidateArgs {
     pub output: Output,
 }
 
-pub fn run(console: &Console, registry_flag: Option<&Path>, args: &ValidateArgs) -> u8 {
-    let target = match resolve_target(args.path.as_deref(), registry_flag) {
-        Ok(t) => t,
-        Err(e) => return console.finish(Err(e)),
-    };
+pub fn run(cx: &Context, args: &ValidateArgs) -> Exit {
+    let target = resolve_target(args.path.as_deref(), cx.registry)?;
     let options = LoadOptions {
         verify_fleets: !args.no_verify,
     };
+    let console = cx.console;
     match (validate(&target, options), args.output) {
         (Ok(v), Output::Text) => {
             console.print_diagnostics(&v.warnings);
             console.print(&v.checked.iter().map(|l| format!("ok: {l}\n")).collect::<String>());
-            exit::OK
+            Ok(exit::OK)
         }
         (Ok(v), Output::Json) => {
             console.print_json(&json_report(true, &v.checked, &v.warnings));
-            exit::OK
+            Ok(exit::OK)
         }
         (Err(LoadError::Config(ConfigError { diagnostics })), Output::Json) => {
             console.print_json(&json_report(false, &[], &diagnostics));
-            exit::FAILURE
+            Ok(exit::FAILURE)
         }
         (Err(e), Output::Json) => {
             console.print_json(&serde_json::json!({ "valid": false, "error": e.to_string() }));
-            exit::FAILURE
+            Ok(exit::FAILURE)
         }
-        (Err(e), Output::Text) => console.report_load_error(&e),
+        (Err(e), Output::Text) => Err(e.into()),
     }
 }
