@@ -21,8 +21,8 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 use std::time::Instant;
 
+use action_runner::parse_outputs;
 use fake_github::fixtures_external;
-use fleetflow::action::runner::parse_outputs;
 use fleetflow::plan::PLAN_MARKER;
 use serde_json::Value;
 

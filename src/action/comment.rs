@@ -7,52 +7,53 @@
 
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
-use super::workflows::{github_client, image_registry};
+use super::Outputs;
+use super::request::ActionRequest;
+use super::workflows::github_client;
 use crate::application::jobs::requests::CommandRequest;
 use crate::application::jobs::{DeploySettings, run_command_here};
+use crate::application::report::WorkflowError;
 use crate::chatops::{Author, may_hold_command};
-use crate::console::{Console, Effects, exit};
+use crate::console::{Console, Effects};
 use crate::event::Event;
 use crate::webhook::parse_event;
 
-/// Handles the comment; returns the exit code and the `deployed` output entries.
-pub fn run(console: &Console, fx: &Effects, event: &Value, dry_run: bool) -> (u8, Vec<Value>) {
-    let body = serde_json::to_vec(event).unwrap_or_default();
-    let (action, number, is_pr, comment) = match parse_event("issue_comment", &body) {
-        Ok(Event::IssueComment {
-            action,
-            issue_number,
-            is_pull_request,
-            comment,
-            ..
-        }) => (action, issue_number, is_pull_request, comment),
-        Ok(_) | Err(_) => {
-            console.error("the issue_comment event file lacks the comment, issue or repository");
-            return (exit::FAILURE, Vec::new());
-        }
+/// Handles the comment; the deploys it ran go to the `deployed` output.
+pub fn run(
+    console: &Console,
+    fx: &Effects,
+    request: &ActionRequest,
+    outputs: &mut Outputs,
+) -> Result<(), WorkflowError> {
+    let body = serde_json::to_vec(&request.event).unwrap_or_default();
+    let Ok(Event::IssueComment {
+        action,
+        issue_number: number,
+        is_pull_request,
+        comment,
+        ..
+    }) = parse_event("issue_comment", &body)
+    else {
+        return Err(WorkflowError::failed(
+            "the issue_comment event file lacks the comment, issue or repository",
+        ));
     };
     let author = Author {
         login: &comment.author,
         kind: &comment.author_type,
     };
-    if action != "created" || !is_pr || !may_hold_command(&comment.body, &author) {
+    if action != "created" || !is_pull_request || !may_hold_command(&comment.body, &author) {
         console.print("fleet action: no command in a new pull request comment; nothing to do.\n");
-        return (exit::OK, Vec::new());
+        return Ok(());
     }
-    if dry_run {
+    if request.inputs.dry_run {
         console.print("fleet action: dry-run: the comment's command is not run.\n");
-        return (exit::OK, Vec::new());
+        return Ok(());
     }
-    let (github, repo) = match github_client() {
-        Ok(c) => c,
-        Err(e) => {
-            console.error(&e.to_string());
-            return (exit::USAGE, Vec::new());
-        }
-    };
-    let request = CommandRequest {
+    let (github, repo) = github_client(request)?;
+    let command = CommandRequest {
         installation_id: 0,
         repo,
         number,
@@ -61,29 +62,26 @@ pub fn run(console: &Console, fx: &Effects, event: &Value, dry_run: bool) -> (u8
     let settings = DeploySettings {
         connector: fx.ssh.clone(),
         docker: fx.docker.clone(),
-        image_registry: image_registry(),
+        image_registry: request.inputs.image_registry.clone(),
         fleet_binary: None,
         lock_poll: Duration::from_secs(1),
     };
-    let result = run_command_here(&github, &request, settings);
-    match result {
-        Ok(deploys) => {
-            let failed = deploys.iter().any(|d| d.result != "success");
-            let deployed = deploys
-                .iter()
-                .map(|d| {
-                    let mut parts = d.target.rsplitn(3, ':');
-                    let stage = parts.next().unwrap_or_default();
-                    let fleet = parts.next().unwrap_or_default();
-                    let status = if d.result == "success" { "deployed" } else { "failed" };
-                    json!({ "fleet": fleet, "stage": stage, "sha": d.sha, "status": status })
-                })
-                .collect();
-            (if failed { exit::FAILURE } else { exit::OK }, deployed)
-        }
-        Err(e) => {
-            console.error(&format!("chat-ops failed: {e:#}"));
-            (exit::FAILURE, Vec::new())
-        }
+    let deploys = run_command_here(&github, &command, settings)
+        .map_err(|e| WorkflowError::failed(format!("chat-ops failed: {e:#}")))?;
+    for d in &deploys {
+        let mut parts = d.target.rsplitn(3, ':');
+        let (stage, fleet) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
+        let status = if d.result == "success" { "deployed" } else { "failed" };
+        outputs
+            .deployed
+            .push(json!({ "fleet": fleet, "stage": stage, "sha": d.sha, "status": status }));
+    }
+    let failed = deploys.iter().filter(|d| d.result != "success").count();
+    match failed {
+        0 => Ok(()),
+        failed => Err(WorkflowError::Routes {
+            failed,
+            total: deploys.len(),
+        }),
     }
 }

@@ -1,11 +1,11 @@
 //! The runner's raw environment → what this run is asked to do (as ripgrep turns raw
-//! arguments into validated ones): the workspace, the event, the inputs that matter.
+//! arguments into validated ones): the command, the event, the inputs and the runner's files,
+//! each read and checked once.
 
 use std::path::PathBuf;
 
 use serde_json::Value;
 
-use super::runner::{flag, input_from};
 use crate::application::report::WorkflowError;
 
 /// What the Action does for this event and `command` input.
@@ -23,8 +23,46 @@ pub enum ActionCommand {
     Comment,
     /// `command: auto` for an event the Action does not act on.
     Nothing(String),
-    /// A `command` input the Action does not know.
-    Unknown(String),
+}
+
+/// The inputs of action.yml, validated.
+#[derive(Debug, Default)]
+pub struct Inputs {
+    /// fleet-registry.kdl (or its directory), relative to the workspace.
+    pub registry_path: Option<String>,
+    /// The input, else a workflow_dispatch event's input of the same name.
+    pub fleet: Option<String>,
+    pub stage: Option<String>,
+    /// The `registry` input, else `ghcr.io/<owner>` (lowercase, as GHCR names are).
+    pub image_registry: Option<String>,
+    pub push: bool,
+    pub platform: Option<String>,
+    pub github_token: Option<String>,
+    pub ssh_private_key: Option<String>,
+    pub ssh_known_hosts: Option<String>,
+    /// Print plans; change nothing.
+    pub dry_run: bool,
+    /// Post (or edit) the plan comment.
+    pub comment: bool,
+}
+
+/// The GITHUB_* variables a run reads.
+#[derive(Debug, Default)]
+pub struct RunnerEnv {
+    pub output: Option<PathBuf>,
+    pub step_summary: Option<PathBuf>,
+    /// Who started the run (`github-actions` when unset).
+    pub actor: String,
+    pub sha: Option<String>,
+    pub git_ref: Option<String>,
+    /// `owner/name`.
+    pub repository: Option<String>,
+    pub api_url: String,
+    pub server_url: Option<String>,
+    /// RUNNER_TEMP.
+    pub temp: Option<PathBuf>,
+    /// GHCR_TOKEN: pushes to ghcr.io when there is no `github-token` input.
+    pub ghcr_token: Option<String>,
 }
 
 /// One run of the Action, validated.
@@ -35,45 +73,105 @@ pub struct ActionRequest {
     /// The event file's JSON (`null` without one).
     pub event: Value,
     pub command: ActionCommand,
-    /// Print plans; change nothing.
-    pub dry_run: bool,
+    pub inputs: Inputs,
+    pub runner: RunnerEnv,
 }
 
-/// The `dry-run` input.
-pub fn dry_run(get: &dyn Fn(&str) -> Option<String>) -> Result<bool, WorkflowError> {
-    flag(input_from("dry-run", get).as_deref(), false).map_err(|e| WorkflowError::Usage(format!("input dry-run: {e}")))
+/// An action input as the runner passes it: `INPUT_` + the name uppercased, hyphens kept
+/// (`dry-run` → `INPUT_DRY-RUN`); empty or unset → `None`.
+pub fn input_from(name: &str, get: impl Fn(&str) -> Option<String>) -> Option<String> {
+    let key = format!("INPUT_{}", name.replace(' ', "_").to_uppercase());
+    get(&key).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+/// A boolean input (`true`/`false`, as YAML writes them); unset → `default`.
+pub fn flag(name: &str, value: Option<&str>, default: bool) -> Result<bool, WorkflowError> {
+    match value.map(str::to_ascii_lowercase).as_deref() {
+        None => Ok(default),
+        Some("true" | "yes" | "1" | "on") => Ok(true),
+        Some("false" | "no" | "0" | "off") => Ok(false),
+        Some(other) => Err(WorkflowError::Usage(format!(
+            "input {name}: expected true or false, got {other:?}"
+        ))),
+    }
 }
 
 impl ActionRequest {
     /// Reads the request from the runner's variables (`get`).
-    pub fn from_env(get: &dyn Fn(&str) -> Option<String>, dry_run: bool) -> Result<Self, WorkflowError> {
-        let workspace = get("GITHUB_WORKSPACE")
+    pub fn from_env(get: &dyn Fn(&str) -> Option<String>) -> Result<Self, WorkflowError> {
+        let var = |name: &str| get(name).filter(|v| !v.is_empty());
+        let input = |name: &str| input_from(name, get);
+        let workspace = var("GITHUB_WORKSPACE")
             .map(PathBuf::from)
             .or_else(|| std::env::current_dir().ok())
             .unwrap_or_default();
-        let event = match get("GITHUB_EVENT_PATH") {
+        let event = match var("GITHUB_EVENT_PATH") {
             Some(path) => std::fs::read_to_string(&path)
                 .map_err(|e| e.to_string())
                 .and_then(|t| serde_json::from_str::<Value>(&t).map_err(|e| e.to_string()))
                 .map_err(|e| WorkflowError::failed(format!("cannot read the event file {path}: {e}")))?,
             None => Value::Null,
         };
-        let event_name = get("GITHUB_EVENT_NAME").unwrap_or_default();
-        let command = input_from("command", get).unwrap_or_else(|| "auto".into());
-        let command = match (command.as_str(), event_name.as_str()) {
+        let event_name = var("GITHUB_EVENT_NAME").unwrap_or_default();
+        let command = match (input("command").as_deref().unwrap_or("auto"), event_name.as_str()) {
             ("auto", "pull_request" | "pull_request_target") | ("plan", _) => ActionCommand::Plan,
             ("auto", "push") => ActionCommand::Push,
             ("auto", "workflow_dispatch") | ("deploy", _) => ActionCommand::Dispatch,
             ("auto", "issue_comment") => ActionCommand::Comment,
             ("build", _) => ActionCommand::Build,
             ("auto", other) => ActionCommand::Nothing(other.to_owned()),
-            (other, _) => ActionCommand::Unknown(other.to_owned()),
+            (other, _) => {
+                return Err(WorkflowError::Usage(format!(
+                    "input command: expected plan, build, deploy or auto, got {other:?}"
+                )));
+            }
+        };
+        let dispatched = |name: &str| {
+            input(name).or_else(|| {
+                event["inputs"][name]
+                    .as_str()
+                    .filter(|v| !v.is_empty())
+                    .map(str::to_owned)
+            })
+        };
+        let repository = var("GITHUB_REPOSITORY");
+        let owner = var("GITHUB_REPOSITORY_OWNER").or_else(|| {
+            repository
+                .as_ref()
+                .and_then(|r| r.split_once('/'))
+                .map(|(o, _)| o.to_owned())
+        });
+        let inputs = Inputs {
+            registry_path: input("registry-path"),
+            fleet: dispatched("fleet"),
+            stage: dispatched("stage"),
+            image_registry: input("registry").or_else(|| Some(format!("ghcr.io/{}", owner?.to_lowercase()))),
+            push: flag("push", input("push").as_deref(), false)?,
+            platform: input("platform"),
+            github_token: input("github-token"),
+            ssh_private_key: input("ssh-private-key"),
+            ssh_known_hosts: input("ssh-known-hosts"),
+            dry_run: flag("dry-run", input("dry-run").as_deref(), false)?,
+            comment: flag("comment", input("comment").as_deref(), true)?,
+        };
+        let runner = RunnerEnv {
+            output: var("GITHUB_OUTPUT").map(PathBuf::from),
+            step_summary: var("GITHUB_STEP_SUMMARY").map(PathBuf::from),
+            actor: var("GITHUB_ACTOR").unwrap_or_else(|| "github-actions".into()),
+            sha: var("GITHUB_SHA"),
+            git_ref: var("GITHUB_REF"),
+            repository,
+            api_url: var("GITHUB_API_URL").unwrap_or_else(|| "https://api.github.com".into()),
+            server_url: var("GITHUB_SERVER_URL"),
+            temp: var("RUNNER_TEMP").map(PathBuf::from),
+            ghcr_token: var("GHCR_TOKEN"),
         };
         Ok(Self {
             workspace,
             event,
             command,
-            dry_run,
+            inputs,
+            runner,
         })
     }
 }

@@ -1,6 +1,5 @@
-//! The containerized GitHub Action (`fleet action`, issue 8): what the runner hands a Docker
-//! action (INPUT_* variables, the event file, GITHUB_OUTPUT / GITHUB_STEP_SUMMARY files) and
-//! what it expects back (multiline outputs, `::error` annotations).
+//! What the GitHub runner expects back from a Docker action: outputs in GITHUB_OUTPUT's
+//! multiline form, the step summary, and workflow commands (`::error` annotations).
 
 use std::hash::{BuildHasher, Hasher};
 use std::io::Write;
@@ -8,28 +7,6 @@ use std::path::Path;
 
 use crate::config::ConfigDiagnostic;
 use crate::config::diagnostic::Severity;
-
-/// An action input as the runner passes it: `INPUT_` + the name uppercased, hyphens kept
-/// (`dry-run` → `INPUT_DRY-RUN`); empty or unset → `None`.
-pub fn input(name: &str) -> Option<String> {
-    input_from(name, |k| std::env::var(k).ok())
-}
-
-/// [`input`] over any variable source.
-pub fn input_from(name: &str, get: impl Fn(&str) -> Option<String>) -> Option<String> {
-    let key = format!("INPUT_{}", name.replace(' ', "_").to_uppercase());
-    get(&key).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
-}
-
-/// A boolean input (`true`/`false`, as YAML writes them); unset → `default`.
-pub fn flag(value: Option<&str>, default: bool) -> Result<bool, String> {
-    match value.map(str::to_ascii_lowercase).as_deref() {
-        None => Ok(default),
-        Some("true" | "yes" | "1" | "on") => Ok(true),
-        Some("false" | "no" | "0" | "off") => Ok(false),
-        Some(other) => Err(format!("expected true or false, got {other:?}")),
-    }
-}
 
 /// A random-looking hex string (std's per-process random hash keys, plus the time).
 fn random_hex() -> String {
@@ -53,33 +30,6 @@ pub fn output_entry(name: &str, value: &str) -> String {
         }
     };
     format!("{name}<<{delimiter}\n{value}\n{delimiter}\n")
-}
-
-/// Parses a GITHUB_OUTPUT file (both `name=value` and `name<<DELIM` entries), in order.
-pub fn parse_outputs(text: &str) -> Result<Vec<(String, String)>, String> {
-    let mut out = Vec::new();
-    let mut lines = text.lines();
-    while let Some(line) = lines.next() {
-        if line.is_empty() {
-            continue;
-        }
-        if let Some((name, delimiter)) = line.split_once("<<") {
-            let mut value = Vec::new();
-            loop {
-                match lines.next() {
-                    Some(l) if l == delimiter => break,
-                    Some(l) => value.push(l),
-                    None => return Err(format!("output {name}: delimiter {delimiter} never closes")),
-                }
-            }
-            out.push((name.to_owned(), value.join("\n")));
-        } else if let Some((name, value)) = line.split_once('=') {
-            out.push((name.to_owned(), value.to_owned()));
-        } else {
-            return Err(format!("not an output line: {line:?}"));
-        }
-    }
-    Ok(out)
 }
 
 /// Appends to a file the runner named (GITHUB_OUTPUT, GITHUB_STEP_SUMMARY).
@@ -123,6 +73,3 @@ pub fn annotation(d: &ConfigDiagnostic, registry_dir: &Path, workspace: &Path) -
         escape_data(&message)
     )
 }
-
-#[cfg(test)]
-mod tests;

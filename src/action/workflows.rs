@@ -1,14 +1,15 @@
 //! The Action's commands over the application layer: plan a pull request, deploy a push or a
-//! dispatch, build; each loads the checkout's configuration with `::error` annotations.
+//! dispatch, build. Each returns what stopped it; [`Run::finish`] shows that once, with
+//! `::error` annotations on the configuration's files.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde_json::json;
 
+use super::Outputs;
 use super::request::ActionRequest;
-use super::runner::{annotation, append, escape_data, flag, input};
-use super::{Outputs, env};
+use super::runner::{annotation, append, escape_data};
 use crate::application::deploy::release::ReleaseRequest;
 use crate::application::image_build::BuildOptions;
 use crate::application::jobs::plan_job::{CommentOwner, upsert_plan_comment};
@@ -18,10 +19,9 @@ use crate::application::releases::{Push, PushDeploys, RouteName, dispatch_routes
 use crate::application::report::WorkflowError;
 use crate::config::discovery::find_registry;
 use crate::config::load::{load_registry_file, split_path};
-use crate::config::{ConfigDiagnostic, DirFiles, LoadError, LoadOptions, Workspace, load_workspace};
-use crate::console::{Console, ConsoleReporter, Effects, exit};
+use crate::config::{Diagnostics, LoadError, LoadOptions, Workspace};
+use crate::console::{Console, ConsoleReporter, Effects};
 use crate::event::RepoRef;
-use crate::git::repo_root;
 use crate::github::GitHub;
 use crate::plan::{COMMENT_LIMIT, render_markdown};
 use crate::secret::Secret;
@@ -35,64 +35,58 @@ pub struct Run<'a> {
 }
 
 impl Run<'_> {
-    fn fail(&self, e: WorkflowError) -> u8 {
-        self.console.finish(Err(e))
-    }
-
     /// fleet-registry.kdl: the `registry-path` input (relative to the workspace), else found
     /// from the workspace as `fleet` finds it.
     fn registry_file(&self) -> Result<PathBuf, WorkflowError> {
         let workspace = &self.request.workspace;
-        let flag = input("registry-path").map(|p| workspace.join(p));
+        let flag = self.request.inputs.registry_path.as_ref().map(|p| workspace.join(p));
         let found = find_registry(flag.as_deref(), None, workspace).map_err(|e| WorkflowError::Usage(e.to_string()))?;
         Ok(std::fs::canonicalize(found.path()).unwrap_or_else(|_| found.path().to_path_buf()))
     }
 
-    /// `::error`/`::warning` lines for diagnostics, files relative to the workspace.
-    fn annotations<'d>(&self, dir: &Path, items: impl IntoIterator<Item = &'d ConfigDiagnostic>) -> String {
+    /// `::error`/`::warning` lines for diagnostics, their files relative to the workspace.
+    fn annotate(&self, diagnostics: &Diagnostics) {
         let workspace = &self.request.workspace;
         let ws = std::fs::canonicalize(workspace).unwrap_or_else(|_| workspace.clone());
-        items.into_iter().map(|d| annotation(d, dir, &ws) + "\n").collect()
+        let dir = self.registry_file().map(|f| split_path(&f).0).unwrap_or_default();
+        let lines: String = diagnostics
+            .items
+            .iter()
+            .map(|d| annotation(d, &dir, &ws) + "\n")
+            .collect();
+        self.console.print(&lines);
     }
 
-    /// Finds the registry and loads the working tree's configuration; its diagnostics become
-    /// `::error` annotations.
+    /// Shows how the command ended (a configuration error also as annotations); the exit code.
+    pub fn finish(&self, result: Result<(), WorkflowError>) -> u8 {
+        match &result {
+            Err(WorkflowError::Load(LoadError::Config(c))) => self.annotate(&c.diagnostics),
+            Err(WorkflowError::Load(e)) => self
+                .console
+                .print(&format!("::error::{}\n", escape_data(&e.to_string()))),
+            _ => {}
+        }
+        self.console.finish(result)
+    }
+
+    /// The checkout's registry and configuration; its warnings become annotations.
     fn load_head(&self) -> Result<(PathBuf, Workspace), WorkflowError> {
         let registry = self.registry_file()?;
-        let (dir, name) = split_path(&registry);
-        match load_workspace(
-            &DirFiles { root: dir.clone() },
-            &name,
-            LoadOptions { verify_fleets: true },
-        ) {
-            Ok(ws) => {
-                self.console.print(&self.annotations(&dir, &ws.warnings.items));
-                Ok((registry, ws))
-            }
-            Err(e) => {
-                if let LoadError::Config(c) = &e {
-                    self.console.print(&self.annotations(&dir, &c.diagnostics.items));
-                } else {
-                    self.console
-                        .print(&format!("::error::{}\n", escape_data(&e.to_string())));
-                }
-                Err(WorkflowError::Load(e))
-            }
-        }
+        let ws = load_registry_file(&registry, LoadOptions { verify_fleets: true })?;
+        self.annotate(&ws.warnings);
+        Ok((registry, ws))
     }
 
-    pub fn plan(&self, outputs: &mut Outputs) -> u8 {
-        self.try_plan(outputs).map_or_else(|e| self.fail(e), |()| exit::OK)
-    }
-
-    fn try_plan(&self, outputs: &mut Outputs) -> Result<(), WorkflowError> {
+    /// The pull request's plan: outputs, the step summary and (unless `comment: false`) the
+    /// plan comment, created or edited.
+    pub fn plan(&self, outputs: &mut Outputs) -> Result<(), WorkflowError> {
         let (registry, head) = self.load_head()?;
         let event = &self.request.event;
         let base_sha = event["pull_request"]["base"]["sha"].as_str();
         let planned = plan_registry(self.reporter, &self.fx.clock, &registry, &head, base_sha, None, false)?;
         let mut plan = planned.plan;
-        if let Some(stage) = input("stage") {
-            plan = plan.for_stage(&stage);
+        if let Some(stage) = &self.request.inputs.stage {
+            plan = plan.for_stage(stage);
         }
         let markdown = render_markdown(&plan, COMMENT_LIMIT);
         outputs.has_changes = !plan.is_empty();
@@ -101,13 +95,11 @@ impl Run<'_> {
         let from = planned.base.as_deref().unwrap_or("nothing");
         self.console
             .print(&format!("fleet plan: {from} → working tree: {}\n", outputs.summary));
-        if let Some(path) = env("GITHUB_STEP_SUMMARY") {
-            append(Path::new(&path), &format!("{markdown}\n"))
+        if let Some(path) = &self.request.runner.step_summary {
+            append(path, &format!("{markdown}\n"))
                 .map_err(|e| WorkflowError::failed(format!("cannot write GITHUB_STEP_SUMMARY: {e}")))?;
         }
-        let comment =
-            flag(input("comment").as_deref(), true).map_err(|e| WorkflowError::Usage(format!("input comment: {e}")))?;
-        if comment
+        if self.request.inputs.comment
             && event["pull_request"].is_object()
             && let Err(e) = self.comment(&markdown)
         {
@@ -126,7 +118,7 @@ impl Run<'_> {
             .as_u64()
             .or_else(|| event["number"].as_u64())
             .ok_or_else(|| WorkflowError::failed("the event has no pull request number"))?;
-        let (gh, repo) = github_client()?;
+        let (gh, repo) = github_client(self.request)?;
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -141,126 +133,82 @@ impl Run<'_> {
 
     /// A push: routes with `auto-deploy=#true` of fleets whose files changed, on the default
     /// branch only.
-    pub fn push(&self, outputs: &mut Outputs) -> u8 {
-        let event = &self.request.event;
-        let git_ref = event["ref"].as_str().map(str::to_owned).or_else(|| env("GITHUB_REF"));
-        let Some(default_branch) = event["repository"]["default_branch"].as_str() else {
-            return self.fail(WorkflowError::failed(
-                "the push event names no repository.default_branch",
-            ));
-        };
-        let after = event["after"].as_str().map(str::to_owned).or_else(|| env("GITHUB_SHA"));
+    pub fn push(&self, outputs: &mut Outputs) -> Result<(), WorkflowError> {
+        let (event, runner) = (&self.request.event, &self.request.runner);
+        let default_branch = event["repository"]["default_branch"]
+            .as_str()
+            .ok_or_else(|| WorkflowError::failed("the push event names no repository.default_branch"))?;
         let push = Push {
-            git_ref: git_ref.as_deref(),
+            git_ref: event["ref"].as_str().or(runner.git_ref.as_deref()),
             default_branch,
             before: event["before"].as_str().unwrap_or_default(),
-            after: after.as_deref().unwrap_or("HEAD"),
+            after: event["after"].as_str().or(runner.sha.as_deref()).unwrap_or("HEAD"),
         };
-        let mut registry = PathBuf::new();
-        let decided = push_deploys(&push, || {
-            let (file, ws) = self.load_head()?;
-            let dir = split_path(&file).0;
-            let root = repo_root(&dir).unwrap_or_else(|| self.request.workspace.clone());
-            let root = std::fs::canonicalize(&root).unwrap_or(root);
-            let under = dir
-                .strip_prefix(&root)
-                .map(|p| p.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            registry = file;
-            Ok((ws, root, under))
-        });
-        let text = match decided {
-            Err(e) => return self.fail(e),
-            Ok(PushDeploys::Routes(routes)) => return self.deploy_routes(&registry, &routes, outputs),
-            Ok(PushDeploys::NotDefaultBranch(git_ref, default)) => {
+        let registry = self.registry_file()?;
+        let text = match push_deploys(&push, &registry, || Ok(self.load_head()?.1))? {
+            PushDeploys::Routes(ws, routes) => return self.deploy_routes(&registry, &ws, &routes, outputs),
+            PushDeploys::NotDefaultBranch(git_ref, default) => {
                 format!("{git_ref} is not the default branch ({default}); nothing to deploy")
             }
-            Ok(PushDeploys::Nothing(changed)) => {
-                let changed = if changed.is_empty() {
-                    "none".to_owned()
-                } else {
-                    changed.join(", ")
-                };
-                format!("no auto-deploy route of a changed fleet ({changed} changed); nothing to deploy")
+            PushDeploys::Nothing(changed) if changed.is_empty() => {
+                "no auto-deploy route of a changed fleet (none changed); nothing to deploy".to_owned()
             }
+            PushDeploys::Nothing(changed) => format!(
+                "no auto-deploy route of a changed fleet ({} changed); nothing to deploy",
+                changed.join(", ")
+            ),
         };
         self.console.print(&format!("fleet action: {text}.\n"));
-        exit::OK
+        Ok(())
+    }
+
+    /// The `fleet` and `stage` inputs.
+    fn fleet_and_stage(&self, command: &str) -> Result<(&str, &str), WorkflowError> {
+        let inputs = &self.request.inputs;
+        inputs
+            .fleet
+            .as_deref()
+            .zip(inputs.stage.as_deref())
+            .ok_or_else(|| WorkflowError::Usage(format!("{command} needs the inputs `fleet` and `stage`")))
     }
 
     /// `command: build`: the `fleet`/`stage` inputs' images, pushed with `push: true`, to
     /// `registry` (default ghcr.io/<owner>); the `images` output lists what was built.
-    pub fn build(&self, outputs: &mut Outputs) -> u8 {
-        let (Some(fleet), Some(stage)) = (input("fleet"), input("stage")) else {
-            return self.fail(WorkflowError::Usage(
-                "command build needs the inputs `fleet` and `stage`".into(),
-            ));
+    pub fn build(&self, outputs: &mut Outputs) -> Result<(), WorkflowError> {
+        let (fleet, stage) = self.fleet_and_stage("command build")?;
+        let inputs = &self.request.inputs;
+        let fleet = fleet_of_registry(&self.registry_file()?, fleet)?;
+        let request = BuildOptions {
+            push: inputs.push,
+            registry: inputs.image_registry.clone(),
+            platform: inputs.platform.clone(),
+            ..BuildOptions::default()
         };
-        let built = flag(input("push").as_deref(), false)
-            .map_err(|e| WorkflowError::Usage(format!("input push: {e}")))
-            .and_then(|push| {
-                let fleet = fleet_of_registry(&self.registry_file()?, &fleet)?;
-                let request = BuildOptions {
-                    push,
-                    registry: image_registry(),
-                    platform: input("platform"),
-                    ..BuildOptions::default()
-                };
-                let line = &mut |service: &str, line: &str| self.console.service_line(service, line);
-                build_fleet(self.reporter, self.fx.docker.clone(), &fleet, &stage, request, line)
-            });
-        match built {
-            Ok(built) => {
-                outputs.images = serde_json::to_value(&built).unwrap_or_else(|_| json!([]));
-                exit::OK
-            }
-            Err(e) => self.fail(e),
-        }
+        let line = &mut |service: &str, line: &str| self.console.service_line(service, line);
+        let built = build_fleet(self.reporter, self.fx.docker.clone(), &fleet, stage, request, line)?;
+        outputs.images = serde_json::to_value(&built).unwrap_or_else(|_| json!([]));
+        Ok(())
     }
 
-    /// workflow_dispatch (or command=deploy): the `fleet` and `stage` inputs (or the
-    /// dispatch event's inputs of the same names).
-    pub fn dispatch(&self, outputs: &mut Outputs) -> u8 {
-        let event = &self.request.event;
-        let pick = |name: &str| {
-            input(name).or_else(|| {
-                event["inputs"][name]
-                    .as_str()
-                    .filter(|v| !v.is_empty())
-                    .map(str::to_owned)
-            })
-        };
-        let (Some(fleet), Some(stage)) = (pick("fleet"), pick("stage")) else {
-            return self.fail(WorkflowError::Usage("deploy needs the fleet and stage inputs".into()));
-        };
-        match self
-            .load_head()
-            .and_then(|(registry, ws)| Ok((registry, dispatch_routes(&ws, &fleet, &stage)?)))
-        {
-            Ok((registry, routes)) => self.deploy_routes(&registry, &routes, outputs),
-            Err(e) => self.fail(e),
-        }
+    /// workflow_dispatch (or `command: deploy`): the `fleet` and `stage` inputs' routes.
+    pub fn dispatch(&self, outputs: &mut Outputs) -> Result<(), WorkflowError> {
+        let (fleet, stage) = self.fleet_and_stage("deploy")?;
+        let (registry, ws) = self.load_head()?;
+        self.deploy_routes(&registry, &ws, &dispatch_routes(&ws, fleet, stage)?, outputs)
     }
 
     /// Builds, pushes and deploys each fleet+stage (the App's release), or prints its plan with
-    /// dry-run; records each route in `deployed`.
-    fn deploy_routes(&self, registry: &Path, routes: &[RouteName], outputs: &mut Outputs) -> u8 {
-        let released = self.release_template(registry).and_then(|template| {
-            let ws = load_registry_file(registry, LoadOptions { verify_fleets: true })?;
-            Ok(release_routes(
-                self.reporter,
-                self.fx.ssh.as_ref(),
-                &self.fx.docker,
-                &template,
-                &ws,
-                routes,
-                self.request.dry_run,
-            ))
-        });
-        let released = match released {
-            Ok(r) => r,
-            Err(e) => return self.fail(e),
-        };
+    /// dry-run (from the registry `ws`); records each route in `deployed`.
+    fn deploy_routes(
+        &self,
+        registry: &Path,
+        ws: &Workspace,
+        routes: &[RouteName],
+        outputs: &mut Outputs,
+    ) -> Result<(), WorkflowError> {
+        let template = self.release_template(registry)?;
+        let (ssh, docker, dry_run) = (self.fx.ssh.as_ref(), &self.fx.docker, self.request.inputs.dry_run);
+        let released = release_routes(self.reporter, ssh, docker, &template, ws, routes, dry_run);
         for ((fleet, stage, server), status) in &released.routes {
             let entry = json!({ "fleet": fleet, "stage": stage, "server": server, "status": status });
             outputs.deployed.push(entry);
@@ -268,44 +216,52 @@ impl Run<'_> {
         if !released.images.is_empty() {
             outputs.images = json!(released.images);
         }
-        if released.ok() { exit::OK } else { exit::FAILURE }
+        let failed = released.routes.iter().filter(|(_, s)| *s == "failed").count();
+        match failed {
+            0 => Ok(()),
+            failed => Err(WorkflowError::Routes {
+                failed,
+                total: released.routes.len(),
+            }),
+        }
     }
 
     /// What every release of this run shares: the checkout, its commit, who asks, the image
     /// registry and its credentials, and this binary for the servers.
     fn release_template(&self, registry: &Path) -> Result<ReleaseRequest, WorkflowError> {
         let (root, registry_file) = split_path(registry);
-        let actor = env("GITHUB_ACTOR").unwrap_or_else(|| "github-actions".into());
-        let mut credentials_env = vec![("GITHUB_ACTOR".to_owned(), actor.clone())];
-        if let Some(token) = input("github-token").or_else(|| env("GHCR_TOKEN")) {
-            credentials_env.push(("GHCR_TOKEN".into(), token));
+        let (inputs, runner) = (&self.request.inputs, &self.request.runner);
+        let mut credentials_env = vec![("GITHUB_ACTOR".to_owned(), runner.actor.clone())];
+        if let Some(token) = inputs.github_token.as_ref().or(runner.ghcr_token.as_ref()) {
+            credentials_env.push(("GHCR_TOKEN".into(), token.clone()));
         }
-        let fleet_binary = self.fx.fleet_binary()?;
         Ok(ReleaseRequest {
-            commit: env("GITHUB_SHA")
+            commit: (runner.sha.clone())
                 .or_else(|| crate::git::git_line(&root, &["rev-parse", "HEAD"]))
                 .unwrap_or_else(|| "unknown".into()),
             root,
             registry_file,
             fleet: String::new(),
             stage: String::new(),
-            image_registry: image_registry(),
+            image_registry: inputs.image_registry.clone(),
             credentials_env,
-            source_url: env("GITHUB_SERVER_URL")
-                .zip(env("GITHUB_REPOSITORY"))
-                .map(|(server, repo)| format!("{server}/{repo}")),
-            requested_by: actor,
-            fleet_binary,
+            source_url: runner
+                .server_url
+                .as_ref()
+                .zip(runner.repository.as_ref())
+                .map(|(s, r)| format!("{s}/{r}")),
+            requested_by: runner.actor.clone(),
+            fleet_binary: self.fx.fleet_binary()?,
         })
     }
 }
 
 /// A GitHub client with the `github-token` input (GITHUB_API_URL, default api.github.com), and
 /// the repository (GITHUB_REPOSITORY).
-pub fn github_client() -> Result<(GitHub, RepoRef), WorkflowError> {
-    let token = input("github-token").ok_or_else(|| WorkflowError::Usage("no github-token".into()))?;
-    let repository =
-        env("GITHUB_REPOSITORY").ok_or_else(|| WorkflowError::Usage("GITHUB_REPOSITORY is not set".into()))?;
+pub fn github_client(request: &ActionRequest) -> Result<(GitHub, RepoRef), WorkflowError> {
+    let token = (request.inputs.github_token.clone()).ok_or_else(|| WorkflowError::Usage("no github-token".into()))?;
+    let repository = (request.runner.repository.as_deref())
+        .ok_or_else(|| WorkflowError::Usage("GITHUB_REPOSITORY is not set".into()))?;
     let (owner, name) = repository
         .split_once('/')
         .ok_or_else(|| WorkflowError::Usage(format!("GITHUB_REPOSITORY {repository:?} is not owner/name")))?;
@@ -313,17 +269,8 @@ pub fn github_client() -> Result<(GitHub, RepoRef), WorkflowError> {
         owner: owner.to_owned(),
         name: name.to_owned(),
     };
-    let api = env("GITHUB_API_URL").unwrap_or_else(|| "https://api.github.com".into());
-    let gh = GitHub::with_token(&api, Secret::new(token), Arc::new(crate::github::NoObserver))
+    let observer = Arc::new(crate::github::NoObserver);
+    let gh = GitHub::with_token(&request.runner.api_url, Secret::new(token), observer)
         .map_err(|e| WorkflowError::Usage(e.to_string()))?;
     Ok((gh, repo))
-}
-
-/// The `registry` input, else `ghcr.io/<owner>` (lowercase, as GHCR names are).
-pub fn image_registry() -> Option<String> {
-    input("registry").or_else(|| {
-        let owner = env("GITHUB_REPOSITORY_OWNER")
-            .or_else(|| env("GITHUB_REPOSITORY").and_then(|r| r.split_once('/').map(|(o, _)| o.to_owned())))?;
-        Some(format!("ghcr.io/{}", owner.to_lowercase()))
-    })
 }

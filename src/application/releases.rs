@@ -115,7 +115,8 @@ pub enum PushDeploys {
     NotDefaultBranch(String, String),
     /// No auto-deploy route of a changed fleet (the fleets that changed).
     Nothing(Vec<String>),
-    Routes(Vec<RouteName>),
+    /// The routes, and the loaded registry they come from.
+    Routes(Workspace, Vec<RouteName>),
 }
 
 /// A push as its event names it.
@@ -127,22 +128,30 @@ pub struct Push<'a> {
 }
 
 /// What a push deploys: on the default branch only, the auto-deploy routes of the fleets that
-/// changed (see [`merge_routes`]); `load` gives the registry, the repository root and the
-/// registry's directory under it (only read for such a push).
+/// changed (see [`merge_routes`]) in the checkout of the registry file `registry`; `load`
+/// loads it (only for such a push).
 pub fn push_deploys(
     push: &Push,
-    load: impl FnOnce() -> Result<(Workspace, std::path::PathBuf, String), WorkflowError>,
+    registry: &Path,
+    load: impl FnOnce() -> Result<Workspace, WorkflowError>,
 ) -> Result<PushDeploys, WorkflowError> {
     if push.git_ref != Some(format!("refs/heads/{}", push.default_branch).as_str()) {
         let git_ref = push.git_ref.unwrap_or_default().to_owned();
         return Ok(PushDeploys::NotDefaultBranch(git_ref, push.default_branch.to_owned()));
     }
-    let (ws, root, registry_dir) = load()?;
-    let (changed, routes) = merge_routes(&ws, &root, &registry_dir, push.before, push.after)?;
+    let ws = load()?;
+    let dir = crate::config::load::split_path(registry).0;
+    let root = crate::git::repo_root(&dir).unwrap_or_else(|| dir.clone());
+    let root = std::fs::canonicalize(&root).unwrap_or(root);
+    let under = dir
+        .strip_prefix(&root)
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let (changed, routes) = merge_routes(&ws, &root, &under, push.before, push.after)?;
     Ok(if routes.is_empty() {
         PushDeploys::Nothing(changed)
     } else {
-        PushDeploys::Routes(routes)
+        PushDeploys::Routes(ws, routes)
     })
 }
 

@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use crate::fake_github::{self, FakeGitHub, fixtures_external};
-use fleetflow::action::runner::parse_outputs;
 use serde_json::Value;
 
 pub const TOKEN: &str = "ghs_workflow_token_for_tests";
@@ -222,4 +221,31 @@ pub fn assert_planned_web_deploy(out: &Output, outputs: &[(String, String)]) {
         deployed,
         serde_json::json!([{ "fleet": "web", "stage": "live", "server": "vps-01", "status": "planned" }])
     );
+}
+
+/// Parses a GITHUB_OUTPUT file as the runner does (both `name=value` and `name<<DELIM` entries), in order.
+pub fn parse_outputs(text: &str) -> Result<Vec<(String, String)>, String> {
+    let mut out = Vec::new();
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        if line.is_empty() {
+            continue;
+        }
+        if let Some((name, delimiter)) = line.split_once("<<") {
+            let mut value = Vec::new();
+            loop {
+                match lines.next() {
+                    Some(l) if l == delimiter => break,
+                    Some(l) => value.push(l),
+                    None => return Err(format!("output {name}: delimiter {delimiter} never closes")),
+                }
+            }
+            out.push((name.to_owned(), value.join("\n")));
+        } else if let Some((name, value)) = line.split_once('=') {
+            out.push((name.to_owned(), value.to_owned()));
+        } else {
+            return Err(format!("not an output line: {line:?}"));
+        }
+    }
+    Ok(out)
 }
