@@ -10,6 +10,24 @@ pub struct RepoRef {
     pub name: String,
 }
 
+impl RepoRef {
+    /// `owner/name` (GITHUB_REPOSITORY, a repository's `full_name`).
+    pub fn parse(full_name: &str) -> Option<Self> {
+        let (owner, name) = full_name.split_once('/')?;
+        let part = |s: &str| (!s.is_empty() && !s.contains('/')).then(|| s.to_owned());
+        Some(Self {
+            owner: part(owner)?,
+            name: part(name)?,
+        })
+    }
+}
+
+impl std::fmt::Display for RepoRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.owner, self.name)
+    }
+}
+
 /// The comment of an `issue_comment` delivery.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CommentRef {

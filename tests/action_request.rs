@@ -97,3 +97,16 @@ fn an_unreadable_event_file_is_named() {
         "{e}"
     );
 }
+
+#[test]
+fn the_repository_must_be_owner_slash_name() {
+    for bad in ["acme", "acme/", "/fleets", "acme/fleets/extra"] {
+        let e = request(&[("GITHUB_REPOSITORY", bad)]).unwrap_err();
+        assert!(matches!(e, WorkflowError::Usage(_)), "{bad}: {e:?}");
+        assert!(e.to_string().contains("is not owner/name"), "{bad}: {e}");
+    }
+    let r = request(&[("GITHUB_REPOSITORY", "acme/fleets")]).unwrap();
+    let repo = r.runner.repository.unwrap();
+    assert_eq!((repo.owner.as_str(), repo.name.as_str()), ("acme", "fleets"));
+    assert_eq!(repo.to_string(), "acme/fleets");
+}

@@ -12,10 +12,9 @@ use serde_json::json;
 use super::Outputs;
 use super::request::ActionRequest;
 use super::workflows::github_client;
-use crate::application::jobs::requests::CommandRequest;
+use crate::application::jobs::requests::command_request;
 use crate::application::jobs::{DeploySettings, run_command_here};
 use crate::application::report::WorkflowError;
-use crate::chatops::{Author, may_hold_command};
 use crate::console::{Console, Effects};
 use crate::event::Event;
 use crate::webhook::parse_event;
@@ -28,37 +27,20 @@ pub fn run(
     outputs: &mut Outputs,
 ) -> Result<(), WorkflowError> {
     let body = serde_json::to_vec(&request.event).unwrap_or_default();
-    let Ok(Event::IssueComment {
-        action,
-        issue_number: number,
-        is_pull_request,
-        comment,
-        ..
-    }) = parse_event("issue_comment", &body)
-    else {
-        return Err(WorkflowError::failed(
-            "the issue_comment event file lacks the comment, issue or repository",
-        ));
-    };
-    let author = Author {
-        login: &comment.author,
-        kind: &comment.author_type,
-    };
-    if action != "created" || !is_pull_request || !may_hold_command(&comment.body, &author) {
+    let event = parse_event("issue_comment", &body)
+        .ok()
+        .filter(|e| matches!(e, Event::IssueComment { .. }))
+        .ok_or_else(|| WorkflowError::failed("the issue_comment event file lacks the comment, issue or repository"))?;
+    // The workflow's token stands for the App's installation.
+    let Some(command) = command_request(&event, Some(0)) else {
         console.print("fleet action: no command in a new pull request comment; nothing to do.\n");
         return Ok(());
-    }
+    };
     if request.inputs.dry_run {
         console.print("fleet action: dry-run: the comment's command is not run.\n");
         return Ok(());
     }
-    let (github, repo) = github_client(request)?;
-    let command = CommandRequest {
-        installation_id: 0,
-        repo,
-        number,
-        comment,
-    };
+    let (github, _) = github_client(request)?;
     let settings = DeploySettings {
         connector: fx.ssh.clone(),
         docker: fx.docker.clone(),
@@ -69,8 +51,7 @@ pub fn run(
     let deploys = run_command_here(&github, &command, settings)
         .map_err(|e| WorkflowError::failed(format!("chat-ops failed: {e:#}")))?;
     for d in &deploys {
-        let mut parts = d.target.rsplitn(3, ':');
-        let (stage, fleet) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
+        let (fleet, stage) = d.fleet_and_stage();
         let status = if d.result == "success" { "deployed" } else { "failed" };
         outputs
             .deployed

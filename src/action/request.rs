@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use serde_json::Value;
 
 use crate::application::report::WorkflowError;
+use crate::event::RepoRef;
 
 /// What the Action does for this event and `command` input.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,8 +56,8 @@ pub struct RunnerEnv {
     pub actor: String,
     pub sha: Option<String>,
     pub git_ref: Option<String>,
-    /// `owner/name`.
-    pub repository: Option<String>,
+    /// GITHUB_REPOSITORY.
+    pub repository: Option<RepoRef>,
     pub api_url: String,
     pub server_url: Option<String>,
     /// RUNNER_TEMP.
@@ -134,13 +135,14 @@ impl ActionRequest {
                     .map(str::to_owned)
             })
         };
-        let repository = var("GITHUB_REPOSITORY");
-        let owner = var("GITHUB_REPOSITORY_OWNER").or_else(|| {
-            repository
-                .as_ref()
-                .and_then(|r| r.split_once('/'))
-                .map(|(o, _)| o.to_owned())
-        });
+        let repository = match var("GITHUB_REPOSITORY") {
+            Some(r) => Some(
+                RepoRef::parse(&r)
+                    .ok_or_else(|| WorkflowError::Usage(format!("GITHUB_REPOSITORY {r:?} is not owner/name")))?,
+            ),
+            None => None,
+        };
+        let owner = var("GITHUB_REPOSITORY_OWNER").or_else(|| repository.as_ref().map(|r| r.owner.clone()));
         let inputs = Inputs {
             registry_path: input("registry-path"),
             fleet: dispatched("fleet"),

@@ -260,15 +260,8 @@ impl Run<'_> {
 /// the repository (GITHUB_REPOSITORY).
 pub fn github_client(request: &ActionRequest) -> Result<(GitHub, RepoRef), WorkflowError> {
     let token = (request.inputs.github_token.clone()).ok_or_else(|| WorkflowError::Usage("no github-token".into()))?;
-    let repository = (request.runner.repository.as_deref())
+    let repo = (request.runner.repository.clone())
         .ok_or_else(|| WorkflowError::Usage("GITHUB_REPOSITORY is not set".into()))?;
-    let (owner, name) = repository
-        .split_once('/')
-        .ok_or_else(|| WorkflowError::Usage(format!("GITHUB_REPOSITORY {repository:?} is not owner/name")))?;
-    let repo = RepoRef {
-        owner: owner.to_owned(),
-        name: name.to_owned(),
-    };
     let observer = Arc::new(crate::github::NoObserver);
     let gh = GitHub::with_token(&request.runner.api_url, Secret::new(token), observer)
         .map_err(|e| WorkflowError::Usage(e.to_string()))?;

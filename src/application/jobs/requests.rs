@@ -162,38 +162,48 @@ pub fn plan_job(pr: &PullRequestRef) -> NewJob {
     }
 }
 
-/// The job a delivery asks for. Comments are queued only when they may hold a command (not by
-/// bots, not only inside code or quotes), once per comment; pushes only to the default branch.
+/// The command a new pull-request comment may hold (not by bots, not only inside code or
+/// quotes), run with `installation` (the delivery's, else the caller's: 0 for a workflow token).
+pub fn command_request(event: &Event, installation: Option<u64>) -> Option<CommandRequest> {
+    let Event::IssueComment {
+        action,
+        repo,
+        issue_number,
+        is_pull_request: true,
+        installation_id,
+        comment,
+    } = event
+    else {
+        return None;
+    };
+    let author = Author {
+        login: &comment.author,
+        kind: &comment.author_type,
+    };
+    if action != "created" || !may_hold_command(&comment.body, &author) {
+        return None;
+    }
+    Some(CommandRequest {
+        installation_id: installation_id.or(installation)?,
+        repo: repo.clone(),
+        number: *issue_number,
+        comment: comment.clone(),
+    })
+}
+
+/// The job a delivery asks for. Comments are queued only when they may hold a command (see
+/// [`command_request`]), once per comment; pushes only to the default branch.
 pub fn job_for(event: &Event) -> Option<NewJob> {
     if let Some(pr) = event.plan_request() {
         return Some(plan_job(pr));
     }
+    if let Some(request) = command_request(event, None) {
+        return Some(NewJob {
+            identity: Some(command_identity(&request.repo, &request.comment)),
+            ..Job::Command(request).queued()
+        });
+    }
     match event {
-        Event::IssueComment {
-            action,
-            repo,
-            issue_number,
-            is_pull_request: true,
-            installation_id: Some(installation_id),
-            comment,
-        } if action == "created" => {
-            let author = Author {
-                login: &comment.author,
-                kind: &comment.author_type,
-            };
-            may_hold_command(&comment.body, &author).then(|| {
-                let request = CommandRequest {
-                    installation_id: *installation_id,
-                    repo: repo.clone(),
-                    number: *issue_number,
-                    comment: comment.clone(),
-                };
-                NewJob {
-                    identity: Some(command_identity(repo, comment)),
-                    ..Job::Command(request).queued()
-                }
-            })
-        }
         Event::Push {
             repo,
             git_ref,

@@ -119,6 +119,15 @@ pub struct DeployRecord {
     pub result: String,
 }
 
+impl DeployRecord {
+    /// The fleet and stage of the target (`owner/name:fleet:stage`).
+    pub fn fleet_and_stage(&self) -> (&str, &str) {
+        let mut parts = self.target.rsplitn(3, ':');
+        let stage = parts.next().unwrap_or_default();
+        (parts.next().unwrap_or_default(), stage)
+    }
+}
+
 impl Store {
     /// Every recorded deploy, oldest first.
     pub async fn deploys(&self) -> Result<Vec<DeployRecord>, sqlx::Error> {
