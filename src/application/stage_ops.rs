@@ -49,6 +49,10 @@ pub enum StageOp {
     Status,
     Ps,
     Logs(LogsOptions),
+    /// Restart its containers (only these services, when any).
+    Restart {
+        services: Vec<String>,
+    },
 }
 
 impl StageOp {
@@ -60,6 +64,7 @@ impl StageOp {
             Self::Status => vec!["stage".into(), "status".into()],
             Self::Ps => vec!["ps".into()],
             Self::Logs(_) => vec!["logs".into()],
+            Self::Restart { .. } => vec!["restart".into()],
         };
         argv.push(stage.to_owned());
         match self {
@@ -73,6 +78,11 @@ impl StageOp {
                 }
                 if o.follow {
                     argv.push("--follow".into());
+                }
+            }
+            Self::Restart { services } => {
+                for s in services {
+                    argv.extend(["--service".into(), s.clone()]);
                 }
             }
             _ => {}
@@ -213,6 +223,7 @@ fn run_local(
             let service = o.service.as_deref();
             local::logs(fx.docker, fleet, stage, service, o.follow, o.tail, line).map(|()| None)
         }
+        StageOp::Restart { services } => local::restart(fx.reporter, fx.docker, fleet, stage, services).map(|()| None),
     }
 }
 
@@ -238,7 +249,7 @@ fn run_cloud(
             let status = stage_status::status(fx.reporter, fx.ssh, clock, target, stage)?;
             Ok(view(status.render_text(), status.to_json()))
         }
-        StageOp::Ps | StageOp::Logs(_) => {
+        StageOp::Ps | StageOp::Logs(_) | StageOp::Restart { .. } => {
             let argv = op.fleet_args(stage);
             stage::run_on_servers(fx.reporter, fx.ssh, clock, target, stage, &argv).map(|()| None)
         }

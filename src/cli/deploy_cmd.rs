@@ -1,20 +1,20 @@
-//! `fleet deploy`, and the local lifecycle: `up`, `down`, `ps`, `logs`, `restart`
-//! ([`crate::application::local`]).
+//! `fleet deploy`, and the lifecycle of a stage's containers on this machine: `up`, `down`,
+//! `ps`, `logs`, `restart` ([`crate::application::local`], [`crate::application::stage_ops`]).
 
-use std::io::Write;
 use std::time::Duration;
 
 use clap::Args;
 
 use super::fleet_select::{FleetSelect, select};
+use super::stage_cmd::run_op;
 use super::{Context, Exit, Output, exit};
 use crate::application::deploy::DeployOptions;
 use crate::application::deploy::lifecycle::render_ps;
-use crate::application::local::{self, LocalDeploy, LocalFleet, render_outcomes};
+use crate::application::local::{self, LocalDeploy, render_outcomes};
 use crate::application::report::WorkflowError;
-use crate::application::stage_ops::LogsOptions;
-use crate::console::{ConsoleReporter, StderrProgress};
-use crate::docker::Docker;
+use crate::application::stage::Down;
+use crate::application::stage_ops::{LogsOptions, StageKind, StageOp};
+use crate::console::StderrProgress;
 
 #[derive(Debug, Args)]
 pub struct DeployArgs {
@@ -154,8 +154,35 @@ pub fn run_deploy(cx: &Context, args: &DeployArgs) -> Exit {
 
 pub fn run_up(cx: &Context, args: &UpArgs) -> Exit {
     let (image_registry, tag) = (args.images.registry.clone(), args.images.tag.clone());
-    let request = LocalDeploy::up(&args.stage, args.pull, image_registry, tag);
-    converge(cx, &args.fleet, &request, Output::Text)
+    let op = StageOp::Up {
+        pull: args.pull,
+        image_registry,
+        tag,
+    };
+    on_this_machine(cx, &args.fleet, &args.stage, &op)
+}
+
+pub fn run_down(cx: &Context, args: &DownArgs) -> Exit {
+    let how = if args.remove { Down::Destroy } else { Down::Stop };
+    on_this_machine(cx, &args.fleet, &args.stage, &StageOp::Down(how))
+}
+
+pub fn run_restart(cx: &Context, args: &RestartArgs) -> Exit {
+    let op = StageOp::Restart {
+        services: args.services.clone(),
+    };
+    on_this_machine(cx, &args.fleet, &args.stage, &op)
+}
+
+pub fn run_logs(cx: &Context, args: &LogsArgs) -> Exit {
+    on_this_machine(cx, &args.fleet, &args.stage, &StageOp::Logs(args.logs.options()))
+}
+
+/// `op` on the stage's containers on this machine, whatever kind of stage it is (what a
+/// server runs for `fleet stage …`).
+fn on_this_machine(cx: &Context, sel: &FleetSelect, stage: &str, op: &StageOp) -> Exit {
+    let kind = StageKind::Local(select(sel, cx.registry)?);
+    run_op(cx, kind, stage, op, Output::Text, true)
 }
 
 fn converge(cx: &Context, sel: &FleetSelect, request: &LocalDeploy, output: Output) -> Exit {
@@ -176,58 +203,10 @@ fn converge(cx: &Context, sel: &FleetSelect, request: &LocalDeploy, output: Outp
     report.error.map_or(Ok(exit::OK), |e| Err(WorkflowError::failed(e)))
 }
 
-pub fn run_down(cx: &Context, args: &DownArgs) -> Exit {
-    on_engine(cx, &args.fleet, |reporter, docker, fleet| {
-        local::down(reporter, docker, fleet, &args.stage, args.remove)
-    })
-}
-
-pub fn run_restart(cx: &Context, args: &RestartArgs) -> Exit {
-    on_engine(cx, &args.fleet, |reporter, docker, fleet| {
-        local::restart(reporter, docker, fleet, &args.stage, &args.services)
-    })
-}
-
 pub fn run_ps(cx: &Context, args: &PsArgs) -> Exit {
-    on_engine(cx, &args.fleet, |_, docker, fleet| {
-        let rows = local::ps(docker, fleet, args.stage.as_deref())?;
-        cx.show(args.output, &rows, |rows| render_ps(rows, chrono::Utc::now()));
-        Ok(())
-    })
-}
-
-/// Lines on stdout, prefixed with their service unless one service is asked for.
-pub fn run_logs(cx: &Context, args: &LogsArgs) -> Exit {
-    let LogsFlags { service, follow, tail } = &args.logs;
-    on_engine(cx, &args.fleet, |_, docker, fleet| {
-        let mut out = std::io::stdout().lock();
-        let mut line = |s: &str, l: &str| {
-            let _ = if service.is_none() {
-                writeln!(out, "{s} | {l}")
-            } else {
-                writeln!(out, "{l}")
-            };
-        };
-        local::logs(
-            docker,
-            fleet,
-            &args.stage,
-            service.as_deref(),
-            *follow,
-            *tail,
-            &mut line,
-        )
-    })
-}
-
-/// Selects the fleet, checks the engine, runs `f` on the fleet.
-fn on_engine(
-    cx: &Context,
-    sel: &FleetSelect,
-    f: impl FnOnce(&ConsoleReporter, &dyn Docker, &LocalFleet) -> Result<(), WorkflowError>,
-) -> Exit {
-    let fleet = select(sel, cx.registry)?;
+    let fleet = select(&args.fleet, cx.registry)?;
     local::engine_ready(&cx.fx.docker)?;
-    f(&cx.reporter(false), &cx.fx.docker, &fleet)?;
+    let rows = local::ps(&cx.fx.docker, &fleet, args.stage.as_deref())?;
+    cx.show(args.output, &rows, |rows| render_ps(rows, chrono::Utc::now()));
     Ok(exit::OK)
 }

@@ -9,7 +9,7 @@ use super::{Context, Exit, Output, exit};
 use crate::application::deploy::remote::LocalBinary;
 use crate::application::report::WorkflowError;
 use crate::application::stage::Down;
-use crate::application::stage_ops::{StageEffects, StageOp, run_stage, stage_kind};
+use crate::application::stage_ops::{StageEffects, StageKind, StageOp, run_stage, stage_kind};
 use crate::console::StderrProgress;
 
 #[derive(Debug, Subcommand)]
@@ -107,6 +107,13 @@ impl StageCommand {
 pub fn run(cx: &Context, command: &StageCommand) -> Exit {
     let (stage, sel, op, output, yes) = command.parts()?;
     let kind = stage_kind(cx.registry, sel.fleet.as_deref(), select(sel, cx.registry)?, stage)?;
+    run_op(cx, kind, stage, &op, output, yes)
+}
+
+/// Runs `op` on `stage` of `kind`: a view shown as `output` asks, logs on stdout (prefixed with
+/// their service unless one is asked for), builds and progress on stderr; `yes` answers
+/// questions.
+pub(super) fn run_op(cx: &Context, kind: StageKind, stage: &str, op: &StageOp, output: Output, yes: bool) -> Exit {
     let exe = cx.fx.fleet_binary()?;
     let reporter = cx.reporter(yes);
     let effects = StageEffects {
@@ -117,8 +124,7 @@ pub fn run(cx: &Context, command: &StageCommand) -> Exit {
         binary: &LocalBinary::this_build(&exe),
     };
     let mut progress = StderrProgress::new();
-    // Logs on stdout (prefixed with their service unless one is asked for); builds on stderr.
-    let logs = match &op {
+    let logs = match op {
         StageOp::Logs(o) => Some(o.service.is_none()),
         _ => None,
     };
@@ -128,7 +134,7 @@ pub fn run(cx: &Context, command: &StageCommand) -> Exit {
         Some(false) => console.print(&format!("{line}\n")),
         None => console.service_line(service, line),
     };
-    let shown = run_stage(&effects, kind, stage, &op, &mut progress, line)?;
+    let shown = run_stage(&effects, kind, stage, op, &mut progress, line)?;
     drop(progress);
     if let Some(view) = shown {
         cx.show(output, &view.json, |_| view.text.clone());
