@@ -143,6 +143,10 @@ impl Reporter for ConsoleReporter<'_> {
         let _ = writeln!(out, "[{server}] {line}");
     }
 
+    fn diagnostics(&self, _: &std::path::Path, diagnostics: &Diagnostics) {
+        self.console.print_diagnostics(diagnostics);
+    }
+
     fn confirm(&self, question: &str) -> Result<(), WorkflowError> {
         if self.yes {
             return Ok(());

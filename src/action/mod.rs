@@ -4,6 +4,7 @@
 //! `::error` annotations, the step summary, outputs and the job token's plan comment.
 
 mod comment;
+mod report;
 pub mod request;
 pub mod runner;
 mod ssh_files;
@@ -12,7 +13,7 @@ mod workflows;
 use serde_json::{Value, json};
 
 use crate::application::report::WorkflowError;
-use crate::console::{Console, ConsoleReporter, Effects};
+use crate::console::{Console, Effects};
 pub use request::{ActionCommand, ActionRequest, Inputs, RunnerEnv};
 use runner::{append, output_entry};
 
@@ -41,7 +42,7 @@ pub fn run(console: &Console) -> u8 {
         ..Outputs::default()
     };
     let fx = Effects::new(ssh.connector.clone());
-    let reporter = ConsoleReporter { console, yes: true };
+    let reporter = report::ActionReporter::new(console, &request.workspace);
     let run = workflows::Run {
         console,
         reporter: &reporter,

@@ -8,19 +8,20 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::Outputs;
+use super::report::ActionReporter;
 use super::request::ActionRequest;
-use super::runner::{annotation, append, escape_data};
+use super::runner::{append, escape_data};
 use crate::application::deploy::release::ReleaseRequest;
 use crate::application::image_build::BuildOptions;
 use crate::application::jobs::plan_job::{CommentOwner, upsert_plan_comment};
 use crate::application::local::{build_fleet, fleet_of_registry};
-use crate::application::plan_change::plan_registry;
+use crate::application::plan_change::{PlanRequest, plan_registry};
 use crate::application::releases::{Push, PushDeploys, RouteName, dispatch_routes, push_deploys, release_routes};
-use crate::application::report::WorkflowError;
+use crate::application::report::{Reporter, WorkflowError};
 use crate::config::discovery::find_registry;
 use crate::config::load::{load_registry_file, split_path};
-use crate::config::{Diagnostics, LoadError, LoadOptions, Workspace};
-use crate::console::{Console, ConsoleReporter, Effects};
+use crate::config::{LoadError, LoadOptions, Workspace};
+use crate::console::{Console, Effects};
 use crate::event::RepoRef;
 use crate::github::GitHub;
 use crate::plan::{COMMENT_LIMIT, render_markdown};
@@ -28,7 +29,7 @@ use crate::secret::Secret;
 
 pub struct Run<'a> {
     pub console: &'a Console,
-    pub reporter: &'a ConsoleReporter<'a>,
+    pub reporter: &'a ActionReporter<'a>,
     pub request: &'a ActionRequest,
     /// Docker, the clock, this binary, and SSH with the workflow's key.
     pub fx: &'a Effects,
@@ -44,23 +45,13 @@ impl Run<'_> {
         Ok(std::fs::canonicalize(found.path()).unwrap_or_else(|_| found.path().to_path_buf()))
     }
 
-    /// `::error`/`::warning` lines for diagnostics, their files relative to the workspace.
-    fn annotate(&self, diagnostics: &Diagnostics) {
-        let workspace = &self.request.workspace;
-        let ws = std::fs::canonicalize(workspace).unwrap_or_else(|_| workspace.clone());
-        let dir = self.registry_file().map(|f| split_path(&f).0).unwrap_or_default();
-        let lines: String = diagnostics
-            .items
-            .iter()
-            .map(|d| annotation(d, &dir, &ws) + "\n")
-            .collect();
-        self.console.print(&lines);
-    }
-
     /// Shows how the command ended (a configuration error also as annotations); the exit code.
     pub fn finish(&self, result: Result<(), WorkflowError>) -> u8 {
         match &result {
-            Err(WorkflowError::Load(LoadError::Config(c))) => self.annotate(&c.diagnostics),
+            Err(WorkflowError::Load(LoadError::Config(c))) => {
+                let dir = self.registry_file().map(|f| split_path(&f).0).unwrap_or_default();
+                self.reporter.diagnostics(&dir, &c.diagnostics);
+            }
             Err(WorkflowError::Load(e)) => self
                 .console
                 .print(&format!("::error::{}\n", escape_data(&e.to_string()))),
@@ -73,21 +64,22 @@ impl Run<'_> {
     fn load_head(&self) -> Result<(PathBuf, Workspace), WorkflowError> {
         let registry = self.registry_file()?;
         let ws = load_registry_file(&registry, LoadOptions { verify_fleets: true })?;
-        self.annotate(&ws.warnings);
+        self.reporter.diagnostics(&split_path(&registry).0, &ws.warnings);
         Ok((registry, ws))
     }
 
     /// The pull request's plan: outputs, the step summary and (unless `comment: false`) the
     /// plan comment, created or edited.
     pub fn plan(&self, outputs: &mut Outputs) -> Result<(), WorkflowError> {
-        let (registry, head) = self.load_head()?;
         let event = &self.request.event;
-        let base_sha = event["pull_request"]["base"]["sha"].as_str();
-        let planned = plan_registry(self.reporter, &self.fx.clock, &registry, &head, base_sha, None, false)?;
-        let mut plan = planned.plan;
-        if let Some(stage) = &self.request.inputs.stage {
-            plan = plan.for_stage(stage);
-        }
+        let request = PlanRequest {
+            registry: &self.registry_file()?,
+            base: event["pull_request"]["base"]["sha"].as_str(),
+            stage: self.request.inputs.stage.as_deref(),
+            live: false,
+        };
+        let planned = plan_registry(self.reporter, &self.fx.clock, &request)?;
+        let plan = planned.plan;
         let markdown = render_markdown(&plan, COMMENT_LIMIT);
         outputs.has_changes = !plan.is_empty();
         outputs.summary = plan.summary.line();

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use super::report::{Reporter, WorkflowError};
 use crate::clock::Clock;
 use crate::cloud::infra::{self, Scope};
-use crate::config::{LoadError, LoadOptions, Workspace, load_workspace};
+use crate::config::{DirFiles, LoadError, LoadOptions, Workspace, load_workspace};
 use crate::git::GitFiles;
 use crate::git::{default_base, repo_root};
 use crate::plan::snapshot::Address;
@@ -165,26 +165,41 @@ pub struct Planned {
     pub base: Option<String>,
 }
 
-/// The plan of the registry at `registry` (loaded as `head`) against its configuration at
-/// `base` (see [`load_base`]) with the state recorded beside it; the live providers when
-/// `live`; only `stage`'s changes when given. Notes which base it plans against.
+/// What to plan: the working tree of a registry against a base revision.
+pub struct PlanRequest<'a> {
+    /// fleet-registry.kdl.
+    pub registry: &'a Path,
+    /// The base revision (see [`load_base`]).
+    pub base: Option<&'a str>,
+    /// Only this stage's changes.
+    pub stage: Option<&'a str>,
+    /// Ask the live providers (drift).
+    pub live: bool,
+}
+
+/// The plan of the registry's working tree (its warnings reported) against its configuration
+/// at the base, with the state recorded beside it. Notes which base it plans against.
 pub fn plan_registry(
     reporter: &dyn Reporter,
     clock: &Arc<dyn Clock>,
-    registry: &Path,
-    head: &Workspace,
-    base: Option<&str>,
-    stage: Option<&str>,
-    live: bool,
+    request: &PlanRequest,
 ) -> Result<Planned, WorkflowError> {
+    let PlanRequest {
+        registry,
+        base,
+        stage,
+        live,
+    } = *request;
     let (dir, name) = crate::config::load::split_path(registry);
+    let head = load_workspace(&DirFiles { root: dir.clone() }, &name, LoadOptions::default())?;
+    reporter.diagnostics(&dir, &head.warnings);
     let base = load_base(&dir, &name, base)?;
     let state = load_state(&dir)?;
     reporter.note(&match &base {
         Some((_, label)) => format!("fleet plan: {label} → working tree"),
         None => "fleet plan: no base configuration (not in git, or no base commit): everything is new".to_owned(),
     });
-    let plan = plan_change(reporter, clock, head, &base, state.as_ref(), stage, live)?;
+    let plan = plan_change(reporter, clock, &head, &base, state.as_ref(), stage, live)?;
     Ok(Planned {
         plan,
         base: base.map(|(_, label)| label),

@@ -3,7 +3,9 @@
 //! other (the console: stdout, stderr and exit codes; the Action: the step summary and
 //! workflow commands; the App: the PR comment and check run).
 
-use crate::config::LoadError;
+use std::path::Path;
+
+use crate::config::{Diagnostics, LoadError};
 
 /// What a workflow tells its front door while it runs.
 pub trait Reporter: Sync {
@@ -14,6 +16,8 @@ pub trait Reporter: Sync {
     fn note(&self, text: &str);
     /// One line of a command's output on `server`, as it arrives.
     fn remote_line(&self, server: &str, line: &str);
+    /// Warnings (or errors) about configuration files, named relative to `registry_dir`.
+    fn diagnostics(&self, registry_dir: &Path, diagnostics: &Diagnostics);
     /// Whether to go on with `question` (a change to real infrastructure); the front door asks
     /// a person, or answers from a flag, or refuses with [`WorkflowError::Unconfirmed`].
     fn confirm(&self, question: &str) -> Result<(), WorkflowError>;
@@ -83,6 +87,11 @@ impl Reporter for RecordingReporter {
     }
     fn remote_line(&self, server: &str, line: &str) {
         self.push(format!("[{server}] {line}"));
+    }
+    fn diagnostics(&self, _: &Path, diagnostics: &Diagnostics) {
+        for d in &diagnostics.items {
+            self.push(format!("diagnostic: {}", d.message));
+        }
     }
     fn confirm(&self, question: &str) -> Result<(), WorkflowError> {
         self.push(format!("confirm: {question}"));

@@ -7,11 +7,10 @@ use clap::{Args, Subcommand, ValueEnum};
 
 use super::{ColorChoice, Context, Exit, Output, exit};
 use crate::application::infra;
-use crate::application::plan_change::plan_registry;
+use crate::application::plan_change::{PlanRequest, plan_registry};
 use crate::application::report::WorkflowError;
 use crate::application::workspace::registry_file;
 use crate::config::load::split_path;
-use crate::config::{DirFiles, LoadOptions, load_workspace};
 use crate::plan::{COMMENT_LIMIT, Plan, render_markdown, render_text};
 use crate::state_store::StateStore;
 
@@ -85,13 +84,13 @@ pub fn run_plan(cx: &Context, args: &PlanArgs) -> Exit {
 
 /// The working tree's configuration (its warnings shown) planned against the base.
 fn plan(cx: &Context, args: &PlanArgs) -> Result<Plan, WorkflowError> {
-    let registry = registry_file(cx.registry)?;
-    let (dir, name) = split_path(&registry);
-    let head = load_workspace(&DirFiles { root: dir.clone() }, &name, LoadOptions::default())?;
-    cx.console.print_diagnostics(&head.warnings);
-    let (base, stage) = (args.base.as_deref(), args.stage.as_deref());
-    let reporter = cx.reporter(false);
-    plan_registry(&reporter, &cx.fx.clock, &registry, &head, base, stage, true).map(|p| p.plan)
+    let request = PlanRequest {
+        registry: &registry_file(cx.registry)?,
+        base: args.base.as_deref(),
+        stage: args.stage.as_deref(),
+        live: true,
+    };
+    plan_registry(&cx.reporter(false), &cx.fx.clock, &request).map(|p| p.plan)
 }
 
 /// `.fleetflow/` beside the registry, else in the current directory.
