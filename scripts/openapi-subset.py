@@ -30,6 +30,9 @@ OPERATIONS = [
     # issue 7: the deploy job
     ("get", "/repos/{owner}/{repo}/tarball/{ref}"),
     ("get", "/orgs/{org}/teams/{team_slug}/memberships/{username}"),
+    # issue 15: a commit's configuration from its tree and blobs
+    ("get", "/repos/{owner}/{repo}/git/trees/{tree_sha}"),
+    ("get", "/repos/{owner}/{repo}/git/blobs/{file_sha}"),
 ]
 
 

@@ -125,11 +125,9 @@ async fn refused_or_mistaken_commands_get_one_reply_and_run_nothing() {
     assert!(typo.contains("Did you mean `creo`?"), "{typo}");
     let fork = &s.bot_replies(FORK_PR)[0];
     assert!(fork.contains("mallory/monorepo") && fork.contains("fork"), "{fork}");
-    let w = s.fake.world();
-    assert!(w.deploy.deployments.is_empty());
-    assert_eq!(w.deploy.tarballs_served, 0, "no source was downloaded");
-    assert!(w.deploy.reactions.is_empty());
-    drop(w);
+    assert!(s.fake.world().deploy.deployments.is_empty());
+    assert_no_deploy_job(&s).await;
+    assert!(s.fake.world().deploy.reactions.is_empty());
     assert!(s.running().is_empty());
     s.assert_no_violations();
 }
@@ -289,10 +287,8 @@ async fn a_pull_request_cannot_lift_its_own_deploy_policy() {
         "{reply}"
     );
     assert!(reply.contains("Nothing was run"), "{reply}");
-    let w = s.fake.world();
-    assert!(w.deploy.deployments.is_empty());
-    assert_eq!(w.deploy.tarballs_served, 0, "no source was downloaded");
-    drop(w);
+    assert!(s.fake.world().deploy.deployments.is_empty());
+    assert_no_deploy_job(&s).await;
     assert!(s.running().is_empty());
     s.assert_no_violations();
 }
@@ -327,4 +323,18 @@ async fn changing_where_a_deploy_goes_needs_admin() {
     drop(w);
     assert_eq!(s.running().len(), 1);
     s.assert_no_violations();
+}
+
+/// Nothing got past the checks: no deploy job was queued, so no source was downloaded to build
+/// (the command job reads the configuration, from blobs or the tarball, and nothing more).
+async fn assert_no_deploy_job(s: &Scenario) {
+    let store = fleetflow::application::jobs::db::Store::open(&s.db_url())
+        .await
+        .unwrap();
+    let deploys = store
+        .jobs_of_kind(fleetflow::application::jobs::DEPLOY_JOB)
+        .await
+        .unwrap();
+    store.close().await;
+    assert_eq!(deploys, 0, "no deploy job, so no source was downloaded");
 }

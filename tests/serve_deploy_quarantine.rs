@@ -17,6 +17,8 @@ use fleetflow::application::jobs::db::Store;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deploy_the_server_died_under_fails_its_deployment_and_reply_and_frees_the_lock() {
     let mut s = Scenario::start().await;
+    // The command job reads the configuration from one tarball; the deploy's source download hangs.
+    s.fake.world().deploy.tarballs_before_hang = 1;
     s.fake.world().deploy.hang_tarball = true;
     s.comment(PR, "alice", "/deploy quiet live").await;
     s.wait_for("the deploy to be mid-run", Duration::from_secs(60), |w| {

@@ -1,18 +1,28 @@
-//! [`ConfigFiles`] for a commit read through the contents API.
+//! A commit's configuration read through the git database API in a handful of requests,
+//! whatever the number of fleets: the commit's index (one tree listing) says which files exist
+//! and names their blobs; what configuration reading will want (the registry and everything
+//! under a `.fleetflow/` directory) is fetched at once — from the [`ObjectCache`], else one blob
+//! request, else, when more are missing, the commit's tarball — and paths the index lacks are
+//! absent without asking.
 //!
-//! Loading is synchronous and files are fetched asynchronously, so files are pre-fetched:
-//! [`load_at`] loads from what has been fetched so far, noting every path that was asked for
-//! and not fetched yet; it fetches those (concurrently) and loads again, until nothing is
-//! missing (the registry first, then its fleets: two rounds).
+//! Loading is synchronous and files are fetched asynchronously, so [`CommitFiles::load`] loads
+//! from what has been fetched, noting every path asked for and not fetched yet; it fetches those
+//! and loads again until nothing is missing.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
 
+use super::cache::ObjectCache;
+use super::tree::{CommitIndex, EntryKind};
 use super::{GitHub, GitHubError};
 use crate::config::load::REGISTRY_FILE;
 use crate::config::source::{MAX_CONFIG_BYTES, ReadError, SourceFile};
 use crate::config::{ConfigFiles, LoadError, LoadOptions, Registry, Workspace, load_workspace};
 use crate::event::RepoRef;
+
+/// More missing blobs than this are read from the commit's tarball (one request) instead.
+pub const MAX_BLOB_REQUESTS: usize = 1;
 
 /// Files fetched so far (`None`: the file does not exist at that commit).
 #[derive(Default)]
@@ -49,7 +59,162 @@ impl FetchedFiles {
     }
 }
 
-/// Loads the workspace of `repo` at `sha`: `fleet-registry.kdl` at the root and its fleets.
+/// One commit of a repository, as the App reads it.
+pub struct CommitFiles<'a> {
+    github: &'a GitHub,
+    cache: &'a dyn ObjectCache,
+    installation: u64,
+    repo: &'a RepoRef,
+    sha: &'a str,
+    index: CommitIndex,
+}
+
+/// Whether configuration reading will want `path`: the registry, or a file in `.fleetflow/`.
+fn is_configuration(path: &str) -> bool {
+    path == REGISTRY_FILE || path.starts_with(".fleetflow/") || path.contains("/.fleetflow/")
+}
+
+impl<'a> CommitFiles<'a> {
+    /// The commit's index, from the cache or one listing; `None`: no such commit.
+    pub async fn open(
+        github: &'a GitHub,
+        installation: u64,
+        repo: &'a RepoRef,
+        sha: &'a str,
+    ) -> Result<Option<CommitFiles<'a>>, GitHubError> {
+        let cache = github.objects.as_ref();
+        let key = format!("index:{repo}@{sha}");
+        let cached = cache.get(&key).await.and_then(|b| serde_json::from_slice(&b).ok());
+        let index = match cached {
+            Some(index) => index,
+            None => {
+                let Some(index) = github.commit_index(installation, repo, sha).await? else {
+                    return Ok(None);
+                };
+                if let Ok(bytes) = serde_json::to_vec(&index) {
+                    cache.put(&key, &bytes).await;
+                }
+                index
+            }
+        };
+        Ok(Some(CommitFiles {
+            github,
+            cache,
+            installation,
+            repo,
+            sha,
+            index,
+        }))
+    }
+
+    /// The bytes of `paths` (those the index names as files; the others are absent), from the
+    /// cache, else by blob, else — when more than [`MAX_BLOB_REQUESTS`] are missing — from the
+    /// tarball. A blob GitHub no longer has is an error: the job reads the commit again later.
+    async fn fetch(&self, paths: &BTreeSet<String>) -> Result<BTreeMap<String, Option<Vec<u8>>>, GitHubError> {
+        let mut out = BTreeMap::new();
+        let mut missing = BTreeMap::new();
+        for path in paths {
+            match self.index.entries.get(path) {
+                Some(e) if e.kind == EntryKind::File => match self.cache.get(&e.sha).await {
+                    Some(bytes) => {
+                        out.insert(path.clone(), Some(bytes));
+                    }
+                    None => {
+                        missing.insert(path.clone(), e.sha.clone());
+                    }
+                },
+                // Symlinks and submodules are not configuration files.
+                _ => {
+                    out.insert(path.clone(), None);
+                }
+            }
+        }
+        let fetched = if missing.len() > MAX_BLOB_REQUESTS {
+            self.read_tarball(&missing).await?
+        } else {
+            let mut fetched = BTreeMap::new();
+            for (path, sha) in &missing {
+                let bytes = self.github.blob(self.installation, self.repo, sha).await?;
+                fetched.insert(path.clone(), bytes.ok_or_else(|| self.gone(path))?);
+            }
+            fetched
+        };
+        for (path, bytes) in fetched {
+            self.cache.put(&missing[&path], &bytes).await;
+            out.insert(path, Some(bytes));
+        }
+        Ok(out)
+    }
+
+    /// The files `wanted` (path → blob SHA) out of the commit's tarball.
+    async fn read_tarball(&self, wanted: &BTreeMap<String, String>) -> Result<BTreeMap<String, Vec<u8>>, GitHubError> {
+        let archive = self.github.tarball(self.installation, self.repo, self.sha).await?;
+        let decode = |e: std::io::Error| GitHubError::Decode {
+            path: format!("/repos/{}/tarball/{}", self.repo, self.sha),
+            message: e.to_string(),
+        };
+        let mut found = BTreeMap::new();
+        let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(archive.as_slice()));
+        for entry in tar.entries().map_err(decode)? {
+            let mut entry = entry.map_err(decode)?;
+            if !entry.header().entry_type().is_file() || entry.size() > MAX_CONFIG_BYTES {
+                continue;
+            }
+            // Paths are under one top directory (`owner-repo-sha/`).
+            let path = entry.path().map_err(decode)?.to_string_lossy().into_owned();
+            let Some((_, path)) = path.split_once('/') else {
+                continue;
+            };
+            if wanted.contains_key(path) {
+                let mut bytes = Vec::new();
+                entry.read_to_end(&mut bytes).map_err(decode)?;
+                found.insert(path.to_owned(), bytes);
+            }
+        }
+        match wanted.keys().find(|p| !found.contains_key(*p)) {
+            Some(path) => Err(self.gone(path)),
+            None => Ok(found),
+        }
+    }
+
+    fn gone(&self, path: &str) -> GitHubError {
+        GitHubError::Status {
+            method: reqwest::Method::GET,
+            path: format!("/repos/{}/git/blobs", self.repo),
+            status: reqwest::StatusCode::NOT_FOUND,
+            message: format!("{path} of {} is gone (force-pushed?)", self.sha),
+            retry_after: Some(std::time::Duration::from_secs(1)),
+        }
+    }
+
+    /// A file's bytes, or `None` when the commit has no such file.
+    pub async fn file(&self, path: &str) -> Result<Option<Vec<u8>>, GitHubError> {
+        let mut got = self.fetch(&BTreeSet::from([path.to_owned()])).await?;
+        Ok(got.remove(path).flatten())
+    }
+
+    /// The workspace at this commit: `fleet-registry.kdl` at the root and its fleets.
+    pub async fn load(&self, options: LoadOptions) -> Result<Result<Workspace, LoadError>, GitHubError> {
+        let mut files = FetchedFiles::default();
+        let mut wanted: BTreeSet<String> = (self.index.entries.iter())
+            .filter(|(path, e)| is_configuration(path) && e.size <= MAX_CONFIG_BYTES)
+            .map(|(path, _)| path.clone())
+            .collect();
+        wanted.insert(REGISTRY_FILE.to_owned());
+        for _round in 0..4 {
+            files.files.extend(self.fetch(&wanted).await?);
+            let result = load_workspace(&files, REGISTRY_FILE, options);
+            wanted = files.take_wanted();
+            if wanted.is_empty() {
+                return Ok(result);
+            }
+        }
+        Ok(load_workspace(&files, REGISTRY_FILE, options))
+    }
+}
+
+/// Loads the workspace of `repo` at `sha` (see [`CommitFiles`]); a commit GitHub does not
+/// know has no registry.
 pub async fn load_at(
     github: &GitHub,
     installation: u64,
@@ -57,25 +222,12 @@ pub async fn load_at(
     sha: &str,
     options: LoadOptions,
 ) -> Result<Result<Workspace, LoadError>, GitHubError> {
-    let mut files = FetchedFiles::default();
-    let mut wanted: BTreeSet<String> = BTreeSet::from([REGISTRY_FILE.to_owned()]);
-    for _round in 0..4 {
-        let fetched = futures_join(wanted.iter().map(|path| async move {
-            let bytes = github.file(installation, repo, path, sha).await?;
-            Ok::<_, GitHubError>((path.clone(), bytes))
-        }))
-        .await;
-        for result in fetched {
-            let (path, bytes) = result?;
-            files.files.insert(path, bytes);
-        }
-        let result = load_workspace(&files, REGISTRY_FILE, options);
-        wanted = files.take_wanted();
-        if wanted.is_empty() {
-            return Ok(result);
-        }
+    match CommitFiles::open(github, installation, repo, sha).await? {
+        Some(commit) => commit.load(options).await,
+        None => Ok(Err(LoadError::Missing {
+            path: REGISTRY_FILE.to_owned(),
+        })),
     }
-    Ok(load_workspace(&files, REGISTRY_FILE, options))
 }
 
 /// The registry alone at `git_ref` (a branch or a commit), without its fleets: what the
@@ -95,36 +247,6 @@ pub async fn registry_at(
     Ok(load_workspace(&files, REGISTRY_FILE, options)
         .ok()
         .map(|ws| ws.registry))
-}
-
-/// Runs futures concurrently and returns their outputs in order.
-async fn futures_join<F: std::future::Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
-    let mut set = Vec::new();
-    for f in futures {
-        set.push(Box::pin(f));
-    }
-    let mut out = Vec::with_capacity(set.len());
-    // Poll all of them together: each is an HTTP request, so this overlaps their latency.
-    let mut pending: Vec<Option<F::Output>> = set.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut all = true;
-        for (i, f) in set.iter_mut().enumerate() {
-            if pending[i].is_none() {
-                match f.as_mut().poll(cx) {
-                    std::task::Poll::Ready(v) => pending[i] = Some(v),
-                    std::task::Poll::Pending => all = false,
-                }
-            }
-        }
-        if all {
-            std::task::Poll::Ready(())
-        } else {
-            std::task::Poll::Pending
-        }
-    })
-    .await;
-    out.extend(pending.into_iter().map(|v| v.expect("every future finished")));
-    out
 }
 
 #[cfg(test)]

@@ -2,8 +2,10 @@
 //! contents at a commit, issue comments and check runs. Pointed at `--github-api-url`.
 
 pub mod auth;
+pub mod cache;
 mod deploy_api;
 pub mod files;
+pub mod tree;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -18,6 +20,7 @@ use crate::event::RepoRef;
 use crate::secret::Secret;
 pub use auth::{AppKey, AuthError};
 use auth::{InstallationToken, TokenCache};
+use cache::ObjectCache;
 pub use deploy_api::{DeploymentState, PullRequestInfo};
 
 const API_VERSION: &str = "2022-11-28";
@@ -132,7 +135,12 @@ pub struct GitHub {
     tokens: Arc<Mutex<TokenCache>>,
     slug: Arc<Mutex<Option<String>>>,
     metrics: Arc<dyn CallObserver>,
+    /// Blobs and commit indexes seen before (see [`cache`]).
+    objects: Arc<dyn ObjectCache>,
 }
+
+/// The in-memory object cache a client starts with: 64 MiB.
+pub const MEMORY_CACHE_BYTES: usize = 64 << 20;
 
 impl std::fmt::Debug for GitHub {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -184,7 +192,14 @@ impl GitHub {
             tokens: Arc::default(),
             slug: Arc::default(),
             metrics,
+            objects: Arc::new(cache::MemoryCache::new(MEMORY_CACHE_BYTES)),
         })
+    }
+
+    /// The client keeping what never changes in `objects` (the App: its database).
+    pub fn with_object_cache(mut self, objects: Arc<dyn ObjectCache>) -> Self {
+        self.objects = objects;
+        self
     }
 
     /// `segments` are path segments (escaped here); `query` pairs are appended.

@@ -23,8 +23,12 @@ use serde_json::{Value, json};
 #[path = "percent.rs"]
 mod percent;
 use percent::percent_decode;
+#[path = "fake_github_budget.rs"]
+pub mod budget;
 #[path = "fake_github_deploy.rs"]
 pub mod deploy;
+#[path = "fake_github_git.rs"]
+pub mod git;
 #[path = "fake_github_spec.rs"]
 mod spec;
 use spec::Spec;
@@ -88,6 +92,10 @@ pub struct World {
     pub hang_contents: bool,
     /// Pull requests, permissions, deployments … (fake_github_deploy.rs).
     pub deploy: deploy::DeployWorld,
+    /// Trees and blobs (fake_github_git.rs).
+    pub git: git::GitWorld,
+    /// Rate limits (fake_github_budget.rs).
+    pub budget: budget::Budget,
     next_id: u64,
 }
 
@@ -98,7 +106,8 @@ impl World {
     }
 
     pub fn add_commit(&mut self, repo: &str, sha: &str, files: &[(&str, &str)]) {
-        let files = files.iter().map(|(p, t)| ((*p).to_owned(), (*t).to_owned())).collect();
+        let files: BTreeMap<String, String> = files.iter().map(|(p, t)| ((*p).to_owned(), (*t).to_owned())).collect();
+        self.git.add_blobs(repo, files.values());
         self.commits.insert((repo.to_owned(), sha.to_owned()), files);
     }
 
@@ -243,11 +252,43 @@ impl Gate {
     }
 }
 
+/// Counts the request against its identity's budget (fake_github_budget.rs), then answers it.
 async fn handle(State(gate): State<Arc<Gate>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    let path = uri.path();
+    let bearer = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("token ")))
+        .unwrap_or("");
+    let admitted = {
+        let mut world = gate.world.lock().unwrap();
+        let identity = if path.starts_with("/app") || path.starts_with("/_codeload/") {
+            None
+        } else {
+            (world.tokens.get(bearer).map(u64::to_string)).or_else(|| world.user_tokens.get(bearer).cloned())
+        };
+        match identity.map(|i| world.budget.admit(&i)) {
+            Some(Err(refused)) => return *refused,
+            Some(Ok(admitted)) => Some(admitted),
+            None => None,
+        }
+    };
+    let mut response = answer(Arc::clone(&gate), method, uri, headers, body).await;
+    if let Some(admitted) = admitted {
+        gate.world.lock().unwrap().budget.finish(admitted, &mut response);
+    }
+    response
+}
+
+async fn answer(gate: Arc<Gate>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
     let path = uri.path().to_owned();
     // codeload: where the tarball operation redirects (not the API; no token, as on GitHub).
     if let Some(rest) = path.strip_prefix("/_codeload/") {
-        while gate.world.lock().unwrap().deploy.hang_tarball {
+        while gate
+            .world
+            .lock()
+            .is_ok_and(|w| w.deploy.hang_tarball && w.deploy.tarballs_served >= w.deploy.tarballs_before_hang)
+        {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let mut world = gate.world.lock().unwrap();
@@ -328,9 +369,10 @@ async fn handle(State(gate): State<Arc<Gate>>, method: Method, uri: Uri, headers
         }
     };
     let _ = installation;
-    if op_id == "repos/get-content" {
+    if op_id == "repos/get-content" || op_id == "git/get-blob" || op_id == "git/get-tree" {
         let accept = headers.get("accept").and_then(|v| v.to_str().ok()).unwrap_or("");
-        if !accept.contains("application/vnd.github.raw") {
+        let raw = op_id != "git/get-tree";
+        if raw && !accept.contains("application/vnd.github.raw") {
             return gate.reject(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 format!("{op_id}: this fake serves raw contents only; Accept was {accept:?}"),
@@ -390,6 +432,19 @@ async fn handle(State(gate): State<Arc<Gate>>, method: Method, uri: Uri, headers
                 None => message(StatusCode::NOT_FOUND, "Not Found"),
             }
         }
+        "git/get-tree" => {
+            let recursive = query
+                .get("recursive")
+                .is_some_and(|v| !v.is_empty() && v != "0" && v != "false");
+            match git::tree(&mut world, &repo, &params["tree_sha"], recursive) {
+                Some(tree) => axum::Json(tree).into_response(),
+                None => message(StatusCode::NOT_FOUND, "Not Found"),
+            }
+        }
+        "git/get-blob" => match git::blob(&mut world, &repo, &params["file_sha"]) {
+            Some(text) => ([("content-type", "application/vnd.github.raw+json")], text).into_response(),
+            None => message(StatusCode::NOT_FOUND, "Not Found"),
+        },
         "checks/create" => {
             let id = world.next_id();
             let mut run = FakeCheckRun {

@@ -46,6 +46,8 @@ pub struct DeployWorld {
     pub tarballs_served: usize,
     /// While set, source downloads (codeload) never answer (a deploy stuck mid-run).
     pub hang_tarball: bool,
+    /// Tarballs served before `hang_tarball` holds them (the configuration's read goes through).
+    pub tarballs_before_hang: usize,
 }
 
 /// The paths that differ between two commits' file maps.

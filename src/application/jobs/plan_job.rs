@@ -1,5 +1,5 @@
-//! The plan job of a pull request: load the configuration at the base and head commits through
-//! the contents API, plan, then show it as ONE comment (edited in place on later pushes, found
+//! The plan job of a pull request: load the configuration at the base and head commits (their
+//! trees and blobs, [`crate::github::files`]), plan, then show it as ONE comment (edited in place on later pushes, found
 //! by [`PLAN_MARKER`] among the App's comments) and a `fleetflow/plan` check run on the head.
 
 use crate::clock::timestamp_now;
@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::config::{ConfigDiagnostic, LoadError, LoadOptions, Severity};
 use crate::event::{PullRequestRef, RepoRef};
-use crate::github::files::load_at;
+use crate::github::files::{CommitFiles, load_at};
 use crate::github::{GitHub, GitHubError};
 use crate::plan::state::{STATE_FILE, State};
 use crate::plan::{CHECK_RUN_LIMIT, COMMENT_LIMIT, PLAN_MARKER, Snapshot, plan, render_markdown};
@@ -128,21 +128,22 @@ pub async fn report_failure(
 
 async fn evaluate(github: &GitHub, pr: &PullRequestRef) -> Result<Outcome, GitHubError> {
     let inst = pr.installation_id;
-    let head = load_at(github, inst, &pr.repo, &pr.head_sha, LoadOptions::default()).await?;
-    let head = match head {
+    let no_registry = |path: &str| Outcome {
+        conclusion: "neutral",
+        title: format!("No {path}"),
+        summary: format!(
+            "`{path}` does not exist at `{}`: nothing to plan.",
+            short_sha(&pr.head_sha)
+        ),
+        comment: None,
+        annotations: Vec::new(),
+    };
+    let Some(commit) = CommitFiles::open(github, inst, &pr.repo, &pr.head_sha).await? else {
+        return Ok(no_registry(crate::config::load::REGISTRY_FILE));
+    };
+    let head = match commit.load(LoadOptions::default()).await? {
         Ok(w) => w,
-        Err(LoadError::Missing { path }) => {
-            return Ok(Outcome {
-                conclusion: "neutral",
-                title: format!("No {path}"),
-                summary: format!(
-                    "`{path}` does not exist at `{}`: nothing to plan.",
-                    short_sha(&pr.head_sha)
-                ),
-                comment: None,
-                annotations: Vec::new(),
-            });
-        }
+        Err(LoadError::Missing { path }) => return Ok(no_registry(&path)),
         Err(LoadError::Config(e)) => {
             let items = e.diagnostics.items;
             let n = items.iter().filter(|d| d.severity == Severity::Error).count();
@@ -170,7 +171,7 @@ async fn evaluate(github: &GitHub, pr: &PullRequestRef) -> Result<Outcome, GitHu
     let base = base.as_ref().map(Snapshot::from_workspace);
     // The infrastructure state the pull request's tree records, as the Action and `fleet plan`
     // read it from a checkout: the same change gets the same plan at every front door.
-    let state = match recorded_state(github, pr).await? {
+    let state = match recorded_state(&commit).await? {
         Ok(state) => state,
         Err(e) => return Ok(unreadable("Infrastructure state unreadable", pr, &e)),
     };
@@ -202,9 +203,9 @@ fn unreadable(title: &str, pr: &PullRequestRef, why: &dyn std::fmt::Display) -> 
 
 /// `.fleetflow/state.json` beside the registry at the pull request's head, if there is one;
 /// the inner error says why a recorded one does not read.
-async fn recorded_state(github: &GitHub, pr: &PullRequestRef) -> Result<Result<Option<State>, String>, GitHubError> {
+async fn recorded_state(commit: &CommitFiles<'_>) -> Result<Result<Option<State>, String>, GitHubError> {
     let path = format!(".fleetflow/{STATE_FILE}");
-    let Some(bytes) = github.file(pr.installation_id, &pr.repo, &path, &pr.head_sha).await? else {
+    let Some(bytes) = commit.file(&path).await? else {
         return Ok(Ok(None));
     };
     Ok(std::str::from_utf8(&bytes)
