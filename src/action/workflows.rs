@@ -120,6 +120,7 @@ impl Run<'_> {
             touch_unchanged: true,
         };
         rt.block_on(upsert_plan_comment(&gh, 0, &repo, number, &owner, markdown))
+            .map(drop)
             .map_err(WorkflowError::failed)
     }
 

@@ -64,6 +64,8 @@ pub async fn serve(
     let store = Store::open(&config.database_url)
         .await
         .map_err(|e| anyhow::anyhow!("cannot open the database {}: {e}", config.database_url))?;
+    // What never changes (blobs, commit indexes) is kept in the database, shared by replicas.
+    let github = github.with_object_cache(Arc::new(store.clone()));
     let interrupted = store.recover_interrupted().await?;
     if interrupted.requeued > 0 {
         tracing::warn!(

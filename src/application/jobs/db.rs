@@ -84,6 +84,23 @@ const MIGRATIONS: &[(i64, &str)] = &[
         "ALTER TABLE jobs ADD COLUMN stop_requested INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE jobs ADD COLUMN deployment_id INTEGER;",
     ),
+    (
+        7,
+        // What GitHub said that never changes (blobs, commit indexes), and each pull request's
+        // plan comment (db/objects.rs).
+        "CREATE TABLE objects (
+        key TEXT PRIMARY KEY,
+        bytes BLOB NOT NULL,
+        size INTEGER NOT NULL,
+        used_at INTEGER NOT NULL
+    );
+    CREATE INDEX objects_used ON objects(used_at);
+    CREATE TABLE plan_comments (
+        pull TEXT PRIMARY KEY,
+        comment_id INTEGER NOT NULL,
+        body_sha TEXT NOT NULL
+    );",
+    ),
 ];
 
 /// How often a job is started before a failure is final (a start a graceful stop cuts off does
@@ -417,6 +434,7 @@ async fn insert_job(
 
 mod deploys;
 mod lifecycle;
+pub mod objects;
 pub use deploys::{DeployRecord, LockOutcome};
 pub use lifecycle::Interrupted;
 

@@ -203,7 +203,7 @@ impl Worker {
                     id
                 }
             };
-            plan_job::run(&self.github, pr, check)
+            plan_job::run(&self.github, &self.store, pr, check)
                 .await
                 .map_err(|e| (e, Some(check)))
         }

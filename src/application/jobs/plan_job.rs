@@ -8,6 +8,8 @@ use std::fmt::Write;
 
 use serde_json::{Value, json};
 
+use super::db::Store;
+use super::db::objects::body_hash;
 use crate::config::{ConfigDiagnostic, LoadError, LoadOptions, Severity};
 use crate::event::{PullRequestRef, RepoRef};
 use crate::github::files::{CommitFiles, load_at};
@@ -49,16 +51,11 @@ pub async fn start_check(github: &GitHub, pr: &PullRequestRef) -> Result<u64, Gi
 
 /// Runs the plan for `pr` and completes check run `check_id` with it. Errors are GitHub
 /// failures (retried by the queue).
-pub async fn run(github: &GitHub, pr: &PullRequestRef, check_id: u64) -> Result<(), GitHubError> {
+pub async fn run(github: &GitHub, store: &Store, pr: &PullRequestRef, check_id: u64) -> Result<(), GitHubError> {
     let inst = pr.installation_id;
     let outcome = evaluate(github, pr).await?;
     if let Some(body) = &outcome.comment {
-        let bot = github.bot_login().await?;
-        let owner = CommentOwner {
-            author: Some(&bot),
-            touch_unchanged: false,
-        };
-        upsert_plan_comment(github, pr.installation_id, &pr.repo, pr.number, &owner, body).await?;
+        show_plan(github, store, pr, body).await?;
     }
     let mut batches = outcome.annotations.chunks(ANNOTATIONS_PER_REQUEST);
     let first = batches.next().unwrap_or(&[]);
@@ -224,7 +221,7 @@ pub struct CommentOwner<'a> {
 
 /// Edits the plan comment on pull request `number` (the comment starting with
 /// [`PLAN_MARKER`], by `owner.author` when given), or creates it. The App and the Action keep
-/// their plan comment the same way.
+/// their plan comment the same way. Returns the comment's id.
 pub async fn upsert_plan_comment(
     github: &GitHub,
     installation: u64,
@@ -232,7 +229,7 @@ pub async fn upsert_plan_comment(
     number: u64,
     owner: &CommentOwner<'_>,
     body: &str,
-) -> Result<(), GitHubError> {
+) -> Result<u64, GitHubError> {
     let comments = github.comments(installation, repo, number).await?;
     let ours = comments.iter().find(|c| {
         owner
@@ -241,13 +238,47 @@ pub async fn upsert_plan_comment(
             && c.body.as_deref().is_some_and(|b| b.starts_with(PLAN_MARKER))
     });
     match ours {
-        Some(c) if !owner.touch_unchanged && c.body.as_deref() == Some(body) => Ok(()),
-        Some(c) => github.update_comment(installation, repo, c.id, body).await,
-        None => github
-            .create_comment(installation, repo, number, body)
+        Some(c) if !owner.touch_unchanged && c.body.as_deref() == Some(body) => Ok(c.id),
+        Some(c) => github
+            .update_comment(installation, repo, c.id, body)
             .await
-            .map(|_| ()),
+            .map(|()| c.id),
+        None => github.create_comment(installation, repo, number, body).await,
     }
+}
+
+/// The App's plan comment on `pr`, edited in place: by the id remembered in `store` (an
+/// unchanged body costs no request), else found among the comments or created.
+async fn show_plan(github: &GitHub, store: &Store, pr: &PullRequestRef, body: &str) -> Result<(), GitHubError> {
+    let (inst, repo) = (pr.installation_id, &pr.repo);
+    let remembered = store.plan_comment(repo, pr.number).await.unwrap_or_else(|e| {
+        tracing::warn!("cannot read the remembered plan comment: {e}");
+        None
+    });
+    match remembered {
+        Some((_, hash)) if hash == body_hash(body) => return Ok(()),
+        Some((id, _)) => match github.update_comment(inst, repo, id, body).await {
+            Ok(()) => return remember(store, pr, id, body).await,
+            // Deleted meanwhile: find or create it again.
+            Err(GitHubError::Status { status, .. }) if status.as_u16() == 404 => {}
+            Err(e) => return Err(e),
+        },
+        None => {}
+    }
+    let bot = github.bot_login().await?;
+    let owner = CommentOwner {
+        author: Some(&bot),
+        touch_unchanged: false,
+    };
+    let id = upsert_plan_comment(github, inst, repo, pr.number, &owner, body).await?;
+    remember(store, pr, id, body).await
+}
+
+async fn remember(store: &Store, pr: &PullRequestRef, id: u64, body: &str) -> Result<(), GitHubError> {
+    if let Err(e) = store.set_plan_comment(&pr.repo, pr.number, id, body).await {
+        tracing::warn!("cannot remember plan comment {id}: {e}");
+    }
+    Ok(())
 }
 
 /// A check-run annotation at the diagnostic's file and line.
