@@ -2,6 +2,7 @@
 //! contents at a commit, issue comments and check runs. Pointed at `--github-api-url`.
 
 pub mod auth;
+pub mod budget;
 pub mod cache;
 mod deploy_api;
 pub mod files;
@@ -64,6 +65,17 @@ impl GitHubError {
         }
     }
 
+    /// The wait before the rate limit lets requests through again, when that is why this failed
+    /// (403 or 429 with `retry-after` or a spent `x-ratelimit-remaining`).
+    pub fn rate_limited(&self) -> Option<std::time::Duration> {
+        match self {
+            GitHubError::Status {
+                status, retry_after, ..
+            } if *status == StatusCode::FORBIDDEN || *status == StatusCode::TOO_MANY_REQUESTS => *retry_after,
+            _ => None,
+        }
+    }
+
     /// The wait GitHub asked for, if any.
     pub fn retry_after(&self) -> Option<std::time::Duration> {
         match self {
@@ -114,6 +126,8 @@ pub struct User {
 pub trait CallObserver: Send + Sync {
     /// A call with `method` that ended with HTTP `status` (0: no answer).
     fn github_call(&self, method: &str, status: u16);
+    /// What an installation's rate-limit headers said last.
+    fn rate_limit(&self, _installation: u64, _seen: budget::Remaining) {}
 }
 
 /// Counts nothing: for front doors without metrics.
@@ -137,6 +151,8 @@ pub struct GitHub {
     metrics: Arc<dyn CallObserver>,
     /// Blobs and commit indexes seen before (see [`cache`]).
     objects: Arc<dyn ObjectCache>,
+    /// Each installation's rate limit as last seen, and its bound on concurrent requests.
+    budgets: Arc<budget::Budgets>,
 }
 
 /// The in-memory object cache a client starts with: 64 MiB.
@@ -193,6 +209,7 @@ impl GitHub {
             slug: Arc::default(),
             metrics,
             objects: Arc::new(cache::MemoryCache::new(MEMORY_CACHE_BYTES)),
+            budgets: Arc::default(),
         })
     }
 
@@ -200,6 +217,12 @@ impl GitHub {
     pub fn with_object_cache(mut self, objects: Arc<dyn ObjectCache>) -> Self {
         self.objects = objects;
         self
+    }
+
+    /// How long new work for `installation` should wait for its rate limit to reset, when the
+    /// budget is nearly spent.
+    pub fn budget_wait(&self, installation: u64) -> Option<Duration> {
+        self.budgets.wait(installation)
     }
 
     /// `segments` are path segments (escaped here); `query` pairs are appended.
@@ -226,6 +249,10 @@ impl GitHub {
         accept: &str,
         body: Option<&Value>,
     ) -> Result<reqwest::Response, GitHubError> {
+        let installation = match auth {
+            Auth::Installation(id) => Some(id),
+            Auth::App => None,
+        };
         let authorization = match (&self.token, &self.key, auth) {
             (Some(token), _, _) => format!("Bearer {}", token.expose()),
             (None, Some(key), Auth::App) => format!("Bearer {}", key.jwt()?),
@@ -242,9 +269,20 @@ impl GitHub {
         if let Some(body) = body {
             request = request.json(body);
         }
+        let gate = installation.map(|id| self.budgets.gate(id));
+        let permit = match &gate {
+            Some(gate) => gate.acquire().await.ok(),
+            None => None,
+        };
         let result = request.send().await;
+        drop(permit);
         let status = result.as_ref().map_or(0, |r| r.status().as_u16());
         self.metrics.github_call(method.as_str(), status);
+        if let (Some(id), Ok(response)) = (installation, &result)
+            && let Some(seen) = self.budgets.observe(id, response.headers())
+        {
+            self.metrics.rate_limit(id, seen);
+        }
         result.map_err(|source| GitHubError::Http { method, path, source })
     }
 

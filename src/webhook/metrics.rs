@@ -23,12 +23,17 @@ struct Inner {
     deliveries: BTreeMap<(&'static str, &'static str), u64>,
     github_calls: BTreeMap<(String, String), u64>,
     jobs: BTreeMap<(String, String), Histogram>,
+    /// Installation → its rate limit as last seen (installations are the App's own: bounded).
+    rate_limits: BTreeMap<u64, crate::github::budget::Remaining>,
 }
 
 #[derive(Default)]
 pub struct Metrics {
     inner: Mutex<Inner>,
 }
+
+/// One value of an installation's rate limit, as a gauge shows it.
+type RateLimitValue = fn(&crate::github::budget::Remaining) -> u64;
 
 fn escape(value: &str) -> String {
     value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
@@ -86,6 +91,24 @@ impl Metrics {
             let _ = writeln!(out, "fleet_job_duration_seconds_sum{{{labels}}} {}", h.sum);
             let _ = writeln!(out, "fleet_job_duration_seconds_count{{{labels}}} {}", h.count);
         }
+        let gauges: [(&str, &str, RateLimitValue); 2] = [
+            (
+                "fleet_github_rate_limit_remaining",
+                "Requests left of an installation's hourly budget, as GitHub last said.",
+                |r| r.remaining,
+            ),
+            (
+                "fleet_github_rate_limit_reset_seconds",
+                "When an installation's budget resets (Unix time).",
+                |r| r.reset,
+            ),
+        ];
+        for (name, help, value) in gauges {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+            for (installation, seen) in &inner.rate_limits {
+                let _ = writeln!(out, "{name}{{installation=\"{installation}\"}} {}", value(seen));
+            }
+        }
         out.push_str("# HELP fleet_github_requests_total GitHub API calls by method and HTTP status.\n");
         out.push_str("# TYPE fleet_github_requests_total counter\n");
         for ((method, status), n) in &inner.github_calls {
@@ -105,6 +128,19 @@ impl crate::github::CallObserver for Metrics {
             .github_calls
             .entry((method.to_owned(), status.to_string()))
             .or_default() += 1;
+    }
+
+    fn rate_limit(&self, installation: u64, seen: crate::github::budget::Remaining) {
+        let mut inner = self.inner.lock().expect("metrics");
+        inner.rate_limits.insert(installation, seen);
+        if seen.remaining < crate::github::budget::LOW_BUDGET {
+            tracing::warn!(
+                installation,
+                remaining = seen.remaining,
+                reset = seen.reset,
+                "GitHub rate limit nearly spent: new jobs wait for the reset"
+            );
+        }
     }
 }
 

@@ -133,7 +133,12 @@ pub struct JobError {
     pub retry: bool,
     /// The least wait before the retry (GitHub's own, when it gave one).
     pub wait: Option<Duration>,
+    /// GitHub's rate limit stopped it: run it again after this wait, no attempt spent.
+    pub rate_limited: Option<Duration>,
 }
+
+/// Why a job waits for its installation's rate limit.
+const RATE_LIMITED: &str = "GitHub's rate limit for this installation is spent; waiting for its reset";
 
 impl JobError {
     /// A failure that running again would repeat.
@@ -142,6 +147,7 @@ impl JobError {
             message: message.to_string(),
             retry: false,
             wait: None,
+            rate_limited: None,
         }
     }
 }
@@ -156,6 +162,7 @@ fn github_failure(github: &GitHub, installation: u64, attempts: i64, e: &crate::
         message: e.to_string(),
         retry: attempts < MAX_ATTEMPTS && (e.is_transient() || expired_token),
         wait: e.retry_after(),
+        rate_limited: e.rate_limited(),
     }
 }
 
@@ -212,18 +219,36 @@ impl Worker {
             Ok(()) => return Ok(()),
             Err((e, check)) => (e, check),
         };
-        if job.attempts >= MAX_ATTEMPTS {
+        // A rate-limited job waits for the reset instead (it spends no attempt).
+        if job.attempts >= MAX_ATTEMPTS && e.rate_limited().is_none() {
             let _ = plan_job::report_failure(&self.github, pr, check.or(known_check), &e.to_string()).await;
         }
         Err(github_failure(&self.github, pr.installation_id, job.attempts, &e))
     }
 
     /// Runs a job by its kind; GitHub failures are classified for retry by [`github_failure`].
+    /// While its installation's rate limit is (nearly) spent, a job waits for the reset without
+    /// spending an attempt.
     async fn dispatch(&self, job: &QueuedJob) -> Result<JobEnd, JobError> {
+        let decoded = Job::decode(&job.kind, &job.payload).map_err(JobError::permanent)?;
+        if let Some(wait) = self.github.budget_wait(decoded.installation()) {
+            return Ok(JobEnd::Deferred(wait, RATE_LIMITED.into()));
+        }
+        let ended = self.run_decoded(job, decoded).await;
+        match ended {
+            Err(JobError {
+                rate_limited: Some(wait),
+                ..
+            }) => Ok(JobEnd::Deferred(wait, RATE_LIMITED.into())),
+            ended => ended,
+        }
+    }
+
+    async fn run_decoded(&self, job: &QueuedJob, decoded: Job) -> Result<JobEnd, JobError> {
         let failed = |installation: u64, e: crate::github::GitHubError| {
             github_failure(&self.github, installation, job.attempts, &e)
         };
-        match Job::decode(&job.kind, &job.payload).map_err(JobError::permanent)? {
+        match decoded {
             Job::Plan(pr) => self.plan(job, &pr).await.map(|()| JobEnd::Done),
             Job::Command(req) => command_job::run(&self.github, &self.store, &job.delivery_id, &req)
                 .await

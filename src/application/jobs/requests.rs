@@ -106,6 +106,16 @@ impl Job {
         }
     }
 
+    /// The installation the job acts with.
+    pub fn installation(&self) -> u64 {
+        match self {
+            Job::Plan(r) => r.installation_id,
+            Job::Command(r) => r.installation_id,
+            Job::Push(r) => r.installation_id,
+            Job::Deploy(r) => r.installation_id,
+        }
+    }
+
     /// The stored payload.
     pub fn payload(&self) -> String {
         let request = match self {

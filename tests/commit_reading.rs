@@ -1,0 +1,142 @@
+//! Reading a commit's configuration through the git database API (src/github/files.rs,
+//! tree.rs) against the fake GitHub: a truncated tree is walked level by level, a blob that
+//! vanished (a force-push) is a transient error the job retries, a warm cache costs nothing,
+//! and the database keeps objects within its bound.
+
+#[path = "support/fake_github.rs"]
+mod fake_github;
+
+use std::sync::Arc;
+
+use fake_github::FakeGitHub;
+use fleetflow::application::jobs::db::Store;
+use fleetflow::config::LoadOptions;
+use fleetflow::event::RepoRef;
+use fleetflow::github::cache::ObjectCache;
+use fleetflow::github::files::load_at;
+use fleetflow::github::{GitHub, NoObserver};
+use fleetflow::secret::Secret;
+
+const TOKEN: &str = "ghp_commit_reading";
+const SHA: &str = "abcdefabcdefabcdefabcdefabcdefabcdefabcd";
+const SHA2: &str = "bcdefabcdefabcdefabcdefabcdefabcdefabcde";
+
+fn registry(fleets: usize) -> String {
+    let mut kdl = String::from("registry \"r\"\n");
+    for i in 0..fleets {
+        kdl.push_str(&format!(
+            "fleet \"f{i}\" {{\n    path \"apps/group{}/f{i}\"\n}}\n",
+            i % 3
+        ));
+    }
+    kdl
+}
+
+fn fleet(i: usize) -> String {
+    format!("project \"f{i}\"\nservice \"web\" {{\n    image \"ghcr.io/r/f{i}:1\"\n}}\nstage \"live\" {{\n}}\n")
+}
+
+async fn world(fleets: usize) -> (FakeGitHub, GitHub, RepoRef) {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, public) = fake_github::app_key(dir.path());
+    let fake = FakeGitHub::start(1, &[], &public).await;
+    {
+        let mut w = fake.world();
+        w.add_user_token(TOKEN, "octocat");
+        let mut files = vec![("fleet-registry.kdl".to_owned(), registry(fleets))];
+        for i in 0..fleets {
+            let dir = format!("apps/group{}/f{i}", i % 3);
+            files.push((format!("{dir}/.fleetflow/fleet.kdl"), fleet(i)));
+            files.push((format!("{dir}/src/lib.rs"), format!("// {i}\n")));
+        }
+        let refs: Vec<(&str, &str)> = files.iter().map(|(p, t)| (p.as_str(), t.as_str())).collect();
+        w.add_commit("acme/mono", SHA, &refs);
+    }
+    let gh = GitHub::with_token(&fake.url(), Secret::new(TOKEN), Arc::new(NoObserver)).unwrap();
+    let repo = RepoRef::parse("acme/mono").unwrap();
+    (fake, gh, repo)
+}
+
+#[tokio::test]
+async fn a_truncated_tree_is_walked_level_by_level() {
+    let (fake, gh, repo) = world(12).await;
+    fake.world().git.tree_entry_limit = Some(10);
+    let index = gh.commit_index(0, &repo, SHA).await.unwrap().unwrap();
+    let files = fake.world().commits[&("acme/mono".to_owned(), SHA.to_owned())].clone();
+    let listed: Vec<&String> = index.entries.keys().collect();
+    assert_eq!(listed, files.keys().collect::<Vec<_>>(), "every file, none twice");
+    let ws = load_at(&gh, 0, &repo, SHA, LoadOptions::default())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ws.fleets.len(), 12);
+    fake.assert_no_violations();
+    assert!(fake.world().git.trees_served > 2, "the truncated root was walked");
+}
+
+#[tokio::test]
+async fn a_vanished_blob_is_a_transient_error_and_an_unknown_commit_has_no_registry() {
+    let (fake, gh, repo) = world(3).await;
+    load_at(&gh, 0, &repo, SHA, LoadOptions::default())
+        .await
+        .unwrap()
+        .unwrap();
+    // A later commit changes one fleet (one blob to fetch), and that blob is gone.
+    let changed = fleet(0).replace(":1", ":2");
+    {
+        let mut w = fake.world();
+        let mut files = w.commits[&("acme/mono".to_owned(), SHA.to_owned())].clone();
+        files.insert("apps/group0/f0/.fleetflow/fleet.kdl".into(), changed.clone());
+        let refs: Vec<(&str, &str)> = files.iter().map(|(p, t)| (p.as_str(), t.as_str())).collect();
+        w.add_commit("acme/mono", SHA2, &refs);
+        w.git.gone_blobs.insert(fake_github::git::blob_sha(&changed));
+    }
+    let e = load_at(&gh, 0, &repo, SHA2, LoadOptions::default()).await.unwrap_err();
+    assert!(e.is_transient(), "{e}");
+    assert!(e.to_string().contains("is gone"), "{e}");
+    let missing = load_at(&gh, 0, &repo, &"0".repeat(40), LoadOptions::default())
+        .await
+        .unwrap();
+    assert!(missing.unwrap_err().to_string().contains("fleet-registry.kdl"));
+}
+
+#[tokio::test]
+async fn a_warm_cache_reads_a_commit_without_a_request() {
+    let (fake, gh, repo) = world(30).await;
+    load_at(&gh, 0, &repo, SHA, LoadOptions::default())
+        .await
+        .unwrap()
+        .unwrap();
+    let first = fake.world().calls.len();
+    assert!(first <= 2, "one tree and one tarball: {:?}", fake.world().calls);
+    load_at(&gh, 0, &repo, SHA, LoadOptions::default())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(fake.world().calls.len(), first, "{:?}", fake.world().calls);
+}
+
+#[tokio::test]
+async fn the_database_cache_keeps_objects_and_drops_the_least_recently_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&format!("sqlite://{}", dir.path().join("db").display()))
+        .await
+        .unwrap();
+    store.put("a", b"alpha").await;
+    store.put("b", b"beta").await;
+    assert_eq!(store.get("a").await.as_deref(), Some(&b"alpha"[..]));
+    assert_eq!(store.get("missing").await, None);
+    // The same key keeps its first bytes (a key names its bytes for ever).
+    store.put("a", b"other").await;
+    assert_eq!(store.get("a").await.as_deref(), Some(&b"alpha"[..]));
+    assert_eq!(store.object_usage().await.unwrap(), (2, 9));
+    let big = vec![7u8; (fleetflow::application::jobs::db::objects::OBJECT_CACHE_BYTES / 2) as usize];
+    store.put("big1", &big).await;
+    store.get("a").await; // used: stays
+    store.put("big2", &big).await; // over the bound: the least recently used go
+    assert!(store.get("big2").await.is_some());
+    assert!(store.get("b").await.is_none(), "b was the least recently used");
+    let (_, bytes) = store.object_usage().await.unwrap();
+    assert!(bytes <= fleetflow::application::jobs::db::objects::OBJECT_CACHE_BYTES);
+    store.close().await;
+}
