@@ -1,24 +1,26 @@
-//! A commit's configuration files read from git objects (`git show REV:path`): no checkout,
-//! so the working tree is never touched. Paths are relative to the repository root.
+//! A commit's configuration files read from git objects in-process (gitoxide): the commit's
+//! tree is walked once, and each file is one object lookup — no checkout, so the working tree
+//! is never touched, and no `git` process per file. Paths are relative to the repository root.
+//! Other git questions (the repository's root, the default base) ask the `git` command.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use crate::config::ConfigFiles;
 use crate::config::source::{MAX_CONFIG_BYTES, ReadError, SourceFile};
 
-/// The files of one revision of a repository.
-#[derive(Debug, Clone)]
+/// The files of one commit of a repository.
 pub struct GitFiles {
-    pub repo_root: PathBuf,
-    /// A commit id or any revision git understands (`HEAD~1`, `origin/main`).
+    repo: gix::Repository,
+    /// The commit's id.
     pub rev: String,
+    /// Every regular file of the commit (symbolic links and submodules are not configuration).
+    blobs: HashMap<String, gix::ObjectId>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum GitError {
-    #[error("cannot run git: {0}")]
-    Spawn(#[source] std::io::Error),
     #[error("{rev:?} is not a commit in {}: {detail}", repo.display())]
     UnknownRevision { rev: String, repo: PathBuf, detail: String },
 }
@@ -67,32 +69,56 @@ pub fn default_base(repo_root: &Path) -> Option<(String, String)> {
 }
 
 impl GitFiles {
-    /// `rev` resolved once to a commit id, so every file comes from the same commit.
+    /// The commit `rev` names (resolved once, so every file comes from the same commit).
     pub fn at(repo_root: &Path, rev: &str) -> Result<Self, GitError> {
-        let spec = format!("{rev}^{{commit}}");
-        let out = git(
-            repo_root,
-            &["rev-parse", "--verify", "--quiet", "--end-of-options", &spec],
-        )
-        .map_err(GitError::Spawn)?;
-        match stdout_line(&out) {
-            Some(commit) => Ok(Self {
-                repo_root: repo_root.to_path_buf(),
-                rev: commit,
-            }),
-            None => {
-                let stderr = String::from_utf8_lossy(&out.stderr).trim().replace('\n', " ");
-                Err(GitError::UnknownRevision {
-                    rev: rev.to_owned(),
-                    repo: repo_root.to_path_buf(),
-                    detail: if stderr.is_empty() {
-                        "no such commit".into()
-                    } else {
-                        stderr
-                    },
-                })
-            }
-        }
+        let unknown = |detail: String| GitError::UnknownRevision {
+            rev: rev.to_owned(),
+            repo: repo_root.to_path_buf(),
+            detail,
+        };
+        let repo = gix::open(repo_root).map_err(|e| unknown(format!("not a readable repository: {e}")))?;
+        let (id, blobs) = Self::walk(&repo, rev, &unknown)?;
+        Ok(Self {
+            rev: id.to_string(),
+            repo,
+            blobs,
+        })
+    }
+
+    /// The commit `rev` names in `repo`, and its regular files.
+    fn walk(
+        repo: &gix::Repository,
+        rev: &str,
+        unknown: &dyn Fn(String) -> GitError,
+    ) -> Result<(gix::ObjectId, HashMap<String, gix::ObjectId>), GitError> {
+        let commit = repo
+            .rev_parse_single(rev)
+            .map_err(|e| e.to_string())
+            .and_then(|id| id.object().map_err(|e| e.to_string()))
+            .and_then(|object| object.peel_to_commit().map_err(|e| e.to_string()))
+            .map_err(|e| {
+                if repo.is_shallow() {
+                    unknown(format!(
+                        "not in this clone, which is shallow (actions/checkout fetches one commit by default): \
+                         fetch the history (`fetch-depth: 0`) or the base commit (`git fetch --depth=1 origin {rev}`)"
+                    ))
+                } else {
+                    unknown(e)
+                }
+            })?;
+        let id = commit.id;
+        let tree = commit
+            .tree()
+            .map_err(|e| unknown(format!("cannot read its tree: {e}")))?;
+        let mut recorder = gix::traverse::tree::Recorder::default();
+        tree.traverse()
+            .breadthfirst(&mut recorder)
+            .map_err(|e| unknown(format!("cannot read its tree: {e}")))?;
+        let blobs = (recorder.records.into_iter())
+            .filter(|e| e.mode.is_blob())
+            .map(|e| (e.filepath.to_string(), e.oid))
+            .collect();
+        Ok((id, blobs))
     }
 
     fn short_rev(&self) -> &str {
@@ -103,20 +129,15 @@ impl GitFiles {
 impl ConfigFiles for GitFiles {
     fn read(&self, relative: &str) -> Result<Option<SourceFile>, ReadError> {
         let shown = format!("{}:{relative}", self.short_rev());
-        let io = |source| ReadError::Io {
-            path: shown.clone(),
-            source,
+        let Some(oid) = self.blobs.get(relative) else {
+            return Ok(None);
         };
-        let spec = format!("{}:{relative}", self.rev);
-        let out = git(&self.repo_root, &["show", "--no-textconv", &spec]).map_err(io)?;
-        if !out.status.success() {
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            if stderr.contains("does not exist in") || stderr.contains("exists on disk, but not in") {
-                return Ok(None);
-            }
-            return Err(io(std::io::Error::other(format!("git show failed: {}", stderr.trim()))));
-        }
-        let size = out.stdout.len() as u64;
+        let object = self.repo.find_object(*oid).map_err(|e| ReadError::Io {
+            path: shown.clone(),
+            source: std::io::Error::other(e),
+        })?;
+        let data = &object.data;
+        let size = data.len() as u64;
         if size > MAX_CONFIG_BYTES {
             return Err(ReadError::TooLarge {
                 path: shown,
@@ -124,11 +145,11 @@ impl ConfigFiles for GitFiles {
                 limit: MAX_CONFIG_BYTES,
             });
         }
-        let text = String::from_utf8(out.stdout).map_err(|e| ReadError::NotUtf8 {
+        let text = std::str::from_utf8(data).map_err(|e| ReadError::NotUtf8 {
             path: shown.clone(),
-            offset: e.utf8_error().valid_up_to(),
+            offset: e.valid_up_to(),
         })?;
-        let mut file = SourceFile::from_text(relative, &text);
+        let mut file = SourceFile::from_text(relative, text);
         file.display_name = shown;
         Ok(Some(file))
     }

@@ -394,3 +394,49 @@ fn plan_of_the_fixtures_between_two_commits() {
         .assert()
         .code(0);
 }
+
+#[test]
+fn base_none_means_everything_is_new() {
+    let dir = repo("main");
+    let out = fleet(dir.path())
+        .args(["plan", "--base", "none", "--output", "json"])
+        .assert()
+        .success();
+    let plan: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    assert_eq!(plan["summary"]["change"], 0, "{plan}");
+    assert!(plan["summary"]["add"].as_u64().unwrap() > 0, "{plan}");
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(stderr.contains("everything is new"), "{stderr}");
+}
+
+#[test]
+fn a_shallow_clone_without_the_base_says_what_to_fetch() {
+    let origin = repo("main");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("file://{}", origin.path().display());
+    git(
+        dir.path(),
+        &["clone", "-q", "--depth", "1", "--branch", "feature", &url, "clone"],
+    );
+    let clone = dir.path().join("clone");
+    let first = Process::new("git")
+        .args(["-C", &origin.path().display().to_string(), "rev-parse", "main"])
+        .output()
+        .expect("git");
+    let base = String::from_utf8_lossy(&first.stdout).trim().to_owned();
+    fleet(&clone)
+        .args(["plan", "--base", &base])
+        .assert()
+        .code(1)
+        .stderr(contains("shallow"))
+        .stderr(contains("fetch-depth: 0"))
+        .stderr(contains(format!("git fetch --depth=1 origin {base}")));
+    // With the base fetched, the plan is the full one.
+    git(&clone, &["fetch", "-q", "--depth=1", "origin", &base]);
+    let out = fleet(&clone).args(["plan", "--base", &base]).assert().success();
+    assert!(
+        stdout(&out).contains("Plan: 1 to add, 2 to change, 1 to destroy."),
+        "{}",
+        stdout(&out)
+    );
+}

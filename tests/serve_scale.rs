@@ -6,12 +6,13 @@
 
 #[path = "support/fake_github.rs"]
 mod fake_github;
+#[path = "support/monorepo.rs"]
+mod monorepo;
 #[path = "support/serve_harness.rs"]
 mod serve_harness;
 
-use std::fmt::Write;
-
 use fleetflow::plan::PLAN_MARKER;
+use monorepo::{fleet, fleet_path, registry};
 use serve_harness::*;
 
 const FLEETS: usize = 1_000;
@@ -21,33 +22,12 @@ fn sha(n: usize) -> String {
     format!("{n:040x}")
 }
 
-fn registry() -> String {
-    let mut kdl = String::from(
-        "registry \"big\"\n\nserver \"vps-01\" {\n    provider \"sakura-cloud\"\n    plan \"4core-8gb\"\n    ssh-host \"203.0.113.10\"\n}\n\n",
-    );
-    for i in 0..FLEETS {
-        let _ = writeln!(kdl, "fleet \"f{i:04}\" {{\n    path \"fleets/f{i:04}\"\n}}");
-    }
-    kdl.push_str("\ndeployment {\n");
-    for i in 0..FLEETS {
-        let _ = writeln!(kdl, "    route fleet=\"f{i:04}\" stage=\"live\" server=\"vps-01\"");
-    }
-    kdl.push_str("}\n");
-    kdl
-}
-
-fn fleet(i: usize, version: usize) -> String {
-    format!(
-        "project \"f{i:04}\"\n\nservice \"app\" {{\n    image \"ghcr.io/big/f{i:04}:{version}\"\n    port 8080\n}}\n\nstage \"live\" {{\n}}\n"
-    )
-}
-
 /// The monorepo with fleet `i` at `versions[i]`, plus source files the configuration does
 /// not need (the tree lists them; they are never fetched one by one).
 fn commit_files(versions: &[usize]) -> Vec<(String, String)> {
-    let mut files = vec![("fleet-registry.kdl".to_owned(), registry())];
+    let mut files = vec![("fleet-registry.kdl".to_owned(), registry(FLEETS))];
     for (i, v) in versions.iter().enumerate() {
-        files.push((format!("fleets/f{i:04}/.fleetflow/fleet.kdl"), fleet(i, *v)));
+        files.push((fleet_path(i), fleet(i, *v, 1)));
         files.push((
             format!("fleets/f{i:04}/src/main.rs"),
             format!("fn main() {{ /* {i} */ }}\n"),
@@ -123,7 +103,10 @@ async fn a_thousand_fleets_cost_a_handful_of_requests_per_event() {
             .enumerate()
             .find(|(i, v)| **v > 1 && *i == n * 7 % FLEETS);
         if let Some((i, v)) = newest {
-            assert!(ours[0].body.contains(&format!("ghcr.io/big/f{i:04}:{v}")), "event {n}");
+            assert!(
+                ours[0].body.contains(&format!("ghcr.io/mono/f{i:04}-s0:{v}")),
+                "event {n}"
+            );
         }
     }
     app.shutdown().await;

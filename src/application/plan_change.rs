@@ -32,6 +32,9 @@ pub fn load_state(registry_dir: &Path) -> Result<Option<State>, WorkflowError> {
 /// registry `name` in `dir`; `None` outside git, without a base commit, or when the registry
 /// did not exist there.
 pub fn load_base(dir: &Path, name: &str, base: Option<&str>) -> Result<Base, WorkflowError> {
+    if base == Some("none") {
+        return Ok(None);
+    }
     let Some(root) = repo_root(dir) else {
         return match base {
             Some(_) => Err(WorkflowError::failed(format!(
@@ -191,9 +194,18 @@ pub fn plan_registry(
         live,
     } = *request;
     let (dir, name) = crate::config::load::split_path(registry);
-    let head = load_workspace(&DirFiles { root: dir.clone() }, &name, LoadOptions::default())?;
+    // The base (git objects) and the head (the working tree) are read at once.
+    let (head, base) = std::thread::scope(|scope| {
+        let base = scope.spawn(|| load_base(&dir, &name, base));
+        let head = load_workspace(&DirFiles { root: dir.clone() }, &name, LoadOptions::default());
+        let base = base
+            .join()
+            .unwrap_or_else(|_| Err(WorkflowError::failed("reading the base configuration failed")));
+        (head, base)
+    });
+    let head = head?;
     reporter.diagnostics(&dir, &head.warnings);
-    let base = load_base(&dir, &name, base)?;
+    let base = base?;
     let state = load_state(&dir)?;
     reporter.note(&match &base {
         Some((_, label)) => format!("fleet plan: {label} → working tree"),
