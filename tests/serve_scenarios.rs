@@ -321,3 +321,33 @@ async fn the_fake_rejects_what_the_subset_does_not_allow() {
     let violations = h.fake.world().violations.clone();
     assert_eq!(violations.len(), 5, "{violations:#?}");
 }
+
+/// GitHub Enterprise Server serves the API under `/api/v3`: `--github-api-url
+/// https://HOST/api/v3` keeps that prefix on every request (tokens, trees, comments, checks).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn github_enterprise_server_keeps_the_api_prefix_on_every_request() {
+    let h = Harness::new().await;
+    h.fake.world().api_prefix = Some("/api/v3".into());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let config = fleetflow::webhook::serve::ServeConfig {
+        github_api_url: format!("{}/api/v3", h.fake.url()),
+        ..h.config(addr)
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let app = tokio::spawn(fleetflow::webhook::serve::serve(config, listener, async {
+        let _ = stopped.await;
+    }));
+    let (status, _) = h
+        .deliver_signed(addr, "pull_request", "d-ghes", &pull_request("opened", 5, HEAD, BASE))
+        .await;
+    assert_eq!(status, 202);
+    h.wait_for("the plan under /api/v3", |w| completed(w, 1)).await;
+    let _ = stop.send(());
+    app.await.unwrap().unwrap();
+    let w = h.fake.world();
+    assert_eq!(w.check_runs[0].conclusion.as_deref(), Some("success"));
+    assert_eq!(w.bot_comments(REPO, 5).len(), 1);
+    assert!(w.calls.iter().any(|c| c.contains("git/get-tree")), "{:?}", w.calls);
+    assert!(w.violations.is_empty(), "{:?}", w.violations);
+}

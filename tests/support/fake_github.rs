@@ -96,6 +96,8 @@ pub struct World {
     pub git: git::GitWorld,
     /// Rate limits (fake_github_budget.rs).
     pub budget: budget::Budget,
+    /// Where the API lives under the host (GitHub Enterprise Server: `/api/v3`); `None`: at `/`.
+    pub api_prefix: Option<String>,
     next_id: u64,
 }
 
@@ -253,7 +255,22 @@ impl Gate {
 }
 
 /// Counts the request against its identity's budget (fake_github_budget.rs), then answers it.
+/// With an API prefix (GitHub Enterprise Server's `/api/v3`), API paths must carry it.
 async fn handle(State(gate): State<Arc<Gate>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    let prefix = gate.world.lock().unwrap().api_prefix.clone();
+    let uri = match prefix {
+        Some(prefix) if !uri.path().starts_with("/_codeload/") => {
+            let Some(rest) = uri.path().strip_prefix(prefix.as_str()).filter(|r| r.starts_with('/')) else {
+                return message(StatusCode::NOT_FOUND, &format!("not under the API prefix {prefix}"));
+            };
+            let rest = match uri.query() {
+                Some(q) => format!("{rest}?{q}"),
+                None => rest.to_owned(),
+            };
+            rest.parse::<Uri>().unwrap_or(uri)
+        }
+        _ => uri,
+    };
     let path = uri.path();
     let bearer = headers
         .get("authorization")
