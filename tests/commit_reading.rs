@@ -140,3 +140,32 @@ async fn the_database_cache_keeps_objects_and_drops_the_least_recently_used() {
     assert!(bytes <= fleetflow::application::jobs::db::objects::OBJECT_CACHE_BYTES);
     store.close().await;
 }
+
+#[tokio::test]
+async fn a_file_read_again_at_a_branch_is_a_conditional_request_that_costs_nothing() {
+    let (fake, gh, repo) = world(1).await;
+    {
+        let mut w = fake.world();
+        let files = w.commits[&("acme/mono".to_owned(), SHA.to_owned())].clone();
+        let refs: Vec<(&str, &str)> = files.iter().map(|(p, t)| (p.as_str(), t.as_str())).collect();
+        w.add_commit("acme/mono", "main", &refs);
+    }
+    let first = gh.file(0, &repo, "fleet-registry.kdl", "main").await.unwrap().unwrap();
+    let counted = fake.world().budget.total();
+    let again = gh.file(0, &repo, "fleet-registry.kdl", "main").await.unwrap().unwrap();
+    assert_eq!(first, again);
+    {
+        let w = fake.world();
+        assert_eq!(w.budget.not_modified, 1, "the second read was a 304");
+        assert_eq!(w.budget.total(), counted, "a 304 costs no rate limit");
+    }
+    // The branch moves: the file changes, and the new text is read.
+    fake.world()
+        .commits
+        .get_mut(&("acme/mono".to_owned(), "main".to_owned()))
+        .unwrap()
+        .insert("fleet-registry.kdl".into(), "registry \"moved\"\n".into());
+    let moved = gh.file(0, &repo, "fleet-registry.kdl", "main").await.unwrap().unwrap();
+    assert_eq!(moved, b"registry \"moved\"\n");
+    fake.assert_no_violations();
+}

@@ -81,3 +81,31 @@ impl ObjectCache for MemoryCache {
         Box::pin(async move { self.put_now(key, bytes) })
     }
 }
+
+/// The last ETag and bytes of each URL read conditionally, in memory: at most [`Etags::MAX`]
+/// entries of at most [`Etags::MAX_BYTES`] each (small files: the registry at a branch).
+#[derive(Default)]
+pub struct Etags {
+    inner: Mutex<HashMap<String, (String, Vec<u8>)>>,
+}
+
+impl Etags {
+    pub const MAX: usize = 1024;
+    pub const MAX_BYTES: usize = 1 << 20;
+
+    pub fn get(&self, url: &str) -> Option<(String, Vec<u8>)> {
+        self.inner.lock().ok()?.get(url).cloned()
+    }
+
+    pub fn put(&self, url: String, etag: String, bytes: &[u8]) {
+        let Ok(mut inner) = self.inner.lock() else { return };
+        if bytes.len() > Self::MAX_BYTES {
+            return;
+        }
+        if inner.len() >= Self::MAX && !inner.contains_key(&url) {
+            // Full: start again (the next reads are plain GETs, then conditional again).
+            inner.clear();
+        }
+        inner.insert(url, (etag, bytes.to_vec()));
+    }
+}

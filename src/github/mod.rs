@@ -153,6 +153,15 @@ pub struct GitHub {
     objects: Arc<dyn ObjectCache>,
     /// Each installation's rate limit as last seen, and its bound on concurrent requests.
     budgets: Arc<budget::Budgets>,
+    /// The last ETag and bytes of files read at a branch (see [`GitHub::file`]).
+    etags: Arc<cache::Etags>,
+}
+
+/// What a GET of bytes got.
+enum Fetched {
+    Bytes(Vec<u8>, Option<String>),
+    Missing,
+    NotModified,
 }
 
 /// The in-memory object cache a client starts with: 64 MiB.
@@ -210,6 +219,7 @@ impl GitHub {
             metrics,
             objects: Arc::new(cache::MemoryCache::new(MEMORY_CACHE_BYTES)),
             budgets: Arc::default(),
+            etags: Arc::default(),
         })
     }
 
@@ -248,6 +258,7 @@ impl GitHub {
         auth: Auth,
         accept: &str,
         body: Option<&Value>,
+        if_none_match: Option<&str>,
     ) -> Result<reqwest::Response, GitHubError> {
         let installation = match auth {
             Auth::Installation(id) => Some(id),
@@ -266,6 +277,9 @@ impl GitHub {
             .header("Accept", accept)
             .header("X-GitHub-Api-Version", API_VERSION)
             .header("Authorization", authorization);
+        if let Some(etag) = if_none_match {
+            request = request.header("If-None-Match", etag);
+        }
         if let Some(body) = body {
             request = request.json(body);
         }
@@ -296,7 +310,7 @@ impl GitHub {
     ) -> Result<Value, GitHubError> {
         let path = url.path().to_owned();
         let response = self
-            .send(method.clone(), url, auth, "application/vnd.github+json", body)
+            .send(method.clone(), url, auth, "application/vnd.github+json", body, None)
             .await?;
         let status = response.status();
         let wait = retry_after(status, response.headers(), SystemTime::now());
@@ -381,7 +395,8 @@ impl GitHub {
         Ok(format!("{slug}[bot]"))
     }
 
-    /// A file's bytes at `git_ref`, or `None` when it does not exist (404).
+    /// A file's bytes at `git_ref` (a branch may move: asked again with the answer's ETag, so
+    /// an unchanged file is a 304 that costs no rate limit), or `None` when it does not exist.
     pub async fn file(
         &self,
         installation: u64,
@@ -393,8 +408,21 @@ impl GitHub {
             &["repos", &repo.owner, &repo.name, "contents", path],
             &[("ref", git_ref)],
         );
-        self.get_bytes(installation, url, "application/vnd.github.raw+json")
-            .await
+        let key = url.to_string();
+        let known = self.etags.get(&key);
+        let answer = self
+            .get_bytes_if(installation, url, "application/vnd.github.raw+json", known.as_ref())
+            .await?;
+        Ok(match answer {
+            Fetched::NotModified => known.map(|(_, bytes)| bytes),
+            Fetched::Bytes(bytes, etag) => {
+                if let Some(etag) = etag {
+                    self.etags.put(key, etag, &bytes);
+                }
+                Some(bytes)
+            }
+            Fetched::Missing => None,
+        })
     }
 
     /// A GET whose answer is bytes (raw contents, archives): `None` on 404; other failures
@@ -405,14 +433,35 @@ impl GitHub {
         url: reqwest::Url,
         accept: &str,
     ) -> Result<Option<Vec<u8>>, GitHubError> {
+        Ok(match self.get_bytes_if(installation, url, accept, None).await? {
+            Fetched::Bytes(bytes, _) => Some(bytes),
+            Fetched::Missing | Fetched::NotModified => None,
+        })
+    }
+
+    /// [`GitHub::get_bytes`], conditional on `known`'s ETag when given.
+    async fn get_bytes_if(
+        &self,
+        installation: u64,
+        url: reqwest::Url,
+        accept: &str,
+        known: Option<&(String, Vec<u8>)>,
+    ) -> Result<Fetched, GitHubError> {
         let path = url.path().to_owned();
+        let etag = known.map(|(etag, _)| etag.as_str());
         let response = self
-            .send(Method::GET, url, Auth::Installation(installation), accept, None)
+            .send(Method::GET, url, Auth::Installation(installation), accept, None, etag)
             .await?;
         let status = response.status();
         if status == StatusCode::NOT_FOUND {
-            return Ok(None);
+            return Ok(Fetched::Missing);
         }
+        if status == StatusCode::NOT_MODIFIED && known.is_some() {
+            return Ok(Fetched::NotModified);
+        }
+        let etag = (response.headers().get("etag"))
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let wait = retry_after(status, response.headers(), SystemTime::now());
         let bytes = response.bytes().await.map_err(|source| GitHubError::Http {
             method: Method::GET,
@@ -428,7 +477,7 @@ impl GitHub {
                 retry_after: wait,
             });
         }
-        Ok(Some(bytes.to_vec()))
+        Ok(Fetched::Bytes(bytes.to_vec(), etag))
     }
 
     /// Every comment of an issue or pull request (all pages).

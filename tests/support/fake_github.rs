@@ -292,7 +292,13 @@ async fn handle(State(gate): State<Arc<Gate>>, method: Method, uri: Uri, headers
     };
     let mut response = answer(Arc::clone(&gate), method, uri, headers, body).await;
     if let Some(admitted) = admitted {
-        gate.world.lock().unwrap().budget.finish(admitted, &mut response);
+        // A 304 to a conditional request does not count against the budget (GitHub's docs).
+        let refund = response.status() == StatusCode::NOT_MODIFIED;
+        gate.world
+            .lock()
+            .unwrap()
+            .budget
+            .finish(admitted, &mut response, refund);
     }
     response
 }
@@ -445,7 +451,16 @@ async fn answer(gate: Arc<Gate>, method: Method, uri: Uri, headers: HeaderMap, b
                 return message(StatusCode::NOT_FOUND, "No commit found for the ref");
             };
             match files.get(&file) {
-                Some(text) => ([("content-type", "application/vnd.github.raw+json")], text.clone()).into_response(),
+                Some(text) => {
+                    // GitHub's conditional requests: the same ETag again is a 304.
+                    let etag = format!("\"{}\"", git::blob_sha(text));
+                    let asked = headers.get("if-none-match").and_then(|v| v.to_str().ok());
+                    if asked == Some(etag.as_str()) {
+                        return (StatusCode::NOT_MODIFIED, [("etag", etag)]).into_response();
+                    }
+                    let raw = ("content-type", "application/vnd.github.raw+json".to_owned());
+                    ([raw, ("etag", etag)], text.clone()).into_response()
+                }
                 None => message(StatusCode::NOT_FOUND, "Not Found"),
             }
         }

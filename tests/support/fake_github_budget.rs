@@ -31,6 +31,8 @@ pub struct Budget {
     pub counted: BTreeMap<String, u64>,
     /// Requests refused by the primary or the secondary limit.
     pub refused: u64,
+    /// Conditional requests answered 304 (not counted).
+    pub not_modified: u64,
 }
 
 impl Default for Budget {
@@ -43,6 +45,7 @@ impl Default for Budget {
             in_flight: BTreeMap::new(),
             counted: BTreeMap::new(),
             refused: 0,
+            not_modified: 0,
         }
     }
 }
@@ -111,10 +114,20 @@ impl Budget {
         })
     }
 
-    /// Ends an admitted request: its answer gets the rate-limit headers.
-    pub fn finish(&mut self, admitted: Admitted, response: &mut Response) {
+    /// Ends an admitted request: its answer gets the rate-limit headers; `refund`: it does not
+    /// count after all (a 304).
+    pub fn finish(&mut self, admitted: Admitted, response: &mut Response, refund: bool) {
         if let Some(n) = self.in_flight.get_mut(&admitted.identity) {
             *n = n.saturating_sub(1);
+        }
+        if refund {
+            if let Some(w) = self.windows.get_mut(&admitted.identity) {
+                w.used = w.used.saturating_sub(1);
+            }
+            if let Some(n) = self.counted.get_mut(&admitted.identity) {
+                *n = n.saturating_sub(1);
+            }
+            self.not_modified += 1;
         }
         set_headers(response, &admitted.headers);
     }
