@@ -6,6 +6,8 @@
 #   - an sshd on 127.0.0.1:2222 only, key auth, its own host and user keys
 #   - a FROM-scratch image fleetflow/busybox:latest built from Debian's static
 #     busybox, also pushed to 127.0.0.1:5000/fleetflow/busybox:latest
+#   - PostgreSQL (Debian's) on 127.0.0.1:55432 only, its own cluster in the state
+#     dir run by the unprivileged postgres user, database and role `fleetflow`
 #
 # Run as root on Debian bookworm. Idempotent: whatever already runs is checked
 # and kept, so a second run is fast. Everything lives in the state dir
@@ -61,6 +63,8 @@ need_cmd git git
 need_cmd readelf binutils
 need_cmd strip binutils
 [[ -s /etc/ssl/certs/ca-certificates.crt ]] || need_pkgs+=(ca-certificates)
+# PostgreSQL: the App's several-replica backend (issue 16); Debian's server, our own cluster.
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need_pkgs+=(postgresql)
 [[ -x /usr/sbin/sshd ]] || need_pkgs+=(openssh-server)
 # The image is FROM scratch, so /bin/busybox must be the static build.
 if [[ ! -x /bin/busybox ]] || [[ "$(dpkg-query -W -f='${Status}' busybox-static 2>/dev/null || true)" != "install ok installed" ]]; then
@@ -467,6 +471,46 @@ else
     say "image $REG_IMAGE pushed"
 fi
 
+# ---------------------------------------------------------------- PostgreSQL
+# A cluster of our own in $STATE/postgres, owned by the unprivileged `postgres` user (initdb
+# refuses root), on 127.0.0.1 only, with a generated password.
+PG_PORT=55432
+PG_DIR="$STATE/postgres"
+PG_BIN="$(compgen -G '/usr/lib/postgresql/*/bin' | sort -V | tail -n1)"
+[[ -x "$PG_BIN/initdb" ]] || die "PostgreSQL's initdb is missing under /usr/lib/postgresql"
+id postgres >/dev/null 2>&1 || useradd --system --home-dir "$PG_DIR" --shell /usr/sbin/nologin postgres
+PG_PASSWORD_FILE="$STATE/postgres.password"
+[[ -s "$PG_PASSWORD_FILE" ]] || { openssl rand -hex 16 >"$PG_PASSWORD_FILE"; chmod 600 "$PG_PASSWORD_FILE"; }
+PG_PASSWORD="$(cat "$PG_PASSWORD_FILE")"
+pg() { runuser -u postgres -- "$@"; }
+if [[ ! -s "$PG_DIR/data/PG_VERSION" ]]; then
+    mkdir -p "$PG_DIR"
+    chown postgres: "$PG_DIR"
+    chmod 700 "$PG_DIR"
+    pwfile="$PG_DIR/.pw"
+    printf '%s\n' "$PG_PASSWORD" >"$pwfile"
+    chown postgres: "$pwfile"
+    pg "$PG_BIN/initdb" -D "$PG_DIR/data" -U fleetflow --pwfile="$pwfile" --auth=scram-sha-256 \
+        >"$PG_DIR/initdb.log" 2>&1 || { log_tail "$PG_DIR/initdb.log" 20; die "initdb failed"; }
+    rm -f "$pwfile"
+fi
+pg_ready() { "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT"; }
+if pg_ready; then
+    say "PostgreSQL already up on 127.0.0.1:$PG_PORT"
+else
+    port_open "$PG_PORT" && die "127.0.0.1:$PG_PORT is taken by something that is not this test world's PostgreSQL"
+    pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t "$SERVICE_WAIT" \
+        -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $PG_DIR -c max_connections=200" start >/dev/null 9>&- \
+        || { log_tail "$PG_DIR/server.log" 30; die "PostgreSQL did not start"; }
+    say "PostgreSQL up on 127.0.0.1:$PG_PORT"
+fi
+export PGPASSWORD="$PG_PASSWORD"
+if ! psql -h 127.0.0.1 -p "$PG_PORT" -U fleetflow -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'fleetflow'" | grep -q 1; then
+    psql -q -h 127.0.0.1 -p "$PG_PORT" -U fleetflow -d postgres -c "CREATE DATABASE fleetflow" \
+        || die "cannot create the fleetflow database"
+fi
+unset PGPASSWORD
+
 # ---------------------------------------------------------------- env file
 # Shell-sourceable KEY=VALUE lines; values with anything beyond [A-Za-z0-9._/:@,+=-]
 # are single-quoted (the host key line has a space).
@@ -493,6 +537,7 @@ env_tmp="$(mktemp "$STATE/.env.XXXXXX")"
     emit FLEET_TEST_SSH_KNOWN_HOSTS "$SSH_DIR/known_hosts"
     emit FLEET_TEST_SSH_HOST_KEY "$SSH_HOST_KEY"
     emit FLEET_TEST_BASE_IMAGE "$BASE_IMAGE"
+    emit FLEET_TEST_POSTGRES_URL "postgres://fleetflow:$PG_PASSWORD@127.0.0.1:$PG_PORT/fleetflow"
 } >"$env_tmp"
 chmod 600 "$env_tmp"
 mv -f "$env_tmp" "$STATE/env"

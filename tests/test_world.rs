@@ -242,3 +242,28 @@ fn busybox_httpd_serves_wget_inside_a_container() {
     ]));
     assert_eq!(text(&out).0.trim(), "served-by-httpd");
 }
+
+/// The test world's PostgreSQL answers on 127.0.0.1 with its password, and refuses a wrong one.
+#[tokio::test]
+async fn postgres_answers_with_its_password_only() {
+    use sqlx::Connection;
+    let world = support::test_world();
+    let mut db = sqlx::PgConnection::connect(&world.postgres_url)
+        .await
+        .expect("the test world's PostgreSQL accepts its own URL");
+    let (version, database): (String, String) = sqlx::query_as("SELECT version(), current_database()")
+        .fetch_one(&mut db)
+        .await
+        .expect("a query");
+    assert!(version.starts_with("PostgreSQL "), "{version}");
+    assert_eq!(database, "fleetflow");
+    let listen: String = sqlx::query_scalar("SHOW listen_addresses")
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
+    assert_eq!(listen, "127.0.0.1", "loopback only");
+    db.close().await.unwrap();
+    let wrong = world.postgres_url.replacen("fleetflow:", "fleetflow:wrong", 1);
+    let refused = sqlx::PgConnection::connect(&wrong).await;
+    assert!(refused.is_err(), "a wrong password is refused");
+}

@@ -35,6 +35,8 @@ pub struct TestWorld {
     pub ssh_host_key: String,
     /// FROM-scratch busybox image, `fleetflow/busybox:latest`.
     pub base_image: String,
+    /// The test world's PostgreSQL: `postgres://fleetflow:…@127.0.0.1:55432/fleetflow`.
+    pub postgres_url: String,
 }
 
 /// Reads the test world from `$FLEET_TEST_WORLD_ENV` (default
@@ -74,6 +76,7 @@ pub fn test_world() -> TestWorld {
         ssh_known_hosts: get("FLEET_TEST_SSH_KNOWN_HOSTS").into(),
         ssh_host_key: get("FLEET_TEST_SSH_HOST_KEY"),
         base_image: get("FLEET_TEST_BASE_IMAGE"),
+        postgres_url: get("FLEET_TEST_POSTGRES_URL"),
         env_file,
     }
 }
