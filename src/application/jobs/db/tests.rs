@@ -174,3 +174,34 @@ async fn jobs_of_one_serial_key_run_one_at_a_time_and_the_newest_wins() {
     let counts = store.job_counts().await.unwrap();
     assert_eq!((counts.superseded, counts.running), (2, 2), "{counts:?}");
 }
+
+/// Deliveries that arrive together are written in one transaction (group commit), each under
+/// its own savepoint: a duplicate inside the batch rolls back alone, the rest are kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_deliveries_share_a_commit_and_a_duplicate_in_the_batch_rolls_back_alone() {
+    let (_dir, store) = temp_store().await;
+    let mut tasks = Vec::new();
+    for n in 0..200 {
+        let store = store.clone();
+        // Every fourth delivery id is sent twice: one is new, the other a duplicate.
+        let id = format!("d{}", if n % 4 == 3 { n - 1 } else { n });
+        tasks.push(tokio::spawn(async move {
+            let job = NewJob::new("plan", format!("{{\"n\":{n}}}"));
+            store
+                .store_delivery(&id, "pull_request", Some("opened"), Some(&job))
+                .await
+        }));
+    }
+    let mut new = 0;
+    let mut duplicates = 0;
+    for t in tasks {
+        match t.await.unwrap().unwrap() {
+            Stored::New { job: Some(_) } => new += 1,
+            Stored::Duplicate => duplicates += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!((new, duplicates), (150, 50));
+    assert_eq!(store.delivery_count().await.unwrap(), 150);
+    assert_eq!(store.jobs_of_kind("plan").await.unwrap(), 150);
+}
