@@ -351,3 +351,40 @@ async fn github_enterprise_server_keeps_the_api_prefix_on_every_request() {
     assert!(w.calls.iter().any(|c| c.contains("git/get-tree")), "{:?}", w.calls);
     assert!(w.violations.is_empty(), "{:?}", w.violations);
 }
+
+/// /healthz says the process answers; /readyz that deliveries can be stored: the database
+/// answers and has this build's schema (an older binary on a newer database is not ready).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthz_is_liveness_and_readyz_checks_the_database_schema() {
+    let h = Harness::new().await;
+    let app = h.start().await;
+    let get = |path: &str| {
+        let url = format!("http://{}{path}", app.addr);
+        let http = h.http.clone();
+        async move {
+            let r = http.get(url).send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    assert_eq!(get("/healthz").await, (200, "ok\n".to_owned()));
+    assert_eq!(get("/readyz").await, (200, "ready\n".to_owned()));
+    // A newer fleet migrated this database further: this one is live but not ready.
+    let store = Store::open(&h.db_url).await.unwrap();
+    let (_, want) = store.schema_version().await.unwrap();
+    drop(store);
+    let mut db = <sqlx::SqliteConnection as sqlx::Connection>::connect(&h.db_url)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES (999, 0)")
+        .execute(&mut db)
+        .await
+        .unwrap();
+    let (status, text) = get("/readyz").await;
+    assert_eq!(status, 503, "{text}");
+    assert_eq!(
+        text,
+        format!("database schema at version 999, this build needs {want}\n")
+    );
+    assert_eq!(get("/healthz").await.0, 200);
+    app.shutdown().await;
+}

@@ -1,4 +1,5 @@
-//! HTTP endpoints of `fleet serve`: POST /webhook, GET /healthz, GET /metrics.
+//! HTTP endpoints of `fleet serve`: POST /webhook, GET /healthz (the process answers),
+//! GET /readyz (the database answers and its schema is this build's), GET /metrics.
 //!
 //! A delivery is checked (signature over the raw body), parsed, stored with its job in one
 //! transaction and acknowledged at once; the GitHub calls happen later, in the workers.
@@ -35,6 +36,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/webhook", post(webhook))
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .with_state(state)
 }
@@ -186,9 +188,21 @@ async fn webhook(State(state): State<Arc<AppState>>, headers: HeaderMap, body: B
     }
 }
 
-async fn healthz(State(state): State<Arc<AppState>>) -> Response {
-    match state.store.job_counts().await {
-        Ok(_) => (StatusCode::OK, "ok\n").into_response(),
+/// Liveness: the process serves requests (a database outage is readiness, not a reason to
+/// restart it).
+async fn healthz() -> Response {
+    (StatusCode::OK, "ok\n").into_response()
+}
+
+/// Readiness: deliveries can be stored — the database answers and has every migration.
+async fn readyz(State(state): State<Arc<AppState>>) -> Response {
+    match state.store.schema_version().await {
+        Ok((have, want)) if have == want => (StatusCode::OK, "ready\n").into_response(),
+        Ok((have, want)) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("database schema at version {have}, this build needs {want}\n"),
+        )
+            .into_response(),
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("database unavailable: {e}\n")).into_response(),
     }
 }

@@ -376,6 +376,15 @@ impl Store {
         Ok(row.map(|r| (r.get(0), r.get(1), r.get(2))))
     }
 
+    /// The schema version the database is at, and the one this build migrates to.
+    pub async fn schema_version(&self) -> Result<(i64, i64), sqlx::Error> {
+        let have: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM schema_migrations")
+            .fetch_one(&self.pool)
+            .await?;
+        let want = MIGRATIONS.last().map_or(0, |(v, _)| *v);
+        Ok((have.unwrap_or(0), want))
+    }
+
     pub async fn close(&self) {
         self.pool.close().await;
     }
