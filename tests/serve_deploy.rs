@@ -338,3 +338,96 @@ async fn assert_no_deploy_job(s: &Scenario) {
     store.close().await;
     assert_eq!(deploys, 0, "no deploy job, so no source was downloaded");
 }
+
+/// A `/deploy` that waited behind another deploy of its fleet and stage runs after its pull
+/// request was closed: it refuses, saying so, and deploys nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deploy_whose_pull_request_closed_while_it_waited_is_refused() {
+    let s = second_deploy_waiting().await;
+    {
+        let mut w = s.fake.world();
+        w.deploy.closed_pulls.insert((REPO.to_owned(), PR));
+        w.deploy.hang_tarball = false;
+    }
+    s.wait_for("the refusal", Duration::from_secs(180), |w| {
+        w.bot_comments(REPO, PR)
+            .iter()
+            .any(|c| c.body.contains("was closed before this deploy ran"))
+    })
+    .await;
+    s.wait_for("the first deploy's end", Duration::from_secs(180), |w| {
+        deploy_finished(w, 1)
+    })
+    .await;
+    let w = s.fake.world();
+    assert_eq!(w.deploy.deployments.len(), 1, "the refused one created no deployment");
+    let refusal = w
+        .bot_comments(REPO, PR)
+        .into_iter()
+        .find(|c| c.body.contains("was closed before this deploy ran"))
+        .unwrap();
+    assert!(
+        refusal.body.contains(&format!("pull request #{PR}")),
+        "{}",
+        refusal.body
+    );
+    drop(w);
+    s.assert_no_violations();
+}
+
+/// A `/deploy` that waited while its pull request moved on deploys the commit it was given,
+/// and its reply says the head has moved and how to deploy that.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deploy_whose_pull_request_moved_on_deploys_its_commit_and_says_so() {
+    let s = second_deploy_waiting().await;
+    let given = {
+        let mut w = s.fake.world();
+        let pull = w.deploy.pulls.get_mut(&(REPO.to_owned(), PR)).unwrap();
+        let given = pull.head_sha.clone();
+        pull.head_sha = "f00df00df00df00df00df00df00df00df00df00d".into();
+        w.deploy.hang_tarball = false;
+        given
+    };
+    s.wait_for("both deploys", Duration::from_secs(240), |w| deploy_finished(w, 2))
+        .await;
+    let w = s.fake.world();
+    assert!(
+        w.deploy.deployments.iter().all(|d| d.sha == given),
+        "the commit /deploy was given"
+    );
+    let said = w.bot_comments(REPO, PR).iter().any(|c| {
+        c.history
+            .iter()
+            .any(|b| b.contains("the pull request's head is now `f00df00`") && b.contains(&given[..7]))
+    });
+    assert!(said, "{:#?}", w.bot_comments(REPO, PR));
+    drop(w);
+    s.assert_no_violations();
+}
+
+/// A first `/deploy creo live` hangs mid-run (its source download, held by `hang_tarball`; the
+/// command read the configuration from the one tarball let through), a second waits behind it.
+async fn second_deploy_waiting() -> Scenario {
+    let s = Scenario::start().await;
+    {
+        let mut w = s.fake.world();
+        w.deploy.tarballs_before_hang = 1;
+        w.deploy.hang_tarball = true;
+    }
+    s.comment(PR, "alice", "/deploy creo live --force").await;
+    s.wait_for("the first deploy mid-run", Duration::from_secs(60), |w| {
+        w.deploy
+            .deployments
+            .first()
+            .is_some_and(|d| d.statuses == ["in_progress"])
+    })
+    .await;
+    s.comment(PR, "alice", "/deploy creo live --force").await;
+    s.wait_for("the second one queued behind it", Duration::from_secs(60), |w| {
+        w.bot_comments(REPO, PR)
+            .iter()
+            .any(|c| c.body.contains("Queued behind deploy #"))
+    })
+    .await;
+    s
+}

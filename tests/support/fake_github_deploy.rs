@@ -48,6 +48,8 @@ pub struct DeployWorld {
     pub hang_tarball: bool,
     /// Tarballs served before `hang_tarball` holds them (the configuration's read goes through).
     pub tarballs_before_hang: usize,
+    /// Pull requests (repository, number) that are closed.
+    pub closed_pulls: std::collections::BTreeSet<(String, u64)>,
 }
 
 /// The paths that differ between two commits' file maps.
@@ -99,7 +101,7 @@ pub fn handle(
         "pulls/get" => match world.deploy.pulls.get(&(repo.to_owned(), num("pull_number"))) {
             Some(p) => axum::Json(json!({
                 "number": num("pull_number"),
-                "state": "open",
+                "state": if world.deploy.closed_pulls.contains(&(repo.to_owned(), num("pull_number"))) { "closed" } else { "open" },
                 "head": { "sha": p.head_sha, "ref": "feature", "repo": { "full_name": p.head_repo } },
                 "base": { "sha": p.base_sha, "ref": "main", "repo": { "full_name": repo, "default_branch": "main" } },
             }))

@@ -120,7 +120,10 @@ pub async fn run(github: &GitHub, store: &Store, delivery: &str, req: &CommandRe
                 };
                 let queued = reply_body(&deploy, "⏳ Queued.", "");
                 let reply_id = github.create_comment(inst, repo, req.number, &queued).await?;
-                deploy.trigger = Trigger::Comment { reply_id };
+                deploy.trigger = Trigger::Comment {
+                    reply_id,
+                    pull: Some(req.number),
+                };
                 enqueue(store, delivery, &key, &Job::Deploy(deploy).queued()).await?;
             }
             Ok(())

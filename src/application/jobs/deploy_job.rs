@@ -215,6 +215,26 @@ async fn locked(
 ) -> Result<(), GitHubError> {
     let (github, req) = (progress.github, progress.req);
     let (inst, repo) = (req.installation_id, &req.repo);
+    // A `/deploy` deploys the commit it was given; by the time it runs its pull request may
+    // be closed (refused) or have moved on (said).
+    let mut building = "🔨 Building images…".to_owned();
+    if let Trigger::Comment { pull: Some(number), .. } = req.trigger {
+        let pr = github.pull_request(inst, repo, number).await?;
+        if pr.state != "open" {
+            let status = format!(
+                "🚫 Not deployed: pull request #{number} was closed before this deploy ran; `{}` was not deployed.",
+                short_sha(&req.sha)
+            );
+            return progress.finish(false, &status, "").await;
+        }
+        if pr.head_sha != req.sha {
+            building = format!(
+                "🔨 Building images of `{}`, the commit `/deploy` was given for (the pull request's head is now `{}`: comment `/deploy` again to deploy it)…",
+                short_sha(&req.sha),
+                short_sha(&pr.head_sha)
+            );
+        }
+    }
     if let Trigger::Push = req.trigger {
         let body = json!({
             "name": format!("fleetflow/deploy {}:{}", req.fleet, req.stage),
@@ -254,7 +274,7 @@ async fn locked(
     github
         .deployment_status(inst, repo, deployment, DeploymentState::InProgress, "building", None)
         .await?;
-    progress.show("🔨 Building images…", "").await?;
+    progress.show(&building, "").await?;
     let started = Instant::now();
     let outcome = build_and_deploy(progress, settings).await;
     let secs = started.elapsed().as_secs_f64();

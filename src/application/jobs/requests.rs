@@ -40,8 +40,13 @@ pub struct PushRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Trigger {
-    /// A `/deploy` comment; progress edits its reply comment `reply_id`.
-    Comment { reply_id: u64 },
+    /// A `/deploy` comment on pull request `pull`; progress edits its reply comment `reply_id`.
+    Comment {
+        reply_id: u64,
+        /// `None` in jobs queued by releases before it was recorded.
+        #[serde(default)]
+        pull: Option<u64>,
+    },
     /// A merge (push to the default branch); progress is a check run on the commit.
     Push,
 }
