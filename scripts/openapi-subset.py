@@ -33,6 +33,9 @@ OPERATIONS = [
     # issue 15: a commit's configuration from its tree and blobs
     ("get", "/repos/{owner}/{repo}/git/trees/{tree_sha}"),
     ("get", "/repos/{owner}/{repo}/git/blobs/{file_sha}"),
+    # issue 16: deliveries missed while the App was down are redelivered
+    ("get", "/app/hook/deliveries"),
+    ("post", "/app/hook/deliveries/{delivery_id}/attempts"),
 ]
 
 

@@ -64,6 +64,11 @@ async fn a_thousand_fleets_cost_a_handful_of_requests_per_event() {
         heads.push((head, versions.clone()));
     }
     let app = h.start().await;
+    // The start's look for missed deliveries is not part of any event.
+    h.wait_for("the start's sweep", |w| {
+        w.calls.iter().any(|c| c.ends_with("apps/list-webhook-deliveries"))
+    })
+    .await;
     let mut per_event = Vec::new();
     for (n, (head, versions)) in heads.iter().enumerate() {
         let before = counted(&h);

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod budget;
 pub mod cache;
+pub mod deliveries;
 mod deploy_api;
 pub mod files;
 pub mod tree;

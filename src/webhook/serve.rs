@@ -12,10 +12,13 @@ use tokio::sync::{Notify, watch};
 use super::metrics::Metrics;
 use super::server::{AppState, router};
 use crate::application::jobs::db::Store;
-use crate::application::jobs::{DeploySettings, WorkerContext, quarantine, start_workers};
+use crate::application::jobs::{DeploySettings, WorkerContext, quarantine, reconcile, start_workers};
 use crate::application::report::WorkflowError;
 use crate::github::{AppKey, GitHub};
 use crate::secret::Secret;
+
+/// How often deliveries missed while the App was down are looked for (and at every start).
+pub const RECONCILE_EVERY: Duration = Duration::from_secs(600);
 
 /// Everything `fleet serve` needs, read once at start.
 #[derive(Clone)]
@@ -108,6 +111,24 @@ pub async fn serve(
         body_budget: Default::default(),
     });
     tracing::info!(addr = %listener.local_addr()?, "fleet serve: listening");
+    // Deliveries missed while the App was down: asked for again now that it listens, then
+    // every RECONCILE_EVERY.
+    let sweep = {
+        let (github, store, mut stop) = (github.clone(), store.clone(), stop_tx.subscribe());
+        tokio::spawn(async move {
+            loop {
+                match reconcile::redeliver_missed(&github, &store).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(redelivered = n, "asked GitHub again for missed deliveries"),
+                    Err(e) => tracing::warn!("cannot list or redeliver missed deliveries: {e}"),
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(RECONCILE_EVERY) => {}
+                    _ = stop.changed() => break,
+                }
+            }
+        })
+    };
     // At the signal, first: workers take no new job, and the running ones are marked as cut off
     // by a stop (not a crash, should the process be killed before they end).
     let stopping = {
@@ -126,6 +147,7 @@ pub async fn serve(
         .await?;
     tracing::info!("shutting down: waiting for running jobs");
     let _ = stop_tx.send(true);
+    sweep.abort();
     wake.notify_waiters();
     let deadline = tokio::time::Instant::now() + config.grace;
     for handle in workers {

@@ -29,6 +29,8 @@ pub mod budget;
 pub mod deploy;
 #[path = "fake_github_git.rs"]
 pub mod git;
+#[path = "fake_github_hooks.rs"]
+pub mod hooks;
 #[path = "fake_github_spec.rs"]
 mod spec;
 use spec::Spec;
@@ -96,6 +98,8 @@ pub struct World {
     pub git: git::GitWorld,
     /// Rate limits (fake_github_budget.rs).
     pub budget: budget::Budget,
+    /// The App's webhook deliveries (fake_github_hooks.rs).
+    pub hooks: hooks::HookWorld,
     /// Where the API lives under the host (GitHub Enterprise Server: `/api/v3`); `None`: at `/`.
     pub api_prefix: Option<String>,
     next_id: u64,
@@ -464,6 +468,14 @@ async fn answer(gate: Arc<Gate>, method: Method, uri: Uri, headers: HeaderMap, b
                 None => message(StatusCode::NOT_FOUND, "Not Found"),
             }
         }
+        "apps/list-webhook-deliveries" => axum::Json(world.hooks.list()).into_response(),
+        "apps/redeliver-webhook-delivery" => match world.hooks.redeliver(num("delivery_id")) {
+            Some(post) => {
+                tokio::spawn(post);
+                (StatusCode::ACCEPTED, axum::Json(json!({}))).into_response()
+            }
+            None => message(StatusCode::NOT_FOUND, "Not Found"),
+        },
         "git/get-tree" => {
             let recursive = query
                 .get("recursive")

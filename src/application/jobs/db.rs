@@ -376,6 +376,15 @@ impl Store {
         Ok(row.map(|r| (r.get(0), r.get(1), r.get(2))))
     }
 
+    /// Whether the delivery `id` (X-GitHub-Delivery) was stored.
+    pub async fn has_delivery(&self, id: &str) -> Result<bool, sqlx::Error> {
+        let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM deliveries WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(found.is_some())
+    }
+
     /// The schema version the database is at, and the one this build migrates to.
     pub async fn schema_version(&self) -> Result<(i64, i64), sqlx::Error> {
         let have: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM schema_migrations")

@@ -12,6 +12,7 @@ pub mod deploy_job;
 pub mod plan_job;
 pub mod push_job;
 pub mod quarantine;
+pub mod reconcile;
 pub mod requests;
 
 use std::sync::Arc;
