@@ -97,10 +97,15 @@ impl GitFiles {
             .and_then(|id| id.object().map_err(|e| e.to_string()))
             .and_then(|object| object.peel_to_commit().map_err(|e| e.to_string()))
             .map_err(|e| {
-                if repo.is_shallow() {
+                let full_sha = rev.len() == 40 && rev.bytes().all(|b| b.is_ascii_hexdigit());
+                if repo.is_shallow() && full_sha {
                     unknown(format!(
                         "not in this clone, which is shallow (actions/checkout fetches one commit by default): \
                          fetch the history (`fetch-depth: 0`) or the base commit (`git fetch --depth=1 origin {rev}`)"
+                    ))
+                } else if repo.is_shallow() {
+                    unknown(format!(
+                        "{e} (this clone is shallow: fetch the history with `fetch-depth: 0`, or name the base by its full SHA)"
                     ))
                 } else {
                     unknown(e)

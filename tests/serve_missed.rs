@@ -49,6 +49,15 @@ async fn a_delivery_missed_while_down_is_redelivered_at_start_and_processed_once
             guid: "missed-while-down-1".into(),
             event: "pull_request".into(),
             body: pull_request("opened", 5, HEAD, BASE),
+            status_code: 502,
+        });
+        // One the App refused on purpose (400) is not asked for again.
+        w.hooks.failed.push(Missed {
+            id: 902,
+            guid: "refused-1".into(),
+            event: "pull_request".into(),
+            body: b"{not json".to_vec(),
+            status_code: 400,
         });
         w.hooks.target = Some((format!("http://{addr}/webhook"), SECRET.into()));
     }

@@ -24,6 +24,18 @@ use crate::event::RepoRef;
 /// More missing blobs than this are read from the commit's tarball (one request) instead.
 pub const MAX_BLOB_REQUESTS: usize = 1;
 
+/// Configuration files fetched up front at most (files and bytes); past that, a commit's files
+/// are read as the loader asks for them.
+pub const PREFETCH_FILES: usize = 20_000;
+pub const PREFETCH_BYTES: u64 = 32 << 20;
+
+/// Git's name of a blob with `bytes` (the SHA-1 of `blob <len>\0` and the bytes).
+pub fn blob_id(bytes: &[u8]) -> Option<String> {
+    gix::objs::compute_hash(gix::hash::Kind::Sha1, gix::objs::Kind::Blob, bytes)
+        .ok()
+        .map(|id| id.to_string())
+}
+
 /// Files fetched so far (`None`: the file does not exist at that commit).
 #[derive(Default)]
 pub struct FetchedFiles {
@@ -129,16 +141,29 @@ impl<'a> CommitFiles<'a> {
                 }
             }
         }
-        let fetched = if missing.len() > MAX_BLOB_REQUESTS {
+        let mut fetched = if missing.len() > MAX_BLOB_REQUESTS {
             self.read_tarball(&missing).await?
         } else {
-            let mut fetched = BTreeMap::new();
-            for (path, sha) in &missing {
-                let bytes = self.github.blob(self.installation, self.repo, sha).await?;
-                fetched.insert(path.clone(), bytes.ok_or_else(|| self.gone(path))?);
-            }
-            fetched
+            BTreeMap::new()
         };
+        // What the cache keeps is checked against its name: a tarball's copy can differ from
+        // the blob (`export-subst`, `export-ignore` in .gitattributes), and a blob shared by
+        // repositories must read the same for all of them. A file whose copy differs is read
+        // by blob.
+        fetched.retain(|path, bytes| blob_id(bytes).as_deref() == Some(missing[path].as_str()));
+        for (path, sha) in &missing {
+            if fetched.contains_key(path) {
+                continue;
+            }
+            let bytes = (self.github.blob(self.installation, self.repo, sha).await?).ok_or_else(|| self.gone(path))?;
+            if blob_id(&bytes).as_deref() != Some(sha.as_str()) {
+                return Err(GitHubError::Decode {
+                    path: format!("/repos/{}/git/blobs/{sha}", self.repo),
+                    message: format!("the bytes of {path} do not hash to its blob"),
+                });
+            }
+            fetched.insert(path.clone(), bytes);
+        }
         for (path, bytes) in fetched {
             self.cache.put(&missing[&path], &bytes).await;
             out.insert(path, Some(bytes));
@@ -171,10 +196,8 @@ impl<'a> CommitFiles<'a> {
                 found.insert(path.to_owned(), bytes);
             }
         }
-        match wanted.keys().find(|p| !found.contains_key(*p)) {
-            Some(path) => Err(self.gone(path)),
-            None => Ok(found),
-        }
+        // What the tarball lacks (export-ignore) is read by blob.
+        Ok(found)
     }
 
     fn gone(&self, path: &str) -> GitHubError {
@@ -200,6 +223,15 @@ impl<'a> CommitFiles<'a> {
             .filter(|(path, e)| is_configuration(path) && e.size <= MAX_CONFIG_BYTES)
             .map(|(path, _)| path.clone())
             .collect();
+        let bytes: u64 = wanted
+            .iter()
+            .filter_map(|p| self.index.entries.get(p))
+            .map(|e| e.size)
+            .sum();
+        if wanted.len() > PREFETCH_FILES || bytes > PREFETCH_BYTES {
+            // A tree crafted to be heavy: only what the loader asks for is read.
+            wanted.clear();
+        }
         wanted.insert(REGISTRY_FILE.to_owned());
         for _round in 0..4 {
             files.files.extend(self.fetch(&wanted).await?);

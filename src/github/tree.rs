@@ -19,6 +19,10 @@ pub enum EntryKind {
     Submodule,
 }
 
+/// Tree listings one commit may cost when GitHub truncates: past this the commit is refused
+/// (a tree with over 100,000 entries in many directories; the budget is the installation's).
+pub const MAX_TREE_REQUESTS: usize = 200;
+
 /// One path of a commit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IndexEntry {
@@ -97,7 +101,16 @@ impl GitHub {
     ) -> Result<Option<CommitIndex>, GitHubError> {
         let mut index = CommitIndex::default();
         let mut pending = vec![(sha.to_owned(), String::new())];
+        let mut requests = 0;
+        let too_big = |why: &str| GitHubError::Decode {
+            path: format!("/repos/{repo}/git/trees/{sha}"),
+            message: format!("the commit's tree {why}; fleetflow reads trees of up to {MAX_TREE_REQUESTS} listings"),
+        };
         while let Some((tree, prefix)) = pending.pop() {
+            requests += 2;
+            if requests > MAX_TREE_REQUESTS {
+                return Err(too_big("needs more listings than that"));
+            }
             let Some(listing) = self.tree(installation, repo, &tree, true).await? else {
                 if prefix.is_empty() {
                     return Ok(None);
@@ -108,6 +121,9 @@ impl GitHub {
                 // One level only; its sub-trees are listed (recursively) in turn.
                 let level = self.tree(installation, repo, &tree, false).await?;
                 let level = level.ok_or_else(|| vanished(repo, &prefix))?;
+                if level.truncated {
+                    return Err(too_big(&format!("has a directory too large to list ({prefix:?})")));
+                }
                 for e in level.tree.iter().filter(|e| e.kind == "tree") {
                     pending.push((e.sha.clone(), format!("{prefix}{}/", e.path)));
                 }

@@ -78,6 +78,7 @@ pub fn tarball(world: &World, repo: &str, sha: &str) -> Option<Vec<u8>> {
     dir.set_size(0);
     tar.append_data(&mut dir, &top, std::io::empty()).ok()?;
     for (path, text) in files {
+        let text = world.git.tarball_text.get(path).unwrap_or(text);
         let mut h = tar::Header::new_gnu();
         h.set_mode(0o644);
         h.set_size(text.len() as u64);

@@ -1,7 +1,7 @@
 //! The fake GitHub's git database: a commit's tree (recursive or one level, truncated past a
 //! limit as GitHub truncates at 100,000 entries) and blobs by SHA, from the files the test gave
-//! the commit. Tree and blob SHAs are content hashes (SHA-256 cut to 40 hex digits; GitHub's
-//! are SHA-1, and the App treats them as opaque names).
+//! the commit. Blob SHAs are git's (SHA-1 of the blob); tree SHAs are content hashes of the
+//! listing's place (SHA-256 cut to 40 hex digits), opaque names as GitHub's are to the App.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -21,6 +21,8 @@ pub struct GitWorld {
     blobs: BTreeMap<(String, String), String>,
     /// Blobs that 404 (a force-push took them away).
     pub gone_blobs: BTreeSet<String>,
+    /// Files whose copy in a commit's tarball is other text (`export-subst` in .gitattributes).
+    pub tarball_text: BTreeMap<String, String>,
     /// Trees and blobs served.
     pub trees_served: usize,
     pub blobs_served: usize,
@@ -36,9 +38,9 @@ fn hash(kind: &str, parts: &[&str]) -> String {
     hex::encode(h.finalize())[..40].to_owned()
 }
 
-/// The SHA the fake gives a blob with `text`.
+/// The SHA git (and GitHub) gives a blob with `text`.
 pub fn blob_sha(text: &str) -> String {
-    hash("blob", &[text])
+    fleetflow::github::files::blob_id(text.as_bytes()).expect("SHA-1 of a blob")
 }
 
 /// The tree at `tree_sha` (a commit SHA, or a sub-tree SHA this fake handed out) of `repo`:

@@ -13,6 +13,8 @@ pub struct Missed {
     pub guid: String,
     pub event: String,
     pub body: Vec<u8>,
+    /// What the App answered (502: it was down; 400: it refused the delivery).
+    pub status_code: u16,
 }
 
 #[derive(Default)]
@@ -32,8 +34,9 @@ impl HookWorld {
                 .map(|m| {
                     json!({
                         "id": m.id, "guid": m.guid, "delivered_at": "2026-12-02T10:00:00Z",
-                        "redelivery": false, "duration": 10.0, "status": "Invalid HTTP Response: 502",
-                        "status_code": 502, "event": m.event, "action": null,
+                        "redelivery": false, "duration": 10.0,
+                        "status": format!("Invalid HTTP Response: {}", m.status_code),
+                        "status_code": m.status_code, "event": m.event, "action": null,
                         "installation_id": null, "repository_id": null,
                     })
                 })

@@ -13,7 +13,9 @@ use crate::github::{GitHub, GitHubError};
 pub async fn redeliver_missed(github: &GitHub, store: &Store) -> Result<usize, GitHubError> {
     let mut asked = BTreeSet::new();
     for d in github.failed_deliveries().await? {
-        if asked.contains(&d.guid) {
+        // What the App refused on purpose (bad signature, too large, unparseable) stays refused.
+        let refused = (400..500).contains(&d.status_code) && !matches!(d.status_code, 408 | 429);
+        if refused || asked.contains(&d.guid) {
             continue;
         }
         match store.has_delivery(&d.guid).await {
@@ -25,8 +27,13 @@ pub async fn redeliver_missed(github: &GitHub, store: &Store) -> Result<usize, G
             }
         }
         tracing::info!(guid = %d.guid, event = %d.event, status = d.status_code, "redelivering a missed delivery");
-        github.redeliver(d.id).await?;
-        asked.insert(d.guid);
+        // One that cannot be redelivered (too old, say) does not stop the others.
+        match github.redeliver(d.id).await {
+            Ok(()) => {
+                asked.insert(d.guid);
+            }
+            Err(e) => tracing::warn!(guid = %d.guid, "cannot redeliver: {e}"),
+        }
     }
     Ok(asked.len())
 }

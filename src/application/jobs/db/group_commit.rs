@@ -20,7 +20,7 @@ pub(super) struct Pending {
     pub done: oneshot::Sender<Result<Stored, String>>,
 }
 
-/// Starts the writer of `store`'s deliveries; it ends when every sender is gone.
+/// Starts the writer of `store`'s deliveries; it ends with the runtime.
 pub(super) fn start(store: Store) -> mpsc::Sender<Pending> {
     let (tx, mut rx) = mpsc::channel::<Pending>(4 * MAX_BATCH);
     tokio::spawn(async move {
@@ -30,7 +30,7 @@ pub(super) fn start(store: Store) -> mpsc::Sender<Pending> {
             match write(&store, &pending).await {
                 Ok(results) => {
                     for (p, result) in pending.into_iter().zip(results) {
-                        let _ = p.done.send(Ok(result));
+                        let _ = p.done.send(result.map_err(|e| e.to_string()));
                     }
                 }
                 Err(e) => {
@@ -45,40 +45,53 @@ pub(super) fn start(store: Store) -> mpsc::Sender<Pending> {
     tx
 }
 
-/// Writes `pending` in one transaction; each delivery's outcome, in order.
-async fn write(store: &Store, pending: &[Pending]) -> Result<Vec<Stored>, sqlx::Error> {
+/// Writes `pending` in one transaction; each delivery's outcome, in order. A delivery whose
+/// statements fail is rolled back to its savepoint and fails alone; the transaction's own
+/// failure (begin, commit) fails them all.
+async fn write(store: &Store, pending: &[Pending]) -> Result<Vec<Result<Stored, sqlx::Error>>, sqlx::Error> {
     let now = now_ms();
     let mut tx = store.pool.begin().await?;
     let mut results = Vec::with_capacity(pending.len());
     for p in pending {
         let mut one = sqlx::Connection::begin(&mut *tx).await?;
-        let inserted =
-            sqlx::query("INSERT OR IGNORE INTO deliveries (id, event, action, received_at) VALUES (?, ?, ?, ?)")
-                .bind(&p.delivery_id)
-                .bind(&p.event)
-                .bind(p.action.as_deref())
-                .bind(now)
-                .execute(&mut *one)
-                .await?
-                .rows_affected();
-        if inserted == 0 {
-            one.rollback().await?;
-            results.push(Stored::Duplicate);
-            continue;
-        }
-        let mut job_id = None;
-        if let Some(job) = &p.job {
-            let Some(id) = insert_job(&mut one, &p.delivery_id, job, None).await? else {
-                // Its identity was queued before: a replay under a new delivery id.
+        match write_one(&mut one, p, now).await {
+            Ok(Stored::New { job }) => {
+                one.commit().await?;
+                results.push(Ok(Stored::New { job }));
+            }
+            Ok(Stored::Duplicate) => {
                 one.rollback().await?;
-                results.push(Stored::Duplicate);
-                continue;
-            };
-            job_id = Some(id);
+                results.push(Ok(Stored::Duplicate));
+            }
+            Err(e) => {
+                one.rollback().await?;
+                results.push(Err(e));
+            }
         }
-        one.commit().await?;
-        results.push(Stored::New { job: job_id });
     }
     tx.commit().await?;
     Ok(results)
+}
+
+/// One delivery and its job; `Duplicate` when the delivery or the job's identity is known.
+async fn write_one(one: &mut sqlx::SqliteConnection, p: &Pending, now: i64) -> Result<Stored, sqlx::Error> {
+    let inserted = sqlx::query("INSERT OR IGNORE INTO deliveries (id, event, action, received_at) VALUES (?, ?, ?, ?)")
+        .bind(&p.delivery_id)
+        .bind(&p.event)
+        .bind(p.action.as_deref())
+        .bind(now)
+        .execute(&mut *one)
+        .await?
+        .rows_affected();
+    if inserted == 0 {
+        return Ok(Stored::Duplicate);
+    }
+    let Some(job) = &p.job else {
+        return Ok(Stored::New { job: None });
+    };
+    // `None`: its identity was queued before (a replay under a new delivery id).
+    Ok(match insert_job(one, &p.delivery_id, job, None).await? {
+        Some(id) => Stored::New { job: Some(id) },
+        None => Stored::Duplicate,
+    })
 }

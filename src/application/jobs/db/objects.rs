@@ -16,16 +16,20 @@ pub const OBJECT_CACHE_BYTES: i64 = 256 << 20;
 
 impl Store {
     async fn object(&self, key: &str) -> Result<Option<Vec<u8>>, sqlx::Error> {
-        let row = sqlx::query("SELECT bytes FROM objects WHERE key = ?")
+        let row = sqlx::query("SELECT bytes, used_at FROM objects WHERE key = ?")
             .bind(key)
             .fetch_optional(&self.pool)
             .await?;
         let Some(row) = row else { return Ok(None) };
-        sqlx::query("UPDATE objects SET used_at = ? WHERE key = ?")
-            .bind(now_ms())
-            .bind(key)
-            .execute(&self.pool)
-            .await?;
+        // Recency to the minute: a hit is a (synced) write only once a minute per object.
+        let now = now_ms();
+        if now - row.get::<i64, _>("used_at") > 60_000 {
+            sqlx::query("UPDATE objects SET used_at = ? WHERE key = ?")
+                .bind(now)
+                .bind(key)
+                .execute(&self.pool)
+                .await?;
+        }
         Ok(Some(row.get("bytes")))
     }
 
