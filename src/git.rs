@@ -126,6 +126,16 @@ impl GitFiles {
         Ok((id, blobs))
     }
 
+    /// Blob `oid` through the `git` command (which fetches what a partial clone lacks).
+    fn cat_file(&self, oid: &gix::ObjectId) -> Result<Vec<u8>, String> {
+        let dir = self.repo.workdir().unwrap_or_else(|| self.repo.git_dir());
+        let out = git(dir, &["cat-file", "blob", &oid.to_string()]).map_err(|e| format!("cannot run git: {e}"))?;
+        if !out.status.success() {
+            return Err(format!("git cat-file: {}", String::from_utf8_lossy(&out.stderr).trim()));
+        }
+        Ok(out.stdout)
+    }
+
     fn short_rev(&self) -> &str {
         self.rev.get(..12).unwrap_or(&self.rev)
     }
@@ -137,11 +147,16 @@ impl ConfigFiles for GitFiles {
         let Some(oid) = self.blobs.get(relative) else {
             return Ok(None);
         };
-        let object = self.repo.find_object(*oid).map_err(|e| ReadError::Io {
-            path: shown.clone(),
-            source: std::io::Error::other(e),
-        })?;
-        let data = &object.data;
+        let data = match self.repo.find_object(*oid) {
+            Ok(object) => object.detach().data,
+            // A partial clone (`--filter=blob:none`) lacks blobs until asked: `git cat-file`
+            // fetches them from the promisor remote, as `git show` would.
+            Err(e) => self.cat_file(oid).map_err(|why| ReadError::Io {
+                path: shown.clone(),
+                source: std::io::Error::other(format!("{e}; {why}")),
+            })?,
+        };
+        let data = &data;
         let size = data.len() as u64;
         if size > MAX_CONFIG_BYTES {
             return Err(ReadError::TooLarge {

@@ -440,3 +440,37 @@ fn a_shallow_clone_without_the_base_says_what_to_fetch() {
         stdout(&out)
     );
 }
+
+#[test]
+fn a_partial_clone_reads_the_base_blobs_it_lacks_from_its_remote() {
+    let origin = repo("main");
+    git(origin.path(), &["config", "uploadpack.allowFilter", "true"]);
+    git(origin.path(), &["config", "uploadpack.allowAnySHA1InWant", "true"]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("file://{}", origin.path().display());
+    git(
+        dir.path(),
+        &[
+            "clone",
+            "-q",
+            "--filter=blob:none",
+            "--branch",
+            "feature",
+            &url,
+            "clone",
+        ],
+    );
+    let clone = dir.path().join("clone");
+    let first = Process::new("git")
+        .args(["-C", &origin.path().display().to_string(), "rev-parse", "main"])
+        .output()
+        .expect("git");
+    let base = String::from_utf8_lossy(&first.stdout).trim().to_owned();
+    // The base's versions of the changed files are not in the clone: they are fetched.
+    let out = fleet(&clone).args(["plan", "--base", &base]).assert().success();
+    assert!(
+        stdout(&out).contains("Plan: 1 to add, 2 to change, 1 to destroy."),
+        "{}",
+        stdout(&out)
+    );
+}
