@@ -419,11 +419,7 @@ fn a_shallow_clone_without_the_base_says_what_to_fetch() {
         &["clone", "-q", "--depth", "1", "--branch", "feature", &url, "clone"],
     );
     let clone = dir.path().join("clone");
-    let first = Process::new("git")
-        .args(["-C", &origin.path().display().to_string(), "rev-parse", "main"])
-        .output()
-        .expect("git");
-    let base = String::from_utf8_lossy(&first.stdout).trim().to_owned();
+    let base = rev_parse(origin.path(), "main");
     fleet(&clone)
         .args(["plan", "--base", &base])
         .assert()
@@ -461,11 +457,7 @@ fn a_partial_clone_reads_the_base_blobs_it_lacks_from_its_remote() {
         ],
     );
     let clone = dir.path().join("clone");
-    let first = Process::new("git")
-        .args(["-C", &origin.path().display().to_string(), "rev-parse", "main"])
-        .output()
-        .expect("git");
-    let base = String::from_utf8_lossy(&first.stdout).trim().to_owned();
+    let base = rev_parse(origin.path(), "main");
     // The base's versions of the changed files are not in the clone: they are fetched.
     let out = fleet(&clone).args(["plan", "--base", &base]).assert().success();
     assert!(
@@ -473,4 +465,15 @@ fn a_partial_clone_reads_the_base_blobs_it_lacks_from_its_remote() {
         "{}",
         stdout(&out)
     );
+}
+
+/// The commit `rev` names in the repository at `dir`.
+fn rev_parse(dir: &Path, rev: &str) -> String {
+    let out = Process::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["rev-parse", rev])
+        .output()
+        .expect("git");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
