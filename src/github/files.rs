@@ -201,13 +201,10 @@ impl<'a> CommitFiles<'a> {
     }
 
     fn gone(&self, path: &str) -> GitHubError {
-        GitHubError::Status {
-            method: reqwest::Method::GET,
-            path: format!("/repos/{}/git/blobs", self.repo),
-            status: reqwest::StatusCode::NOT_FOUND,
-            message: format!("{path} of {} is gone (force-pushed?)", self.sha),
-            retry_after: Some(std::time::Duration::from_secs(1)),
-        }
+        GitHubError::vanished(
+            format!("/repos/{}/git/blobs", self.repo),
+            format!("{path} of {} is gone (force-pushed?)", self.sha),
+        )
     }
 
     /// A file's bytes, or `None` when the commit has no such file.

@@ -152,12 +152,22 @@ impl GitHub {
 
 /// A sub-tree GitHub listed a moment ago and now does not know (a force-push in between).
 fn vanished(repo: &RepoRef, prefix: &str) -> GitHubError {
-    GitHubError::Status {
-        method: Method::GET,
-        path: format!("/repos/{repo}/git/trees"),
-        status: StatusCode::NOT_FOUND,
-        message: format!("the tree of {prefix} vanished while it was read"),
-        // Transient: the next attempt reads the commit again.
-        retry_after: Some(std::time::Duration::from_secs(1)),
+    GitHubError::vanished(
+        format!("/repos/{repo}/git/trees"),
+        format!("the tree of {prefix} vanished while it was read"),
+    )
+}
+
+impl GitHubError {
+    /// An object of a commit GitHub named a moment ago and now does not have (a force-push in
+    /// between): transient, the next attempt reads the commit again.
+    pub(super) fn vanished(path: String, message: String) -> Self {
+        GitHubError::Status {
+            method: Method::GET,
+            path,
+            status: StatusCode::NOT_FOUND,
+            message,
+            retry_after: Some(std::time::Duration::from_secs(1)),
+        }
     }
 }
