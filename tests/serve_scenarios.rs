@@ -73,7 +73,7 @@ async fn pr_opened_then_synchronize_edits_the_one_comment() {
         assert_eq!(w.tokens_issued, 1, "the installation token is cached");
     }
     h.assert_no_violations();
-    let metrics = h.metrics(app.addr).await;
+    let metrics = h.settled_metrics(app.addr).await;
     assert!(
         metrics.contains(r#"fleet_webhook_deliveries_total{event="pull_request",result="queued"} 2"#),
         "{metrics}"

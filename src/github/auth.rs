@@ -1,11 +1,9 @@
-//! GitHub App authentication: an RS256 JWT signed with the App's private key, exchanged for
-//! installation tokens that are cached until shortly before they expire.
+//! The GitHub App's identity: its id and private key, read from the PEM or its file. octocrab
+//! signs the JWTs and mints installation tokens with it ([`super::transport`]).
 
-use std::collections::HashMap;
 use std::fmt;
 
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use serde::Serialize;
+use jsonwebtoken::EncodingKey;
 
 use crate::secret::Secret;
 
@@ -22,8 +20,6 @@ pub enum AuthError {
     },
     #[error("the App private key is not an RSA key in PEM form: {0}")]
     BadKey(jsonwebtoken::errors::Error),
-    #[error("cannot sign the App JWT: {0}")]
-    Sign(jsonwebtoken::errors::Error),
 }
 
 /// The App's identity: its id and RSA signing key (never printed).
@@ -42,13 +38,6 @@ impl fmt::Debug for AppKey {
     }
 }
 
-#[derive(Serialize)]
-struct Claims {
-    iat: i64,
-    exp: i64,
-    iss: String,
-}
-
 impl AppKey {
     /// `private_key` is the PEM itself or the path of a file holding it.
     pub fn new(app_id: u64, private_key: &Secret) -> Result<Self, AuthError> {
@@ -65,49 +54,10 @@ impl AppKey {
         Ok(Self { app_id, key })
     }
 
-    /// A JWT for the App at `now` (seconds): issued 60 s in the past (clock drift), valid 9 min.
-    pub fn jwt_at(&self, now: i64) -> Result<String, AuthError> {
-        let claims = Claims {
-            iat: now - 60,
-            exp: now + 9 * 60,
-            iss: self.app_id.to_string(),
-        };
-        jsonwebtoken::encode(&Header::new(Algorithm::RS256), &claims, &self.key).map_err(AuthError::Sign)
-    }
-
-    pub fn jwt(&self) -> Result<String, AuthError> {
-        self.jwt_at(chrono::Utc::now().timestamp())
-    }
-}
-
-/// An installation token and when it stops working (seconds since the epoch).
-#[derive(Clone)]
-pub struct InstallationToken {
-    pub token: Secret,
-    pub expires_at: i64,
-}
-
-/// Installation tokens by installation id.
-#[derive(Default)]
-pub struct TokenCache {
-    tokens: HashMap<u64, InstallationToken>,
-}
-
-impl TokenCache {
-    /// The cached token, unless it expires within the refresh margin of `now`.
-    pub fn get(&self, installation: u64, now: i64) -> Option<Secret> {
-        self.tokens
-            .get(&installation)
-            .filter(|t| t.expires_at - TOKEN_REFRESH_MARGIN_SECS > now)
-            .map(|t| t.token.clone())
-    }
-
-    pub fn put(&mut self, installation: u64, token: InstallationToken) {
-        self.tokens.insert(installation, token);
-    }
-
-    pub fn forget(&mut self, installation: u64) {
-        self.tokens.remove(&installation);
+    /// The key octocrab signs the App's JWTs with (RS256, issued 60 s in the past for clock
+    /// drift, valid 9 minutes).
+    pub fn encoding_key(&self) -> &EncodingKey {
+        &self.key
     }
 }
 

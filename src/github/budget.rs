@@ -45,7 +45,7 @@ impl Budgets {
     }
 
     /// Notes an answer's rate-limit headers.
-    pub fn observe(&self, installation: u64, headers: &reqwest::header::HeaderMap) -> Option<Remaining> {
+    pub fn observe(&self, installation: u64, headers: &http::HeaderMap) -> Option<Remaining> {
         let number = |name: &str| headers.get(name)?.to_str().ok()?.trim().parse::<u64>().ok();
         let seen = Remaining {
             remaining: number("x-ratelimit-remaining")?,

@@ -1,7 +1,7 @@
 //! The App's own webhook deliveries (App JWT): the recent failed ones, and asking GitHub to
 //! deliver one again — how deliveries missed while the App was down are recovered.
 
-use reqwest::Method;
+use http::Method;
 use serde::Deserialize;
 
 use super::{Auth, GitHub, GitHubError};

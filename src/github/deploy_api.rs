@@ -1,7 +1,7 @@
 //! The calls of the deploy job (issue 7): pull requests, permissions, reactions, deployments
 //! and the source archive of a commit.
 
-use reqwest::{Method, StatusCode};
+use http::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
 

@@ -1,5 +1,6 @@
-//! A small GitHub REST client (reqwest) for what the App does: installation tokens, file
-//! contents at a commit, issue comments and check runs. Pointed at `--github-api-url`.
+//! The GitHub REST calls of the App and the Action — commits, files, comments, check runs,
+//! deployments — over octocrab ([`transport`]), with each installation's rate limit watched
+//! ([`budget`]) and what never changes cached ([`cache`]). Pointed at `--github-api-url`.
 
 pub mod auth;
 pub mod budget;
@@ -7,13 +8,14 @@ pub mod cache;
 pub mod deliveries;
 mod deploy_api;
 pub mod files;
+mod transport;
 pub mod tree;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-use reqwest::{Method, StatusCode};
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use http::{Method, StatusCode, header};
 
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -21,11 +23,9 @@ use serde_json::{Value, json};
 use crate::event::RepoRef;
 use crate::secret::Secret;
 pub use auth::{AppKey, AuthError};
-use auth::{InstallationToken, TokenCache};
 use cache::ObjectCache;
 pub use deploy_api::{DeploymentState, PullRequestInfo};
-
-const API_VERSION: &str = "2022-11-28";
+use transport::{Answer, Auth, Clients, Credentials, Route};
 
 #[derive(Debug, thiserror::Error)]
 pub enum GitHubError {
@@ -36,7 +36,7 @@ pub enum GitHubError {
         method: Method,
         path: String,
         #[source]
-        source: reqwest::Error,
+        source: Box<octocrab::Error>,
     },
     #[error("GitHub answered {status} to {method} {path}: {message}")]
     Status {
@@ -88,11 +88,7 @@ impl GitHubError {
 
 /// GitHub's own wait: `Retry-After` (seconds) on 403/429/5xx, or the rate-limit reset time when
 /// `x-ratelimit-remaining` is 0 (docs: "Rate limits for the REST API").
-pub fn retry_after(
-    status: StatusCode,
-    headers: &reqwest::header::HeaderMap,
-    now: SystemTime,
-) -> Option<std::time::Duration> {
+pub fn retry_after(status: StatusCode, headers: &http::HeaderMap, now: SystemTime) -> Option<std::time::Duration> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
     if !(status == StatusCode::FORBIDDEN || status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()) {
         return None;
@@ -141,13 +137,10 @@ impl CallObserver for NoObserver {
 /// The App's GitHub client: App JWTs, cached installation tokens, metrics per call.
 #[derive(Clone)]
 pub struct GitHub {
-    http: reqwest::Client,
-    base: reqwest::Url,
-    /// `None` for a token client ([`GitHub::with_token`]).
-    key: Option<AppKey>,
-    /// A fixed token (the Action's `github-token`) used for every call instead of App auth.
-    token: Option<Secret>,
-    tokens: Arc<Mutex<TokenCache>>,
+    api_url: String,
+    credentials: Credentials,
+    /// octocrab's clients, built on the first call ([`transport`]).
+    clients: Arc<tokio::sync::OnceCell<Clients>>,
     slug: Arc<Mutex<Option<String>>>,
     metrics: Arc<dyn CallObserver>,
     /// Blobs and commit indexes seen before (see [`cache`]).
@@ -171,51 +164,32 @@ pub const MEMORY_CACHE_BYTES: usize = 64 << 20;
 impl std::fmt::Debug for GitHub {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GitHub")
-            .field("base", &self.base.as_str())
+            .field("api_url", &self.api_url)
             .finish_non_exhaustive()
     }
 }
 
-enum Auth {
-    App,
-    Installation(u64),
-}
-
 impl GitHub {
     pub fn new(api_url: &str, key: AppKey, metrics: Arc<dyn CallObserver>) -> Result<Self, GitHubError> {
-        Self::build(api_url, Some(key), None, metrics)
+        Self::build(api_url, Credentials::App(key), metrics)
     }
 
     /// A client that sends `Authorization: Bearer <token>` on every call (a workflow's
     /// GITHUB_TOKEN or a personal token): no App JWT, no installation tokens. The
     /// `installation` arguments of the methods are ignored.
     pub fn with_token(api_url: &str, token: Secret, metrics: Arc<dyn CallObserver>) -> Result<Self, GitHubError> {
-        Self::build(api_url, None, Some(token), metrics)
+        Self::build(api_url, Credentials::Token(token), metrics)
     }
 
-    fn build(
-        api_url: &str,
-        key: Option<AppKey>,
-        token: Option<Secret>,
-        metrics: Arc<dyn CallObserver>,
-    ) -> Result<Self, GitHubError> {
-        let mut base = reqwest::Url::parse(api_url)
-            .map_err(|e| GitHubError::Setup(format!("--github-api-url {api_url:?}: {e}")))?;
-        if !base.path().ends_with('/') {
-            base.set_path(&format!("{}/", base.path()));
-        }
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("fleetflow/", env!("CARGO_PKG_VERSION")))
-            .timeout(Duration::from_secs(30))
-            .connect_timeout(Duration::from_secs(10))
-            .build()
-            .map_err(|e| GitHubError::Setup(format!("cannot build the HTTP client: {e}")))?;
+    fn build(api_url: &str, credentials: Credentials, metrics: Arc<dyn CallObserver>) -> Result<Self, GitHubError> {
+        let base = reqwest::Url::parse(api_url)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https") && u.query().is_none())
+            .ok_or_else(|| GitHubError::Setup(format!("--github-api-url {api_url:?} is not an http(s) URL")))?;
         Ok(Self {
-            http,
-            base,
-            key,
-            token,
-            tokens: Arc::default(),
+            api_url: base.as_str().trim_end_matches('/').to_owned(),
+            credentials,
+            clients: Arc::default(),
             slug: Arc::default(),
             metrics,
             objects: Arc::new(cache::MemoryCache::new(MEMORY_CACHE_BYTES)),
@@ -237,89 +211,60 @@ impl GitHub {
     }
 
     /// `segments` are path segments (escaped here); `query` pairs are appended.
-    fn url(&self, segments: &[&str], query: &[(&str, &str)]) -> reqwest::Url {
-        let mut url = self.base.clone();
-        {
-            let mut path = url.path_segments_mut().expect("an http(s) URL has a path");
-            path.pop_if_empty();
-            for s in segments {
-                path.extend(s.split('/'));
-            }
-        }
-        if !query.is_empty() {
-            url.query_pairs_mut().extend_pairs(query);
-        }
-        url
+    fn url(&self, segments: &[&str], query: &[(&str, &str)]) -> Route {
+        Route::new(segments, query)
     }
 
+    async fn clients(&self) -> Result<&Clients, GitHubError> {
+        (self.clients)
+            .get_or_try_init(|| async { Clients::build(&self.api_url, &self.credentials) })
+            .await
+    }
+
+    /// One request as `auth`, under the installation's gate; counted, and its rate-limit
+    /// headers observed.
     async fn send(
         &self,
         method: Method,
-        url: reqwest::Url,
+        url: Route,
         auth: Auth,
         accept: &str,
         body: Option<&Value>,
         if_none_match: Option<&str>,
-    ) -> Result<reqwest::Response, GitHubError> {
+    ) -> Result<Answer, GitHubError> {
         let installation = match auth {
             Auth::Installation(id) => Some(id),
             Auth::App => None,
         };
-        let authorization = match (&self.token, &self.key, auth) {
-            (Some(token), _, _) => format!("Bearer {}", token.expose()),
-            (None, Some(key), Auth::App) => format!("Bearer {}", key.jwt()?),
-            (None, _, Auth::Installation(id)) => format!("Bearer {}", self.installation_token(id).await?.expose()),
-            (None, None, Auth::App) => unreachable!("a client has an App key or a token"),
-        };
-        let path = url.path().to_owned();
-        let mut request = self
-            .http
-            .request(method.clone(), url)
-            .header("Accept", accept)
-            .header("X-GitHub-Api-Version", API_VERSION)
-            .header("Authorization", authorization);
-        if let Some(etag) = if_none_match {
-            request = request.header("If-None-Match", etag);
-        }
-        if let Some(body) = body {
-            request = request.json(body);
-        }
+        let clients = self.clients().await?;
+        let mut headers = vec![(header::ACCEPT, accept)];
+        headers.extend(if_none_match.map(|etag| (header::IF_NONE_MATCH, etag)));
         let gate = installation.map(|id| self.budgets.gate(id));
         let permit = match &gate {
             Some(gate) => gate.acquire().await.ok(),
             None => None,
         };
-        let result = request.send().await;
+        let result = clients.send(&method, &url, auth, &headers, body).await;
         drop(permit);
-        let status = result.as_ref().map_or(0, |r| r.status().as_u16());
+        let status = result.as_ref().map_or(0, |r| r.status.as_u16());
         self.metrics.github_call(method.as_str(), status);
-        if let (Some(id), Ok(response)) = (installation, &result)
-            && let Some(seen) = self.budgets.observe(id, response.headers())
+        if let (Some(id), Ok(answer)) = (installation, &result)
+            && let Some(seen) = self.budgets.observe(id, &answer.headers)
         {
             self.metrics.rate_limit(id, seen);
         }
-        result.map_err(|source| GitHubError::Http { method, path, source })
+        result
     }
 
     /// Sends and expects a 2xx JSON answer.
-    async fn call(
-        &self,
-        method: Method,
-        url: reqwest::Url,
-        auth: Auth,
-        body: Option<&Value>,
-    ) -> Result<Value, GitHubError> {
+    async fn call(&self, method: Method, url: Route, auth: Auth, body: Option<&Value>) -> Result<Value, GitHubError> {
         let path = url.path().to_owned();
-        let response = self
+        let answer = self
             .send(method.clone(), url, auth, "application/vnd.github+json", body, None)
             .await?;
-        let status = response.status();
-        let wait = retry_after(status, response.headers(), SystemTime::now());
-        let text = response.text().await.map_err(|source| GitHubError::Http {
-            method: method.clone(),
-            path: path.clone(),
-            source,
-        })?;
+        let status = answer.status;
+        let wait = retry_after(status, &answer.headers, SystemTime::now());
+        let text = String::from_utf8_lossy(&answer.body);
         if !status.is_success() {
             let message = serde_json::from_str::<Value>(&text)
                 .ok()
@@ -342,41 +287,13 @@ impl GitHub {
         })
     }
 
-    /// A token for `installation`, from the cache or freshly created.
+    /// A token for `installation` (octocrab's, cached until shortly before it expires); a
+    /// token client's own token, which is what registries get too.
     pub async fn installation_token(&self, installation: u64) -> Result<Secret, GitHubError> {
-        if let Some(token) = &self.token {
-            // A token client (the Action): its token is what registries get too.
-            return Ok(token.clone());
+        match &self.credentials {
+            Credentials::Token(token) => Ok(token.clone()),
+            Credentials::App(_) => self.clients().await?.installation_token(installation).await,
         }
-        let now = chrono::Utc::now().timestamp();
-        if let Some(token) = self.tokens.lock().expect("token cache").get(installation, now) {
-            return Ok(token);
-        }
-        let id = installation.to_string();
-        let url = self.url(&["app", "installations", &id, "access_tokens"], &[]);
-        let v = Box::pin(self.call(Method::POST, url, Auth::App, Some(&json!({})))).await?;
-        let decode = |message: &str| GitHubError::Decode {
-            path: format!("/app/installations/{id}/access_tokens"),
-            message: message.to_owned(),
-        };
-        let token = v
-            .get("token")
-            .and_then(Value::as_str)
-            .ok_or_else(|| decode("no token"))?;
-        let expires_at = v
-            .get("expires_at")
-            .and_then(Value::as_str)
-            .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
-            .map_or(now + 3600, |t| t.timestamp());
-        let token = Secret::new(token);
-        self.tokens.lock().expect("token cache").put(
-            installation,
-            InstallationToken {
-                token: token.clone(),
-                expires_at,
-            },
-        );
-        Ok(token)
     }
 
     /// The App's login as a comment author (`<slug>[bot]`), read once from GET /app.
@@ -428,12 +345,7 @@ impl GitHub {
 
     /// A GET whose answer is bytes (raw contents, archives): `None` on 404; other failures
     /// carry GitHub's text and wait.
-    async fn get_bytes(
-        &self,
-        installation: u64,
-        url: reqwest::Url,
-        accept: &str,
-    ) -> Result<Option<Vec<u8>>, GitHubError> {
+    async fn get_bytes(&self, installation: u64, url: Route, accept: &str) -> Result<Option<Vec<u8>>, GitHubError> {
         Ok(match self.get_bytes_if(installation, url, accept, None).await? {
             Fetched::Bytes(bytes, _) => Some(bytes),
             Fetched::Missing | Fetched::NotModified => None,
@@ -444,41 +356,34 @@ impl GitHub {
     async fn get_bytes_if(
         &self,
         installation: u64,
-        url: reqwest::Url,
+        url: Route,
         accept: &str,
         known: Option<&(String, Vec<u8>)>,
     ) -> Result<Fetched, GitHubError> {
         let path = url.path().to_owned();
         let etag = known.map(|(etag, _)| etag.as_str());
-        let response = self
+        let Answer { status, headers, body } = self
             .send(Method::GET, url, Auth::Installation(installation), accept, None, etag)
             .await?;
-        let status = response.status();
         if status == StatusCode::NOT_FOUND {
             return Ok(Fetched::Missing);
         }
         if status == StatusCode::NOT_MODIFIED && known.is_some() {
             return Ok(Fetched::NotModified);
         }
-        let etag = (response.headers().get("etag"))
+        let etag = (headers.get(header::ETAG))
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let wait = retry_after(status, response.headers(), SystemTime::now());
-        let bytes = response.bytes().await.map_err(|source| GitHubError::Http {
-            method: Method::GET,
-            path: path.clone(),
-            source,
-        })?;
         if !status.is_success() {
             return Err(GitHubError::Status {
                 method: Method::GET,
                 path,
                 status,
-                message: String::from_utf8_lossy(&bytes).chars().take(200).collect(),
-                retry_after: wait,
+                message: String::from_utf8_lossy(&body).chars().take(200).collect(),
+                retry_after: retry_after(status, &headers, SystemTime::now()),
             });
         }
-        Ok(Fetched::Bytes(bytes.to_vec(), etag))
+        Ok(Fetched::Bytes(body, etag))
     }
 
     /// Every comment of an issue or pull request (all pages).
@@ -585,7 +490,9 @@ impl GitHub {
 
     /// Drops a cached token (after GitHub refused it).
     pub fn forget_token(&self, installation: u64) {
-        self.tokens.lock().expect("token cache").forget(installation);
+        if let Some(clients) = self.clients.get() {
+            clients.forget(installation);
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use reqwest::{Method, StatusCode};
+use http::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
 
 use super::{Auth, GitHub, GitHubError};

@@ -231,7 +231,8 @@ pub fn message(status: StatusCode, text: &str) -> Response {
 struct JwtClaims {
     iat: i64,
     exp: i64,
-    iss: String,
+    /// The App id, as a number or a string (GitHub takes both).
+    iss: serde_json::Value,
 }
 
 impl Gate {
@@ -243,12 +244,15 @@ impl Gate {
     /// The installation an installation token belongs to, or an error for an App JWT problem.
     fn check_jwt(&self, bearer: &str) -> Result<(), String> {
         let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
-        validation.set_required_spec_claims(&["exp", "iat", "iss"]);
+        // `iss` is checked below: GitHub takes the App id as a number (octocrab's) or a string,
+        // which the library's own check would not.
+        validation.set_required_spec_claims(&["exp", "iat"]);
         let data = jsonwebtoken::decode::<JwtClaims>(bearer, &self.key, &validation)
             .map_err(|e| format!("bad App JWT: {e}"))?;
         let now = chrono::Utc::now().timestamp();
         let c = data.claims;
-        if c.iss != self.world.lock().unwrap().app_id.to_string() {
+        let iss = c.iss.as_str().map_or_else(|| c.iss.to_string(), str::to_owned);
+        if iss != self.world.lock().unwrap().app_id.to_string() {
             return Err(format!("JWT iss {} is not the App id", c.iss));
         }
         if c.iat > now + 5 || c.exp > now + 600 || c.exp <= c.iat {
@@ -439,7 +443,16 @@ async fn answer(gate: Arc<Gate>, method: Method, uri: Uri, headers: HeaderMap, b
             let expires = chrono::Utc::now() + chrono::Duration::hours(1);
             (
                 StatusCode::CREATED,
-                axum::Json(json!({ "token": token, "expires_at": expires.to_rfc3339() })),
+                // As GitHub answers: the token's permissions (the App's) and repository selection.
+                axum::Json(json!({
+                    "token": token,
+                    "expires_at": expires.to_rfc3339(),
+                    "permissions": {
+                        "checks": "write", "contents": "read", "deployments": "write",
+                        "issues": "write", "metadata": "read", "pull_requests": "write",
+                    },
+                    "repository_selection": "all",
+                })),
             )
                 .into_response()
         }

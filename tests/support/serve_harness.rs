@@ -193,6 +193,19 @@ impl Harness {
             .unwrap()
     }
 
+    /// The metrics once no job is running: a job's last GitHub call (what tests wait for)
+    /// comes just before it is recorded as done.
+    pub async fn settled_metrics(&self, addr: SocketAddr) -> String {
+        for _ in 0..100 {
+            let metrics = self.metrics(addr).await;
+            if metrics.contains("fleet_jobs{state=\"running\"} 0") {
+                return metrics;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("a job is still running after 5 s: {}", self.metrics(addr).await)
+    }
+
     /// Waits until `done` holds for the fake's world.
     pub async fn wait_for(&self, what: &str, done: impl Fn(&fake_github::World) -> bool) {
         let start = Instant::now();

@@ -1,16 +1,18 @@
 use super::*;
 
 #[test]
-fn cache_refreshes_before_expiry() {
-    let mut cache = TokenCache::default();
-    cache.put(
-        7,
-        InstallationToken {
-            token: Secret::new("t"),
-            expires_at: 10_000,
-        },
+fn a_key_path_that_does_not_exist_says_which() {
+    let err = AppKey::new(1, &Secret::new("/nonexistent/app.pem")).unwrap_err();
+    assert!(
+        matches!(err, AuthError::ReadKey { ref path, .. } if path == "/nonexistent/app.pem"),
+        "{err}"
     );
-    assert!(cache.get(7, 10_000 - TOKEN_REFRESH_MARGIN_SECS - 1).is_some());
-    assert!(cache.get(7, 10_000 - TOKEN_REFRESH_MARGIN_SECS).is_none());
-    assert!(cache.get(8, 0).is_none());
+}
+
+#[test]
+fn a_pem_that_is_not_an_rsa_key_is_refused_without_echoing_it() {
+    let pem = "-----BEGIN RSA PRIVATE KEY-----\nbm90IGEga2V5\n-----END RSA PRIVATE KEY-----";
+    let err = AppKey::new(1, &Secret::new(pem)).unwrap_err();
+    assert!(matches!(err, AuthError::BadKey(_)), "{err}");
+    assert!(!err.to_string().contains("bm90IGEga2V5"), "{err}");
 }
