@@ -510,3 +510,44 @@ fn a_custom_domain_or_cors_removed_in_the_dashboard_is_a_change_in_the_plan() {
     let b = fake.bucket("creo-attachments").expect("bucket");
     assert!(b.cors.is_some() && b.domains.len() == 1, "{b:?}");
 }
+
+#[test]
+fn a_proxied_records_declared_ttl_is_not_a_perpetual_change() {
+    // Cloudflare stores ttl 1 (automatic) for a proxied record, whatever was sent.
+    let w = world();
+    let text = fleet(&[(
+        r#"value="203.0.113.7" proxied=#true"#,
+        r#"value="203.0.113.7" proxied=#true ttl=300"#,
+    )]);
+    let head = snapshot(&text);
+    let mut state = State::default();
+    assert!(w.apply(&cloudflare_actions(None, &head, None), &mut state).ok());
+    assert_eq!(w.fake.world().record("api.creo-memories.com").unwrap()["ttl"], 1);
+    let writes = w.fake.world().writes().len();
+    let again = cloudflare_actions(Some(&head), &head, Some(&state));
+    assert!(again.is_empty(), "no change planned: {:?}", addresses(&again));
+    // Applying the record again (a replayed apply) matches it without a PATCH.
+    let replay = cloudflare_actions(None, &head, None);
+    assert!(w.apply(&replay, &mut state).ok());
+    assert_eq!(w.fake.world().writes().len(), writes, "nothing re-patched");
+    let live = w.provider.get_state().unwrap();
+    let record = live
+        .iter()
+        .find(|r| r.attributes.get("name").is_some_and(|n| n == "api.creo-memories.com"));
+    assert_eq!(record.unwrap().attributes["ttl"], "1");
+}
+
+#[test]
+fn a_ttl_on_a_proxied_record_is_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let fleet_dir = dir.path().join(".fleetflow");
+    std::fs::create_dir_all(&fleet_dir).unwrap();
+    let text = fleet(&[(
+        r#"value="203.0.113.7" proxied=#true"#,
+        r#"value="203.0.113.7" proxied=#true ttl=300"#,
+    )]);
+    std::fs::write(fleet_dir.join("fleet.kdl"), text).unwrap();
+    let loaded = fleetflow::config::load::load_fleet_file(&fleet_dir.join("fleet.kdl")).expect("valid");
+    let warnings = loaded.warnings.brief();
+    assert!(warnings.iter().any(|w| w.contains("ttl is automatic")), "{warnings:?}");
+}

@@ -392,3 +392,50 @@ fn refused_credentials_are_permanent_and_never_echoed() {
     }
     assert_eq!(env.fake.world.lock().unwrap().unauthorized, 1);
 }
+
+#[test]
+fn plans_and_archives_are_found_as_the_sdk_finds_them() {
+    // 2 cores / 4 GB: an older generation, a dedicated-CPU plan and a confidential VM of that
+    // size are listed first; Ubuntu 24.04's cloud-init image is listed before the plain one.
+    let env = Env::new();
+    let text = ONE.replace("plan core=4 memory=4", "plan core=2 memory=4");
+    let mut s = env.session(&text);
+    let plan = s.plan();
+    let report = s.apply(&plan, &|_| true).expect("apply");
+    assert!(report.ok(), "{report:?}");
+    let server = &env.fake.servers()[0];
+    assert_eq!(server.plan_id, "100002004", "standard commitment, newest generation");
+    assert!(server.up, "the power state is read from the server");
+    assert_eq!(
+        env.fake.disks()[0].archive,
+        "113000000101",
+        "not the (cloudimg) archive"
+    );
+}
+
+#[test]
+fn os_names_find_archives_by_the_sdks_tags() {
+    let cases = [
+        ("ubuntu", "113000000101"),
+        ("debian-12", "113000000103"),
+        ("ubuntu-22.04", "113000000102"),
+    ];
+    for (os, archive) in cases {
+        let env = Env::new();
+        let mut s = env.session(&ONE.replace("ubuntu-24.04", os));
+        let report = s.apply(&s.plan(), &|_| true).expect("apply");
+        assert!(report.ok(), "{os}: {report:?}");
+        assert_eq!(env.fake.disks()[0].archive, archive, "{os}");
+    }
+}
+
+#[test]
+fn a_cloud_init_image_is_refused_with_the_reason() {
+    let env = Env::new();
+    let mut s = env.session(&ONE.replace("ubuntu-24.04", "ubuntu-24.04-cloudimg"));
+    let report = s.apply(&s.plan(), &|_| true).expect("apply");
+    assert!(!report.ok());
+    let text = format!("{report:?}");
+    assert!(text.contains("cloud-init image") && text.contains("SSH key"), "{text}");
+    assert!(env.fake.servers().iter().all(|s| s.disks.is_empty()), "no disk from it");
+}

@@ -214,6 +214,13 @@ fn lower_record(ctx: &mut Ctx, node: &RawNode) -> Option<DnsRecord> {
                 .with_help("add value=\"…\" or a `value \"…\"` child"),
         );
     }
+    if let (Some((true, _)), Some((_, span))) = (&proxied, &ttl) {
+        ctx.push(super::diagnostic::ConfigDiagnostic::warning(
+            ctx.file,
+            span.clone(),
+            "a proxied record's ttl is automatic: Cloudflare ignores `ttl` here",
+        ));
+    }
     Some(DnsRecord {
         name: name?,
         record_type: record_type?.value,

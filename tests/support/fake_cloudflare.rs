@@ -299,6 +299,12 @@ async fn handle(
     let json_body = || serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null);
     match (method.as_str(), parts.as_slice()) {
         ("GET", ["zones"]) => {
+            // The zones list documents per_page 5–50 (default 20).
+            if let Some(n) = query.get("per_page").and_then(|v| v.parse::<usize>().ok())
+                && !(5..=50).contains(&n)
+            {
+                return error(StatusCode::BAD_REQUEST, 1001, "per_page must be between 5 and 50");
+            }
             let zones = w
                 .zones
                 .iter()

@@ -93,16 +93,83 @@ pub struct FakeSakura {
     pub port: u16,
 }
 
-const PLANS: &[(u64, u64, u64)] = &[
-    (100001001, 1, 1024),
-    (100002004, 2, 4096),
-    (100004004, 4, 4096),
-    (100004008, 4, 8192),
+/// A server plan as `GET /product/server` lists it.
+struct Plan {
+    id: u64,
+    cpu: u64,
+    memory_mb: u64,
+    generation: u64,
+    commitment: &'static str,
+    confidential: bool,
+}
+
+const fn plan(id: u64, cpu: u64, memory_mb: u64, generation: u64, commitment: &'static str) -> Plan {
+    Plan {
+        id,
+        cpu,
+        memory_mb,
+        generation,
+        commitment,
+        confidential: false,
+    }
+}
+
+/// The traps of a real zone first: for 2 cores / 4 GB an older generation, a dedicated-CPU plan
+/// and a confidential VM are listed before the plan the SDK picks (standard, generation 200).
+const PLANS: &[Plan] = &[
+    plan(100001001, 1, 1024, 200, "standard"),
+    plan(2002004, 2, 4096, 100, "standard"),
+    plan(200002004, 2, 4096, 200, "dedicatedcpu"),
+    Plan {
+        confidential: true,
+        ..plan(300002004, 2, 4096, 200, "standard")
+    },
+    plan(100002004, 2, 4096, 200, "standard"),
+    plan(100004004, 4, 4096, 200, "standard"),
+    plan(100004008, 4, 8192, 200, "standard"),
 ];
-const ARCHIVES: &[(&str, &str)] = &[
-    ("113000000101", "Ubuntu Server 24.04.1 LTS 64bit"),
-    ("113000000102", "Ubuntu Server 22.04.5 LTS 64bit"),
-    ("113000000103", "Debian GNU/Linux 12.8 64bit"),
+
+/// Public archives with their tags, a cloud-init image of Ubuntu 24.04 listed first (its name
+/// holds the plain one's).
+const ARCHIVES: &[(&str, &str, &[&str])] = &[
+    (
+        "113000000100",
+        "Ubuntu Server 24.04.1 LTS 64bit (cloudimg)",
+        &[
+            "@size-extendable",
+            "cloud-init",
+            "distro-ubuntu",
+            "distro-ver-24.04.1",
+            "os-linux",
+        ],
+    ),
+    (
+        "113000000101",
+        "Ubuntu Server 24.04.1 LTS 64bit",
+        &[
+            "current-stable",
+            "distro-ubuntu",
+            "distro-ver-24.04.1",
+            "os-linux",
+            "ubuntu-24.04-latest",
+        ],
+    ),
+    (
+        "113000000102",
+        "Ubuntu Server 22.04.5 LTS 64bit",
+        &["distro-ubuntu", "distro-ver-22.04.5", "os-linux", "ubuntu-22.04-latest"],
+    ),
+    (
+        "113000000103",
+        "Debian GNU/Linux 12.8 64bit",
+        &[
+            "current-stable",
+            "debian-12-latest",
+            "distro-debian",
+            "distro-ver-12.8",
+            "os-linux",
+        ],
+    ),
 ];
 
 impl FakeSakura {
@@ -370,7 +437,10 @@ async fn handle(State(world): State<Shared>, method: Method, uri: Uri, headers: 
                 .and_then(|p| p.get("ID"))
                 .map(|v| v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string()))
                 .unwrap_or_default();
-            let Some(&(_, cpu, mem)) = PLANS.iter().find(|(id, _, _)| id.to_string() == plan_id) else {
+            let Some(&Plan {
+                cpu, memory_mb: mem, ..
+            }) = PLANS.iter().find(|p| p.id.to_string() == plan_id)
+            else {
                 return error(StatusCode::BAD_REQUEST, "bad_request", "ServerPlan.ID is invalid");
             };
             if s.get("ConnectedSwitches").and_then(Value::as_array).is_none() {
@@ -437,10 +507,9 @@ async fn handle(State(world): State<Shared>, method: Method, uri: Uri, headers: 
             )
         }
         ("GET", ["server", id, "power"]) => match w.servers.get(*id) {
-            Some(s) => ok(
-                StatusCode::OK,
-                json!({"Instance": {"Status": if s.up { "up" } else { "down" }}, "is_ok": true}),
-            ),
+            // Its answer is not documented beyond `is_ok`: the state is the server's
+            // `Instance.Status` (GET /server/{id}), as the SDKs read it.
+            Some(_) => ok(StatusCode::OK, json!({"is_ok": true})),
             None => error(StatusCode::NOT_FOUND, "not_found", "対象が見つかりません"),
         },
         (m @ ("PUT" | "DELETE"), ["server", id, "power"]) => match w.servers.get_mut(*id) {
@@ -462,7 +531,10 @@ async fn handle(State(world): State<Shared>, method: Method, uri: Uri, headers: 
             }
             let cpu = body.get("CPU").and_then(Value::as_u64).unwrap_or(0);
             let mem = body.get("MemoryMB").and_then(Value::as_u64).unwrap_or(0);
-            let Some(&(plan, _, _)) = PLANS.iter().find(|(_, c, m)| *c == cpu && *m == mem) else {
+            let Some(&Plan { id: plan, .. }) = PLANS
+                .iter()
+                .find(|p| p.cpu == cpu && p.memory_mb == mem && p.commitment == "standard" && !p.confidential)
+            else {
                 return error(StatusCode::BAD_REQUEST, "bad_request", "プランが見つかりません");
             };
             w.servers.remove(*id);
@@ -481,21 +553,43 @@ async fn handle(State(world): State<Shared>, method: Method, uri: Uri, headers: 
             ok(StatusCode::OK, json!({"Server": out, "Success": true, "is_ok": true}))
         }
         ("GET", ["product", "server"]) => {
-            let cpu = filter.get("CPU").and_then(Value::as_u64);
-            let mem = filter.get("MemoryMB").and_then(Value::as_u64);
-            let items = PLANS
+            let number = |k: &str| filter.get(k).and_then(Value::as_u64);
+            let commitment = filter.get("Commitment").and_then(Value::as_str);
+            let mut plans: Vec<&Plan> = PLANS
                 .iter()
-                .filter(|(_, c, m)| cpu.is_none_or(|x| x == *c) && mem.is_none_or(|x| x == *m))
-                .map(|(id, c, m)| json!({"ID": id.to_string(), "Name": format!("プラン/{c}Core-{}GB", m / 1024), "CPU": c, "MemoryMB": m, "Generation": 200, "Availability": "available"}))
+                .filter(|p| {
+                    number("CPU").is_none_or(|x| x == p.cpu) && number("MemoryMB").is_none_or(|x| x == p.memory_mb)
+                })
+                .filter(|p| commitment.is_none_or(|c| c == p.commitment))
+                .filter(|p| number("ConfidentialVM").is_none_or(|x| (x == 1) == p.confidential))
+                .collect();
+            let sort = query.get("Sort").and_then(Value::as_array);
+            if sort.is_some_and(|keys| keys.iter().any(|k| k.as_str() == Some("-Generation"))) {
+                plans.sort_by_key(|p| std::cmp::Reverse(p.generation));
+            }
+            let items = plans
+                .into_iter()
+                .map(|p| {
+                    json!({
+                        "ID": p.id.to_string(), "Name": format!("プラン/{}Core-{}GB", p.cpu, p.memory_mb / 1024),
+                        "CPU": p.cpu, "MemoryMB": p.memory_mb, "Generation": p.generation,
+                        "Commitment": p.commitment, "ConfidentialVM": p.confidential, "Availability": "available",
+                    })
+                })
                 .collect();
             ok(StatusCode::OK, list("ServerPlans", items))
         }
         ("GET", ["archive"]) => {
-            let name = filter.get("Name").and_then(Value::as_str);
+            // Name: a partial match, case-insensitive; Tags.Name: every tag (AND).
+            let name = filter.get("Name").and_then(Value::as_str).map(str::to_lowercase);
+            let tags: Vec<&str> = (filter.get("Tags.Name").and_then(Value::as_array))
+                .map(|t| t.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
             let items = ARCHIVES
                 .iter()
-                .filter(|(_, n)| name.is_none_or(|x| n.contains(x)))
-                .map(|(id, n)| json!({"ID": id, "Name": n, "Scope": "shared", "Availability": "available", "SizeMB": 20480}))
+                .filter(|(_, n, _)| name.as_ref().is_none_or(|x| n.to_lowercase().contains(x)))
+                .filter(|(_, _, have)| tags.iter().all(|t| have.contains(t)))
+                .map(|(id, n, t)| json!({"ID": id, "Name": n, "Tags": t, "Scope": "shared", "Availability": "available", "SizeMB": 20480}))
                 .collect();
             ok(StatusCode::OK, list("Archives", items))
         }
@@ -506,7 +600,7 @@ async fn handle(State(world): State<Shared>, method: Method, uri: Uri, headers: 
                     .map(|x| x.as_str().map(str::to_owned).unwrap_or_else(|| x.to_string()))
             };
             let archive = str_id(d.get("SourceArchive")).unwrap_or_default();
-            if !ARCHIVES.iter().any(|(id, _)| *id == archive) {
+            if !ARCHIVES.iter().any(|(id, _, _)| *id == archive) {
                 return error(StatusCode::BAD_REQUEST, "bad_request", "SourceArchive.ID is invalid");
             }
             let server = str_id(d.get("Server"));

@@ -108,8 +108,11 @@ pub fn desired_attributes(resource: &Resource) -> Option<BTreeMap<String, String
                 },
             );
             put("proxied", r.proxied.to_string());
-            if let Some(ttl) = r.ttl {
-                put("ttl", ttl.to_string());
+            // Cloudflare keeps a proxied record's ttl automatic (1), whatever is declared.
+            match r.ttl {
+                _ if r.proxied => put("ttl", "1".to_owned()),
+                Some(ttl) => put("ttl", ttl.to_string()),
+                None => {}
             }
         }
         Resource::R2Bucket(b) => {

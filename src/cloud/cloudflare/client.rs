@@ -19,8 +19,11 @@ use crate::cloud::ProviderError;
 
 /// The longest `Retry-After` honoured before handing the retry to the caller's backoff.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
-/// Items per page when listing.
+/// Items per page when listing: 100, except where an endpoint documents a lower maximum
+/// ([`per_page`]).
 const PER_PAGE: usize = 100;
+/// `GET /zones` takes at most 50 a page (and answers 400 above).
+const ZONES_PER_PAGE: usize = 50;
 /// Pages read at most from one list (a runaway `result_info` cannot loop forever).
 const MAX_PAGES: usize = 50;
 
@@ -100,7 +103,8 @@ impl Api {
         let sep = if path.contains('?') { '&' } else { '?' };
         let mut items = Vec::new();
         for page in 1..=MAX_PAGES {
-            let url = format!("{path}{sep}page={page}&per_page={PER_PAGE}");
+            let per_page = per_page(path);
+            let url = format!("{path}{sep}page={page}&per_page={per_page}");
             let (result, info) = match self.call_full(Method::GET, &url, Body::None, need)? {
                 Full::Ok { result, info } => (result, info),
                 Full::NotFound(_) => return Ok(items),
@@ -112,7 +116,7 @@ impl Api {
             let got = list.as_array().map_or(0, Vec::len);
             items.extend(list.as_array().cloned().unwrap_or_default());
             let total_pages = info.get("total_pages").and_then(Value::as_u64).unwrap_or(1) as usize;
-            if got < PER_PAGE || page >= total_pages {
+            if got < per_page || page >= total_pages {
                 break;
             }
         }
@@ -280,4 +284,10 @@ pub(crate) fn multipart(parts: &[(&str, Option<&str>, &str, &[u8])]) -> Body {
     }
     bytes.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
     Body::Multipart { boundary, bytes }
+}
+
+/// The page size for listing `path`: the zones list documents 5–50; the others take 100.
+fn per_page(path: &str) -> usize {
+    let endpoint = path.split('?').next().unwrap_or(path);
+    if endpoint == "/zones" { ZONES_PER_PAGE } else { PER_PAGE }
 }

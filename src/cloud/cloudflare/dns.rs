@@ -2,7 +2,8 @@
 //! `GET|PATCH|DELETE /zones/{zone_id}/dns_records/{id}`.
 //!
 //! State attributes: `zone`, `zone-id`, `record-id`, `name` (fully qualified), `type`,
-//! `value` (the record's content), `proxied`, `ttl` (1 is automatic).
+//! `value` (the record's content), `proxied`, `ttl` (1 is automatic; a proxied record's ttl is
+//! always automatic — Cloudflare stores 1 whatever is sent — so a declared one is not compared).
 
 use std::collections::BTreeMap;
 
@@ -32,7 +33,7 @@ pub(crate) fn apply(
     let record_type = required(attrs, "type", &what)?.to_ascii_uppercase();
     let content = required(attrs, "value", &what)?;
     let proxied = flag(attrs, "proxied")?.unwrap_or(false);
-    let ttl = number(attrs, "ttl")?;
+    let ttl = if proxied { None } else { number(attrs, "ttl")? };
     let zone_id = p.zone_id(zone)?;
     let fqdn = fqdn(zone, name);
     let need = need(zone);

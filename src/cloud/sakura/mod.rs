@@ -124,15 +124,12 @@ impl SakuraProvider {
         }
     }
 
-    /// Whether the server is powered on (`Instance.Status == "up"`).
+    /// Whether the server is powered on: `Instance.Status == "up"` of `GET /server/{id}` (as
+    /// the SDKs read it; the answer of `GET /server/{id}/power` is not documented).
     pub fn is_up(&self, id: &str) -> Result<bool, ProviderError> {
-        let v = self.req(
-            &format!("reading the power state of server {id}"),
-            Method::GET,
-            &format!("/server/{id}/power"),
-            None,
-        )?;
-        Ok(instance_status(&v) == Some("up"))
+        let what = format!("reading the power state of server {id}");
+        let v = self.req(&what, Method::GET, &format!("/server/{id}"), None)?;
+        Ok(instance_status(unwrap(&v, "Server")) == Some("up"))
     }
 
     /// Powers on (`PUT …/power`) or forcibly off (`DELETE …/power`) and waits for it.

@@ -1,6 +1,11 @@
 //! Creating and changing one server: plan lookup (`GET /product/server`), the server
 //! (`POST /server`), its disk from a public archive (`GET /archive`, `POST /disk`), the SSH key
 //! and host name (`PUT /disk/{id}/config`), power on; a plan change (`PUT /server/{id}/plan`).
+//!
+//! Plans and archives are found as Sakura's own SDK (iaas-api-go) finds them: a plan of the
+//! standard commitment, not a confidential VM, newest generation first; an archive by its tags
+//! (`ubuntu-24.04-latest`, or `current-stable` + `distro-ubuntu` for plain `ubuntu`), never a
+//! cloud-init (`cloudimg`) archive — those ignore the disk-edit API that writes the SSH key.
 
 use std::path::PathBuf;
 
@@ -90,19 +95,36 @@ fn expand_home(path: &str) -> PathBuf {
     }
 }
 
-/// The archive name searched for an `os` value (else the value itself).
-fn archive_name(os: &str) -> String {
+/// The tag public archives of cloud-init images carry.
+const CLOUD_INIT_TAG: &str = "cloud-init";
+
+/// How to find an `os` value's archive: by tags (a known distribution), else by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ArchiveQuery {
+    Tags(Vec<String>),
+    Name(String),
+}
+
+/// `ubuntu-24.04` → the tag `ubuntu-24.04-latest`; `ubuntu` → `current-stable` and
+/// `distro-ubuntu` (likewise debian, rockylinux, almalinux); anything else is a name.
+pub(crate) fn archive_query(os: &str) -> ArchiveQuery {
     let os = os.to_ascii_lowercase();
+    // (what users write, the distribution's short name in Sakura's tags)
     let known = [
-        ("ubuntu-", "Ubuntu Server "),
-        ("debian-", "Debian GNU/Linux "),
-        ("rockylinux-", "Rocky Linux "),
-        ("almalinux-", "AlmaLinux "),
+        ("ubuntu", "ubuntu"),
+        ("debian", "debian"),
+        ("rockylinux", "rocky"),
+        ("almalinux", "alma"),
     ];
-    known
-        .iter()
-        .find_map(|(prefix, name)| os.strip_prefix(prefix).map(|v| format!("{name}{v}")))
-        .unwrap_or(os)
+    for (name, short) in known {
+        if os == name {
+            return ArchiveQuery::Tags(vec!["current-stable".into(), format!("distro-{short}")]);
+        }
+        if let Some(version) = os.strip_prefix(name).and_then(|v| v.strip_prefix('-')) {
+            return ArchiveQuery::Tags(vec![format!("{short}-{version}-latest")]);
+        }
+    }
+    ArchiveQuery::Name(os)
 }
 
 /// A live server as a state resource (`recorded`: what the state knew, for `os`).
@@ -169,20 +191,33 @@ pub fn server_state(address: &str, server: &Value, recorded: Option<&StateResour
 }
 
 impl SakuraProvider {
+    /// The plan with the spec's CPU and memory: standard commitment (not dedicated CPU), not
+    /// a confidential VM, available, of the newest generation.
     fn plan_id(&self, spec: &ServerSpec) -> Result<String, ProviderError> {
-        let query = json!({"Filter": {"CPU": spec.core, "MemoryMB": spec.memory_gb * 1024}});
+        let memory_mb = u64::from(spec.memory_gb) * 1024;
+        let query = json!({
+            "Count": 1000,
+            "Filter": {"CPU": spec.core, "MemoryMB": memory_mb, "Commitment": "standard", "ConfidentialVM": 0},
+            "Sort": ["-Generation"],
+        });
         let what = format!("looking up the server plan {}core-{}gb", spec.core, spec.memory_gb);
         let list = self
             .call(Method::GET, "/product/server", Some(&query), None)
             .map_err(|e| e.into_provider(&what))?;
+        let text = |p: &Value, k: &str| p.get(k).and_then(Value::as_str).map(str::to_owned);
         list.get("ServerPlans")
             .and_then(Value::as_array)
             .and_then(|plans| {
-                plans.iter().find(|p| {
-                    p.get("CPU").and_then(Value::as_u64) == Some(u64::from(spec.core))
-                        && p.get("MemoryMB").and_then(Value::as_u64) == Some(u64::from(spec.memory_gb) * 1024)
-                        && p.get("Availability").and_then(Value::as_str).is_none_or(|a| a == "available")
-                })
+                plans
+                    .iter()
+                    .filter(|p| {
+                        p.get("CPU").and_then(Value::as_u64) == Some(u64::from(spec.core))
+                            && p.get("MemoryMB").and_then(Value::as_u64) == Some(memory_mb)
+                            && text(p, "Commitment").is_none_or(|c| c == "standard")
+                            && !p.get("ConfidentialVM").and_then(Value::as_bool).unwrap_or(false)
+                            && text(p, "Availability").is_none_or(|a| a == "available")
+                    })
+                    .max_by_key(|p| p.get("Generation").and_then(Value::as_u64).unwrap_or(0))
             })
             .and_then(id_of)
             .ok_or_else(|| {
@@ -197,26 +232,43 @@ impl SakuraProvider {
     }
 
     fn archive_id(&self, spec: &ServerSpec) -> Result<String, ProviderError> {
-        let name = archive_name(&spec.os);
-        let query = json!({"Filter": {"Scope": "shared", "Name": name}});
+        if spec.os.to_ascii_lowercase().contains("cloudimg") {
+            return Err(ProviderError::Permanent(format!(
+                "server {}: os \"{}\" is a cloud-init image, which ignores the disk edit that installs the SSH key; use the plain archive (e.g. \"ubuntu-24.04\")",
+                spec.name, spec.os
+            )));
+        }
+        let search = archive_query(&spec.os);
+        let (filter, searched) = match &search {
+            ArchiveQuery::Tags(tags) => (
+                json!({"Scope": "shared", "Tags.Name": tags}),
+                format!("tags {}", tags.join(" + ")),
+            ),
+            ArchiveQuery::Name(name) => (json!({"Scope": "shared", "Name": name}), format!("\"{name}\"")),
+        };
         let list = self
-            .call(Method::GET, "/archive", Some(&query), None)
+            .call(Method::GET, "/archive", Some(&json!({"Filter": filter})), None)
             .map_err(|e| e.into_provider(&format!("looking up the {} archive", spec.os)))?;
+        let has_tag = |a: &Value, tag: &str| {
+            (a.get("Tags").and_then(Value::as_array)).is_some_and(|t| t.iter().any(|x| x.as_str() == Some(tag)))
+        };
+        let matches = |a: &Value| match &search {
+            ArchiveQuery::Tags(tags) => tags.iter().all(|t| has_tag(a, t)),
+            ArchiveQuery::Name(name) => {
+                (a.get("Name").and_then(Value::as_str)).is_some_and(|n| n.to_ascii_lowercase().contains(name))
+            }
+        };
         list.get("Archives")
             .and_then(Value::as_array)
             .and_then(|all| {
                 all.iter()
-                    .filter(|a| {
-                        a.get("Name")
-                            .and_then(Value::as_str)
-                            .is_some_and(|n| n.to_ascii_lowercase().contains(&name.to_ascii_lowercase()))
-                    })
+                    .filter(|a| matches(a) && !has_tag(a, CLOUD_INIT_TAG))
                     .find(|a| a.get("Availability").and_then(Value::as_str).is_none_or(|s| s == "available"))
             })
             .and_then(id_of)
             .ok_or_else(|| {
                 ProviderError::Permanent(format!(
-                    "server {}: zone {} has no public archive matching os \"{}\" (searched for \"{name}\"); use an os such as \"ubuntu-24.04\"",
+                    "server {}: zone {} has no public archive for os \"{}\" (searched for {searched}, cloud-init images left out); use an os such as \"ubuntu-24.04\"",
                     spec.name,
                     self.zone(),
                     spec.os
@@ -352,3 +404,6 @@ impl SakuraProvider {
         self.reread(spec, address, &new_id, "after its plan change")
     }
 }
+
+#[cfg(test)]
+mod tests;
