@@ -262,3 +262,61 @@ fn credentials_come_from_docker_config_or_a_github_token() {
     assert_eq!(registry_host("127.0.0.1:5000/x/y"), "127.0.0.1:5000");
     assert_eq!(registry_host("busybox:latest"), "docker.io");
 }
+
+/// A docker CLI plugin that answers the plugin protocol and says who it is.
+const FAKE_BUILDX: &str = r#"#!/bin/sh
+if [ "$1" = docker-cli-plugin-metadata ]; then
+  echo '{"SchemaVersion":"0.1.0","Vendor":"fleetflow tests","Version":"v0.0.0-user","ShortDescription":"the user'"'"'s buildx"}'
+  exit 0
+fi
+echo "user buildx: $*"
+"#;
+
+#[test]
+fn logging_in_keeps_the_users_buildx_builders_and_other_credentials() {
+    use fleetflow::application::image_build::credentials::private_config;
+    use fleetflow::docker::{Docker, DockerCli};
+    use std::os::unix::fs::PermissionsExt;
+    let world = test_world();
+    // The user's docker config: buildx installed per user, another registry's credentials, and
+    // a credential store that is not installed here (logging in through it would fail).
+    let user = tempfile::tempdir().expect("tempdir");
+    let plugins = user.path().join("cli-plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    std::fs::write(plugins.join("docker-buildx"), FAKE_BUILDX).unwrap();
+    std::fs::set_permissions(plugins.join("docker-buildx"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::create_dir_all(user.path().join("buildx/instances")).unwrap();
+    let config = r#"{"auths":{"other.example":{"auth":"dXNlcjpwYXNz"}},"credsStore":"fleetflow-test-absent"}"#;
+    std::fs::write(user.path().join("config.json"), config).unwrap();
+
+    let private = private_config(Some(user.path()), &[world.registry.as_str()]).expect("private config");
+    let docker = DockerCli {
+        config_dir: Some(private.path().to_path_buf()),
+        ..DockerCli::default()
+    };
+    assert!(docker.buildx_available(), "the user's buildx plugin is found");
+    let out = std::process::Command::new("docker")
+        .args(["buildx", "ls"])
+        .env("DOCKER_CONFIG", private.path())
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "user buildx: buildx ls");
+    assert!(private.path().join("buildx/instances").is_dir(), "the user's builders");
+
+    docker
+        .login(&world.registry, &world.registry_user, &world.registry_password)
+        .expect("the login bypasses the user's credential store for this registry only");
+    let written: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(private.path().join("config.json")).unwrap()).unwrap();
+    assert!(
+        written["auths"][world.registry.as_str()]["auth"].is_string(),
+        "{written}"
+    );
+    assert_eq!(written["auths"]["other.example"]["auth"], "dXNlcjpwYXNz", "kept");
+    assert_eq!(written["credsStore"], "fleetflow-test-absent", "kept for the others");
+    assert_eq!(
+        std::fs::read_to_string(user.path().join("config.json")).unwrap(),
+        config,
+        "untouched"
+    );
+}

@@ -1,7 +1,9 @@
 //! Registry credentials: what docker already has (config.json `auths`, `credsStore`,
 //! `credHelpers`, read through docker_credential), else a token from the environment for ghcr.io.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
 
 /// Credentials for one registry. Debug never shows the secret.
 #[derive(Clone, PartialEq, Eq)]
@@ -74,9 +76,54 @@ pub fn find_credentials(
     CredentialSource::None
 }
 
+/// The user's docker config directory: `DOCKER_CONFIG` as given to the CLI, else `~/.docker`.
+fn user_config_dir(docker: &crate::docker::DockerCli) -> Option<PathBuf> {
+    (docker.config_dir.clone()).or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".docker")))
+}
+
+/// What of the user's docker config directory a private one links to: CLI plugins (buildx is
+/// one: docker looks for them in `$DOCKER_CONFIG/cli-plugins`), buildx's builders and the
+/// selected one, and docker contexts.
+const SHARED_WITH_THE_USER: [&str; 3] = ["cli-plugins", "buildx", "contexts"];
+
+/// A private docker config for logging in to `hosts` without writing the user's: a copy of the
+/// user's config.json (other registries' credentials, helpers, the current context) in which
+/// `hosts` use the file store of the copy (`credHelpers[host] = ""`, so a login never lands in
+/// the user's credential store), and links to the user's plugins, builders and contexts.
+pub fn private_config(user: Option<&Path>, hosts: &[&str]) -> std::io::Result<tempfile::TempDir> {
+    let dir = tempfile::tempdir()?;
+    let read = |file: &Path| {
+        std::fs::read(file)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+    };
+    let mut config = user
+        .and_then(|u| read(&u.join("config.json")))
+        .filter(Value::is_object)
+        .unwrap_or_else(|| json!({}));
+    for host in hosts {
+        if let Some(auths) = config.get_mut("auths").and_then(Value::as_object_mut) {
+            auths.remove(*host);
+        }
+        if !config.get("credHelpers").is_some_and(Value::is_object) {
+            config["credHelpers"] = json!({});
+        }
+        config["credHelpers"][*host] = json!("");
+    }
+    std::fs::write(dir.path().join("config.json"), config.to_string())?;
+    for name in SHARED_WITH_THE_USER {
+        if let Some(theirs) = user.map(|u| u.join(name)).filter(|p| p.is_dir()) {
+            std::os::unix::fs::symlink(theirs, dir.path().join(name))?;
+        }
+    }
+    Ok(dir)
+}
+
 /// `docker`, logged in to the registries of `plans`' tags that need a token (from `env`, see
-/// [`find_credentials`]) — in a private, temporary docker config, so the user's own
-/// config.json is never written. The directory lives as long as the returned guard.
+/// [`find_credentials`]) — in a private, temporary docker config ([`private_config`]), so the
+/// user's own config.json and credential store are never written while buildx, its builder and
+/// other registries' credentials stay as they were. The directory lives as long as the
+/// returned guard.
 pub fn login_for_push(
     docker: crate::docker::DockerCli,
     plans: &[super::PlannedBuild],
@@ -98,7 +145,8 @@ pub fn login_for_push(
     if logins.is_empty() {
         return Ok((docker, None));
     }
-    let dir = tempfile::tempdir()?;
+    let hosts: Vec<&str> = logins.iter().map(|l| l.registry.as_str()).collect();
+    let dir = private_config(user_config_dir(&docker).as_deref(), &hosts)?;
     let private = crate::docker::DockerCli {
         config_dir: Some(dir.path().to_path_buf()),
         ..docker
