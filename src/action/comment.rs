@@ -12,12 +12,25 @@ use serde_json::json;
 use super::Outputs;
 use super::request::ActionRequest;
 use super::workflows::github_client;
+use crate::application::image_build::credentials::registry_host;
 use crate::application::jobs::requests::command_request;
-use crate::application::jobs::{DeploySettings, run_command_here};
+use crate::application::jobs::{DeploySettings, RegistryToken, run_command_here};
 use crate::application::report::WorkflowError;
 use crate::console::{Console, Effects};
 use crate::event::Event;
+use crate::secret::Secret;
 use crate::webhook::parse_event;
+
+/// The workflow's token pushes to ghcr.io (with `packages: write`); it is never sent to
+/// another registry.
+fn workflow_token_for_ghcr(request: &ActionRequest) -> Option<RegistryToken> {
+    let registry = request.inputs.image_registry.as_deref()?;
+    let token = request.inputs.github_token.clone()?;
+    (registry_host(registry) == "ghcr.io").then(|| RegistryToken {
+        username: request.runner.actor.clone(),
+        token: Secret::new(token),
+    })
+}
 
 /// Handles the comment; the deploys it ran go to the `deployed` output.
 pub fn run(
@@ -45,6 +58,7 @@ pub fn run(
         connector: fx.ssh.clone(),
         docker: fx.docker.clone(),
         image_registry: request.inputs.image_registry.clone(),
+        registry_login: workflow_token_for_ghcr(request),
         fleet_binary: None,
         lock_poll: Duration::from_secs(1),
     };

@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::Args;
 
 use super::{Context, Exit, exit};
+use crate::application::jobs::RegistryToken;
 use crate::application::report::WorkflowError;
 use crate::secret::Secret;
 use crate::webhook::serve::{ServeConfig, default_database, serve_until_stopped, webhook_secrets};
@@ -40,15 +41,26 @@ pub struct ServeArgs {
     #[arg(long, env = "FLEET_DATABASE_URL")]
     pub database: Option<String>,
     /// Jobs run at once.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, env = "FLEET_WORKERS", default_value_t = 2)]
     pub workers: usize,
     /// Seconds running jobs get to finish after SIGTERM (the rest stay queued).
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, env = "FLEET_GRACE", default_value_t = 30, value_name = "SECONDS")]
     pub grace: u64,
-    /// Registry prefix of the images deploys build (default: ghcr.io/<repository owner>,
-    /// pushed with the installation token).
+    /// Registry prefix of the images deploys build (default: ghcr.io/<repository owner>).
     #[arg(long, env = "FLEET_IMAGE_REGISTRY")]
     pub image_registry: Option<String>,
+    /// User name for pushing to the image registry (with --image-registry-token).
+    #[arg(
+        long,
+        env = "FLEET_IMAGE_REGISTRY_USERNAME",
+        default_value = "fleetflow",
+        value_name = "USER"
+    )]
+    pub image_registry_username: String,
+    /// Token for pushing to the image registry when this host's docker has no login for it
+    /// (ghcr.io: a token with write:packages; App installation tokens are not accepted there).
+    #[arg(long, env = "FLEET_IMAGE_REGISTRY_TOKEN", hide_env_values = true, value_parser = secret, value_name = "TOKEN")]
+    pub image_registry_token: Option<Secret>,
     /// The `fleet` binary to install on servers (default: this one; it must be a Linux
     /// binary the servers can run).
     #[arg(long, env = "FLEET_REMOTE_BINARY", value_name = "PATH")]
@@ -70,6 +82,10 @@ pub fn run(cx: &Context, args: &ServeArgs) -> Exit {
             connector: cx.fx.ssh.clone(),
             docker: cx.fx.docker.clone(),
             image_registry: args.image_registry.clone(),
+            registry_login: (args.image_registry_token.clone()).map(|token| RegistryToken {
+                username: args.image_registry_username.clone(),
+                token,
+            }),
             fleet_binary: args.fleet_binary.clone(),
             lock_poll: Duration::from_secs(1),
         },

@@ -148,9 +148,13 @@ fn classify(args: &[String], stderr: &str, output: &str) -> DockerError {
             .to_owned();
         return DockerError::PortInUse { port };
     }
+    // ghcr.io refuses a token it does not take with `denied: …` (e.g. "installation not
+    // allowed to Create organization package"), Docker Hub with "requested access … denied".
     if lower.contains("unauthorized")
         || lower.contains("authentication required")
         || lower.contains("no basic auth credentials")
+        || lower.contains("requested access to the resource is denied")
+        || lower.lines().any(|l| l.trim_start().starts_with("denied:"))
     {
         return DockerError::Unauthorized { image: image() };
     }

@@ -44,6 +44,8 @@ pub struct Scenario {
     key: std::path::PathBuf,
     pub http: reqwest::Client,
     pub deliveries: std::sync::atomic::AtomicU32,
+    /// What the App's environment sets besides the defaults (kept for restarts).
+    app_env: Vec<(String, String)>,
 }
 
 impl Drop for Scenario {
@@ -119,6 +121,7 @@ fn spawn_app(
     dir: &std::path::Path,
     key: &std::path::Path,
     addr: SocketAddr,
+    extra_env: &[(String, String)],
 ) -> Child {
     Command::new(env!("CARGO_BIN_EXE_fleet"))
         .arg("serve")
@@ -136,12 +139,18 @@ fn spawn_app(
         .env("FLEET_SSH_KNOWN_HOSTS", &world.ssh_known_hosts)
         .env("FLEET_SSH_CONNECT_TIMEOUT", "3")
         .env("RUST_LOG", "info")
+        .envs(extra_env.iter().map(|(k, v)| (k, v)))
         .spawn()
         .expect("fleet serve starts")
 }
 
 impl Scenario {
     pub async fn start() -> Scenario {
+        Self::start_with(Vec::new()).await
+    }
+
+    /// [`Scenario::start`] with variables of the App's environment set or overridden.
+    pub async fn start_with(app_env: Vec<(String, String)>) -> Scenario {
         let world = support::test_world();
         let project = support::unique("creo");
         let dir = tempfile::tempdir().unwrap();
@@ -210,7 +219,7 @@ impl Scenario {
         }
         let port = free_port();
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let app = spawn_app(&world, &fake, dir.path(), &key, addr);
+        let app = spawn_app(&world, &fake, dir.path(), &key, addr, &app_env);
         let s = Scenario {
             world,
             project,
@@ -221,6 +230,7 @@ impl Scenario {
             key,
             http: reqwest::Client::new(),
             deliveries: Default::default(),
+            app_env,
         };
         s.wait_healthy().await;
         s
@@ -234,7 +244,14 @@ impl Scenario {
 
     /// Starts the app again (after [`Scenario::kill_app`]) on the same address and database.
     pub async fn restart_app(&mut self) {
-        self.app = spawn_app(&self.world, &self.fake, self.dir.path(), &self.key, self.addr);
+        self.app = spawn_app(
+            &self.world,
+            &self.fake,
+            self.dir.path(),
+            &self.key,
+            self.addr,
+            &self.app_env,
+        );
         self.wait_healthy().await;
     }
 

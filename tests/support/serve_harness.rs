@@ -121,6 +121,7 @@ impl Harness {
                 connector: std::sync::Arc::new(OpensshConnector::default()),
                 docker: fleetflow::docker::DockerCli::default(),
                 image_registry: None,
+                registry_login: None,
                 fleet_binary: None,
                 lock_poll: Duration::ZERO,
             },

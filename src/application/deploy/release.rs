@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use crate::application::deploy::remote::{self, Deployer, LocalBinary, RemoteDeployOptions};
 use crate::application::deploy::remote_run::{RouteResult, for_each_route, route_plans};
 use crate::application::image_build::credentials::login_for_push;
-use crate::application::image_build::{BuildOptions, plan_builds, run_builds};
+use crate::application::image_build::{BuildError, BuildOptions, plan_builds, run_builds};
 use crate::config::{DirFiles, LoadError, LoadOptions, Workspace, load_workspace};
-use crate::docker::{Docker, DockerCli};
+use crate::docker::{Docker, DockerCli, DockerError};
 use crate::ssh::Connector;
 
 /// What to release.
@@ -69,6 +69,9 @@ pub enum ReleaseError {
     Routes(#[from] crate::application::deploy::remote_run::RouteError),
     #[error("build failed: {0}")]
     Build(String),
+    /// The image registry refused the push's credentials (or had none).
+    #[error("the image registry refused the push: {0}")]
+    PushRefused(String),
     #[error("{0}")]
     Setup(String),
 }
@@ -147,8 +150,18 @@ pub fn release(
         };
         let (docker, _config_guard) =
             login_for_push(docker, &plans, &env).map_err(|e| ReleaseError::Build(e.to_string()))?;
-        let outcomes = run_builds(&docker, &plans, &mut |service, l| line(&format!("{service} | {l}")))
-            .map_err(|e| ReleaseError::Build(e.to_string()))?;
+        let outcomes =
+            run_builds(&docker, &plans, &mut |service, l| line(&format!("{service} | {l}"))).map_err(|e| match e {
+                BuildError::Failed {
+                    source: DockerError::Unauthorized { image },
+                    ..
+                }
+                | BuildError::Push {
+                    source: DockerError::Unauthorized { image },
+                    ..
+                } => ReleaseError::PushRefused(image),
+                e => ReleaseError::Build(e.to_string()),
+            })?;
         report.images = outcomes.into_iter().flat_map(|o| o.images).collect();
     }
 

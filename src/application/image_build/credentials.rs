@@ -42,13 +42,28 @@ pub fn registry_host(image: &str) -> &str {
     }
 }
 
-/// Looks up credentials for `host` in the docker config at `config_dir` (or the default one),
-/// then GHCR_TOKEN / GITHUB_TOKEN for ghcr.io.
+/// The image registry's token given to fleetflow (`fleet serve --image-registry-token`, or the
+/// environment), and its user name.
+pub const REGISTRY_TOKEN_ENV: &str = "FLEET_IMAGE_REGISTRY_TOKEN";
+pub const REGISTRY_USERNAME_ENV: &str = "FLEET_IMAGE_REGISTRY_USERNAME";
+
+/// Credentials for `host`: a token given for the image registry (FLEET_IMAGE_REGISTRY_TOKEN),
+/// else what the docker config at `config_dir` (or the default one) has, else GHCR_TOKEN /
+/// GITHUB_TOKEN for ghcr.io.
 pub fn find_credentials(
     host: &str,
     config_dir: Option<&Path>,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> CredentialSource {
+    if let Some(secret) = env(REGISTRY_TOKEN_ENV).filter(|t| !t.is_empty()) {
+        return CredentialSource::Token(RegistryLogin {
+            registry: host.into(),
+            username: env(REGISTRY_USERNAME_ENV)
+                .filter(|u| !u.is_empty())
+                .unwrap_or_else(|| "fleetflow".into()),
+            secret,
+        });
+    }
     let stored = match config_dir {
         Some(dir) => std::fs::File::open(dir.join("config.json"))
             .ok()

@@ -15,12 +15,28 @@ use serde_json::json;
 
 use super::db::{LockOutcome, QueuedJob, Store};
 use super::requests::{DeployRequest, Trigger};
-use crate::application::deploy::release::{Phase, ReleaseReport, ReleaseRequest, release};
+use crate::application::deploy::release::{Phase, ReleaseError, ReleaseReport, ReleaseRequest, release};
 use crate::application::deploy::source_archive::{UnpackLimits, unpack_tarball};
+use crate::application::image_build::credentials::{REGISTRY_TOKEN_ENV, REGISTRY_USERNAME_ENV};
 use crate::config::load::REGISTRY_FILE;
 use crate::docker::DockerCli;
 use crate::github::{DeploymentState, GitHub, GitHubError};
+use crate::secret::Secret;
 use crate::ssh::Connector;
+
+/// What a refused push tells the person who asked for the deploy.
+const PUSH_CREDENTIALS_HINT: &str = "The App pushes with the credentials of its host's docker \
+     (`docker login` as the user running `fleet serve`) or with `--image-registry-username` / \
+     `--image-registry-token` (FLEET_IMAGE_REGISTRY_USERNAME / FLEET_IMAGE_REGISTRY_TOKEN); for \
+     ghcr.io a token with `write:packages` — GitHub Packages does not accept an App's \
+     installation token.";
+
+/// A registry user name and token (never printed).
+#[derive(Clone)]
+pub struct RegistryToken {
+    pub username: String,
+    pub token: Secret,
+}
 
 /// Where the deploy job builds and deploys from, read once at start.
 #[derive(Clone)]
@@ -29,9 +45,12 @@ pub struct DeploySettings {
     pub connector: Arc<dyn Connector>,
     /// The engine images are built with.
     pub docker: DockerCli,
-    /// Registry prefix of built images; default `ghcr.io/<owner>` (pushed with the
-    /// installation token).
+    /// Registry prefix of built images; default `ghcr.io/<owner>`.
     pub image_registry: Option<String>,
+    /// What pushes to it, when the engine's docker config has nothing for it: the operator's
+    /// token (`fleet serve --image-registry-token`), or the workflow's token in the Action.
+    /// Never the App's installation token: GitHub Packages does not take those.
+    pub registry_login: Option<RegistryToken>,
     /// The `fleet` binary installed on servers (default: this one).
     pub fleet_binary: Option<PathBuf>,
     /// How long a request waits before asking again for a busy fleet+stage.
@@ -375,10 +394,6 @@ async fn build_and_deploy(
         })?;
     let dir = tempfile::tempdir().map_err(|e| (format!("cannot create a build directory: {e}"), Vec::new()))?;
     let root = dir.path().to_path_buf();
-    let token = github
-        .installation_token(req.installation_id)
-        .await
-        .map_err(|e| (e.to_string(), Vec::new()))?;
     let image_registry = settings
         .image_registry
         .clone()
@@ -399,10 +414,14 @@ async fn build_and_deploy(
         stage: req.stage.clone(),
         commit: req.sha.clone(),
         image_registry: Some(image_registry),
-        credentials_env: vec![
-            ("GHCR_TOKEN".into(), token.expose().to_owned()),
-            ("GITHUB_ACTOR".into(), "x-access-token".into()),
-        ],
+        credentials_env: (settings.registry_login.iter())
+            .flat_map(|login| {
+                [
+                    (REGISTRY_TOKEN_ENV.to_owned(), login.token.expose().to_owned()),
+                    (REGISTRY_USERNAME_ENV.to_owned(), login.username.clone()),
+                ]
+            })
+            .collect(),
         source_url: Some(format!("https://github.com/{}/{}", req.repo.owner, req.repo.name)),
         requested_by: req.requested_by.clone(),
         fleet_binary,
@@ -433,7 +452,10 @@ async fn build_and_deploy(
                     },
                     &line,
                 )
-                .map_err(|e| e.to_string())
+                .map_err(|e| match e {
+                    ReleaseError::PushRefused(_) => format!("{e}. {PUSH_CREDENTIALS_HINT}"),
+                    e => e.to_string(),
+                })
             });
         let tail: Vec<String> = tail.into_inner().map(Vec::from).unwrap_or_default();
         match result {

@@ -24,7 +24,7 @@ use crate::event::PullRequestRef;
 use crate::github::GitHub;
 use db::{MAX_ATTEMPTS, QueuedJob, Store};
 
-pub use deploy_job::DeploySettings;
+pub use deploy_job::{DeploySettings, RegistryToken};
 pub use requests::{COMMAND_JOB, DEPLOY_JOB, Job, PLAN_JOB, PUSH_JOB};
 
 /// Where the job runner reports each job's end (the server's metrics).
