@@ -177,3 +177,53 @@ async fn a_graceful_stop_mid_job_is_not_a_crash_and_the_job_runs_after_restart()
         "{counts:?}"
     );
 }
+
+/// Every delivery answered 2xx is in the database after a SIGKILL that comes right after the
+/// last answer, while more deliveries are still arriving: the acknowledgement is given only
+/// once the delivery is committed (synchronous=FULL, group commit), and an unanswered one was
+/// never promised.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_acknowledged_delivery_survives_a_sigkill_right_after_its_2xx() {
+    const SENT: u64 = 120;
+    let h = Harness::new().await;
+    h.fake.world().hang_contents = true;
+    let (mut child, addr, _port) = start_binary(&h, &["--workers", "1"]).await;
+    let h = std::sync::Arc::new(h);
+    let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let senders: Vec<_> = (0..4u64)
+        .map(|lane| {
+            let (h, acked) = (h.clone(), acked.clone());
+            tokio::spawn(async move {
+                for n in (lane..SENT).step_by(4) {
+                    let id = format!("d-kill-{n}");
+                    let body = pull_request("opened", 500 + n, HEAD, BASE);
+                    match h.deliver_signed(addr, "pull_request", &id, &body).await.0 {
+                        0 => return, // the server is gone
+                        202 => acked.lock().unwrap().push(id),
+                        _ => {}
+                    }
+                }
+            })
+        })
+        .collect();
+    // Kill once half have been answered, with the others still coming.
+    while acked.lock().unwrap().len() < (SENT / 2) as usize {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    child.0.kill().unwrap();
+    child.0.wait().unwrap();
+    let acked: Vec<String> = acked.lock().unwrap().clone();
+    for s in senders {
+        let _ = s.await;
+    }
+    let store = Store::open(&h.db_url).await.unwrap();
+    let mut lost = Vec::new();
+    for id in &acked {
+        if !store.has_delivery(id).await.unwrap() {
+            lost.push(id.clone());
+        }
+    }
+    store.close().await;
+    assert!(acked.len() >= (SENT / 2) as usize);
+    assert!(lost.is_empty(), "acknowledged but lost: {lost:?} of {}", acked.len());
+}
