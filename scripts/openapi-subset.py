@@ -36,6 +36,9 @@ OPERATIONS = [
     # issue 16: deliveries missed while the App was down are redelivered
     ("get", "/app/hook/deliveries"),
     ("post", "/app/hook/deliveries/{delivery_id}/attempts"),
+    # ... and open pull requests whose head has no plan get one
+    ("get", "/repos/{owner}/{repo}/pulls"),
+    ("get", "/repos/{owner}/{repo}/commits/{ref}/check-runs"),
 ]
 
 

@@ -87,7 +87,25 @@ pub(super) struct Answer {
 pub(super) struct Clients {
     app: Arc<Octocrab>,
     by_token: bool,
-    installations: Mutex<HashMap<u64, Arc<Octocrab>>>,
+    installations: Mutex<HashMap<u64, Arc<Installation>>>,
+}
+
+/// An installation's client, and the lock under which its token is minted: concurrent first
+/// calls (a job and the sweep) wait for one token instead of minting one each.
+struct Installation {
+    client: Octocrab,
+    minting: tokio::sync::Mutex<()>,
+}
+
+impl Installation {
+    /// The cached token, minted first when it is missing or expires within the refresh margin.
+    async fn token(&self, id: u64) -> Result<Secret, GitHubError> {
+        let _one_at_a_time = self.minting.lock().await;
+        let margin = chrono::Duration::seconds(TOKEN_REFRESH_MARGIN_SECS);
+        let token = (self.client.installation_token_with_buffer(margin).await)
+            .map_err(|e| failed(&Method::POST, &token_path(id), e))?;
+        Ok(Secret::new(token.expose_secret()))
+    }
 }
 
 impl Clients {
@@ -111,30 +129,25 @@ impl Clients {
         })
     }
 
-    /// The client for `auth` (a token client serves every installation).
-    fn client(&self, auth: Auth) -> Result<Arc<Octocrab>, GitHubError> {
-        let id = match auth {
-            Auth::Installation(id) if !self.by_token => id,
-            _ => return Ok(self.app.clone()),
-        };
+    /// An installation's client (not for a token client).
+    fn installation(&self, id: u64) -> Result<Arc<Installation>, GitHubError> {
         let mut clients = self.installations.lock().expect("installation clients");
-        if let Some(client) = clients.get(&id) {
-            return Ok(client.clone());
+        if let Some(installation) = clients.get(&id) {
+            return Ok(installation.clone());
         }
         let client =
             (self.app.installation(InstallationId(id))).map_err(|e| failed(&Method::POST, &token_path(id), e))?;
-        let client = Arc::new(client);
-        clients.insert(id, client.clone());
-        Ok(client)
+        let installation = Arc::new(Installation {
+            client,
+            minting: tokio::sync::Mutex::new(()),
+        });
+        clients.insert(id, installation.clone());
+        Ok(installation)
     }
 
     /// A token for `installation` that stays valid for the refresh margin at least.
     pub(super) async fn installation_token(&self, installation: u64) -> Result<Secret, GitHubError> {
-        let client = self.client(Auth::Installation(installation))?;
-        let margin = chrono::Duration::seconds(TOKEN_REFRESH_MARGIN_SECS);
-        let token = (client.installation_token_with_buffer(margin).await)
-            .map_err(|e| failed(&Method::POST, &token_path(installation), e))?;
-        Ok(Secret::new(token.expose_secret()))
+        self.installation(installation)?.token(installation).await
     }
 
     /// Drops an installation's client and its token (after GitHub refused it).
@@ -154,7 +167,15 @@ impl Clients {
         headers: &[(http::header::HeaderName, &str)],
         body: Option<&Value>,
     ) -> Result<Answer, GitHubError> {
-        let client = self.client(auth)?;
+        let installation = match auth {
+            Auth::Installation(id) if !self.by_token => Some((id, self.installation(id)?)),
+            _ => None,
+        };
+        if let Some((id, installation)) = &installation {
+            // Minted (once) before the call, so octocrab finds it cached.
+            installation.token(*id).await?;
+        }
+        let client = installation.as_ref().map_or(&*self.app, |(_, i)| &i.client);
         let mut request = http::Request::builder().method(method.clone()).uri(route.uri.clone());
         for (name, value) in headers {
             request = request.header(name, *value);

@@ -113,14 +113,28 @@ pub async fn serve(
     tracing::info!(addr = %listener.local_addr()?, "fleet serve: listening");
     // Deliveries missed while the App was down: asked for again now that it listens, then
     // every RECONCILE_EVERY.
+    // Open pull requests without a plan: at start, then every PLAN_SWEEP_EVERY.
     let sweep = {
         let (github, store, mut stop) = (github.clone(), store.clone(), stop_tx.subscribe());
+        let wake = Arc::clone(&wake);
         tokio::spawn(async move {
+            let mut last_plan_sweep: Option<tokio::time::Instant> = None;
             loop {
                 match reconcile::redeliver_missed(&github, &store).await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(redelivered = n, "asked GitHub again for missed deliveries"),
                     Err(e) => tracing::warn!("cannot list or redeliver missed deliveries: {e}"),
+                }
+                if last_plan_sweep.is_none_or(|t| t.elapsed() >= reconcile::PLAN_SWEEP_EVERY) {
+                    last_plan_sweep = Some(tokio::time::Instant::now());
+                    match reconcile::plan_unplanned(&github, &store).await {
+                        Ok(0) => {}
+                        Ok(n) => {
+                            tracing::info!(queued = n, "planned open pull requests that had no plan");
+                            wake.notify_waiters();
+                        }
+                        Err(e) => tracing::warn!("cannot look for pull requests without a plan: {e:#}"),
+                    }
                 }
                 tokio::select! {
                     _ = tokio::time::sleep(RECONCILE_EVERY) => {}

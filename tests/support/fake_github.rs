@@ -33,6 +33,8 @@ pub mod git;
 pub mod hooks;
 #[path = "fake_github_spec.rs"]
 mod spec;
+#[path = "fake_github_sweep.rs"]
+mod sweep;
 use spec::Spec;
 
 pub const SUBSET: &str = "github-openapi/api.github.com.subset.json";
@@ -577,6 +579,7 @@ async fn answer(gate: Arc<Gate>, method: Method, uri: Uri, headers: HeaderMap, b
             axum::Json(json!({ "id": id })).into_response()
         }
         other if let Some(r) = deploy::handle(&mut world, other, &repo, &params, &body) => r,
+        other if let Some(r) = sweep::handle(&world, other, &repo, &params, &query) => r,
         other => {
             let what = format!("{other}: valid, but the App is not expected to call it");
             world.violations.push(what.clone());

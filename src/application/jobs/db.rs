@@ -13,6 +13,8 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
+use crate::event::RepoRef;
+
 /// Schema versions, applied in order at startup (each once, in a transaction).
 const MIGRATIONS: &[(i64, &str)] = &[
     (
@@ -374,6 +376,51 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         Ok(row.map(|r| (r.get(0), r.get(1), r.get(2))))
+    }
+
+    /// The repositories (with their installation) the App has planned or deployed for: where
+    /// the reconciliation sweep looks for pull requests without a plan.
+    pub async fn known_repositories(&self) -> Result<Vec<(u64, RepoRef)>, sqlx::Error> {
+        let field = |path: &str| {
+            format!("COALESCE(json_extract(payload, '$.request.{path}'), json_extract(payload, '$.{path}'))")
+        };
+        let sql = format!(
+            "SELECT DISTINCT {}, {}, {} FROM jobs WHERE kind IN (?, ?)",
+            field("installation_id"),
+            field("repo.owner"),
+            field("repo.name")
+        );
+        let rows: Vec<(Option<i64>, Option<String>, Option<String>)> = sqlx::query_as(&sql)
+            .bind(super::PLAN_JOB)
+            .bind(super::PUSH_JOB)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(installation, owner, name)| {
+                Some((
+                    u64::try_from(installation?).ok()?,
+                    RepoRef {
+                        owner: owner?,
+                        name: name?,
+                    },
+                ))
+            })
+            .collect())
+    }
+
+    /// Whether a plan job of `serial_key` (a pull request) at `head_sha` was ever queued here.
+    pub async fn has_plan_job(&self, serial_key: &str, head_sha: &str) -> Result<bool, sqlx::Error> {
+        let found: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM jobs WHERE serial_key = ? AND kind = ? \
+             AND COALESCE(json_extract(payload, '$.request.head_sha'), json_extract(payload, '$.head_sha')) = ?",
+        )
+        .bind(serial_key)
+        .bind(super::PLAN_JOB)
+        .bind(head_sha)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(found.is_some())
     }
 
     /// Whether the delivery `id` (X-GitHub-Delivery) was stored.
