@@ -80,6 +80,15 @@ pub enum Command {
     Serve(serve_cmd::ServeArgs),
     /// The GitHub Action's entrypoint (action.yml): reads GITHUB_* and INPUT_* variables.
     Action(ActionArgs),
+    /// Print a shell completion script (e.g. `fleet completions bash > /etc/bash_completion.d/fleet`).
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Subcommand)]
@@ -167,6 +176,17 @@ pub fn main() -> ExitCode {
         Command::State(command) => plan_cmd::run_state(&cx, &command),
         Command::Serve(args) => serve_cmd::run(&cx, &args),
         Command::Action(_) => Ok(crate::action::run(&console)),
+        Command::Completions(args) => {
+            let mut script = Vec::new();
+            clap_complete::generate(
+                args.shell,
+                &mut <Cli as clap::CommandFactory>::command(),
+                "fleet",
+                &mut script,
+            );
+            console.print(&String::from_utf8_lossy(&script));
+            Ok(exit::OK)
+        }
     };
     ExitCode::from(console.exit_with(result))
 }

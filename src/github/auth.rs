@@ -12,14 +12,16 @@ pub const TOKEN_REFRESH_MARGIN_SECS: i64 = 5 * 60;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
-    #[error("cannot read the App private key {path}: {source}")]
+    #[error("cannot read the App private key {path}")]
     ReadKey {
         path: String,
         #[source]
         source: std::io::Error,
     },
-    #[error("the App private key is not an RSA key in PEM form: {0}")]
-    BadKey(jsonwebtoken::errors::Error),
+    #[error(
+        "the App private key is not an RSA private key in PEM form (-----BEGIN RSA PRIVATE KEY----- or -----BEGIN PRIVATE KEY-----): download a new one from the App's settings"
+    )]
+    BadKey,
 }
 
 /// The App's identity: its id and RSA signing key (never printed).
@@ -50,7 +52,7 @@ impl AppKey {
                 source,
             })?
         };
-        let key = EncodingKey::from_rsa_pem(&pem).map_err(AuthError::BadKey)?;
+        let key = EncodingKey::from_rsa_pem(&pem).map_err(|_| AuthError::BadKey)?;
         Ok(Self { app_id, key })
     }
 

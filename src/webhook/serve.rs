@@ -110,7 +110,11 @@ pub async fn serve(
         wake: Arc::clone(&wake),
         body_budget: Default::default(),
     });
-    tracing::info!(addr = %listener.local_addr()?, "fleet serve: listening");
+    // Said only now that the key, the database and the workers are ready: a bad input fails
+    // before the App claims to listen.
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, "fleet serve: listening");
+    eprintln!("fleet serve: listening on http://{addr}");
     // Deliveries missed while the App was down: asked for again now that it listens, then
     // every RECONCILE_EVERY.
     // Open pull requests without a plan: at start, then every PLAN_SWEEP_EVERY.
@@ -237,7 +241,6 @@ pub fn serve_until_stopped(config: ServeConfig) -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
-        eprintln!("fleet serve: listening on http://{}", listener.local_addr()?);
         serve(config, listener, shutdown_signal()).await
     })
 }
