@@ -1,30 +1,18 @@
 //! What the GitHub runner expects back from a Docker action: outputs in GITHUB_OUTPUT's
 //! multiline form, the step summary, and workflow commands (`::error` annotations).
 
-use std::hash::{BuildHasher, Hasher};
 use std::io::Write;
 use std::path::Path;
 
 use crate::config::ConfigDiagnostic;
 use crate::config::diagnostic::Severity;
 
-/// A random-looking hex string (std's per-process random hash keys, plus the time).
-fn random_hex() -> String {
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
-    h.write_u32(std::process::id());
-    format!("{:016x}", h.finish())
-}
 
 /// One output in the runner's multiline form: `name<<DELIM\nvalue\nDELIM\n`, with a random
 /// delimiter that occurs nowhere in the value.
 pub fn output_entry(name: &str, value: &str) -> String {
     let delimiter = loop {
-        let d = format!("ghadelimiter_{}", random_hex());
+        let d = format!("ghadelimiter_{}", crate::clock::random_hex());
         if !value.contains(&d) {
             break d;
         }

@@ -36,9 +36,10 @@ pub struct ServeArgs {
     /// GitHub REST API base URL (GitHub Enterprise: https://HOST/api/v3).
     #[arg(long, env = "GITHUB_API_URL", default_value = "https://api.github.com")]
     pub github_api_url: String,
-    /// Job database: sqlite://PATH. Default: fleet.db in $XDG_DATA_HOME/fleetflow
-    /// (~/.local/share/fleetflow), created on first start.
-    #[arg(long, env = "FLEET_DATABASE_URL")]
+    /// Job database: sqlite://PATH (one replica), or postgres://USER:PASSWORD@HOST/DB for
+    /// several replicas (pass it in the environment: arguments are visible to every user).
+    /// Default: fleet.db in $XDG_DATA_HOME/fleetflow (~/.local/share/fleetflow).
+    #[arg(long, env = "FLEET_DATABASE_URL", hide_env_values = true, value_name = "URL")]
     pub database: Option<String>,
     /// Jobs run at once.
     #[arg(long, env = "FLEET_WORKERS", default_value_t = 2)]
@@ -46,6 +47,10 @@ pub struct ServeArgs {
     /// Seconds running jobs get to finish after SIGTERM (the rest stay queued).
     #[arg(long, env = "FLEET_GRACE", default_value_t = 30, value_name = "SECONDS")]
     pub grace: u64,
+    /// Seconds a replica holds a job without renewing it before another replica takes it
+    /// over (renewed every third of it while the job runs).
+    #[arg(long, env = "FLEET_JOB_LEASE", default_value_t = 30, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub job_lease: u64,
     /// Registry prefix of the images deploys build (default: ghcr.io/<repository owner>).
     #[arg(long, env = "FLEET_IMAGE_REGISTRY")]
     pub image_registry: Option<String>,
@@ -78,6 +83,7 @@ pub fn run(cx: &Context, args: &ServeArgs) -> Exit {
         database_url,
         workers: args.workers,
         grace: Duration::from_secs(args.grace),
+        lease: Duration::from_secs(args.job_lease),
         deploy: crate::application::jobs::DeploySettings {
             connector: cx.fx.ssh.clone(),
             docker: cx.fx.docker.clone(),

@@ -25,6 +25,11 @@ struct Inner {
     jobs: BTreeMap<(String, String), Histogram>,
     /// Installation → its rate limit as last seen (installations are the App's own: bounded).
     rate_limits: BTreeMap<u64, crate::github::budget::Remaining>,
+    /// Job leases renewed, and leases that ran out under another replica and were swept.
+    lease_renewals: u64,
+    leases_expired: u64,
+    /// Deploys that found their fleet+stage locked and waited.
+    lock_waits: u64,
 }
 
 #[derive(Default)]
@@ -75,6 +80,25 @@ impl Metrics {
             ] {
                 let _ = writeln!(out, "fleet_jobs{{state=\"{state}\"}} {n}");
             }
+        }
+        for (name, help, n) in [
+            (
+                "fleet_lease_renewals_total",
+                "Job leases this replica renewed.",
+                inner.lease_renewals,
+            ),
+            (
+                "fleet_leases_expired_total",
+                "Running jobs whose lease ran out (a replica died or stalled), swept by this replica.",
+                inner.leases_expired,
+            ),
+            (
+                "fleet_deploy_lock_waits_total",
+                "Deploys that found their fleet+stage locked by another deploy and waited.",
+                inner.lock_waits,
+            ),
+        ] {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {n}");
         }
         out.push_str("# HELP fleet_job_duration_seconds Job run time by kind and result.\n");
         out.push_str("# TYPE fleet_job_duration_seconds histogram\n");
@@ -160,5 +184,17 @@ impl crate::application::jobs::JobObserver for Metrics {
         }
         h.sum += secs;
         h.count += 1;
+    }
+
+    fn lease_renewed(&self) {
+        self.inner.lock().expect("metrics").lease_renewals += 1;
+    }
+
+    fn lock_waited(&self) {
+        self.inner.lock().expect("metrics").lock_waits += 1;
+    }
+
+    fn leases_expired(&self, n: u64) {
+        self.inner.lock().expect("metrics").leases_expired += n;
     }
 }

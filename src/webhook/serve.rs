@@ -30,9 +30,11 @@ pub struct ServeConfig {
     /// Accepted webhook secrets (more than one while rotating).
     pub webhook_secrets: Vec<Secret>,
     pub github_api_url: String,
-    /// `sqlite://PATH` (created if missing).
+    /// `sqlite://PATH` (created if missing) or `postgres://…` (several replicas).
     pub database_url: String,
     pub workers: usize,
+    /// How long a replica holds a job it stopped renewing before another may take it.
+    pub lease: Duration,
     /// How long running jobs may take to finish after SIGTERM.
     pub grace: Duration,
     /// Where deploys build and deploy from.
@@ -47,8 +49,9 @@ impl fmt::Debug for ServeConfig {
             .field("private_key", &"[redacted]")
             .field("webhook_secrets", &format!("[{} redacted]", self.webhook_secrets.len()))
             .field("github_api_url", &self.github_api_url)
-            .field("database_url", &self.database_url)
+            .field("database_url", &shown_url(&self.database_url))
             .field("workers", &self.workers)
+            .field("lease", &self.lease)
             .field("grace", &self.grace)
             .field("deploy", &self.deploy)
             .finish()
@@ -66,7 +69,8 @@ pub async fn serve(
     let github = GitHub::new(&config.github_api_url, key, metrics.clone()).map_err(anyhow::Error::msg)?;
     let store = Store::open(&config.database_url)
         .await
-        .map_err(|e| anyhow::anyhow!("cannot open the database {}: {e}", config.database_url))?;
+        .map_err(|e| anyhow::anyhow!("cannot open the database {}: {e}", shown_url(&config.database_url)))?
+        .with_lease(config.lease);
     // What never changes (blobs, commit indexes) is kept in the database, shared by replicas.
     let github = github.with_object_cache(Arc::new(store.clone()));
     let interrupted = store.recover_interrupted().await?;
@@ -76,22 +80,10 @@ pub async fn serve(
             "jobs a graceful stop interrupted are queued again"
         );
     }
-    if !interrupted.quarantined.is_empty() {
-        let github = github.clone();
-        tokio::spawn(async move {
-            for job in interrupted.quarantined {
-                tracing::error!(
-                    id = job.id,
-                    kind = %job.kind,
-                    "the server died while this job ran: quarantined, not retried"
-                );
-                if let Err(e) = quarantine::report(&github, &job).await {
-                    tracing::error!(id = job.id, "cannot report the quarantined job: {e}");
-                }
-            }
-        });
-    }
+    report_quarantined(&github, interrupted.quarantined);
     let wake = Arc::new(Notify::new());
+    // Replicas on PostgreSQL wake each other when they queue a job.
+    let listening = store.listen_for_jobs(Arc::clone(&wake));
     let (stop_tx, stop_rx) = watch::channel(false);
     let stop_tx = Arc::new(stop_tx);
     let context = WorkerContext {
@@ -103,6 +95,7 @@ pub async fn serve(
         deploy: config.deploy.clone(),
     };
     let workers = start_workers(&context, config.workers);
+    let leases = keep_leases(&store, &github, &metrics, &wake);
     let state = Arc::new(AppState {
         store: store.clone(),
         secrets: config.webhook_secrets.clone(),
@@ -166,6 +159,10 @@ pub async fn serve(
     tracing::info!("shutting down: waiting for running jobs");
     let _ = stop_tx.send(true);
     sweep.abort();
+    leases.abort();
+    if let Some(listening) = listening {
+        listening.abort();
+    }
     wake.notify_waiters();
     let deadline = tokio::time::Instant::now() + config.grace;
     for handle in workers {
@@ -182,6 +179,73 @@ pub async fn serve(
     }
     store.close().await;
     Ok(())
+}
+
+/// Reports jobs quarantined (the process or replica died under them) to their pull requests.
+fn report_quarantined(github: &GitHub, jobs: Vec<crate::application::jobs::db::QueuedJob>) {
+    if jobs.is_empty() {
+        return;
+    }
+    let github = github.clone();
+    tokio::spawn(async move {
+        for job in jobs {
+            tracing::error!(
+                id = job.id,
+                kind = %job.kind,
+                "the server died while this job ran: quarantined, not retried"
+            );
+            if let Err(e) = quarantine::report(&github, &job).await {
+                tracing::error!(id = job.id, "cannot report the quarantined job: {e}");
+            }
+        }
+    });
+}
+
+/// Every half lease: running jobs whose lease ran out (their replica died or stalls) go back to
+/// the queue, or are quarantined when that happened too often.
+fn keep_leases(
+    store: &Store,
+    github: &GitHub,
+    metrics: &Arc<Metrics>,
+    wake: &Arc<Notify>,
+) -> tokio::task::JoinHandle<()> {
+    let (store, github, metrics, wake) = (store.clone(), github.clone(), Arc::clone(metrics), Arc::clone(wake));
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(store.lease() / 2).await;
+            match store.sweep_expired().await {
+                Ok(expired) => {
+                    let n = expired.requeued + expired.quarantined.len() as u64;
+                    if n > 0 {
+                        tracing::warn!(
+                            requeued = expired.requeued,
+                            quarantined = expired.quarantined.len(),
+                            "leases ran out"
+                        );
+                        crate::application::jobs::JobObserver::leases_expired(&*metrics, n);
+                        wake.notify_waiters();
+                    }
+                    report_quarantined(&github, expired.quarantined);
+                }
+                Err(e) => tracing::warn!("cannot sweep expired leases: {e}"),
+            }
+        }
+    })
+}
+
+/// A database URL as it may be shown: without its password.
+pub fn shown_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
+            format!("{scheme}://{user}:***@{host}{}", &rest[authority_end..])
+        }
+        None => url.to_owned(),
+    }
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

@@ -117,6 +117,7 @@ impl Harness {
             database_url: self.db_url.clone(),
             workers: 2,
             grace: Duration::from_secs(5),
+            lease: Duration::from_secs(30),
             deploy: DeploySettings {
                 connector: std::sync::Arc::new(OpensshConnector::default()),
                 docker: fleetflow::docker::DockerCli::default(),

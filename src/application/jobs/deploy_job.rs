@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::db::{LockOutcome, QueuedJob, Store};
+use super::db::{Fence, FencedError, LockOutcome, QueuedJob, Store};
 use super::requests::{DeployRequest, Trigger};
 use crate::application::deploy::release::{Phase, ReleaseError, ReleaseReport, ReleaseRequest, release};
 use crate::application::deploy::source_archive::{UnpackLimits, unpack_tarball};
@@ -99,6 +99,9 @@ pub enum DeployEnd {
     /// Another job holds the fleet+stage: wait and ask again. The text (who it waits for) is
     /// kept with the queued job, so the reply is edited only when it changes.
     Waiting(String),
+    /// This replica's lease ran out mid-deploy and another holder has the fleet+stage: nothing
+    /// of this run was recorded or reported as its end.
+    Fenced(String),
 }
 
 struct ReplyProgress<'a> {
@@ -204,8 +207,8 @@ pub async fn run(
         req,
         check_run: None,
     };
-    match store.try_lock(&target, job.id, &holder).await {
-        Ok(LockOutcome::Acquired) => {}
+    let fence = match store.try_lock(&target, job, &holder).await {
+        Ok(LockOutcome::Acquired(fence)) => fence,
         Ok(LockOutcome::HeldBy { holder, .. }) => {
             let waiting = format!("⏳ Queued behind deploy {holder} of the same fleet and stage.");
             if job.last_error.as_deref() != Some(waiting.as_str()) {
@@ -217,12 +220,12 @@ pub async fn run(
             tracing::error!("cannot take the deploy lock of {target}: {e}");
             return Ok(DeployEnd::Waiting(format!("cannot take the deploy lock: {e}")));
         }
-    }
-    let result = locked(&mut progress, store, settings, job.id, &target).await;
-    if let Err(e) = store.unlock(&target, job.id).await {
+    };
+    let result = locked(&mut progress, store, settings, job.id, &fence).await;
+    if let Err(e) = store.unlock(&fence).await {
         tracing::error!("cannot release the deploy lock of {target}: {e}");
     }
-    result.map(|()| DeployEnd::Done)
+    result
 }
 
 async fn locked(
@@ -230,8 +233,9 @@ async fn locked(
     store: &Store,
     settings: &DeploySettings,
     job_id: i64,
-    target: &str,
-) -> Result<(), GitHubError> {
+    fence: &Fence,
+) -> Result<DeployEnd, GitHubError> {
+    let target = fence.target.as_str();
     let (github, req) = (progress.github, progress.req);
     let (inst, repo) = (req.installation_id, &req.repo);
     // A `/deploy` deploys the commit it was given; by the time it runs its pull request may
@@ -244,7 +248,7 @@ async fn locked(
                 "🚫 Not deployed: pull request #{number} was closed before this deploy ran; `{}` was not deployed.",
                 short_sha(&req.sha)
             );
-            return progress.finish(false, &status, "").await;
+            return progress.finish(false, &status, "").await.map(|()| DeployEnd::Done);
         }
         if pr.head_sha != req.sha {
             building = format!(
@@ -275,7 +279,7 @@ async fn locked(
             req.fleet,
             req.stage
         );
-        return progress.finish(true, &status, "").await;
+        return progress.finish(true, &status, "").await.map(|()| DeployEnd::Done);
     }
     let environment = req.environment();
     let deployment = github
@@ -328,16 +332,31 @@ async fn locked(
     } else {
         DeploymentState::Failure
     };
-    if let Err(e) = store
-        .record_deploy(target, &req.sha, if ok { "success" } else { "failure" })
+    // Fenced: a replica whose lease ran out mid-deploy (it was paused, its network lost) and
+    // whose fleet+stage another holder took records and reports nothing as the deploy's end.
+    match store
+        .record_deploy(fence, &req.sha, if ok { "success" } else { "failure" })
         .await
     {
-        tracing::error!("cannot record the deploy of {target}: {e}");
+        Ok(()) => {}
+        Err(FencedError::Stale { .. }) => {
+            let why = format!(
+                "not recording the deploy of `{}`: {}",
+                short_sha(&req.sha),
+                FencedError::Stale {
+                    target: fence.target.clone(),
+                    token: fence.token,
+                }
+            );
+            tracing::warn!(job = job_id, "{why}");
+            return Ok(DeployEnd::Fenced(why));
+        }
+        Err(FencedError::Database(e)) => tracing::error!("cannot record the deploy of {target}: {e}"),
     }
     github
         .deployment_status(inst, repo, deployment, state, &summary, None)
         .await?;
-    progress.finish(ok, &status, &details).await
+    progress.finish(ok, &status, &details).await.map(|()| DeployEnd::Done)
 }
 
 fn routes_table(report: &ReleaseReport) -> String {

@@ -1,7 +1,8 @@
 //! The App's jobs and the workers that run them from the durable queue.
 //!
-//! A delivery is acknowledged once it and its job are committed to SQLite; workers take jobs
-//! from there, so nothing queued is lost when the process stops or crashes. On shutdown the
+//! A delivery is acknowledged once it and its job are committed to the database (SQLite, or
+//! PostgreSQL shared by several replicas); workers take jobs from there under a lease they
+//! renew, so nothing queued is lost when a process stops, crashes or stalls. On shutdown the
 //! server stops accepting, running jobs get a grace period, and what is still queued stays
 //! queued for the next start (a job a graceful stop cut off mid-run is run again then). A job
 //! the process died under is quarantined at the next start ([`quarantine`]).
@@ -31,6 +32,12 @@ pub use requests::{COMMAND_JOB, DEPLOY_JOB, Job, PLAN_JOB, PUSH_JOB};
 pub trait JobObserver: Send + Sync {
     /// A run of a job of `kind` that ended with `result` (done, deferred, retry, failed).
     fn job(&self, kind: &str, result: &str, took: Duration);
+    /// A running job's lease was renewed.
+    fn lease_renewed(&self) {}
+    /// A deploy found its fleet+stage locked by another and waits.
+    fn lock_waited(&self) {}
+    /// `n` running jobs' leases ran out and were swept back into the queue (or quarantined).
+    fn leases_expired(&self, _n: u64) {}
 }
 
 /// Counts nothing (the Action's one-step drain).
@@ -122,6 +129,8 @@ enum JobEnd {
     Done,
     /// Not run yet (its fleet+stage is busy): back in the queue after the wait, no attempt spent.
     Deferred(Duration, String),
+    /// Its claim was lost (the lease ran out) and another holder took over: nothing to record.
+    Fenced(String),
 }
 
 /// Why a job failed, and whether (and when) to run it again.
@@ -176,7 +185,7 @@ impl Worker {
             match self.store.claim().await {
                 Ok(Some(job)) if *self.stop.borrow() => {
                     // Claimed as the stop began: back to the queue, not started.
-                    if let Err(e) = self.store.defer(job.id, Duration::ZERO, "the server is stopping").await {
+                    if let Err(e) = self.store.defer(&job, Duration::ZERO, "the server is stopping").await {
                         tracing::error!(worker = n, "cannot put job {} back in the queue: {e}", job.id);
                     }
                     break;
@@ -261,10 +270,14 @@ impl Worker {
                 .map_err(|e| failed(req.installation_id, e)),
             Job::Deploy(req) => match deploy_job::run(&self.github, &self.store, &self.deploy, job, &req).await {
                 Ok(deploy_job::DeployEnd::Done) => Ok(JobEnd::Done),
-                Ok(deploy_job::DeployEnd::Waiting(why)) => Ok(JobEnd::Deferred(
-                    self.deploy.lock_poll.max(Duration::from_millis(200)),
-                    why,
-                )),
+                Ok(deploy_job::DeployEnd::Waiting(why)) => {
+                    self.observer.lock_waited();
+                    Ok(JobEnd::Deferred(
+                        self.deploy.lock_poll.max(Duration::from_millis(200)),
+                        why,
+                    ))
+                }
+                Ok(deploy_job::DeployEnd::Fenced(why)) => Ok(JobEnd::Fenced(why)),
                 Err(e) => Err(failed(req.installation_id, e)),
             },
         }
@@ -273,22 +286,62 @@ impl Worker {
     async fn run_job(&self, job: QueuedJob) {
         let started = Instant::now();
         tracing::info!(id = job.id, kind = %job.kind, attempt = job.attempts, "job started");
-        let result = self.dispatch(&job).await;
+        let Some(result) = self.while_held(&job, self.dispatch(&job)).await else {
+            self.observer.job(&job.kind, "lease lost", started.elapsed());
+            return;
+        };
         let took = started.elapsed();
         let outcome = match result {
-            Ok(JobEnd::Done) => self.store.finish(job.id).await.map(|()| "done"),
-            Ok(JobEnd::Deferred(wait, why)) => self.store.defer(job.id, wait, &why).await.map(|()| "deferred"),
+            Ok(JobEnd::Done) => self.store.finish(&job).await.map(|held| (held, "done")),
+            Ok(JobEnd::Deferred(wait, why)) => self.store.defer(&job, wait, &why).await.map(|held| (held, "deferred")),
+            Ok(JobEnd::Fenced(why)) => {
+                tracing::warn!(id = job.id, "job fenced off: {why}");
+                Ok((false, "lease lost"))
+            }
             Err(e) => {
                 tracing::warn!(id = job.id, "job failed: {e}");
                 let exponential = Duration::from_secs(1 << job.attempts.clamp(0, 6));
                 let backoff = e.retry.then(|| e.wait.map_or(exponential, |w| w.max(exponential)));
                 let label = if e.retry { "retry" } else { "failed" };
-                self.store.fail(job.id, &e.message, backoff).await.map(|()| label)
+                self.store
+                    .fail(&job, &e.message, backoff)
+                    .await
+                    .map(|held| (held, label))
             }
         };
         match outcome {
-            Ok(label) => self.observer.job(&job.kind, label, took),
+            Ok((true, label)) => self.observer.job(&job.kind, label, took),
+            Ok((false, _)) => {
+                tracing::warn!(
+                    id = job.id,
+                    "the job's lease ran out and another claim holds it: its end is not recorded"
+                );
+                self.observer.job(&job.kind, "lease lost", took);
+            }
             Err(e) => tracing::error!("cannot record the job's end: {e}"),
+        }
+    }
+
+    /// Runs `work` while renewing `job`'s lease every third of a lease; `None` when the lease
+    /// was lost (another replica claimed the job): the work is dropped where it stands.
+    async fn while_held<T>(&self, job: &QueuedJob, work: impl Future<Output = T>) -> Option<T> {
+        let every = self.store.lease() / 3;
+        let renewals = async {
+            loop {
+                tokio::time::sleep(every).await;
+                match self.store.renew(job).await {
+                    Ok(db::Renewal::Held) => self.observer.lease_renewed(),
+                    Ok(db::Renewal::Lost) => return,
+                    Err(e) => tracing::warn!(id = job.id, "cannot renew the job's lease: {e}"),
+                }
+            }
+        };
+        tokio::select! {
+            result = work => Some(result),
+            () = renewals => {
+                tracing::warn!(id = job.id, "lost the job's lease (another replica claimed it): stopped");
+                None
+            }
         }
     }
 }

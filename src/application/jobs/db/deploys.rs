@@ -1,23 +1,46 @@
-//! Deploy bookkeeping in the job database: one deploy per fleet+stage at a time (a lock row
-//! owned by a job), jobs queued by other jobs, waiting without spending an attempt, and the
-//! last SHA each fleet+stage got.
-
-use std::time::Duration;
+//! Deploy bookkeeping in the job database: one deploy per fleet+stage at a time across every
+//! replica (a lock row owned by one claim of a job, with a fencing token that only grows per
+//! target), jobs queued by other jobs, waiting without spending an attempt, and the last SHA
+//! each fleet+stage got.
+//!
+//! A lock is held only while its job's claim holds the job (running, lease not run out): a
+//! replica that dies or stalls loses its locks with its leases, and the next deploy of that
+//! target takes the lock with a higher token. Whatever a holder writes at the end — the deploy's
+//! record, the lock's release — names its token and does nothing once the token is not the
+//! lock's any more ([`Fence`]).
 
 use sqlx::Row;
 
-use super::{NewJob, Store, insert_job, now_ms};
+use super::{NewJob, QueuedJob, Store, insert_job, now_ms};
 
 /// Whether a job got a fleet+stage's lock.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LockOutcome {
-    Acquired,
+    /// Held by this claim under `fence`.
+    Acquired(Fence),
     /// Held by another job; its holder text (`#12 abc1234 by @alice`).
-    HeldBy {
-        job_id: i64,
-        holder: String,
-    },
+    HeldBy { job_id: i64, holder: String },
 }
+
+/// The lock of a target as one holder got it: its fencing token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fence {
+    pub target: String,
+    pub token: i64,
+}
+
+/// A holder's write refused: its lock was taken by a later holder (its lease ran out).
+#[derive(Debug, thiserror::Error)]
+pub enum FencedError {
+    #[error("the deploy lock of {target} was taken over (token {token} is stale): this replica's lease ran out")]
+    Stale { target: String, token: i64 },
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// A lock whose holder is still running it under a live lease (bind: now).
+const LOCK_IS_LIVE: &str = "EXISTS (SELECT 1 FROM jobs j WHERE j.id = deploy_locks.job_id \
+     AND j.claims = deploy_locks.job_claim AND j.state = 'running' AND j.lease_until >= $1)";
 
 impl Store {
     /// Queues `job` on behalf of `delivery_id` (a job spawned by another job) under `key`,
@@ -31,7 +54,7 @@ impl Store {
 
     /// Whether `key` was queued for `delivery_id` already.
     pub async fn is_queued(&self, delivery_id: &str, key: &str) -> Result<bool, sqlx::Error> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE delivery_id = ? AND dedupe_key = ?")
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE delivery_id = $1 AND dedupe_key = $2")
             .bind(delivery_id)
             .bind(key)
             .fetch_one(&self.pool)
@@ -39,72 +62,108 @@ impl Store {
         Ok(n > 0)
     }
 
-    /// Takes the lock of `target` for job `job_id` (again, if it already holds it).
-    pub async fn try_lock(&self, target: &str, job_id: i64, holder: &str) -> Result<LockOutcome, sqlx::Error> {
+    /// Takes the lock of `target` for this claim of `job` (again, if this claim holds it); a
+    /// lock whose holder lost its claim is taken over with the next token.
+    pub async fn try_lock(&self, target: &str, job: &QueuedJob, holder: &str) -> Result<LockOutcome, sqlx::Error> {
+        let now = now_ms();
         let mut tx = self.pool.begin().await?;
-        sqlx::query("INSERT OR IGNORE INTO deploy_locks (target, job_id, holder, acquired_at) VALUES (?, ?, ?, ?)")
-            .bind(target)
-            .bind(job_id)
-            .bind(holder)
-            .bind(now_ms())
-            .execute(&mut *tx)
-            .await?;
-        let row = sqlx::query("SELECT job_id, holder FROM deploy_locks WHERE target = ?")
+        // The token first: its row serialises takers of one target across replicas.
+        let token: i64 = sqlx::query_scalar(
+            "INSERT INTO lock_tokens (target, token) VALUES ($1, 1) \
+             ON CONFLICT (target) DO UPDATE SET token = lock_tokens.token + 1 RETURNING token",
+        )
+        .bind(target)
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query(&format!(
+            "DELETE FROM deploy_locks WHERE target = $2 AND NOT {LOCK_IS_LIVE}"
+        ))
+        .bind(now)
+        .bind(target)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO deploy_locks (target, job_id, job_claim, holder, acquired_at, token) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+        )
+        .bind(target)
+        .bind(job.id)
+        .bind(job.claim)
+        .bind(holder)
+        .bind(now)
+        .bind(token)
+        .execute(&mut *tx)
+        .await?;
+        let row = sqlx::query("SELECT job_id, job_claim, holder, token FROM deploy_locks WHERE target = $1")
             .bind(target)
             .fetch_one(&mut *tx)
             .await?;
         tx.commit().await?;
-        let owner: i64 = row.get(0);
-        Ok(if owner == job_id {
-            LockOutcome::Acquired
+        let (owner, claim): (i64, i64) = (row.get(0), row.get(1));
+        Ok(if (owner, claim) == (job.id, job.claim) {
+            LockOutcome::Acquired(Fence {
+                target: target.to_owned(),
+                token: row.get(3),
+            })
         } else {
             LockOutcome::HeldBy {
                 job_id: owner,
-                holder: row.get(1),
+                holder: row.get(2),
             }
         })
     }
 
-    /// Releases `target` if `job_id` holds it.
-    pub async fn unlock(&self, target: &str, job_id: i64) -> Result<(), sqlx::Error> {
-        sqlx::query("DELETE FROM deploy_locks WHERE target = ? AND job_id = ?")
-            .bind(target)
-            .bind(job_id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    /// Puts a running job back in the queue for `wait` without counting this start as an attempt.
-    pub async fn defer(&self, id: i64, wait: Duration, why: &str) -> Result<(), sqlx::Error> {
-        sqlx::query(
-            "UPDATE jobs SET state = 'queued', attempts = MAX(attempts - 1, 0), run_after = ?, last_error = ?, \
-             updated_at = ? WHERE id = ?",
-        )
-        .bind(now_ms() + wait.as_millis() as i64)
-        .bind(why)
+    /// Whether `fence` still holds its lock (its holder's lease has not run out).
+    pub async fn holds(&self, fence: &Fence) -> Result<bool, sqlx::Error> {
+        let found: Option<i64> = sqlx::query_scalar(&format!(
+            "SELECT 1 FROM deploy_locks WHERE target = $2 AND token = $3 AND {LOCK_IS_LIVE}"
+        ))
         .bind(now_ms())
-        .bind(id)
-        .execute(&self.pool)
+        .bind(&fence.target)
+        .bind(fence.token)
+        .fetch_optional(&self.pool)
         .await?;
+        Ok(found.is_some())
+    }
+
+    /// Releases the lock `fence` holds (nothing when a later holder has it).
+    pub async fn unlock(&self, fence: &Fence) -> Result<(), sqlx::Error> {
+        sqlx::query("DELETE FROM deploy_locks WHERE target = $1 AND token = $2")
+            .bind(&fence.target)
+            .bind(fence.token)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
-    /// Records how a deploy of `sha` to `target` ended (`success` or `failure`).
-    pub async fn record_deploy(&self, target: &str, sha: &str, result: &str) -> Result<(), sqlx::Error> {
-        sqlx::query("INSERT INTO deploys (target, sha, result, finished_at) VALUES (?, ?, ?, ?)")
-            .bind(target)
-            .bind(sha)
-            .bind(result)
-            .bind(now_ms())
-            .execute(&self.pool)
-            .await?;
+    /// Records how a deploy of `sha` under `fence` ended (`success` or `failure`); refused
+    /// when the lock is no longer the holder's.
+    pub async fn record_deploy(&self, fence: &Fence, sha: &str, result: &str) -> Result<(), FencedError> {
+        let now = now_ms();
+        let n = sqlx::query(&format!(
+            "INSERT INTO deploys (target, sha, result, finished_at) SELECT $2, $4, $5, $1 \
+             WHERE EXISTS (SELECT 1 FROM deploy_locks WHERE target = $2 AND token = $3 AND {LOCK_IS_LIVE})"
+        ))
+        .bind(now)
+        .bind(&fence.target)
+        .bind(fence.token)
+        .bind(sha)
+        .bind(result)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        if n == 0 {
+            return Err(FencedError::Stale {
+                target: fence.target.clone(),
+                token: fence.token,
+            });
+        }
         Ok(())
     }
 
     /// The SHA of the last successful deploy of `target`.
     pub async fn last_deployed(&self, target: &str) -> Result<Option<String>, sqlx::Error> {
-        sqlx::query_scalar("SELECT sha FROM deploys WHERE target = ? AND result = 'success' ORDER BY id DESC LIMIT 1")
+        sqlx::query_scalar("SELECT sha FROM deploys WHERE target = $1 AND result = 'success' ORDER BY id DESC LIMIT 1")
             .bind(target)
             .fetch_optional(&self.pool)
             .await

@@ -74,15 +74,17 @@ async fn write(store: &Store, pending: &[Pending]) -> Result<Vec<Result<Stored, 
 }
 
 /// One delivery and its job; `Duplicate` when the delivery or the job's identity is known.
-async fn write_one(one: &mut sqlx::SqliteConnection, p: &Pending, now: i64) -> Result<Stored, sqlx::Error> {
-    let inserted = sqlx::query("INSERT OR IGNORE INTO deliveries (id, event, action, received_at) VALUES (?, ?, ?, ?)")
-        .bind(&p.delivery_id)
-        .bind(&p.event)
-        .bind(p.action.as_deref())
-        .bind(now)
-        .execute(&mut *one)
-        .await?
-        .rows_affected();
+async fn write_one(one: &mut sqlx::AnyConnection, p: &Pending, now: i64) -> Result<Stored, sqlx::Error> {
+    let inserted = sqlx::query(
+        "INSERT INTO deliveries (id, event, action, received_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+    )
+    .bind(&p.delivery_id)
+    .bind(&p.event)
+    .bind(p.action.as_deref())
+    .bind(now)
+    .execute(&mut *one)
+    .await?
+    .rows_affected();
     if inserted == 0 {
         return Ok(Stored::Duplicate);
     }

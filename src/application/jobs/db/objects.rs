@@ -16,7 +16,7 @@ pub const OBJECT_CACHE_BYTES: i64 = 256 << 20;
 
 impl Store {
     async fn object(&self, key: &str) -> Result<Option<Vec<u8>>, sqlx::Error> {
-        let row = sqlx::query("SELECT bytes, used_at FROM objects WHERE key = ?")
+        let row = sqlx::query("SELECT bytes, used_at FROM objects WHERE key = $1")
             .bind(key)
             .fetch_optional(&self.pool)
             .await?;
@@ -24,7 +24,7 @@ impl Store {
         // Recency to the minute: a hit is a (synced) write only once a minute per object.
         let now = now_ms();
         if now - row.get::<i64, _>("used_at") > 60_000 {
-            sqlx::query("UPDATE objects SET used_at = ? WHERE key = ?")
+            sqlx::query("UPDATE objects SET used_at = $1 WHERE key = $2")
                 .bind(now)
                 .bind(key)
                 .execute(&self.pool)
@@ -38,22 +38,22 @@ impl Store {
         if size > OBJECT_CACHE_BYTES {
             return Ok(());
         }
-        sqlx::query("INSERT OR IGNORE INTO objects (key, bytes, size, used_at) VALUES (?, ?, ?, ?)")
+        sqlx::query("INSERT INTO objects (key, bytes, size, used_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")
             .bind(key)
             .bind(bytes)
             .bind(size)
             .bind(now_ms())
             .execute(&self.pool)
             .await?;
-        let total: i64 = sqlx::query_scalar("SELECT COALESCE(SUM(size), 0) FROM objects")
+        let total: i64 = sqlx::query_scalar("SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM objects")
             .fetch_one(&self.pool)
             .await?;
         if total > OBJECT_CACHE_BYTES {
             // Oldest first, until a tenth of the bound is free.
             sqlx::query(
                 "DELETE FROM objects WHERE key IN (SELECT key FROM
-                 (SELECT key, SUM(size) OVER (ORDER BY used_at DESC, key) AS newer FROM objects)
-                 WHERE newer > ?)",
+                 (SELECT key, SUM(size) OVER (ORDER BY used_at DESC, key) AS newer FROM objects) AS ranked
+                 WHERE newer > $1)",
             )
             .bind(OBJECT_CACHE_BYTES - OBJECT_CACHE_BYTES / 10)
             .execute(&self.pool)
@@ -64,7 +64,7 @@ impl Store {
 
     /// How many objects are kept and their bytes.
     pub async fn object_usage(&self) -> Result<(i64, i64), sqlx::Error> {
-        let row = sqlx::query("SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS bytes FROM objects")
+        let row = sqlx::query("SELECT COUNT(*) AS n, CAST(COALESCE(SUM(size), 0) AS BIGINT) AS bytes FROM objects")
             .fetch_one(&self.pool)
             .await?;
         Ok((row.get("n"), row.get("bytes")))
@@ -72,7 +72,7 @@ impl Store {
 
     /// The plan comment remembered for pull request `number` and the hash of its body.
     pub async fn plan_comment(&self, repo: &RepoRef, number: u64) -> Result<Option<(u64, String)>, sqlx::Error> {
-        let row = sqlx::query("SELECT comment_id, body_sha FROM plan_comments WHERE pull = ?")
+        let row = sqlx::query("SELECT comment_id, body_sha FROM plan_comments WHERE pull = $1")
             .bind(pull_key(repo, number))
             .fetch_optional(&self.pool)
             .await?;
@@ -86,18 +86,21 @@ impl Store {
 
     /// Remembers pull request `number`'s plan comment and its `body`.
     pub async fn set_plan_comment(&self, repo: &RepoRef, number: u64, id: u64, body: &str) -> Result<(), sqlx::Error> {
-        sqlx::query("INSERT OR REPLACE INTO plan_comments (pull, comment_id, body_sha) VALUES (?, ?, ?)")
-            .bind(pull_key(repo, number))
-            .bind(i64::try_from(id).unwrap_or(i64::MAX))
-            .bind(body_hash(body))
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "INSERT INTO plan_comments (pull, comment_id, body_sha) VALUES ($1, $2, $3) \
+             ON CONFLICT (pull) DO UPDATE SET comment_id = excluded.comment_id, body_sha = excluded.body_sha",
+        )
+        .bind(pull_key(repo, number))
+        .bind(i64::try_from(id).unwrap_or(i64::MAX))
+        .bind(body_hash(body))
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
     /// Forgets pull request `number`'s plan comment (it was deleted).
     pub async fn forget_plan_comment(&self, repo: &RepoRef, number: u64) -> Result<(), sqlx::Error> {
-        sqlx::query("DELETE FROM plan_comments WHERE pull = ?")
+        sqlx::query("DELETE FROM plan_comments WHERE pull = $1")
             .bind(pull_key(repo, number))
             .execute(&self.pool)
             .await?;

@@ -38,7 +38,10 @@ async fn delivery_is_stored_once_and_a_crash_quarantines_while_a_graceful_stop_r
     store.close().await;
     // "Crash": reopen with the job still running; it is quarantined, its lock released.
     let store = Store::open(&url).await.unwrap();
-    assert_eq!(store.try_lock("t", job.id, "#1").await.unwrap(), LockOutcome::Acquired);
+    assert!(matches!(
+        store.try_lock("t", &job, "#1").await.unwrap(),
+        LockOutcome::Acquired(_)
+    ));
     let interrupted = store.recover_interrupted().await.unwrap();
     assert_eq!(interrupted.requeued, 0);
     assert_eq!(
@@ -46,10 +49,14 @@ async fn delivery_is_stored_once_and_a_crash_quarantines_while_a_graceful_stop_r
         [job.id]
     );
     assert!(store.claim().await.unwrap().is_none(), "never run again");
-    assert_eq!(
-        store.try_lock("t", job.id + 1, "#2").await.unwrap(),
-        LockOutcome::Acquired
-    );
+    let next = QueuedJob {
+        id: job.id + 1,
+        ..job.clone()
+    };
+    assert!(matches!(
+        store.try_lock("t", &next, "#2").await.unwrap(),
+        LockOutcome::Acquired(_)
+    ));
     // A graceful stop: the running job goes back to the queue, its start not counted.
     let job = NewJob::new("plan", "{}".into());
     store
@@ -97,27 +104,42 @@ async fn jobs_queued_by_a_job_are_queued_once_per_key_and_locks_have_one_holder(
     assert!(store.is_queued("d1", "deploy:web:live").await.unwrap());
     assert!(store.enqueue("d1", "deploy:api:live", &deploy).await.unwrap().is_some());
     assert_eq!(store.job_counts().await.unwrap().queued, 2);
-    // One holder per target; the holder may take it again (a re-run after a crash).
-    let a = first.unwrap();
-    assert_eq!(store.try_lock("t", a, "#a").await.unwrap(), LockOutcome::Acquired);
-    assert_eq!(store.try_lock("t", a, "#a").await.unwrap(), LockOutcome::Acquired);
+    // One holder per target (a running claim); the holder may take it again.
+    let a = store.claim().await.unwrap().unwrap();
+    assert_eq!(Some(a.id), first);
+    let LockOutcome::Acquired(fence) = store.try_lock("t", &a, "#a").await.unwrap() else {
+        panic!("the first taker holds the lock")
+    };
     assert_eq!(
-        store.try_lock("t", a + 1, "#b").await.unwrap(),
+        store.try_lock("t", &a, "#a").await.unwrap(),
+        LockOutcome::Acquired(fence.clone())
+    );
+    let b = store.claim().await.unwrap().unwrap();
+    assert_eq!(
+        store.try_lock("t", &b, "#b").await.unwrap(),
         LockOutcome::HeldBy {
-            job_id: a,
+            job_id: a.id,
             holder: "#a".into()
         }
     );
-    store.unlock("t", a).await.unwrap();
-    assert_eq!(store.try_lock("t", a + 1, "#b").await.unwrap(), LockOutcome::Acquired);
+    store.unlock(&fence).await.unwrap();
+    let LockOutcome::Acquired(later) = store.try_lock("t", &b, "#b").await.unwrap() else {
+        panic!("free once released")
+    };
+    assert!(later.token > fence.token, "tokens only grow: {later:?} after {fence:?}");
+    // The released holder's writes do nothing now.
+    assert!(store.record_deploy(&fence, "abc", "success").await.is_err());
+    store.record_deploy(&later, "abc", "success").await.unwrap();
     // A deferred job keeps its attempts and says why it waits.
-    let job = store.claim().await.unwrap().unwrap();
-    store.defer(job.id, std::time::Duration::ZERO, "waiting").await.unwrap();
+    assert!(store.defer(&a, std::time::Duration::ZERO, "waiting").await.unwrap());
     let again = store.claim().await.unwrap().unwrap();
     assert_eq!(
         (again.id, again.attempts, again.last_error.as_deref()),
-        (job.id, 1, Some("waiting"))
+        (a.id, 1, Some("waiting"))
     );
+    // The earlier claim of it is fenced off: its end writes nothing.
+    assert!(!store.finish(&a).await.unwrap());
+    assert!(store.finish(&again).await.unwrap());
 }
 
 #[tokio::test]
@@ -161,12 +183,12 @@ async fn jobs_of_one_serial_key_run_one_at_a_time_and_the_newest_wins() {
     let other = store.claim().await.unwrap().unwrap();
     assert_eq!(other.kind, "push");
     assert!(store.claim().await.unwrap().is_none());
-    store.finish(first.id).await.unwrap();
+    store.finish(&first).await.unwrap();
     let next = store.claim().await.unwrap().unwrap();
     assert_eq!(next.payload, "h3");
     // An older job back in the queue (a retry) is dropped: a newer one exists.
     store
-        .fail(next.id, "flaky", Some(std::time::Duration::ZERO))
+        .fail(&next, "flaky", Some(std::time::Duration::ZERO))
         .await
         .unwrap();
     queue(&store, "d5", &plan("h5")).await;
