@@ -3,6 +3,7 @@
 //! deliveries deduplicated across replicas, and (PostgreSQL) replicas woken by NOTIFY.
 
 #[path = "support/databases.rs"]
+#[macro_use]
 mod databases;
 
 use std::collections::HashSet;
@@ -11,22 +12,6 @@ use std::time::Duration;
 
 use databases::{Backend, TestDatabase};
 use fleetflow::application::jobs::db::{LockOutcome, MAX_ABANDONED, NewJob, Renewal, Store, Stored};
-
-/// Runs `$test(backend)` once per backend, as `$test::sqlite` and `$test::postgres`.
-macro_rules! on_both_backends {
-    ($($test:ident),* $(,)?) => {$(
-        mod $test {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$test(super::Backend::Sqlite).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$test(super::Backend::Postgres).await
-            }
-        }
-    )*};
-}
 
 on_both_backends!(
     replicas_claim_every_job_once,

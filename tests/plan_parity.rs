@@ -8,6 +8,8 @@
 
 #[path = "support/action_runner.rs"]
 mod action_runner;
+#[path = "support/databases.rs"]
+mod databases;
 #[path = "support/fake_github.rs"]
 mod fake_github;
 #[path = "support/serve_harness.rs"]

@@ -4,6 +4,8 @@
 //! graceful stop (SIGTERM, even when a SIGKILL follows within the grace) is not a crash: the
 //! interrupted job runs again after the restart.
 
+#[path = "support/databases.rs"]
+mod databases;
 #[path = "support/fake_github.rs"]
 mod fake_github;
 #[path = "support/serve_harness.rs"]

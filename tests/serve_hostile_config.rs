@@ -3,6 +3,8 @@
 //! stack), and aborted it again at every restart. The real binary plans it: a failed check run
 //! and a diagnostic, the process alive, and the next pull request planned as usual.
 
+#[path = "support/databases.rs"]
+mod databases;
 #[path = "support/fake_github.rs"]
 mod fake_github;
 #[path = "support/serve_harness.rs"]

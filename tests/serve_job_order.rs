@@ -5,7 +5,11 @@
 mod fake_github;
 #[path = "support/serve_harness.rs"]
 mod serve_harness;
+#[path = "support/databases.rs"]
+#[macro_use]
+mod databases;
 
+use databases::Backend;
 use std::time::Duration;
 
 use fleetflow::application::jobs::PLAN_JOB;
@@ -16,12 +20,13 @@ use serve_harness::*;
 const HEAD3: &str = "4444444444444444444444444444444444444444";
 const HEAD4: &str = "5555555555555555555555555555555555555555";
 
+on_both_backends!(plan_jobs_of_one_pull_request_run_one_at_a_time_and_the_latest_head_wins);
+
 /// Four pushes to one pull request delivered at once to four workers, while GitHub is slow:
 /// one plan comment, and it shows the last head; the plan jobs of older heads still queued
 /// when a newer one came are dropped.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn plan_jobs_of_one_pull_request_run_one_at_a_time_and_the_latest_head_wins() {
-    let h = Harness::new().await;
+async fn plan_jobs_of_one_pull_request_run_one_at_a_time_and_the_latest_head_wins(backend: Backend) {
+    let h = Harness::on(backend).await;
     {
         let mut w = h.fake.world();
         for (sha, image) in [(HEAD3, "ghcr.io/acme/site:3"), (HEAD4, "ghcr.io/acme/site:4")] {

@@ -7,7 +7,11 @@
 mod fake_github;
 #[path = "support/serve_harness.rs"]
 mod serve_harness;
+#[path = "support/databases.rs"]
+#[macro_use]
+mod databases;
 
+use databases::Backend;
 use fake_github::hooks::Missed;
 use fleetflow::webhook::serve::serve;
 use serve_harness::*;
@@ -30,6 +34,11 @@ fn run_app(
     (stop, task)
 }
 
+on_both_backends!(
+    a_delivery_missed_while_down_is_redelivered_at_start_and_processed_once,
+    an_open_pull_request_without_a_plan_is_planned_at_start_once,
+);
+
 fn sweeps(w: &fake_github::World) -> usize {
     w.calls
         .iter()
@@ -37,9 +46,8 @@ fn sweeps(w: &fake_github::World) -> usize {
         .count()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_delivery_missed_while_down_is_redelivered_at_start_and_processed_once() {
-    let h = Harness::new().await;
+async fn a_delivery_missed_while_down_is_redelivered_at_start_and_processed_once(backend: Backend) {
+    let h = Harness::on(backend).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     {
@@ -87,10 +95,9 @@ async fn a_delivery_missed_while_down_is_redelivered_at_start_and_processed_once
 /// failed: at start the App finds it open, in a repository it has planned for, with no
 /// `fleetflow/plan` check run on its head, and plans it — once; a closed one and one already
 /// planned are left alone.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_open_pull_request_without_a_plan_is_planned_at_start_once() {
+async fn an_open_pull_request_without_a_plan_is_planned_at_start_once(backend: Backend) {
     use fake_github::deploy::FakePull;
-    let h = Harness::new().await;
+    let h = Harness::on(backend).await;
     let pull = |head: &str| FakePull {
         head_sha: head.into(),
         base_sha: BASE.into(),

@@ -6,16 +6,21 @@
 mod fake_github;
 #[path = "support/serve_harness.rs"]
 mod serve_harness;
+#[path = "support/databases.rs"]
+#[macro_use]
+mod databases;
 
+use databases::Backend;
 use std::time::Duration;
+
+on_both_backends!(a_job_that_runs_out_of_budget_waits_for_the_reset_and_completes);
 
 use fleetflow::application::jobs::db::Store;
 use fleetflow::plan::PLAN_MARKER;
 use serve_harness::*;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_job_that_runs_out_of_budget_waits_for_the_reset_and_completes() {
-    let h = Harness::new().await;
+async fn a_job_that_runs_out_of_budget_waits_for_the_reset_and_completes(backend: Backend) {
+    let h = Harness::on(backend).await;
     {
         let mut w = h.fake.world();
         // A plan needs more than this: it runs out mid-job, every window.

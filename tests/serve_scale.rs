@@ -4,6 +4,8 @@
 //! counter — stay within a handful whatever the number of fleets; the whole run stays far
 //! inside the installation's hourly budget.
 
+#[path = "support/databases.rs"]
+mod databases;
 #[path = "support/fake_github.rs"]
 mod fake_github;
 #[path = "support/monorepo.rs"]

@@ -6,8 +6,24 @@
 mod fake_github;
 #[path = "support/serve_harness.rs"]
 mod serve_harness;
+#[path = "support/databases.rs"]
+#[macro_use]
+mod databases;
 
 use std::time::Duration;
+
+use databases::Backend;
+
+on_both_backends!(
+    pr_opened_then_synchronize_edits_the_one_comment,
+    invalid_config_fails_the_check_with_annotations_at_the_lines,
+    the_same_delivery_100_times_is_processed_once,
+    bad_or_missing_signature_is_401_and_nothing_is_stored,
+    every_fixture_parses_or_is_ignored_and_none_is_a_500,
+    the_fake_rejects_what_the_subset_does_not_allow,
+    github_enterprise_server_keeps_the_api_prefix_on_every_request,
+    healthz_is_liveness_and_readyz_checks_the_database_schema,
+);
 
 use fake_github::fixtures_external;
 use fleetflow::application::jobs::db::Store;
@@ -16,9 +32,8 @@ use fleetflow::webhook::{parse_event, sign};
 use serde_json::{Value, json};
 use serve_harness::*;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pr_opened_then_synchronize_edits_the_one_comment() {
-    let h = Harness::new().await;
+async fn pr_opened_then_synchronize_edits_the_one_comment(backend: Backend) {
+    let h = Harness::on(backend).await;
     h.fake
         .world()
         .add_human_comment(REPO, 5, &format!("{PLAN_MARKER} quoting the bot, not the bot"));
@@ -90,9 +105,8 @@ async fn pr_opened_then_synchronize_edits_the_one_comment() {
     app.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn invalid_config_fails_the_check_with_annotations_at_the_lines() {
-    let h = Harness::new().await;
+async fn invalid_config_fails_the_check_with_annotations_at_the_lines(backend: Backend) {
+    let h = Harness::on(backend).await;
     // 60 unknown nodes (lines 3..=62) plus a stage the route needs missing: 61 errors, so
     // annotations go out as 50 with the completion and the rest in a follow-up update.
     let mut bad = String::from("project \"web\"\n\n");
@@ -142,9 +156,8 @@ async fn invalid_config_fails_the_check_with_annotations_at_the_lines() {
     app.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_same_delivery_100_times_is_processed_once() {
-    let h = Harness::new().await;
+async fn the_same_delivery_100_times_is_processed_once(backend: Backend) {
+    let h = Harness::on(backend).await;
     let app = h.start().await;
     let body = pull_request("opened", 11, HEAD, BASE);
     let mut statuses = Vec::new();
@@ -174,9 +187,8 @@ async fn the_same_delivery_100_times_is_processed_once() {
     app.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bad_or_missing_signature_is_401_and_nothing_is_stored() {
-    let h = Harness::new().await;
+async fn bad_or_missing_signature_is_401_and_nothing_is_stored(backend: Backend) {
+    let h = Harness::on(backend).await;
     let app = h.start().await;
     let body = pull_request("opened", 12, HEAD, BASE);
     let (status, _) = h.deliver(app.addr, "pull_request", "d-nosig", &body, None).await;
@@ -233,9 +245,8 @@ async fn bad_or_missing_signature_is_401_and_nothing_is_stored() {
     app.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_fixture_parses_or_is_ignored_and_none_is_a_500() {
-    let h = Harness::new().await;
+async fn every_fixture_parses_or_is_ignored_and_none_is_a_500(backend: Backend) {
+    let h = Harness::on(backend).await;
     let app = h.start().await;
     let root = fixtures_external().join("webhooks");
     let mut seen = 0;
@@ -279,9 +290,8 @@ async fn every_fixture_parses_or_is_ignored_and_none_is_a_500() {
 }
 
 /// The fake's gate itself: requests outside the subset are refused and recorded.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_fake_rejects_what_the_subset_does_not_allow() {
-    let h = Harness::new().await;
+async fn the_fake_rejects_what_the_subset_does_not_allow(backend: Backend) {
+    let h = Harness::on(backend).await;
     let url = h.fake.url();
     let post = |path: &str, body: Value| h.http.post(format!("{url}{path}")).json(&body).send();
     let r = post("/repos/acme/monorepo/check-runs", json!({ "name": "x" }))
@@ -326,9 +336,8 @@ async fn the_fake_rejects_what_the_subset_does_not_allow() {
 
 /// GitHub Enterprise Server serves the API under `/api/v3`: `--github-api-url
 /// https://HOST/api/v3` keeps that prefix on every request (tokens, trees, comments, checks).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn github_enterprise_server_keeps_the_api_prefix_on_every_request() {
-    let h = Harness::new().await;
+async fn github_enterprise_server_keeps_the_api_prefix_on_every_request(backend: Backend) {
+    let h = Harness::on(backend).await;
     h.fake.world().api_prefix = Some("/api/v3".into());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -356,9 +365,8 @@ async fn github_enterprise_server_keeps_the_api_prefix_on_every_request() {
 
 /// /healthz says the process answers; /readyz that deliveries can be stored: the database
 /// answers and has this build's schema (an older binary on a newer database is not ready).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn healthz_is_liveness_and_readyz_checks_the_database_schema() {
-    let h = Harness::new().await;
+async fn healthz_is_liveness_and_readyz_checks_the_database_schema(backend: Backend) {
+    let h = Harness::on(backend).await;
     let app = h.start().await;
     let get = |path: &str| {
         let url = format!("http://{}{path}", app.addr);
@@ -374,7 +382,8 @@ async fn healthz_is_liveness_and_readyz_checks_the_database_schema() {
     let store = Store::open(&h.db_url).await.unwrap();
     let (_, want) = store.schema_version().await.unwrap();
     drop(store);
-    let mut db = <sqlx::SqliteConnection as sqlx::Connection>::connect(&h.db_url)
+    sqlx::any::install_default_drivers();
+    let mut db = <sqlx::AnyConnection as sqlx::Connection>::connect(&h.db_url)
         .await
         .unwrap();
     sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES (999, 0)")

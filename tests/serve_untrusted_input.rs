@@ -2,6 +2,8 @@
 //! metrics name only known events, an unsigned request is `unverified`), and only a bounded
 //! amount of memory for the bodies it sends before their signature is checked.
 
+#[path = "support/databases.rs"]
+mod databases;
 #[path = "support/fake_github.rs"]
 mod fake_github;
 #[path = "support/serve_harness.rs"]

@@ -7,7 +7,6 @@ use std::path::Path;
 use crate::config::ConfigDiagnostic;
 use crate::config::diagnostic::Severity;
 
-
 /// One output in the runner's multiline form: `name<<DELIM\nvalue\nDELIM\n`, with a random
 /// delimiter that occurs nowhere in the value.
 pub fn output_entry(name: &str, value: &str) -> String {

@@ -93,3 +93,21 @@ impl Drop for TestDatabase {
         }
     }
 }
+
+/// Runs `$test(backend)` once per backend, as `$test::sqlite` and `$test::postgres` (on a
+/// two-thread runtime).
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($test:ident),* $(,)?) => {$(
+        mod $test {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$test($crate::databases::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$test($crate::databases::Backend::Postgres).await
+            }
+        }
+    )*};
+}

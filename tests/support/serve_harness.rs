@@ -58,6 +58,8 @@ pub fn fleet(image: &str, extra_service: bool) -> String {
 }
 
 pub struct Harness {
+    /// Dropped before the directory (a PostgreSQL database of the test's own is dropped).
+    _db: super::databases::TestDatabase,
     _dir: tempfile::TempDir,
     pub key: PathBuf,
     pub db_url: String,
@@ -66,7 +68,13 @@ pub struct Harness {
 }
 
 impl Harness {
+    /// A harness on SQLite.
     pub async fn new() -> Harness {
+        Harness::on(super::databases::Backend::Sqlite).await
+    }
+
+    /// A harness whose app keeps its jobs on `backend`.
+    pub async fn on(backend: super::databases::Backend) -> Harness {
         let dir = tempfile::tempdir().unwrap();
         let (key, public) = app_key(dir.path());
         let fake = FakeGitHub::start(APP_ID, &[INSTALLATION], &public).await;
@@ -97,8 +105,10 @@ impl Harness {
                 ],
             );
         }
-        let db_url = format!("sqlite://{}", dir.path().join("fleet.db").display());
+        let db = super::databases::TestDatabase::create(backend, dir.path()).await;
+        let db_url = db.url.clone();
         Harness {
+            _db: db,
             _dir: dir,
             key,
             db_url,
