@@ -3,11 +3,17 @@
 //! Reports ack latency p50/p99/max, lost deliveries, and the server's RSS idle and after.
 //!
 //! cargo build --release --bin fleet
-//! cargo run --release --example load_webhooks -- [FLEET_BIN] [RATE_PER_S] [SECONDS]
+//! cargo run --release --example load_webhooks -- [FLEET_BIN] [RATE_PER_S] [SECONDS] [DATABASE] [REPLICAS]
+//!
+//! DATABASE is `sqlite` (a new file, the default) or the URL of a PostgreSQL server
+//! (`postgres://USER:PASSWORD@HOST:PORT/DB`), on which a new database is made for the run and
+//! dropped after it. REPLICAS processes of the App share it; deliveries go to them in turn.
 //!
 //! GitHub is pointed at a closed port, so the queued plan jobs fail fast and back off: the
 //! numbers are for the webhook path (verify, parse, INSERT delivery + job, commit, reply).
 
+#[path = "support/replicas.rs"]
+mod replicas;
 #[path = "support/stats.rs"]
 mod stats;
 
@@ -34,6 +40,8 @@ async fn main() -> anyhow::Result<()> {
     let rate: u64 = args.get(2).and_then(|v| v.parse().ok()).unwrap_or(500);
     let seconds: u64 = args.get(3).and_then(|v| v.parse().ok()).unwrap_or(10);
     let total = rate * seconds;
+    let database = args.get(4).cloned().unwrap_or_else(|| "sqlite".into());
+    let replicas: usize = args.get(5).and_then(|v| v.parse().ok()).unwrap_or(1).max(1);
 
     let dir = tempfile::tempdir()?;
     let key = dir.path().join("app.pem");
@@ -44,28 +52,12 @@ async fn main() -> anyhow::Result<()> {
         .stderr(Stdio::null())
         .status()?;
     anyhow::ensure!(ok.success(), "openssl genrsa failed");
-    let db_url = format!("sqlite://{}", dir.path().join("fleet.db").display());
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let mut child = Command::new(&bin)
-        .arg("serve")
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .args(["--github-api-url", "http://127.0.0.1:9"])
-        .args(["--database", &db_url])
-        .args(["--app-id", "1"])
-        .env("GITHUB_APP_PRIVATE_KEY", &key)
-        .env("GITHUB_WEBHOOK_SECRET", SECRET)
-        .env("RUST_LOG", "error")
-        .stderr(Stdio::null())
-        .spawn()?;
-    let base = format!("http://127.0.0.1:{port}");
+    let db = replicas::RunDatabase::create(&database, dir.path(), "load").await?;
+    let db_url = db.url.clone();
+    let (mut children, bases) = replicas::start(&bin, replicas, &db_url, "http://127.0.0.1:9", &key, SECRET).await?;
     let http = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
-    let started = Instant::now();
-    while http.get(format!("{base}/healthz")).send().await.is_err() {
-        anyhow::ensure!(started.elapsed() < Duration::from_secs(20), "server did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let idle = rss_kib(child.id());
+    let idle = rss_kib(children[0].id());
 
     let payload = std::fs::read(
         std::env::var("FLEET_PR_FIXTURE")
@@ -79,7 +71,7 @@ async fn main() -> anyhow::Result<()> {
         tokio::time::sleep_until(t0 + interval * i as u32).await;
         let (http, url, body, sig) = (
             http.clone(),
-            format!("{base}/webhook"),
+            format!("{}/webhook", bases[i as usize % replicas]),
             payload.clone(),
             signature.clone(),
         );
@@ -106,16 +98,20 @@ async fn main() -> anyhow::Result<()> {
         latencies.push(took);
     }
     let wall = t0.elapsed();
-    let after = rss_kib(child.id());
-    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-    let _ = child.wait();
+    let after = rss_kib(children[0].id());
+    replicas::stop(&mut children);
     latencies.sort();
     let store = Store::open(&db_url).await?;
     let stored = store.delivery_count().await?;
     let jobs = store.job_counts().await?;
     store.close().await;
+    let backend = db.backend();
+    db.drop_database().await?;
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    println!("deliveries: {total} at {rate}/s in {:.2} s", wall.as_secs_f64());
+    println!(
+        "deliveries: {total} at {rate}/s in {:.2} s, {backend}, {replicas} replica(s)",
+        wall.as_secs_f64()
+    );
     println!(
         "ack latency: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
         ms(percentile(&latencies, 0.50)),
@@ -135,7 +131,7 @@ async fn main() -> anyhow::Result<()> {
         jobs.failed
     );
     println!(
-        "server RSS: idle {} KiB, after load {} KiB",
+        "server RSS (first replica): idle {} KiB, after load {} KiB",
         idle.unwrap_or(0),
         after.unwrap_or(0)
     );

@@ -245,6 +245,8 @@ impl Run<'_> {
                 .map(|(s, r)| format!("{s}/{r}")),
             requested_by: runner.actor.clone(),
             fleet_binary: self.fx.fleet_binary()?,
+            given_up: Default::default(),
+            lock_token: None,
         })
     }
 }

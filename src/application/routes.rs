@@ -95,6 +95,7 @@ pub fn deploy_routes(
         who: crate::operator::who_am_i(),
         commit,
         when: crate::clock::timestamp_now(),
+        lock_token: None,
     };
     let results = for_each_route(reporter, connector, plans, &|remote, plan, line| {
         remote::deploy_route(remote, plan, &by, &tar, binary, line).map_err(|e| e.to_string())

@@ -65,14 +65,44 @@ impl GitHub {
         sha: &str,
         name: &str,
     ) -> Result<bool, GitHubError> {
-        let query = [("check_name", name), ("filter", "all"), ("per_page", "1")];
+        let value = self.check_runs(installation, repo, sha, name, 1).await?;
+        Ok(value.get("total_count").and_then(Value::as_u64).unwrap_or(0) > 0)
+    }
+
+    /// The check run named `name` on commit `sha` whose external id is `external_id` (among
+    /// the first hundred): the one an earlier, cut-off run of a job created.
+    pub async fn find_check_run(
+        &self,
+        installation: u64,
+        repo: &RepoRef,
+        sha: &str,
+        name: &str,
+        external_id: &str,
+    ) -> Result<Option<u64>, GitHubError> {
+        let value = self.check_runs(installation, repo, sha, name, 100).await?;
+        let runs = value.get("check_runs").and_then(Value::as_array);
+        Ok(runs.into_iter().flatten().find_map(|run| {
+            (run.get("external_id").and_then(Value::as_str) == Some(external_id))
+                .then(|| run.get("id").and_then(Value::as_u64))
+                .flatten()
+        }))
+    }
+
+    async fn check_runs(
+        &self,
+        installation: u64,
+        repo: &RepoRef,
+        sha: &str,
+        name: &str,
+        per_page: u32,
+    ) -> Result<Value, GitHubError> {
+        let per_page = per_page.to_string();
+        let query = [("check_name", name), ("filter", "all"), ("per_page", per_page.as_str())];
         let url = self.url(
             &["repos", &repo.owner, &repo.name, "commits", sha, "check-runs"],
             &query,
         );
-        let value = self
-            .call(Method::GET, url, Auth::Installation(installation), None)
-            .await?;
-        Ok(value.get("total_count").and_then(Value::as_u64).unwrap_or(0) > 0)
+        self.call(Method::GET, url, Auth::Installation(installation), None)
+            .await
     }
 }

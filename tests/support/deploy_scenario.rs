@@ -46,12 +46,20 @@ pub struct Scenario {
     pub deliveries: std::sync::atomic::AtomicU32,
     /// What the App's environment sets besides the defaults (kept for restarts).
     app_env: Vec<(String, String)>,
+    /// The job database every replica shares.
+    database: String,
+    /// Replicas besides the first (`app` at `addr`), on the same database.
+    others: Vec<(Child, SocketAddr)>,
 }
 
 impl Drop for Scenario {
     fn drop(&mut self) {
         let _ = self.app.kill();
         let _ = self.app.wait();
+        for (child, _) in &mut self.others {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
         for project in [
             self.project.clone(),
             format!("{}-q", self.project),
@@ -114,11 +122,11 @@ pub fn simple_kdl(project: &str, registry: &str) -> String {
     )
 }
 
-/// The real `fleet serve` with two workers, its database in `dir`, deploying to the test world.
+/// The real `fleet serve` with two workers on `database`, deploying to the test world.
 fn spawn_app(
     world: &support::TestWorld,
     fake: &FakeGitHub,
-    dir: &std::path::Path,
+    database: &str,
     key: &std::path::Path,
     addr: SocketAddr,
     extra_env: &[(String, String)],
@@ -127,7 +135,7 @@ fn spawn_app(
         .arg("serve")
         .args(["--listen", &addr.to_string()])
         .args(["--github-api-url", &fake.url()])
-        .args(["--database", &format!("sqlite://{}", dir.join("fleet.db").display())])
+        .env("FLEET_DATABASE_URL", database)
         .args(["--workers", "2"])
         .env("GITHUB_APP_ID", APP_ID.to_string())
         .env("GITHUB_APP_PRIVATE_KEY", key)
@@ -151,6 +159,12 @@ impl Scenario {
 
     /// [`Scenario::start`] with variables of the App's environment set or overridden.
     pub async fn start_with(app_env: Vec<(String, String)>) -> Scenario {
+        Self::start_on(None, 1, app_env).await
+    }
+
+    /// [`Scenario::start_with`] on `database` (default: SQLite in the scenario's directory)
+    /// with `replicas` processes of the App sharing it, each on its own address.
+    pub async fn start_on(database: Option<String>, replicas: usize, app_env: Vec<(String, String)>) -> Scenario {
         let world = support::test_world();
         let project = support::unique("creo");
         let dir = tempfile::tempdir().unwrap();
@@ -217,9 +231,16 @@ impl Scenario {
             w.deploy.permissions.insert("dana".into(), "admin".into());
             w.deploy.team_members.push(("acme/deployers".into(), "alice".into()));
         }
-        let port = free_port();
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let app = spawn_app(&world, &fake, dir.path(), &key, addr, &app_env);
+        let database = database.unwrap_or_else(|| format!("sqlite://{}", dir.path().join("fleet.db").display()));
+        let new_addr = || -> SocketAddr { format!("127.0.0.1:{}", free_port()).parse().unwrap() };
+        let addr = new_addr();
+        let app = spawn_app(&world, &fake, &database, &key, addr, &app_env);
+        let others = (1..replicas.max(1))
+            .map(|_| {
+                let addr = new_addr();
+                (spawn_app(&world, &fake, &database, &key, addr, &app_env), addr)
+            })
+            .collect();
         let s = Scenario {
             world,
             project,
@@ -231,8 +252,12 @@ impl Scenario {
             http: reqwest::Client::new(),
             deliveries: Default::default(),
             app_env,
+            database,
+            others,
         };
-        s.wait_healthy().await;
+        for addr in s.replica_addrs() {
+            s.wait_healthy_at(addr).await;
+        }
         s
     }
 
@@ -247,7 +272,7 @@ impl Scenario {
         self.app = spawn_app(
             &self.world,
             &self.fake,
-            self.dir.path(),
+            &self.database,
             &self.key,
             self.addr,
             &self.app_env,
@@ -256,9 +281,67 @@ impl Scenario {
     }
 
     pub async fn wait_healthy(&self) {
+        self.wait_healthy_at(self.addr).await;
+    }
+
+    /// Every replica's address, the first one's first.
+    pub fn replica_addrs(&self) -> Vec<SocketAddr> {
+        std::iter::once(self.addr)
+            .chain(self.others.iter().map(|(_, a)| *a))
+            .collect()
+    }
+
+    /// Every replica's process id, the first one's first.
+    pub fn replica_pids(&self) -> Vec<u32> {
+        std::iter::once(self.app.id())
+            .chain(self.others.iter().map(|(c, _)| c.id()))
+            .collect()
+    }
+
+    /// SIGKILL of replica `n` (0: the first).
+    pub fn kill_replica(&mut self, n: usize) {
+        let child = if n == 0 {
+            &mut self.app
+        } else {
+            &mut self.others[n - 1].0
+        };
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
+    /// Starts replica `n` again on its address, and waits until it is healthy.
+    pub async fn restart_replica(&mut self, n: usize) {
+        let addr = self.replica_addrs()[n];
+        let child = spawn_app(&self.world, &self.fake, &self.database, &self.key, addr, &self.app_env);
+        if n == 0 {
+            self.app = child;
+        } else {
+            self.others[n - 1].0 = child;
+        }
+        self.wait_healthy_at(addr).await;
+    }
+
+    /// Delivers `body`, signed, as `delivery` to replica `n`: its HTTP status, 0 when it did
+    /// not answer (killed).
+    pub async fn deliver_to(&self, n: usize, event: &str, delivery: &str, body: &[u8]) -> u16 {
+        let sent = self
+            .http
+            .post(format!("http://{}/webhook", self.replica_addrs()[n]))
+            .header("X-GitHub-Event", event)
+            .header("X-GitHub-Delivery", delivery)
+            .header("X-Hub-Signature-256", sign(SECRET, body))
+            .header("Content-Type", "application/json")
+            .body(body.to_vec())
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await;
+        sent.map_or(0, |r| r.status().as_u16())
+    }
+
+    async fn wait_healthy_at(&self, addr: SocketAddr) {
         let start = Instant::now();
         while start.elapsed() < Duration::from_secs(20) {
-            if let Ok(r) = self.http.get(format!("http://{}/healthz", self.addr)).send().await
+            if let Ok(r) = self.http.get(format!("http://{addr}/healthz")).send().await
                 && r.status().is_success()
             {
                 return;
@@ -268,9 +351,9 @@ impl Scenario {
         panic!("fleet serve did not become healthy");
     }
 
-    /// The app's job database (`sqlite://…`).
+    /// The app's job database (`sqlite://…` unless started on another).
     pub fn db_url(&self) -> String {
-        format!("sqlite://{}", self.dir.path().join("fleet.db").display())
+        self.database.clone()
     }
 
     pub async fn deliver(&self, event: &str, body: Value) -> Value {

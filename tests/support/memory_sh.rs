@@ -7,7 +7,7 @@
 //! list), `trap … EXIT`, `exit`, `$?`/`$var` expansion outside single quotes, `> file`/`>> file`
 //! and `2>` (discarded). Commands: `mkdir DIR` takes a lock directory (fails when it exists),
 //! `rm -rf DIR` releases it, `printf '%s\n' … > DIR/owner` and `cat DIR/owner` hold its owner,
-//! `printf … >> …/audit.log` appends to the audit log, `tar -x -f -` unpacks the archive on
+//! `grep -qxF LINE DIR/owner` tests the owner, `printf … >> …/audit.log` appends to the audit log, `tar -x -f -` unpacks the archive on
 //! stdin, `cat > f` reads stdin and `mv f …/.fleetflow/bin/fleet` installs the binary,
 //! `…/.fleetflow/bin/fleet --version` prints `fleet <installed>` (127 when not installed), any
 //! other `…/bin/fleet` command prints the host's fleet output, `docker ps` prints its
@@ -485,6 +485,11 @@ impl Shell<'_> {
                 self.write(cmd, &text);
                 0
             }
+            // `grep -qxF LINE DIR/owner`: whether the lock's owner is LINE.
+            "grep" if arg(1) == "-qxF" => match arg(3).strip_suffix("/owner").and_then(|d| self.host.locks.get(d)) {
+                Some(owner) => i32::from(owner.trim_end() != arg(2)),
+                None => 2,
+            },
             "cat" if argv.len() == 1 => i32::from(self.stdin.take().is_none()),
             "cat" => match arg(1)
                 .strip_suffix("/owner")

@@ -34,6 +34,25 @@ pub struct ReleaseRequest {
     pub requested_by: String,
     /// The `fleet` binary installed on servers.
     pub fleet_binary: PathBuf,
+    /// Raised when whoever asked for the release gave it up (the App's job lost its lease to
+    /// another replica): nothing is deployed after it is raised.
+    pub given_up: GivenUp,
+    /// The App's fencing token of the fleet+stage's deploy lock (see `Deployer::lock_token`).
+    pub lock_token: Option<i64>,
+}
+
+/// A flag a release's owner raises to stop it before its next phase.
+#[derive(Debug, Clone, Default)]
+pub struct GivenUp(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl GivenUp {
+    pub fn raise(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn is_raised(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }
 
 /// Where a release is.
@@ -74,6 +93,8 @@ pub enum ReleaseError {
     PushRefused(String),
     #[error("{0}")]
     Setup(String),
+    #[error("given up before deploying (another holder took the deploy over)")]
+    GivenUp,
 }
 
 fn load(req: &ReleaseRequest) -> Result<Workspace, ReleaseError> {
@@ -165,6 +186,9 @@ pub fn release(
         report.images = outcomes.into_iter().flat_map(|o| o.images).collect();
     }
 
+    if req.given_up.is_raised() {
+        return Err(ReleaseError::GivenUp);
+    }
     phase(Phase::Deploying);
     let tar = remote::pack_config(&fleet_dir)
         .map_err(|e| ReleaseError::Setup(format!("cannot pack {}/.fleetflow: {e}", fleet_dir.display())))?;
@@ -176,6 +200,7 @@ pub fn release(
         who: req.requested_by.clone(),
         commit: Some(req.commit.clone()),
         when: crate::clock::timestamp_now(),
+        lock_token: req.lock_token,
     };
     report.routes = for_each_route(
         connector,

@@ -89,6 +89,26 @@ pub struct Deployer {
     pub commit: Option<String>,
     /// RFC 3339.
     pub when: String,
+    /// The App's fencing token for this fleet+stage (its deploy lock's): a server lock left by
+    /// an App deploy with a lower token belongs to a holder whose lease ran out, and is taken
+    /// over. `None` (the CLI, the Action): a held lock is never taken.
+    pub lock_token: Option<i64>,
+}
+
+impl Deployer {
+    /// The lock's owner line on the server (and the audit's).
+    fn owner(&self) -> String {
+        let mut owner = format!(
+            "{} at {} (commit {})",
+            self.who,
+            self.when,
+            self.commit.as_deref().unwrap_or("unknown")
+        );
+        if let Some(token) = self.lock_token {
+            owner.push_str(&format!(" [fleetflow lock token {token}]"));
+        }
+        owner
+    }
 }
 
 /// This binary, to install on servers.
@@ -165,19 +185,32 @@ fn step(
 const LOCKED: i32 = 3;
 
 /// Script: take the fleet+stage lock (atomic `mkdir`) or print its holder and exit [`LOCKED`].
+/// With a fencing token, a lock whose owner line carries a lower one (an App deploy whose
+/// lease ran out: the App's own lock guarantees it is not running any more) is taken over.
 fn lock_script(plan: &RemotePlan, by: &Deployer) -> String {
-    let owner = format!(
-        "{} at {} (commit {})",
-        by.who,
-        by.when,
-        by.commit.as_deref().unwrap_or("unknown")
-    );
     let dir = quote(&plan.lock_dir());
+    let owner = quote(&by.owner());
+    let take_over = match by.lock_token {
+        Some(token) => format!(
+            "elif t=$(sed -n 's/.*\\[fleetflow lock token \\([0-9]*\\)\\]$/\\1/p' {dir}/owner 2>/dev/null) \
+             && [ -n \"$t\" ] && [ \"$t\" -lt {token} ]; then printf '%s\\n' {owner} > {dir}/owner; "
+        ),
+        None => String::new(),
+    };
     format!(
         "mkdir -p {parent} && if mkdir {dir} 2>/dev/null; then printf '%s\\n' {owner} > {dir}/owner; \
-         else cat {dir}/owner 2>/dev/null || echo 'an unknown deploy'; exit {LOCKED}; fi",
+         {take_over}else cat {dir}/owner 2>/dev/null || echo 'an unknown deploy'; exit {LOCKED}; fi",
         parent = quote(&format!("{}/.fleetflow/locks", plan.deploy_path)),
-        owner = quote(&owner),
+    )
+}
+
+/// Script: release the lock if `by` still owns it (a holder that was taken over leaves the
+/// new holder's lock alone).
+fn release_script(plan: &RemotePlan, by: &Deployer) -> String {
+    let dir = quote(&plan.lock_dir());
+    format!(
+        "if grep -qxF {owner} {dir}/owner 2>/dev/null; then rm -rf {dir}; fi",
+        owner = quote(&by.owner())
     )
 }
 
@@ -229,7 +262,7 @@ fn lock_and_ship(
         // exits here, with its status, through the trap that unlocks.
         "{lock} || exit $?; trap {unlock} EXIT; set -e; {ship} || exit $?; trap - EXIT; {version}",
         lock = lock_script(plan, by),
-        unlock = quote(&unlock_script(plan)),
+        unlock = quote(&release_script(plan, by)),
         ship = ship_script(plan),
         version = version_script(plan),
     );
@@ -344,7 +377,7 @@ pub fn deploy_route(
         Ok(uploaded) => uploaded,
         Err(e) => {
             let result = quote(&format!("failed: {e}").replace(['\n', '\t'], " "));
-            let finish = format!("{}; {}", audit_script(plan, by, &result), unlock_script(plan));
+            let finish = format!("{}; {}", audit_script(plan, by, &result), release_script(plan, by));
             let _ = step(remote, "audit log and unlock", &finish, None);
             return Err(e);
         }
@@ -361,7 +394,7 @@ pub fn deploy_route(
         "{deploy}; s=$?; if [ $s -eq 0 ]; then r=ok; else r=\"failed: exit $s\"; fi; {audit}; {unlock}; exit $s",
         deploy = deploy_command(plan),
         audit = audit_script(plan, by, "\"$r\""),
-        unlock = unlock_script(plan),
+        unlock = release_script(plan, by),
     );
     match remote.exec_streaming(&script, line)? {
         0 => Ok(()),
@@ -379,3 +412,6 @@ pub fn pack_config(fleet_dir: &Path) -> std::io::Result<Vec<u8>> {
     builder.append_dir_all(".fleetflow", fleet_dir.join(".fleetflow"))?;
     builder.into_inner()
 }
+
+#[cfg(test)]
+mod tests;

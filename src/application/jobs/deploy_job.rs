@@ -15,7 +15,7 @@ use serde_json::json;
 
 use super::db::{Fence, FencedError, LockOutcome, QueuedJob, Store};
 use super::requests::{DeployRequest, Trigger};
-use crate::application::deploy::release::{Phase, ReleaseError, ReleaseReport, ReleaseRequest, release};
+use crate::application::deploy::release::{GivenUp, Phase, ReleaseError, ReleaseReport, ReleaseRequest, release};
 use crate::application::deploy::source_archive::{UnpackLimits, unpack_tarball};
 use crate::application::image_build::credentials::{REGISTRY_TOKEN_ENV, REGISTRY_USERNAME_ENV};
 use crate::config::load::REGISTRY_FILE;
@@ -221,7 +221,7 @@ pub async fn run(
             return Ok(DeployEnd::Waiting(format!("cannot take the deploy lock: {e}")));
         }
     };
-    let result = locked(&mut progress, store, settings, job.id, &fence).await;
+    let result = locked(&mut progress, store, settings, job, &fence).await;
     if let Err(e) = store.unlock(&fence).await {
         tracing::error!("cannot release the deploy lock of {target}: {e}");
     }
@@ -232,9 +232,10 @@ async fn locked(
     progress: &mut ReplyProgress<'_>,
     store: &Store,
     settings: &DeploySettings,
-    job_id: i64,
+    job: &QueuedJob,
     fence: &Fence,
 ) -> Result<DeployEnd, GitHubError> {
+    let job_id = job.id;
     let target = fence.target.as_str();
     let (github, req) = (progress.github, progress.req);
     let (inst, repo) = (req.installation_id, &req.repo);
@@ -265,10 +266,16 @@ async fn locked(
             "status": "in_progress",
             "started_at": crate::clock::timestamp_now(),
         });
-        let check_run = github.create_check_run(inst, repo, &body).await?;
-        if let Err(e) = store.set_check_run(job_id, check_run as i64).await {
-            tracing::warn!("cannot remember check run {check_run}: {e}");
-        }
+        let check_run = match job.check_run_id.and_then(|id| u64::try_from(id).ok()) {
+            Some(id) => id,
+            None => {
+                let id = github.create_check_run(inst, repo, &body).await?;
+                if let Err(e) = store.set_check_run(job_id, id as i64).await {
+                    tracing::warn!("cannot remember check run {id}: {e}");
+                }
+                id
+            }
+        };
         progress.check_run = Some(check_run);
     }
     if !req.force && store.last_deployed(target).await.ok().flatten().as_deref() == Some(req.sha.as_str()) {
@@ -282,24 +289,31 @@ async fn locked(
         return progress.finish(true, &status, "").await.map(|()| DeployEnd::Done);
     }
     let environment = req.environment();
-    let deployment = github
-        .create_deployment(
-            inst,
-            repo,
-            &req.sha,
-            &environment,
-            &format!("{}:{} by {}", req.fleet, req.stage, req.requested_by),
-        )
-        .await?;
-    if let Err(e) = store.set_deployment(job_id, deployment as i64).await {
-        tracing::warn!("cannot remember deployment {deployment}: {e}");
-    }
+    // A claim after one that was cut off mid-deploy goes on with the deployment it created.
+    let deployment = match job.deployment_id.and_then(|id| u64::try_from(id).ok()) {
+        Some(id) => id,
+        None => {
+            let id = github
+                .create_deployment(
+                    inst,
+                    repo,
+                    &req.sha,
+                    &environment,
+                    &format!("{}:{} by {}", req.fleet, req.stage, req.requested_by),
+                )
+                .await?;
+            if let Err(e) = store.set_deployment(job_id, id as i64).await {
+                tracing::warn!("cannot remember deployment {id}: {e}");
+            }
+            id
+        }
+    };
     github
         .deployment_status(inst, repo, deployment, DeploymentState::InProgress, "building", None)
         .await?;
     progress.show(&building, "").await?;
     let started = Instant::now();
-    let outcome = build_and_deploy(progress, settings).await;
+    let outcome = build_and_deploy(progress, settings, fence.token).await;
     let secs = started.elapsed().as_secs_f64();
     let (ok, status, details, summary) = match &outcome {
         Ok(report) if report.0.ok() => (
@@ -400,6 +414,7 @@ type Tail = Vec<String>;
 async fn build_and_deploy(
     progress: &ReplyProgress<'_>,
     settings: &DeploySettings,
+    lock_token: i64,
 ) -> Result<(ReleaseReport, Tail), (String, Tail)> {
     let (github, req) = (progress.github, progress.req);
     let archive = github
@@ -444,7 +459,12 @@ async fn build_and_deploy(
         source_url: Some(format!("https://github.com/{}/{}", req.repo.owner, req.repo.name)),
         requested_by: req.requested_by.clone(),
         fleet_binary,
+        given_up: GivenUp::default(),
+        lock_token: Some(lock_token),
     };
+    // Dropped (the job lost its lease and was stopped) before the blocking release ended: the
+    // release gives up before it deploys anything.
+    let _give_up_when_dropped = GiveUpOnDrop(request.given_up.clone());
     let (phase_tx, mut phase_rx) = tokio::sync::mpsc::unbounded_channel::<Phase>();
     let connector = Arc::clone(&settings.connector);
     let docker = settings.docker.clone();
@@ -499,4 +519,13 @@ async fn build_and_deploy(
     };
     drop(dir);
     result.unwrap_or_else(|e| Err((format!("the deploy thread failed: {e}"), Vec::new())))
+}
+
+/// Raises its flag when dropped.
+struct GiveUpOnDrop(GivenUp);
+
+impl Drop for GiveUpOnDrop {
+    fn drop(&mut self) {
+        self.0.raise();
+    }
 }

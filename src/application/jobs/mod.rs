@@ -213,7 +213,11 @@ impl Worker {
             let check = match known_check {
                 Some(id) => id,
                 None => {
-                    let id = plan_job::start_check(&self.github, pr).await.map_err(|e| (e, None))?;
+                    // A later claim after one that was cut off may find the check run it made.
+                    let rerun = job.claim > 1;
+                    let id = plan_job::start_check_again(&self.github, pr, rerun)
+                        .await
+                        .map_err(|e| (e, None))?;
                     if let Err(e) = self.store.set_check_run(job.id, id as i64).await {
                         tracing::warn!("cannot remember check run {id}: {e}");
                     }

@@ -34,6 +34,20 @@ struct Outcome {
 
 /// Creates the `fleetflow/plan` check run (in progress) on the head commit; returns its id.
 pub async fn start_check(github: &GitHub, pr: &PullRequestRef) -> Result<u64, GitHubError> {
+    start_check_again(github, pr, false).await
+}
+
+/// [`start_check`], but when `rerun` (the job's earlier claim was cut off, perhaps after it
+/// created its check run) the check run it created is found and reused.
+pub async fn start_check_again(github: &GitHub, pr: &PullRequestRef, rerun: bool) -> Result<u64, GitHubError> {
+    let external_id = format!("pr-{}", pr.number);
+    if rerun
+        && let Some(id) = github
+            .find_check_run(pr.installation_id, &pr.repo, &pr.head_sha, CHECK_NAME, &external_id)
+            .await?
+    {
+        return Ok(id);
+    }
     github
         .create_check_run(
             pr.installation_id,
@@ -43,7 +57,7 @@ pub async fn start_check(github: &GitHub, pr: &PullRequestRef) -> Result<u64, Gi
                 "head_sha": pr.head_sha,
                 "status": "in_progress",
                 "started_at": timestamp_now(),
-                "external_id": format!("pr-{}", pr.number),
+                "external_id": external_id,
             }),
         )
         .await
