@@ -87,7 +87,7 @@ pub struct NewJob {
     /// queued is a duplicate, whatever its delivery id.
     pub identity: Option<String>,
     /// Jobs with the same key (the plan jobs of one pull request) never run at once, and only
-    /// the newest runs: queuing one supersedes the older ones still queued.
+    /// the newest runs: the older ones still queued are superseded when a worker reaches them.
     pub serial_key: Option<String>,
 }
 
@@ -332,8 +332,7 @@ impl Store {
 }
 
 /// Inserts `job` for `delivery_id` (under `dedupe_key`, for a job queued by a job); `None` when
-/// its identity or dedupe key was queued before. Older queued jobs of its serial key are
-/// superseded.
+/// its identity or dedupe key was queued before.
 async fn insert_job(
     tx: &mut sqlx::AnyConnection,
     delivery_id: &str,
@@ -355,7 +354,11 @@ async fn insert_job(
     .fetch_optional(&mut *tx)
     .await?;
     let Some(id) = id else { return Ok(None) };
-    if let Some(key) = &job.serial_key {
+    // Older jobs of its serial key are superseded when a worker reaches them (`claim`). The
+    // one SQLite writer also marks them here, in the delivery's transaction (no extra commit);
+    // on PostgreSQL a delivery's transaction locks no row but its own, so replicas storing
+    // deliveries of one pull request never wait on each other.
+    if let (Some(key), false) = (&job.serial_key, is_postgres(tx)) {
         sqlx::query(
             "UPDATE jobs SET state = 'superseded', last_error = $1, updated_at = $2 \
              WHERE serial_key = $3 AND state = 'queued' AND id < $4",

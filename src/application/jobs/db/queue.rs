@@ -8,6 +8,8 @@
 
 use std::time::Duration;
 
+use sqlx::Row;
+
 use super::{Backend, JOB_COLUMNS, MAX_ATTEMPTS, QueuedJob, Store, job_from_row, now_ms};
 
 /// How many times a job's lease may run out before it is quarantined rather than run again.
@@ -37,37 +39,52 @@ impl Store {
     }
 
     /// Takes the oldest due queued job, marking it running under this replica's lease. A job
-    /// whose serial key has a newer job (a plan of a later head, queued while it waited for a
-    /// retry) is dropped as superseded; one whose serial key has a job running waits.
+    /// whose serial key has a newer job (a plan of a later head) is dropped as superseded and
+    /// the next one taken; one whose serial key has a job running waits. Each step locks one
+    /// row, so replicas claiming at once never wait on each other's sets of rows.
     pub async fn claim(&self) -> Result<Option<QueuedJob>, sqlx::Error> {
-        let now = now_ms();
-        sqlx::query(
-            "UPDATE jobs SET state = 'superseded', last_error = 'a newer job of the same key was queued', \
-             updated_at = $1 WHERE state = 'queued' AND serial_key IS NOT NULL \
-             AND EXISTS (SELECT 1 FROM jobs newer WHERE newer.serial_key = jobs.serial_key AND newer.id > jobs.id)",
-        )
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
         let skip_locked = match self.backend {
             Backend::Sqlite => "",
             Backend::Postgres => " FOR UPDATE SKIP LOCKED",
         };
-        let row = sqlx::query(&format!(
+        let claim = format!(
             "UPDATE jobs SET state = 'running', attempts = attempts + 1, claims = claims + 1, stop_requested = 0, \
                 lease_owner = $2, lease_until = $3, updated_at = $1 \
              WHERE id = (SELECT id FROM jobs AS waiting WHERE state = 'queued' AND run_after <= $1 \
                 AND (serial_key IS NULL OR NOT EXISTS (SELECT 1 FROM jobs AS busy \
                     WHERE busy.serial_key = waiting.serial_key AND busy.state = 'running')) \
                 ORDER BY id LIMIT 1{skip_locked}) \
-             RETURNING {JOB_COLUMNS}"
-        ))
-        .bind(now)
-        .bind(&*self.replica)
-        .bind(self.lease_end(now))
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.as_ref().map(job_from_row))
+             RETURNING {JOB_COLUMNS}, \
+                EXISTS (SELECT 1 FROM jobs AS newer WHERE newer.serial_key = jobs.serial_key AND newer.id > jobs.id)"
+        );
+        loop {
+            let now = now_ms();
+            let Some(row) = sqlx::query(&claim)
+                .bind(now)
+                .bind(&*self.replica)
+                .bind(self.lease_end(now))
+                .fetch_optional(&self.pool)
+                .await?
+            else {
+                return Ok(None);
+            };
+            let job = job_from_row(&row);
+            let superseded: bool = row
+                .try_get::<bool, _>(9)
+                .or_else(|_| row.try_get::<i64, _>(9).map(|n| n != 0))?;
+            if !superseded {
+                return Ok(Some(job));
+            }
+            sqlx::query(
+                "UPDATE jobs SET state = 'superseded', last_error = 'a newer job of the same key was queued', \
+                 lease_owner = NULL, updated_at = $1 WHERE id = $2 AND claims = $3",
+            )
+            .bind(now)
+            .bind(job.id)
+            .bind(job.claim)
+            .execute(&self.pool)
+            .await?;
+        }
     }
 
     /// Extends `job`'s lease by another lease from now, if this claim still holds it.
@@ -206,7 +223,9 @@ impl Store {
                     listener.listen("fleet_jobs").await?;
                     loop {
                         listener.recv().await?;
-                        wake.notify_waiters();
+                        // One job, one worker: the others stay asleep (a burst of
+                        // notifications leaves one stored wake-up, not a stampede).
+                        wake.notify_one();
                     }
                     #[allow(unreachable_code)]
                     Ok::<(), sqlx::Error>(())
