@@ -47,30 +47,52 @@ pub(super) fn start(store: Store) -> mpsc::Sender<Pending> {
 
 /// Writes `pending` in one transaction; each delivery's outcome, in order. A delivery whose
 /// statements fail is rolled back to its savepoint and fails alone; the transaction's own
-/// failure (begin, commit) fails them all.
+/// failure (begin, commit) fails them all. Deliveries are written in the order of their ids, so
+/// replicas writing batches that share ids (GitHub redelivering to another replica) take their
+/// locks in one order; a deadlock PostgreSQL still reports rolls back that delivery alone and
+/// writes it again.
 async fn write(store: &Store, pending: &[Pending]) -> Result<Vec<Result<Stored, sqlx::Error>>, sqlx::Error> {
     let now = now_ms();
+    let mut order: Vec<usize> = (0..pending.len()).collect();
+    order.sort_by(|&a, &b| pending[a].delivery_id.cmp(&pending[b].delivery_id));
     let mut tx = store.pool.begin().await?;
-    let mut results = Vec::with_capacity(pending.len());
-    for p in pending {
-        let mut one = sqlx::Connection::begin(&mut *tx).await?;
-        match write_one(&mut one, p, now).await {
-            Ok(Stored::New { job }) => {
-                one.commit().await?;
-                results.push(Ok(Stored::New { job }));
+    let mut results: Vec<Option<Result<Stored, sqlx::Error>>> = (0..pending.len()).map(|_| None).collect();
+    for i in order {
+        let mut tries = 0;
+        let result = loop {
+            tries += 1;
+            let mut one = sqlx::Connection::begin(&mut *tx).await?;
+            match write_one(&mut one, &pending[i], now).await {
+                Ok(Stored::New { job }) => {
+                    one.commit().await?;
+                    break Ok(Stored::New { job });
+                }
+                Ok(Stored::Duplicate) => {
+                    one.rollback().await?;
+                    break Ok(Stored::Duplicate);
+                }
+                Err(e) => {
+                    one.rollback().await?;
+                    if tries < 3 && is_deadlock(&e) {
+                        continue;
+                    }
+                    break Err(e);
+                }
             }
-            Ok(Stored::Duplicate) => {
-                one.rollback().await?;
-                results.push(Ok(Stored::Duplicate));
-            }
-            Err(e) => {
-                one.rollback().await?;
-                results.push(Err(e));
-            }
-        }
+        };
+        results[i] = Some(result);
     }
     tx.commit().await?;
-    Ok(results)
+    Ok(results
+        .into_iter()
+        .map(|r| r.unwrap_or(Err(sqlx::Error::RowNotFound)))
+        .collect())
+}
+
+/// PostgreSQL's deadlock (40P01) and serialization (40001) failures: the statement may succeed
+/// when run again.
+fn is_deadlock(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if matches!(d.code().as_deref(), Some("40P01" | "40001")))
 }
 
 /// One delivery and its job; `Duplicate` when the delivery or the job's identity is known.
