@@ -12,6 +12,8 @@
 #[path = "../tests/support/fake_github.rs"]
 mod fake_github;
 
+#[path = "support/replicas.rs"]
+mod replicas;
 #[path = "support/stats.rs"]
 mod stats;
 
@@ -22,7 +24,6 @@ use stats::percentile;
 
 use fake_github::deploy::FakePull;
 use fake_github::{FakeGitHub, app_key};
-use fleetflow::webhook::sign;
 use serde_json::json;
 
 const SECRET: &str = "overhead-secret";
@@ -104,15 +105,9 @@ async fn main() -> anyhow::Result<()> {
             "installation": { "id": 5 },
         }))?;
         let sent = Instant::now();
-        let r = http
-            .post(format!("http://127.0.0.1:{port}/webhook"))
-            .header("X-GitHub-Event", "issue_comment")
-            .header("X-GitHub-Delivery", format!("d-{i}"))
-            .header("X-Hub-Signature-256", sign(SECRET, &body))
-            .body(body)
-            .send()
-            .await?;
-        anyhow::ensure!(r.status().as_u16() == 202, "delivery refused: {}", r.status());
+        let base = format!("http://127.0.0.1:{port}");
+        let status = replicas::deliver_signed(&http, &base, SECRET, "issue_comment", &format!("d-{i}"), body).await?;
+        anyhow::ensure!(status == 202, "delivery refused: {status}");
         // Wait for this deploy to end (so the next starts unhindered); keep when it started.
         let started = loop {
             let done = {

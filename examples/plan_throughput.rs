@@ -18,7 +18,6 @@ mod replicas;
 use std::time::{Duration, Instant};
 
 use fake_github::{FakeGitHub, app_key, webhook_fixture};
-use fleetflow::webhook::sign;
 use serde_json::json;
 
 const SECRET: &str = "throughput-secret";
@@ -84,15 +83,9 @@ async fn main() -> anyhow::Result<()> {
         p["pull_request"]["head"]["sha"] = json!(format!("{n:040x}"));
         p["pull_request"]["base"]["sha"] = json!(BASE);
         let body = serde_json::to_vec(&p)?;
-        let r = http
-            .post(format!("{}/webhook", bases[n as usize % replicas]))
-            .header("X-GitHub-Event", "pull_request")
-            .header("X-GitHub-Delivery", format!("pr-{n}"))
-            .header("X-Hub-Signature-256", sign(SECRET, &body))
-            .body(body)
-            .send()
-            .await?;
-        anyhow::ensure!(r.status().as_u16() == 202, "delivery {n}: {}", r.status());
+        let base = &bases[n as usize % replicas];
+        let status = replicas::deliver_signed(&http, base, SECRET, "pull_request", &format!("pr-{n}"), body).await?;
+        anyhow::ensure!(status == 202, "delivery {n}: {status}");
     }
     let delivered = t0.elapsed();
     loop {

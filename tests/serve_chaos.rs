@@ -401,6 +401,10 @@ async fn a_replica_paused_past_its_lease_is_fenced_off_when_it_wakes() {
         );
         assert!(w.violations.is_empty(), "{:?}", w.violations);
     }
+    // The taker's /metrics shows what it did: the lease it swept, the renewals of its own.
+    let taker = 1 - paused;
+    assert!(s.metric(taker, "fleet_leases_expired_total").await >= 1.0);
+    assert!(s.metric(taker, "fleet_lease_renewals_total").await >= 1.0);
     // The paused replica is alive and serves again.
     let health = s
         .http

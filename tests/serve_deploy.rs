@@ -141,6 +141,10 @@ async fn two_deploys_of_one_fleet_and_stage_are_serialized() {
     s.comment(PR, "alice", "/deploy creo live --force").await;
     s.wait_for("both deploys", Duration::from_secs(180), |w| deploy_finished(w, 2))
         .await;
+    assert!(
+        s.metric(0, "fleet_deploy_lock_waits_total").await >= 1.0,
+        "the wait is counted"
+    );
     let w = s.fake.world();
     let ds = &w.deploy.deployments;
     assert_eq!(ds.len(), 2);

@@ -103,3 +103,23 @@ pub fn stop(children: &mut [Child]) {
         let _ = child.wait();
     }
 }
+
+/// Posts `body` to `base`'s webhook as `event`, delivery `id`, signed with `secret`; the status.
+pub async fn deliver_signed(
+    http: &reqwest::Client,
+    base: &str,
+    secret: &str,
+    event: &str,
+    id: &str,
+    body: Vec<u8>,
+) -> anyhow::Result<u16> {
+    let r = http
+        .post(format!("{base}/webhook"))
+        .header("X-GitHub-Event", event)
+        .header("X-GitHub-Delivery", id)
+        .header("X-Hub-Signature-256", fleetflow::webhook::sign(secret, &body))
+        .body(body)
+        .send()
+        .await?;
+    Ok(r.status().as_u16())
+}

@@ -298,6 +298,22 @@ impl Scenario {
             .collect()
     }
 
+    /// The value of counter `name` in replica `n`'s `/metrics` (0 when absent).
+    pub async fn metric(&self, n: usize, name: &str) -> f64 {
+        let text = self
+            .http
+            .get(format!("http://{}/metrics", self.replica_addrs()[n]))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or(0.0)
+    }
+
     /// SIGKILL of replica `n` (0: the first).
     pub fn kill_replica(&mut self, n: usize) {
         let child = if n == 0 {

@@ -19,6 +19,10 @@ use sqlx::{AnyPool, Executor, Row};
 
 use crate::event::RepoRef;
 
+/// `attempts` with the current start given back (a start that did not count: a graceful stop,
+/// a deferral, a lease that ran out).
+const REFUND_ATTEMPT: &str = "attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END";
+
 /// How often a job is started before a failure is final (a start a graceful stop cuts off does
 /// not count; a crash under a job quarantines it instead).
 pub const MAX_ATTEMPTS: i64 = 3;
@@ -193,10 +197,6 @@ impl Store {
         self
     }
 
-    pub fn backend(&self) -> Backend {
-        self.backend
-    }
-
     /// This process's name among the replicas (host, process id and a random part).
     pub fn replica(&self) -> &str {
         &self.replica
@@ -334,6 +334,7 @@ impl Store {
 /// Inserts `job` for `delivery_id` (under `dedupe_key`, for a job queued by a job); `None` when
 /// its identity or dedupe key was queued before.
 async fn insert_job(
+    backend: Backend,
     tx: &mut sqlx::AnyConnection,
     delivery_id: &str,
     job: &NewJob,
@@ -358,7 +359,7 @@ async fn insert_job(
     // one SQLite writer also marks them here, in the delivery's transaction (no extra commit);
     // on PostgreSQL a delivery's transaction locks no row but its own, so replicas storing
     // deliveries of one pull request never wait on each other.
-    if let (Some(key), false) = (&job.serial_key, is_postgres(tx)) {
+    if let (Some(key), Backend::Sqlite) = (&job.serial_key, backend) {
         sqlx::query(
             "UPDATE jobs SET state = 'superseded', last_error = $1, updated_at = $2 \
              WHERE serial_key = $3 AND state = 'queued' AND id < $4",
@@ -370,16 +371,9 @@ async fn insert_job(
         .execute(&mut *tx)
         .await?;
     }
-    if is_postgres(tx) {
-        // Replicas listening wake up when this transaction commits.
-        sqlx::query("NOTIFY fleet_jobs").execute(&mut *tx).await?;
-    }
+    // Replicas listening wake up when this transaction commits.
+    backend.announce_jobs(&mut *tx).await?;
     Ok(Some(id))
-}
-
-/// Whether `conn` is a PostgreSQL connection.
-fn is_postgres(conn: &sqlx::AnyConnection) -> bool {
-    conn.backend_name().eq_ignore_ascii_case("postgresql")
 }
 
 impl Backend {

@@ -101,7 +101,7 @@ pub enum DeployEnd {
     Waiting(String),
     /// This replica's lease ran out mid-deploy and another holder has the fleet+stage: nothing
     /// of this run was recorded or reported as its end.
-    Fenced(String),
+    Fenced,
 }
 
 struct ReplyProgress<'a> {
@@ -353,17 +353,13 @@ async fn locked(
         .await
     {
         Ok(()) => {}
-        Err(FencedError::Stale { .. }) => {
-            let why = format!(
-                "not recording the deploy of `{}`: {}",
-                short_sha(&req.sha),
-                FencedError::Stale {
-                    target: fence.target.clone(),
-                    token: fence.token,
-                }
+        Err(stale @ FencedError::Stale { .. }) => {
+            tracing::warn!(
+                job = job_id,
+                "not recording the deploy of `{}`: {stale}",
+                short_sha(&req.sha)
             );
-            tracing::warn!(job = job_id, "{why}");
-            return Ok(DeployEnd::Fenced(why));
+            return Ok(DeployEnd::Fenced);
         }
         Err(FencedError::Database(e)) => tracing::error!("cannot record the deploy of {target}: {e}"),
     }

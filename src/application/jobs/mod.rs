@@ -130,7 +130,7 @@ enum JobEnd {
     /// Not run yet (its fleet+stage is busy): back in the queue after the wait, no attempt spent.
     Deferred(Duration, String),
     /// Its claim was lost (the lease ran out) and another holder took over: nothing to record.
-    Fenced(String),
+    Fenced,
 }
 
 /// Why a job failed, and whether (and when) to run it again.
@@ -281,7 +281,7 @@ impl Worker {
                         why,
                     ))
                 }
-                Ok(deploy_job::DeployEnd::Fenced(why)) => Ok(JobEnd::Fenced(why)),
+                Ok(deploy_job::DeployEnd::Fenced) => Ok(JobEnd::Fenced),
                 Err(e) => Err(failed(req.installation_id, e)),
             },
         }
@@ -298,10 +298,7 @@ impl Worker {
         let outcome = match result {
             Ok(JobEnd::Done) => self.store.finish(&job).await.map(|held| (held, "done")),
             Ok(JobEnd::Deferred(wait, why)) => self.store.defer(&job, wait, &why).await.map(|held| (held, "deferred")),
-            Ok(JobEnd::Fenced(why)) => {
-                tracing::warn!(id = job.id, "job fenced off: {why}");
-                Ok((false, "lease lost"))
-            }
+            Ok(JobEnd::Fenced) => Ok((false, "lease lost")),
             Err(e) => {
                 tracing::warn!(id = job.id, "job failed: {e}");
                 let exponential = Duration::from_secs(1 << job.attempts.clamp(0, 6));

@@ -47,7 +47,7 @@ impl Store {
     /// unique per delivery; `None` when that key was queued already (a retried job).
     pub async fn enqueue(&self, delivery_id: &str, key: &str, job: &NewJob) -> Result<Option<i64>, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
-        let id = insert_job(&mut tx, delivery_id, job, Some(key)).await?;
+        let id = insert_job(self.backend, &mut tx, delivery_id, job, Some(key)).await?;
         tx.commit().await?;
         Ok(id)
     }

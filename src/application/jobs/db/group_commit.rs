@@ -6,7 +6,7 @@
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::{NewJob, Store, Stored, insert_job, now_ms};
+use super::{Backend, NewJob, Store, Stored, insert_job, now_ms};
 
 /// Deliveries written in one transaction at most.
 const MAX_BATCH: usize = 256;
@@ -62,7 +62,7 @@ async fn write(store: &Store, pending: &[Pending]) -> Result<Vec<Result<Stored, 
         let result = loop {
             tries += 1;
             let mut one = sqlx::Connection::begin(&mut *tx).await?;
-            match write_one(&mut one, &pending[i], now).await {
+            match write_one(store.backend, &mut one, &pending[i], now).await {
                 Ok(Stored::New { job }) => {
                     one.commit().await?;
                     break Ok(Stored::New { job });
@@ -96,7 +96,12 @@ fn is_deadlock(e: &sqlx::Error) -> bool {
 }
 
 /// One delivery and its job; `Duplicate` when the delivery or the job's identity is known.
-async fn write_one(one: &mut sqlx::AnyConnection, p: &Pending, now: i64) -> Result<Stored, sqlx::Error> {
+async fn write_one(
+    backend: Backend,
+    one: &mut sqlx::AnyConnection,
+    p: &Pending,
+    now: i64,
+) -> Result<Stored, sqlx::Error> {
     let inserted = sqlx::query(
         "INSERT INTO deliveries (id, event, action, received_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
     )
@@ -114,7 +119,7 @@ async fn write_one(one: &mut sqlx::AnyConnection, p: &Pending, now: i64) -> Resu
         return Ok(Stored::New { job: None });
     };
     // `None`: its identity was queued before (a replay under a new delivery id).
-    Ok(match insert_job(one, &p.delivery_id, job, None).await? {
+    Ok(match insert_job(backend, one, &p.delivery_id, job, None).await? {
         Some(id) => Stored::New { job: Some(id) },
         None => Stored::Duplicate,
     })

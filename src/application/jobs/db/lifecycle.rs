@@ -7,13 +7,16 @@
 //! replicas may be running the jobs found running, and jobs of a dead replica come back when
 //! their lease runs out ([`Store::sweep_expired`]).
 
-use super::{Backend, JOB_COLUMNS, QueuedJob, Store, job_from_row, now_ms};
+use super::{Backend, JOB_COLUMNS, QueuedJob, REFUND_ATTEMPT, Store, job_from_row, now_ms};
 
 /// Puts running jobs back in the queue after a graceful stop, not counting the cut-off start as
 /// an attempt (bind: now).
-const REQUEUE_RUNNING: &str = "UPDATE jobs SET state = 'queued', attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, \
-     stop_requested = 0, lease_owner = NULL, last_error = 'interrupted by a graceful stop', updated_at = $1 \
-     WHERE state = 'running'";
+fn requeue_running_sql() -> String {
+    format!(
+        "UPDATE jobs SET state = 'queued', {REFUND_ATTEMPT}, stop_requested = 0, lease_owner = NULL, \
+         last_error = 'interrupted by a graceful stop', updated_at = $1 WHERE state = 'running'"
+    )
+}
 
 /// What start-up found of the jobs the last process left running.
 #[derive(Debug, Default)]
@@ -32,7 +35,7 @@ impl Store {
         }
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
-        let requeued = sqlx::query(&format!("{REQUEUE_RUNNING} AND stop_requested = 1"))
+        let requeued = sqlx::query(&format!("{} AND stop_requested = 1", requeue_running_sql()))
             .bind(now)
             .execute(&mut *tx)
             .await?
@@ -70,7 +73,7 @@ impl Store {
     /// After a graceful stop's grace: the jobs this replica still runs go back to the queue (the
     /// interrupted start is not counted as an attempt). Returns how many.
     pub async fn requeue_running(&self) -> Result<u64, sqlx::Error> {
-        let n = sqlx::query(&format!("{REQUEUE_RUNNING} AND lease_owner = $2"))
+        let n = sqlx::query(&format!("{} AND lease_owner = $2", requeue_running_sql()))
             .bind(now_ms())
             .bind(&*self.replica)
             .execute(&self.pool)

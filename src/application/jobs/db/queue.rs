@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use sqlx::Row;
 
-use super::{Backend, JOB_COLUMNS, MAX_ATTEMPTS, QueuedJob, Store, job_from_row, now_ms};
+use super::{Backend, JOB_COLUMNS, MAX_ATTEMPTS, QueuedJob, REFUND_ATTEMPT, Store, job_from_row, now_ms};
 
 /// How many times a job's lease may run out before it is quarantined rather than run again.
 pub const MAX_ABANDONED: i64 = MAX_ATTEMPTS;
@@ -54,8 +54,8 @@ impl Store {
                 AND (serial_key IS NULL OR NOT EXISTS (SELECT 1 FROM jobs AS busy \
                     WHERE busy.serial_key = waiting.serial_key AND busy.state = 'running')) \
                 ORDER BY id LIMIT 1{skip_locked}) \
-             RETURNING {JOB_COLUMNS}, \
-                EXISTS (SELECT 1 FROM jobs AS newer WHERE newer.serial_key = jobs.serial_key AND newer.id > jobs.id)"
+             RETURNING {JOB_COLUMNS}, CASE WHEN EXISTS (SELECT 1 FROM jobs AS newer \
+                WHERE newer.serial_key = jobs.serial_key AND newer.id > jobs.id) THEN 1 ELSE 0 END"
         );
         loop {
             let now = now_ms();
@@ -69,10 +69,7 @@ impl Store {
                 return Ok(None);
             };
             let job = job_from_row(&row);
-            let superseded: bool = row
-                .try_get::<bool, _>(9)
-                .or_else(|_| row.try_get::<i64, _>(9).map(|n| n != 0))?;
-            if !superseded {
+            if row.try_get::<i64, _>(9)? == 0 {
                 return Ok(Some(job));
             }
             sqlx::query(
@@ -117,18 +114,17 @@ impl Store {
         .bind(MAX_ABANDONED)
         .fetch_all(&mut *tx)
         .await?;
-        let requeued = sqlx::query(
+        let requeued = sqlx::query(&format!(
             "UPDATE jobs SET state = 'queued', abandoned = abandoned + 1, run_after = 0, lease_owner = NULL, \
-             attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, \
-             last_error = 'its replica stopped renewing its lease: queued again', updated_at = $1 \
-             WHERE state = 'running' AND lease_until < $1",
-        )
+             {REFUND_ATTEMPT}, last_error = 'its replica stopped renewing its lease: queued again', updated_at = $1 \
+             WHERE state = 'running' AND lease_until < $1"
+        ))
         .bind(now)
         .execute(&mut *tx)
         .await?
         .rows_affected();
-        if requeued > 0 && self.backend == Backend::Postgres {
-            sqlx::query("NOTIFY fleet_jobs").execute(&mut *tx).await?;
+        if requeued > 0 {
+            self.backend.announce_jobs(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(Expired {
@@ -178,13 +174,9 @@ impl Store {
         refund: bool,
     ) -> Result<bool, sqlx::Error> {
         let now = now_ms();
-        let attempts = if refund {
-            "CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END"
-        } else {
-            "attempts"
-        };
+        let attempts = if refund { REFUND_ATTEMPT } else { "attempts = attempts" };
         let n = sqlx::query(&format!(
-            "UPDATE jobs SET state = $1, run_after = $2, last_error = $3, attempts = {attempts}, \
+            "UPDATE jobs SET state = $1, run_after = $2, last_error = $3, {attempts}, \
              lease_owner = NULL, updated_at = $4 WHERE id = $5 AND claims = $6 AND state = 'running'"
         ))
         .bind(state)
@@ -196,8 +188,8 @@ impl Store {
         .execute(&self.pool)
         .await?
         .rows_affected();
-        if n == 1 && state == "queued" && self.backend == Backend::Postgres {
-            sqlx::query("NOTIFY fleet_jobs").execute(&self.pool).await?;
+        if n == 1 && state == "queued" {
+            self.backend.announce_jobs(&self.pool).await?;
         }
         Ok(n == 1)
     }
@@ -218,23 +210,38 @@ impl Store {
         let url = self.url.clone();
         Some(tokio::spawn(async move {
             loop {
-                let listened = async {
+                let listened: Result<std::convert::Infallible, sqlx::Error> = async {
                     let mut listener = sqlx::postgres::PgListener::connect(&url).await?;
-                    listener.listen("fleet_jobs").await?;
+                    listener.listen(JOBS_CHANNEL).await?;
                     loop {
                         listener.recv().await?;
                         // One job, one worker: the others stay asleep (a burst of
                         // notifications leaves one stored wake-up, not a stampede).
                         wake.notify_one();
                     }
-                    #[allow(unreachable_code)]
-                    Ok::<(), sqlx::Error>(())
-                };
-                if let Err(e) = listened.await {
-                    tracing::warn!("listening for new jobs: {e}; polling until reconnected");
                 }
+                .await;
+                let Err(e) = listened;
+                tracing::warn!("listening for new jobs: {e}; polling until reconnected");
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }))
+    }
+}
+
+/// The channel replicas announce queued jobs on.
+const JOBS_CHANNEL: &str = "fleet_jobs";
+
+impl Backend {
+    /// PostgreSQL: tells every listening replica that jobs were queued (at the commit of the
+    /// transaction `executor` is in, if any). Nothing on SQLite.
+    pub(super) async fn announce_jobs<'c, E>(self, executor: E) -> Result<(), sqlx::Error>
+    where
+        E: sqlx::Executor<'c, Database = sqlx::Any>,
+    {
+        if self == Backend::Postgres {
+            sqlx::query(&format!("NOTIFY {JOBS_CHANNEL}")).execute(executor).await?;
+        }
+        Ok(())
     }
 }
