@@ -29,10 +29,10 @@ RUN set -eu; cd /src; \
     if command -v strip >/dev/null; then strip /fleet; fi; \
     rm -rf /src
 
-# The final image: fleet, the docker CLI (with buildx when available), an ssh client and git.
-# No USER and no WORKDIR (GitHub's rules for container actions). A base that already has docker,
-# ssh and git (scripts/action-image.sh's) is used as is; else they come from apt.
-FROM ${BASE_IMAGE}
+# What both images hold: fleet, the docker CLI (with buildx when available), an ssh client and
+# git. A base that already has docker, ssh and git (scripts/action-image.sh's) is used as is;
+# else they come from apt.
+FROM ${BASE_IMAGE} AS runtime
 # Set to "false" to leave out the buildx plugin (e.g. a base without Docker's apt repository).
 ARG WITH_BUILDX=true
 RUN set -eu; \
@@ -58,4 +58,19 @@ RUN set -eu; \
     fi; \
     git config --system --add safe.directory '*'
 COPY --from=fleet /fleet /usr/local/bin/fleet
+
+# The GitHub App: `docker build --target serve .` (scripts/action-image.sh --target serve).
+# Configured by its environment (fleet serve --help: GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY,
+# GITHUB_WEBHOOK_SECRET, FLEET_DATABASE_URL, ...); deploys need the host's docker socket and an
+# SSH directory mounted (examples/replicas/compose.yaml runs two replicas behind haproxy).
+# SQLite (the default database) lives under /var/lib/fleetflow: mount a volume there.
+FROM runtime AS serve
+ENV FLEET_LISTEN=0.0.0.0:8080 \
+    XDG_DATA_HOME=/var/lib
+EXPOSE 8080
+ENTRYPOINT ["fleet", "serve"]
+
+# The Action's image, the default target (GitHub builds the last stage). No USER and no WORKDIR
+# (GitHub's rules for container actions).
+FROM runtime AS action
 ENTRYPOINT ["fleet", "action"]

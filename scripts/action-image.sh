@@ -16,22 +16,31 @@
 #      stage finds docker, ssh and git in the base and installs nothing;
 #   4. prints the image's size (`docker image inspect -f '{{.Size}}'`).
 #
-# Usage: scripts/action-image.sh [--fleet PATH] [--tag TAG]      (default tag fleetflow/action:test)
+# Usage: scripts/action-image.sh [--fleet PATH] [--target action|serve] [--tag TAG]
+#   --target: the Dockerfile's stage — action (the Action's image, the default) or serve (the
+#   GitHub App, `fleet serve`); the default tag is fleetflow/<target>:test.
 # Environment: DOCKER_CLI=PATH picks the docker CLI copied into the image (default: the
 # `docker` on PATH). The last line of stdout is `size=<bytes>`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
 
-TAG=fleetflow/action:test
+TAG=""
+TARGET=action
 FLEET_BIN=""
 while (($#)); do
     case "$1" in
         --fleet) FLEET_BIN="$2"; shift 2 ;;
         --tag) TAG="$2"; shift 2 ;;
-        *) printf 'usage: %s [--fleet PATH] [--tag TAG]\n' "$0" >&2; exit 2 ;;
+        --target) TARGET="$2"; shift 2 ;;
+        *) printf 'usage: %s [--fleet PATH] [--target action|serve] [--tag TAG]\n' "$0" >&2; exit 2 ;;
     esac
 done
+case "$TARGET" in
+    action | serve) ;;
+    *) printf '%s: --target is action or serve, not %s\n' "$0" "$TARGET" >&2; exit 2 ;;
+esac
+TAG="${TAG:-fleetflow/$TARGET:test}"
 
 say() { printf 'action-image: %s\n' "$*" >&2; }
 die() { printf 'action-image: ERROR: %s\n' "$*" >&2; exit 1; }
@@ -39,10 +48,8 @@ die() { printf 'action-image: ERROR: %s\n' "$*" >&2; exit 1; }
 command -v docker >/dev/null 2>&1 || die "docker is not installed (scripts/test-world.sh installs and starts it)"
 timeout 20 docker info >/dev/null 2>&1 || die "the docker daemon does not answer (scripts/test-world.sh starts it)"
 
-is_static() { # true if $1 is an ELF file without an interpreter (a static executable)
-    LC_ALL=C readelf -l "$1" 2>/dev/null | grep -q 'Elf file type' \
-        && ! LC_ALL=C readelf -l "$1" 2>/dev/null | grep -q 'Requesting program interpreter'
-}
+# shellcheck source=scripts/rootfs.sh
+source "$ROOT/scripts/rootfs.sh"
 
 # One run at a time (parallel tests share the base and the tag).
 lockdir="${CARGO_TARGET_DIR:-$ROOT/target}"
@@ -81,17 +88,8 @@ fi
 work="$(mktemp -d /tmp/fleetflow-action-image.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
 rootfs="$work/rootfs"
-mkdir -p "$rootfs"/{usr/bin,usr/sbin,usr/lib,usr/local/bin,etc/ssl/certs,root,tmp}
-ln -s usr/bin "$rootfs/bin"
-ln -s usr/sbin "$rootfs/sbin"
-ln -s usr/lib "$rootfs/lib"
-chmod 1777 "$rootfs/tmp"
-chmod 700 "$rootfs/root"
+rootfs_init "$rootfs"
 
-busybox=/bin/busybox
-if [[ ! -x "$busybox" ]] || ! is_static "$busybox"; then
-    die "$busybox is missing or not static (apt-get install busybox-static)"
-fi
 docker_cli="${DOCKER_CLI:-$(command -v docker)}"
 ssh_bin="$(command -v ssh || true)"
 [[ -n "$ssh_bin" ]] || die "no ssh client (apt-get install openssh-client)"
@@ -102,53 +100,16 @@ git_bin=/usr/bin/git
 certs=/etc/ssl/certs/ca-certificates.crt
 [[ -s "$certs" ]] || die "no $certs (apt-get install ca-certificates)"
 
-install -m 0755 "$busybox" "$rootfs/usr/bin/busybox"
-for applet in $("$busybox" --list); do
-    [[ -e "$rootfs/usr/bin/$applet" ]] || ln -s busybox "$rootfs/usr/bin/$applet"
-done
 # Strip symbols (Go keeps what it needs at run time); the CLI is the biggest file here.
 strip -o "$rootfs/usr/bin/docker" "$docker_cli" 2>/dev/null || install -m 0755 "$docker_cli" "$rootfs/usr/bin/docker"
 chmod 0755 "$rootfs/usr/bin/docker"
 install -m 0755 "$ssh_bin" "$rootfs/usr/bin/ssh"
 install -m 0755 "$git_bin" "$rootfs/usr/bin/git"
 install -m 0644 "$certs" "$rootfs/etc/ssl/certs/ca-certificates.crt"
+# shellcheck disable=SC2086 # $fleet_libs is empty or one path
+rootfs_libs "$rootfs" "$docker_cli" "$ssh_bin" "$git_bin" $fleet_libs
 
-# The shared libraries of the dynamic ones, each at its real directory (bookworm's /lib is
-# /usr/lib) under the name the loader asks for.
-libs="$(for b in "$docker_cli" "$ssh_bin" "$git_bin" $fleet_libs; do ldd "$b" 2>/dev/null || true; done \
-    | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' | sort -u)"
-for lib in $libs; do
-    dir="$(realpath "$(dirname "$lib")")"
-    mkdir -p "$rootfs$dir"
-    install -m 0755 "$(realpath "$lib")" "$rootfs$dir/$(basename "$lib")"
-done
-[[ -e "$rootfs/usr/lib64" ]] && ln -s usr/lib64 "$rootfs/lib64"
-
-cat >"$rootfs/etc/passwd" <<'EOF'
-root:x:0:0:root:/root:/bin/sh
-nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin
-EOF
-cat >"$rootfs/etc/group" <<'EOF'
-root:x:0:
-nogroup:x:65534:
-EOF
-cat >"$rootfs/etc/nsswitch.conf" <<'EOF'
-passwd: files
-group: files
-hosts: files dns
-EOF
-
-# A reproducible tarball: sorted, fixed owner and times; its hash is the base's tag.
-tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$rootfs" -cf "$work/base.tar" .
-base="fleetflow/action-base:$(sha256sum "$work/base.tar" | cut -c1-16)"
-if docker image inspect "$base" >/dev/null 2>&1; then
-    say "base $base present"
-else
-    docker import -c 'CMD ["/bin/sh"]' "$work/base.tar" "$base" >/dev/null
-    docker run --rm --network none "$base" sh -c 'docker --version && ssh -V 2>&1 && git --version' >&2 \
-        || { docker rmi "$base" >/dev/null 2>&1 || true; die "$base was imported but docker/ssh/git do not run in it"; }
-    say "base $base imported"
-fi
+base="$(rootfs_import "$rootfs" fleetflow/action-base 'docker --version && ssh -V 2>&1 && git --version')"
 
 # ---------------------------------------------------------------- 3. the image
 ctx="$work/context"
@@ -158,8 +119,8 @@ cp "$ROOT/Dockerfile" "$ctx/Dockerfile"
 strip -o "$ctx/prebuilt/fleet" "$FLEET_BIN"
 chmod 0755 "$ctx/prebuilt/fleet"
 old="$(docker image inspect -f '{{.Id}}' "$TAG" 2>/dev/null || true)"
-say "building $TAG on $base (classic builder, no network)"
-if ! out="$(DOCKER_BUILDKIT=0 docker build --network none \
+say "building $TAG (stage $TARGET) on $base (classic builder, no network)"
+if ! out="$(DOCKER_BUILDKIT=0 docker build --network none --target "$TARGET" \
         --build-arg "RUST_IMAGE=$base" --build-arg "BASE_IMAGE=$base" -t "$TAG" "$ctx" 2>&1)"; then
     printf '%s\n' "$out" >&2
     die "docker build failed"

@@ -66,6 +66,9 @@ need_cmd strip binutils
 # PostgreSQL: the App's several-replica backend (issue 16); Debian's server, our own cluster.
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need_pkgs+=(postgresql)
 [[ -x /usr/sbin/sshd ]] || need_pkgs+=(openssh-server)
+# examples/replicas (tests/serve_replicas.rs): two replicas behind haproxy, started with compose.
+need_cmd docker-compose docker-compose
+[[ -x /usr/sbin/haproxy ]] || need_pkgs+=(haproxy)
 # The image is FROM scratch, so /bin/busybox must be the static build.
 if [[ ! -x /bin/busybox ]] || [[ "$(dpkg-query -W -f='${Status}' busybox-static 2>/dev/null || true)" != "install ok installed" ]]; then
     need_pkgs+=(busybox-static)

@@ -131,7 +131,11 @@ fn push_without_credentials_is_refused_with_an_auth_error() {
 fn a_failing_build_shows_its_output_and_deploys_nothing() {
     let world = test_world();
     let project = unique("b");
-    let dir = fleet_dir(&world, &project, "RUN echo about-to-fail && false\n");
+    let dir = fleet_dir(
+        &world,
+        &project,
+        &format!("RUN echo about-to-fail {project} && false\n"),
+    );
     fleet(dir.path(), &world.docker_config)
         .args(["build", "local"])
         .assert()
@@ -150,6 +154,16 @@ fn a_failing_build_shows_its_output_and_deploys_nothing() {
         &format!("label=io.fleetflow.project={project}"),
     ]));
     assert!(ps.stdout.is_empty(), "no container was created");
+    // Nor left behind by the failed step (the classic builder keeps it without --force-rm).
+    let all = run(world
+        .docker()
+        .args(["ps", "-a", "--no-trunc", "--format", "{{.Command}}"]));
+    let left: Vec<_> = String::from_utf8_lossy(&all.stdout)
+        .lines()
+        .filter(|c| c.contains(&project))
+        .map(str::to_owned)
+        .collect();
+    assert!(left.is_empty(), "the failed build left containers: {left:?}");
 }
 
 #[test]

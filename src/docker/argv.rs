@@ -105,7 +105,8 @@ pub fn shell_quote(word: &str) -> String {
 pub fn build(builder: Builder, r: &BuildRequest) -> Vec<String> {
     let mut a: Vec<String> = match builder {
         Builder::Buildx => vec!["buildx".into(), "build".into()],
-        Builder::Classic => vec!["build".into()],
+        // A failed step's container stays behind without --force-rm.
+        Builder::Classic => vec!["build".into(), "--force-rm".into()],
     };
     if let Some(p) = &r.platform {
         a.extend(["--platform".into(), p.clone()]);

@@ -305,16 +305,23 @@ pub fn spawn_binary_with(h: &Harness, port: u16, extra: &[&str]) -> Child {
 }
 
 pub async fn wait_healthy(h: &Harness, addr: SocketAddr) {
+    if !answers_ok(h, &format!("http://{addr}/healthz"), Duration::from_secs(20)).await {
+        panic!("fleet serve on {addr} did not become healthy");
+    }
+}
+
+/// Whether a GET of `url` answers 2xx within `limit` (asked every 50 ms).
+pub async fn answers_ok(h: &Harness, url: &str, limit: Duration) -> bool {
     let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(20) {
-        if let Ok(r) = h.http.get(format!("http://{addr}/healthz")).send().await
+    while start.elapsed() < limit {
+        if let Ok(r) = h.http.get(url).send().await
             && r.status().is_success()
         {
-            return;
+            return true;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("fleet serve on {addr} did not become healthy");
+    false
 }
 
 pub fn wait_exit(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
