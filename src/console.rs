@@ -93,8 +93,20 @@ impl Console {
     }
 
     pub fn error(&self, message: &str) {
-        let prefix = if self.color { "\x1b[1;31merror\x1b[0m" } else { "error" };
-        eprintln!("{prefix}: {message}");
+        self.labelled("error", "1;31", message);
+    }
+
+    pub fn warn(&self, message: &str) {
+        self.labelled("warning", "1;33", message);
+    }
+
+    /// `label: message` on stderr, the label in `sgr` on a color terminal.
+    fn labelled(&self, label: &str, sgr: &str, message: &str) {
+        if self.color {
+            eprintln!("\x1b[{sgr}m{label}\x1b[0m: {message}");
+        } else {
+            eprintln!("{label}: {message}");
+        }
     }
 
     /// Writes to stdout in one go (so failures never leave half a success on screen).

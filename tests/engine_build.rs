@@ -52,7 +52,7 @@ fn live_build_pushes_to_the_registry_with_stored_credentials_and_skips_unchanged
     let dir = fleet_dir(&world, &project, "");
     let registry = format!("{}/fleetflow-test", world.registry);
     let out = fleet(dir.path(), &world.docker_config)
-        .args(["build", "live", "--push", "--registry", &registry])
+        .args(["build", "live", "--push", "--image-registry", &registry])
         .assert()
         .success()
         .stderr(contains(
@@ -96,13 +96,13 @@ fn live_build_pushes_to_the_registry_with_stored_credentials_and_skips_unchanged
 
     // Same inputs: not rebuilt (pushed again, which the registry answers without uploading).
     fleet(dir.path(), &world.docker_config)
-        .args(["build", "live", "--push", "--registry", &registry])
+        .args(["build", "live", "--push", "--image-registry", &registry])
         .assert()
         .success()
         .stdout(format!("app: unchanged, pushed: {image}\n"));
     std::fs::write(dir.path().join("app/hello.txt"), "changed\n").expect("write");
     fleet(dir.path(), &world.docker_config)
-        .args(["build", "live", "--registry", &registry])
+        .args(["build", "live", "--image-registry", &registry])
         .assert()
         .success()
         .stdout(format!("app: built: {image}\n"));
@@ -119,7 +119,7 @@ fn push_without_credentials_is_refused_with_an_auth_error() {
             "build",
             "live",
             "--push",
-            "--registry",
+            "--image-registry",
             &format!("{}/fleetflow-test", world.registry),
         ])
         .assert()

@@ -276,7 +276,7 @@ fn bad_input_gets_one_clear_line() {
         .code(2)
         .stderr(predicates::str::contains("has no stage `nope`; its stages are: live"));
     f.fleet()
-        .args(["deploy", "live", "--yes", "-n", "dbb"])
+        .args(["deploy", "live", "--yes", "-s", "dbb"])
         .assert()
         .code(2)
         .stderr(predicates::str::contains(

@@ -129,7 +129,15 @@ fn deploys_end_to_end_then_a_redeploy_changes_nothing() {
     );
 
     m.fleet()
-        .args(["registry", "deploy", &m.project, "--yes", "--no-pull", "-s", "live"])
+        .args([
+            "registry",
+            "deploy",
+            &m.project,
+            "--yes",
+            "--no-pull",
+            "--stage",
+            "live",
+        ])
         .assert()
         .success()
         .stdout(contains("0 changed, 1 unchanged"))

@@ -14,7 +14,7 @@ use crate::application::workspace::registry_file;
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
     /// Only this stage's infrastructure (and the fleet-wide resources).
-    #[arg(long, short = 's', value_name = "STAGE")]
+    #[arg(long, value_name = "STAGE")]
     pub stage: Option<String>,
     /// Apply without asking.
     #[arg(short = 'y', long)]

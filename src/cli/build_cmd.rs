@@ -12,7 +12,7 @@ pub struct BuildArgs {
     /// The stage to build for (local: native platform, never pushed; others: linux/amd64).
     pub stage: String,
     /// Only these services (repeatable).
-    #[arg(short = 'n', long = "service", value_name = "SERVICE")]
+    #[arg(short = 's', long = "service", value_name = "SERVICE")]
     pub services: Vec<String>,
     /// Push after building (not for the local stage).
     #[arg(long)]
@@ -20,15 +20,16 @@ pub struct BuildArgs {
     /// Image tag (default latest; `sha-<7>` is added when a git commit is known).
     #[arg(long)]
     pub tag: Option<String>,
-    /// Registry prefix, e.g. ghcr.io/acme (also FLEET_IMAGE_REGISTRY).
+    /// Registry prefix of the images, e.g. ghcr.io/acme.
     #[arg(long, env = "FLEET_IMAGE_REGISTRY")]
-    pub registry: Option<String>,
+    pub image_registry: Option<String>,
     /// Target platform (default: native for local, linux/amd64 otherwise).
     #[arg(long)]
     pub platform: Option<String>,
     /// Build without cache (and rebuild even when inputs are unchanged).
     #[arg(long)]
     pub no_cache: bool,
+    /// Text, or JSON for scripts.
     #[arg(long, value_enum, default_value_t)]
     pub output: Output,
     #[command(flatten)]
@@ -42,7 +43,7 @@ pub fn run(cx: &Context, args: &BuildArgs) -> Exit {
         services: args.services.clone(),
         push: args.push,
         tag: args.tag.clone(),
-        registry: args.registry.clone(),
+        registry: args.image_registry.clone(),
         platform: args.platform.clone(),
         no_cache: args.no_cache,
         ..BuildOptions::default()

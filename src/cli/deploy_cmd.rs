@@ -21,7 +21,7 @@ pub struct DeployArgs {
     /// The stage to deploy (e.g. live).
     pub stage: String,
     /// Only these services (repeatable).
-    #[arg(short = 'n', long = "service", value_name = "SERVICE")]
+    #[arg(short = 's', long = "service", value_name = "SERVICE")]
     pub services: Vec<String>,
     /// Use local images; do not pull.
     #[arg(long)]
@@ -37,6 +37,7 @@ pub struct DeployArgs {
     /// Seconds to wait for each new container to become healthy.
     #[arg(long, default_value_t = 60, value_name = "SECONDS")]
     pub health_timeout: u64,
+    /// Text, or JSON for scripts.
     #[arg(long, value_enum, default_value_t)]
     pub output: Output,
     #[command(flatten)]
@@ -46,9 +47,9 @@ pub struct DeployArgs {
 /// Where built images live.
 #[derive(Debug, Clone, Args, Default)]
 pub struct ImageArgs {
-    /// Registry prefix of built images (e.g. ghcr.io/acme); also FLEET_IMAGE_REGISTRY.
-    #[arg(long = "registry", env = "FLEET_IMAGE_REGISTRY", value_name = "REGISTRY")]
-    pub registry: Option<String>,
+    /// Registry prefix of built images, e.g. ghcr.io/acme.
+    #[arg(long, env = "FLEET_IMAGE_REGISTRY")]
+    pub image_registry: Option<String>,
     /// Tag of built images.
     #[arg(long, default_value = "latest")]
     pub tag: String,
@@ -57,6 +58,7 @@ pub struct ImageArgs {
 #[derive(Debug, Args)]
 pub struct UpArgs {
     /// The stage (default: local).
+    /// The stage, e.g. live (default: local).
     #[arg(default_value = "local")]
     pub stage: String,
     /// Pull images even when present.
@@ -70,6 +72,7 @@ pub struct UpArgs {
 
 #[derive(Debug, Args)]
 pub struct DownArgs {
+    /// The stage, e.g. live (default: local).
     #[arg(default_value = "local")]
     pub stage: String,
     /// Remove the containers (and the network when nothing is left), not only stop them.
@@ -83,6 +86,7 @@ pub struct DownArgs {
 pub struct PsArgs {
     /// One stage (default: all stages of the fleet).
     pub stage: Option<String>,
+    /// Text, or JSON for scripts.
     #[arg(long, value_enum, default_value_t)]
     pub output: Output,
     #[command(flatten)]
@@ -91,6 +95,7 @@ pub struct PsArgs {
 
 #[derive(Debug, Args)]
 pub struct LogsArgs {
+    /// The stage, e.g. live (default: local).
     #[arg(default_value = "local")]
     pub stage: String,
     #[command(flatten)]
@@ -125,10 +130,11 @@ impl LogsFlags {
 
 #[derive(Debug, Args)]
 pub struct RestartArgs {
+    /// The stage, e.g. live (default: local).
     #[arg(default_value = "local")]
     pub stage: String,
-    /// Only these services.
-    #[arg(short = 's', long = "service")]
+    /// Only these services (repeatable).
+    #[arg(short = 's', long = "service", value_name = "SERVICE")]
     pub services: Vec<String>,
     #[command(flatten)]
     pub fleet: FleetSelect,
@@ -138,7 +144,7 @@ pub fn run_deploy(cx: &Context, args: &DeployArgs) -> Exit {
     let request = LocalDeploy {
         stage: &args.stage,
         services: &args.services,
-        image_registry: args.images.registry.clone(),
+        image_registry: args.images.image_registry.clone(),
         tag: args.images.tag.clone(),
         options: DeployOptions {
             pull: !args.no_pull,
@@ -153,7 +159,7 @@ pub fn run_deploy(cx: &Context, args: &DeployArgs) -> Exit {
 }
 
 pub fn run_up(cx: &Context, args: &UpArgs) -> Exit {
-    let (image_registry, tag) = (args.images.registry.clone(), args.images.tag.clone());
+    let (image_registry, tag) = (args.images.image_registry.clone(), args.images.tag.clone());
     let op = StageOp::Up {
         pull: args.pull,
         image_registry,

@@ -6,6 +6,7 @@ mod apply_cmd;
 mod build_cmd;
 mod deploy_cmd;
 mod fleet_select;
+mod old_spellings;
 mod plan_cmd;
 mod registry_cmd;
 mod registry_remote_cmd;
@@ -29,7 +30,6 @@ use crate::ssh::OpensshConnector;
 pub struct Cli {
     /// Path to fleet-registry.kdl (or its directory). Default: FLEET_REGISTRY_PATH, then
     /// ./fleet-registry.kdl, then the nearest parent directory that has one.
-    /// (Given before the command; `fleet build/deploy --registry` name an image registry.)
     #[arg(long, value_name = "PATH")]
     pub registry: Option<PathBuf>,
 
@@ -66,7 +66,7 @@ pub enum Command {
     Logs(deploy_cmd::LogsArgs),
     /// Restart a stage's containers.
     Restart(deploy_cmd::RestartArgs),
-    /// Stage-centred commands (seed 004).
+    /// A stage wherever it runs: this machine, servers of the registry, or cloud servers.
     #[command(subcommand)]
     Stage(stage_cmd::StageCommand),
     /// What changes between a base commit and the working tree: services, routes, infrastructure.
@@ -93,11 +93,11 @@ pub struct CompletionsArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum RegistryCommand {
-    /// List fleets, servers and routes (FS-005 layout).
+    /// List fleets, servers and routes.
     List(registry_cmd::ListArgs),
     /// Deploy a fleet to the servers its routes name, over SSH (prints the plan; runs with --yes).
     Deploy(registry_remote_cmd::RegistryDeployArgs),
-    /// State of every route on its server (FS-005 layout).
+    /// State of every route on its server.
     Status(registry_remote_cmd::StatusArgs),
     /// Remove a stuck deploy lock of a fleet+stage on its server.
     Unlock(registry_remote_cmd::UnlockArgs),
@@ -147,9 +147,13 @@ pub type Exit = Result<u8, WorkflowError>;
 
 /// Runs the CLI from process arguments and returns its exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let upgraded = old_spellings::upgrade(std::env::args_os());
+    let cli = Cli::parse_from(upgraded.args);
     crate::console::init_tracing(cli.verbose);
     let console = Console::new(cli.color);
+    for line in &upgraded.deprecations {
+        console.warn(line);
+    }
     let fx = Effects::new(Arc::new(OpensshConnector::default()));
     let cx = Context {
         console: &console,

@@ -31,7 +31,7 @@ pub struct PlanArgs {
     #[arg(long, value_name = "REF")]
     pub base: Option<String>,
     /// Only this stage's changes (and the fleet-wide infrastructure).
-    #[arg(long, short = 's', value_name = "STAGE")]
+    #[arg(long, value_name = "STAGE")]
     pub stage: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]

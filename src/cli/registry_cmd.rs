@@ -10,7 +10,7 @@ use crate::config::LoadOptions;
 
 #[derive(Debug, Args)]
 pub struct ListArgs {
-    /// Path to fleet-registry.kdl (or its directory).
+    /// Path to fleet-registry.kdl (or its directory); also given before the command.
     #[arg(long, value_name = "PATH")]
     pub registry: Option<PathBuf>,
     /// Output format.

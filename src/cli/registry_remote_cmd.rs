@@ -18,7 +18,7 @@ pub struct RegistryDeployArgs {
     /// The fleet to deploy.
     pub fleet: String,
     /// Only this stage's route.
-    #[arg(short = 's', long = "stage")]
+    #[arg(long, value_name = "STAGE")]
     pub stage: Option<String>,
     /// Run it (without: print the plan only).
     #[arg(short = 'y', long)]
@@ -29,25 +29,31 @@ pub struct RegistryDeployArgs {
     /// Registry prefix of built images, passed to the remote `fleet deploy`.
     #[arg(long, env = "FLEET_IMAGE_REGISTRY")]
     pub image_registry: Option<String>,
-    /// Path to fleet-registry.kdl (or its directory).
+    /// Path to fleet-registry.kdl (or its directory); also given before the command.
     #[arg(long, value_name = "PATH")]
     pub registry: Option<PathBuf>,
+    /// Text, or JSON for scripts.
     #[arg(long, value_enum, default_value_t)]
     pub output: Output,
 }
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
+    /// Path to fleet-registry.kdl (or its directory); also given before the command.
     #[arg(long, value_name = "PATH")]
     pub registry: Option<PathBuf>,
+    /// Text, or JSON for scripts.
     #[arg(long, value_enum, default_value_t)]
     pub output: Output,
 }
 
 #[derive(Debug, Args)]
 pub struct UnlockArgs {
+    /// The fleet whose lock to remove.
     pub fleet: String,
+    /// Its stage, e.g. live.
     pub stage: String,
+    /// Path to fleet-registry.kdl (or its directory); also given before the command.
     #[arg(long, value_name = "PATH")]
     pub registry: Option<PathBuf>,
 }

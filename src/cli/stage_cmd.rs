@@ -1,4 +1,4 @@
-//! `fleet stage up|down|status|logs|ps <stage>` (seed 004): the stage as the unit, whatever
+//! `fleet stage up|down|status|logs|ps <stage>`: the stage as the unit, whatever
 //! kind it is ([`crate::application::stage_ops`]).
 
 use clap::{Args, Subcommand};
@@ -28,7 +28,9 @@ pub enum StageCommand {
 
 #[derive(Debug, Args)]
 pub struct StageArgs {
+    /// The stage, e.g. live.
     pub stage: String,
+    /// Text, or JSON for scripts.
     #[arg(long, value_enum, default_value_t)]
     pub output: Output,
     #[command(flatten)]
@@ -37,6 +39,7 @@ pub struct StageArgs {
 
 #[derive(Debug, Args)]
 pub struct StageUpArgs {
+    /// The stage, e.g. live.
     pub stage: String,
     /// Do not ask for confirmation.
     #[arg(short = 'y', long)]
@@ -52,6 +55,7 @@ pub struct StageUpArgs {
 
 #[derive(Debug, Args)]
 pub struct StageDownArgs {
+    /// The stage, e.g. live.
     pub stage: String,
     /// Also power the servers off (remote stages).
     #[arg(long)]
@@ -68,6 +72,7 @@ pub struct StageDownArgs {
 
 #[derive(Debug, Args)]
 pub struct StageLogsArgs {
+    /// The stage, e.g. live.
     pub stage: String,
     #[command(flatten)]
     pub logs: LogsFlags,
@@ -80,7 +85,7 @@ impl StageCommand {
     fn parts(&self) -> Result<(&str, &FleetSelect, StageOp, Output, bool), WorkflowError> {
         Ok(match self {
             Self::Up(a) => {
-                let (image_registry, tag) = (a.images.registry.clone(), a.images.tag.clone());
+                let (image_registry, tag) = (a.images.image_registry.clone(), a.images.tag.clone());
                 let op = StageOp::Up {
                     pull: a.pull,
                     image_registry,

@@ -13,7 +13,7 @@ pub struct ValidateArgs {
     /// A registry file, a fleet.kdl, or a directory holding either. Default: the discovered
     /// registry, else the nearest .fleetflow/fleet.kdl.
     pub path: Option<PathBuf>,
-    /// Do not require each fleet's .fleetflow/fleet.kdl to exist (FS-002).
+    /// Do not require each fleet's .fleetflow/fleet.kdl to exist.
     #[arg(long)]
     pub no_verify: bool,
     /// Output format.

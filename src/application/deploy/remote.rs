@@ -44,7 +44,7 @@ impl RemotePlan {
             command.push("--no-pull".into());
         }
         if let Some(r) = &args.image_registry {
-            command.extend(["--registry".into(), r.clone()]);
+            command.extend(["--image-registry".into(), r.clone()]);
         }
         if let Some(t) = &args.image_tag {
             command.extend(["--tag".into(), t.clone()]);
