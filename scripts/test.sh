@@ -6,6 +6,24 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# ---------------------------------------------------------------- prerequisites
+# What this script does not install (README "Set up on a fresh machine"), checked before
+# anything starts; cargo-nextest is installed when missing.
+NEXTEST_VERSION=0.9.143
+MIN_RUST=1.85
+die() { printf 'scripts/test.sh: %s\n' "$*" >&2; exit 1; }
+command -v cargo >/dev/null 2>&1 \
+    || die "no cargo on PATH: install Rust $MIN_RUST or later with rustup (https://rustup.rs) and add ~/.cargo/bin to PATH"
+rust="$(rustc --version | awk '{print $2}')"
+if [ "$(printf '%s\n%s\n' "$MIN_RUST" "${rust%%-*}" | sort -V | head -n1)" != "$MIN_RUST" ]; then
+    die "rustc $rust is older than $MIN_RUST (edition 2024; Debian's cargo is too old): rustup update stable"
+fi
+command -v cc >/dev/null 2>&1 || die "no C compiler (cc): apt-get install build-essential"
+if ! cargo nextest --version >/dev/null 2>&1; then
+    echo "scripts/test.sh: installing cargo-nextest $NEXTEST_VERSION (cargo install --locked)" >&2
+    cargo install --locked "cargo-nextest@$NEXTEST_VERSION"
+fi
+
 scripts/test-world.sh
 
 fuzz_status=0

@@ -15,8 +15,33 @@ use fleetflow::action::runner::output_entry;
 use fleetflow::application::report::WorkflowError;
 
 fn request(vars: &[(&str, &str)]) -> Result<ActionRequest, WorkflowError> {
-    let vars: HashMap<String, String> = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    let mut vars: HashMap<String, String> = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    vars.entry("GITHUB_ACTIONS".into()).or_insert_with(|| "true".into());
     ActionRequest::from_env(&|k| vars.get(k).cloned())
+}
+
+#[test]
+fn outside_a_workflow_the_action_says_where_it_runs_and_exits_2() {
+    let Err(WorkflowError::Usage(message)) = request(&[("GITHUB_ACTIONS", "")]) else {
+        panic!("a run without GITHUB_ACTIONS=true is a usage error");
+    };
+    assert!(
+        message.contains("GitHub Actions workflow") && message.contains("GITHUB_EVENT_PATH"),
+        "{message}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = assert_cmd::Command::cargo_bin("fleet")
+        .unwrap()
+        .current_dir(dir.path())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .arg("action")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("GITHUB_ACTIONS=true is not set"), "{stderr}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("nothing to do"));
 }
 
 #[test]

@@ -285,3 +285,27 @@ fn a_server_and_the_dns_record_that_points_at_it() {
         .stdout(contains("Status: not created"))
         .stderr(contains("panicked").not());
 }
+
+#[test]
+fn missing_sakura_credentials_are_said_once_and_nothing_starts() {
+    let w = Workspace::new();
+    let home = tempfile::tempdir().unwrap();
+    for args in [&["apply", "--yes"][..], &["stage", "down", "dev", "--suspend", "--yes"]] {
+        let out = w
+            .fleet()
+            .env_remove("SAKURACLOUD_ACCESS_TOKEN")
+            .env_remove("SAKURACLOUD_ACCESS_TOKEN_SECRET")
+            .env("HOME", home.path())
+            .args(args)
+            .assert()
+            .failure();
+        let text = stderr(&out);
+        assert_eq!(
+            text.matches("no Sakura Cloud credentials").count(),
+            1,
+            "{args:?} says it once:\n{text}"
+        );
+        assert!(text.contains("SAKURACLOUD_ACCESS_TOKEN_SECRET"), "{text}");
+    }
+    assert!(w.sakura.servers().is_empty(), "nothing created");
+}

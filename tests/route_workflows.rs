@@ -9,6 +9,7 @@ mod memory_ssh;
 use std::path::PathBuf;
 
 use fleetflow::application::deploy::remote::{LocalBinary, RemoteDeployOptions, pack_config};
+use fleetflow::application::deploy::remote_status;
 use fleetflow::application::report::{RecordingReporter, WorkflowError};
 use fleetflow::application::routes::{self, RouteTarget};
 use fleetflow::config::Workspace;
@@ -416,14 +417,22 @@ fn unlock_tries_every_route_and_names_the_server_it_could_not_reach() {
         other => panic!("expected a's failure, got {other:?}"),
     }
     assert_eq!(ssh.steps("b"), [Step::Unlock]);
-    assert_eq!(
-        words(&ssh.calls("b")[0].script),
-        ["rm", "-rf", &lock_dir(DP, "staging")]
-    );
     assert!(ssh.locks("b").is_empty(), "b unlocked");
     assert!(ssh.calls("a").is_empty());
     assert_eq!(ssh.locks("a").len(), 1, "a could not be reached");
-    assert_eq!(reporter.lines(), ["say: unlocked shop:staging on b\n"]);
+    assert_eq!(
+        reporter.lines(),
+        ["say: unlocked shop:staging on b (held by dead@ci)\n"]
+    );
+
+    // Again: b has no lock any more, and says so instead of "unlocked".
+    let reporter = RecordingReporter::default();
+    let b_only: Vec<_> = reg.plans(None).into_iter().filter(|(p, _)| p.server == "b").collect();
+    routes::unlock(&reporter, &ssh, &b_only).unwrap();
+    assert_eq!(
+        reporter.lines(),
+        ["say: shop:staging on b was not locked; nothing to remove\n"]
+    );
 }
 
 #[test]
@@ -455,6 +464,32 @@ fn route_statuses_read_each_servers_containers_or_say_why_it_is_unreachable() {
         Some("cannot reach root@b.example:22: No route to host")
     );
     assert_eq!(ssh.steps("a"), [Step::Status], "one docker ps per server");
+}
+
+#[test]
+fn an_unreachable_server_is_said_once_however_many_routes_it_carries() {
+    let row = |stage: &str, server: &str, error: Option<&str>| remote_status::RouteStatus {
+        fleet: "shop".into(),
+        stage: stage.into(),
+        server: server.into(),
+        status: if error.is_some() { "Unreachable" } else { "Stopped" }.into(),
+        running: 0,
+        services: 1,
+        error: error.map(str::to_owned),
+    };
+    let rows = [
+        row("live", "b", Some("cannot reach root@b.example:22: No route to host")),
+        row("dev", "a", None),
+        row("staging", "b", Some("cannot reach root@b.example:22: No route to host")),
+        row("pre", "c", Some("cannot reach root@c.example:22: Connection refused")),
+    ];
+    assert_eq!(
+        remote_status::unreachable_servers(&rows),
+        [
+            "b: cannot reach root@b.example:22: No route to host",
+            "c: cannot reach root@c.example:22: Connection refused"
+        ]
+    );
 }
 
 #[test]

@@ -63,7 +63,7 @@ pub fn run(
         lock_poll: Duration::from_secs(1),
     };
     let deploys = run_command_here(&github, &command, settings)
-        .map_err(|e| WorkflowError::failed(format!("chat-ops failed: {e:#}")))?;
+        .map_err(|e| WorkflowError::failed_with("chat-ops failed", &*e))?;
     for d in &deploys {
         let (fleet, stage) = d.fleet_and_stage();
         let status = if d.result == "success" { "deployed" } else { "failed" };

@@ -102,6 +102,16 @@ impl ActionRequest {
     pub fn from_env(get: &dyn Fn(&str) -> Option<String>) -> Result<Self, WorkflowError> {
         let var = |name: &str| get(name).filter(|v| !v.is_empty());
         let input = |name: &str| input_from(name, get);
+        if var("GITHUB_ACTIONS").as_deref() != Some("true") {
+            return Err(WorkflowError::Usage(
+                "`fleet action` runs as a step of a GitHub Actions workflow (`uses: fleetflow/action@v1`), \
+                 and GITHUB_ACTIONS=true is not set. To run it elsewhere, set what the runner sets: \
+                 GITHUB_ACTIONS=true, GITHUB_EVENT_NAME, GITHUB_EVENT_PATH (the event's JSON), \
+                 GITHUB_WORKSPACE and GITHUB_REPOSITORY; or use `fleet plan`, `fleet build` and \
+                 `fleet registry deploy`."
+                    .into(),
+            ));
+        }
         let workspace = var("GITHUB_WORKSPACE")
             .map(PathBuf::from)
             .or_else(|| std::env::current_dir().ok())

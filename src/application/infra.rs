@@ -121,11 +121,11 @@ pub fn apply_fleet(
         return Ok(());
     }
     let mut session = Session::open_with(&target.store, "apply", scope, desired, &target.config, clock, None)
-        .map_err(|e| WorkflowError::failed(format!("{}: {e:#}", target.name)))?;
+        .map_err(|e| WorkflowError::failed_with(&target.name, &*e))?;
     report_notes(reporter, &session, &target.config);
     let plan = session.plan();
     if plan.is_empty() {
-        session.save().map_err(|e| WorkflowError::failed(format!("{e:#}")))?;
+        session.save().map_err(|e| WorkflowError::failed_with("", &*e))?;
         reporter.say(&format!("{}: No changes. Infrastructure is up to date.\n", target.name));
         return Ok(());
     }
@@ -144,7 +144,7 @@ pub fn apply_selected(
 ) -> Result<(), WorkflowError> {
     let report = session
         .apply(plan, select)
-        .map_err(|e| WorkflowError::failed(format!("{e:#}")))?;
+        .map_err(|e| WorkflowError::failed_with("", &*e))?;
     reporter.say(&describe_report(&report));
     if !report.ok() {
         return Err(WorkflowError::Failed(failure_message(&report)));

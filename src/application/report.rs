@@ -55,6 +55,33 @@ impl WorkflowError {
     pub fn failed(message: impl std::fmt::Display) -> Self {
         Self::Failed(message.to_string())
     }
+
+    /// A failure that says `error` and its causes, each once ([`said_once`]), after `context`
+    /// when there is one.
+    pub fn failed_with(context: &str, error: &dyn std::error::Error) -> Self {
+        let line = said_once(error);
+        Self::Failed(if context.is_empty() {
+            line
+        } else {
+            format!("{context}: {line}")
+        })
+    }
+}
+
+/// An error and its causes on one line, each said once: a cause whose words the line already
+/// holds (an error that puts its source in its own message) is left out.
+pub fn said_once(error: &dyn std::error::Error) -> String {
+    let mut line = error.to_string();
+    let mut cause = error.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        cause = c.source();
+    }
+    line
 }
 
 /// Records what a workflow reports (tests, and callers that report elsewhere).
@@ -102,3 +129,6 @@ impl Reporter for RecordingReporter {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -230,7 +230,17 @@ pub fn unlock(reporter: &dyn Reporter, connector: &dyn Connector, plans: &[Route
             .map_err(|e| e.to_string())
             .and_then(|r| remote::unlock(r.as_ref(), plan).map_err(|e| e.to_string()))
         {
-            Ok(()) => reporter.say(&format!("unlocked {}:{} on {}\n", plan.fleet, plan.stage, plan.server)),
+            Ok(remote::Unlocked::Removed { holder }) => reporter.say(&format!(
+                "unlocked {}:{} on {} (held by {})\n",
+                plan.fleet,
+                plan.stage,
+                plan.server,
+                holder.as_deref().unwrap_or("an unknown deploy")
+            )),
+            Ok(remote::Unlocked::NotLocked) => reporter.say(&format!(
+                "{}:{} on {} was not locked; nothing to remove\n",
+                plan.fleet, plan.stage, plan.server
+            )),
             Err(e) => failures.push(e),
         }
     }

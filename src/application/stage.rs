@@ -57,7 +57,7 @@ fn open<'a>(
     } else {
         Session::open(store, operation, name, config, Some(stage), clock)
     }
-    .map_err(|e| WorkflowError::failed(format!("{e:#}")))
+    .map_err(|e| WorkflowError::failed_with("", &*e))
 }
 
 /// How to reach a created server: its recorded IP (unless `ssh-host` is set), the private key
@@ -175,7 +175,7 @@ pub fn up(
         if r.attributes.get("power").is_none_or(|p| p != "up") {
             session
                 .set_power(&r.address, true)
-                .map_err(|e| WorkflowError::failed(format!("cannot power on server {name}: {e:#}")))?;
+                .map_err(|e| WorkflowError::failed_with(&format!("cannot power on server {name}"), &*e))?;
             reporter.say(&format!("Server {name}: powered on\n"));
             changed = true;
         }
@@ -233,7 +233,7 @@ pub fn down(
             let Some(r) = r else { continue };
             let powered_off = session
                 .set_power(&r.address, false)
-                .map_err(|e| WorkflowError::failed(format!("cannot power off server {name}: {e:#}")))?;
+                .map_err(|e| WorkflowError::failed_with(&format!("cannot power off server {name}"), &*e))?;
             reporter.say(&if powered_off {
                 format!("Server {name}: powered off\n")
             } else {

@@ -75,7 +75,7 @@ fn read(clock: Arc<dyn Clock>, target: &CloudTarget, stage: &str, servers: bool)
     let (mut only, mut recorded_servers) = (desired.clone(), recorded.clone());
     servers_only(&mut only, &mut recorded_servers);
     let providers = providers_for(&target.config, &only, &recorded_servers, &scope, clock.clone())
-        .map_err(|e| WorkflowError::failed(format!("{e:#}")))?;
+        .map_err(|e| WorkflowError::failed_with("", &e))?;
     let mut state = refresh(providers, &recorded_servers, &only)?.state;
     for r in &recorded.resources {
         if state.resource(&r.address).is_none() && !recorded_servers.resources.iter().any(|s| s.address == r.address) {

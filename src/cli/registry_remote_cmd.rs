@@ -91,10 +91,10 @@ pub fn status(cx: &Context, args: &StatusArgs) -> Exit {
     cx.show(args.output, &rows, |rows| {
         remote_status::render(&ws.registry.name.value, rows)
     });
-    let unreachable: Vec<_> = rows.iter().filter(|r| r.error.is_some()).collect();
+    let unreachable = remote_status::unreachable_servers(&rows);
     if args.output == Output::Text {
-        for r in &unreachable {
-            eprintln!("{}: {}", r.server, r.error.as_deref().unwrap_or(""));
+        for line in &unreachable {
+            eprintln!("{line}");
         }
     }
     Ok(if unreachable.is_empty() {

@@ -96,6 +96,6 @@ pub fn run(cx: &Context, args: &ServeArgs) -> Exit {
             lock_poll: Duration::from_secs(1),
         },
     };
-    serve_until_stopped(config).map_err(|e| WorkflowError::failed(format!("{e:#}")))?;
+    serve_until_stopped(config).map_err(|e| WorkflowError::failed_with("", &*e))?;
     Ok(exit::OK)
 }

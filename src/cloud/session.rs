@@ -21,24 +21,23 @@ use crate::plan::{Change, Plan};
 use crate::state_store::{StateLock, StateStore};
 
 /// Why the providers a fleet needs cannot be set up. Each names the resources that need the
-/// provider and what to set.
+/// provider and what to set. The provider's error is part of the sentence, not a `source`
+/// (an error chain would say it twice).
 #[derive(Debug, thiserror::Error)]
 pub enum ProvidersError {
-    #[error("Sakura Cloud ({}): {source}", .resources.join(", "))]
+    #[error("Sakura Cloud ({}): {reason}", .resources.join(", "))]
     Sakura {
         resources: Vec<String>,
-        #[source]
-        source: sakura::CredentialsError,
+        reason: sakura::CredentialsError,
     },
     #[error(
-        "Cloudflare ({}): {source}. Set {token} (and {account} for R2 buckets and workers, or \
+        "Cloudflare ({}): {reason}. Set {token} (and {account} for R2 buckets and workers, or \
          `providers {{ cloudflare {{ account-id env=\"…\" }} }}`)",
         .resources.join(", "), token = cloudflare::TOKEN_ENV, account = cloudflare::ACCOUNT_ENV
     )]
     Cloudflare {
         resources: Vec<String>,
-        #[source]
-        source: CloudflareError,
+        reason: CloudflareError,
     },
     #[error(
         "Cloudflare ({}): R2 buckets and workers need the account id: set {account} \
@@ -83,18 +82,18 @@ pub fn providers_for(
     let mut set = ProviderSet::new();
     if let Some(resources) = needed.get(sakura::PROVIDER) {
         let zone = config.providers.sakura_cloud.as_ref().and_then(|p| p.zone.as_deref());
-        let provider = SakuraProvider::from_env(zone, Arc::clone(&clock)).map_err(|source| ProvidersError::Sakura {
+        let provider = SakuraProvider::from_env(zone, Arc::clone(&clock)).map_err(|reason| ProvidersError::Sakura {
             resources: resources.iter().cloned().collect(),
-            source,
+            reason,
         })?;
         set.add(Box::new(provider));
     }
     if let Some(resources) = needed.get(cloudflare::PROVIDER) {
         let resources: Vec<String> = resources.iter().cloned().collect();
-        let mut settings = CloudflareSettings::from_env(config.providers.cloudflare.as_ref()).map_err(|source| {
+        let mut settings = CloudflareSettings::from_env(config.providers.cloudflare.as_ref()).map_err(|reason| {
             ProvidersError::Cloudflare {
                 resources: resources.clone(),
-                source,
+                reason,
             }
         })?;
         let needs_account: Vec<String> = resources
@@ -109,7 +108,7 @@ pub fn providers_for(
         }
         settings.source_dir = fleet_dir(config);
         let provider = CloudflareProvider::new(settings)
-            .map_err(|source| ProvidersError::Cloudflare { resources, source })?
+            .map_err(|reason| ProvidersError::Cloudflare { resources, reason })?
             .with_clock(clock);
         // Only this scope's resources: the provider reads back what it tracks.
         let mine = State {

@@ -453,6 +453,7 @@ impl Shell<'_> {
             "false" => 1,
             "[" => match argv {
                 [_, a, op, b, _] if op == "-eq" => i32::from(a != b),
+                [_, op, dir, _] if op == "-d" => i32::from(!self.host.locks.contains_key(dir)),
                 _ => 1,
             },
             "mkdir" if arg(1) == "-p" => 0,

@@ -38,7 +38,7 @@ pub enum Step {
     FleetCommand,
     /// The audit line and the unlock after a failed binary upload.
     AuditUnlock,
-    /// `rm -rf` of a lock (`unlock`).
+    /// The holder's line and `rm -rf` of a lock, if there is one (`unlock`).
     Unlock,
     /// `docker ps` of every fleetflow container (`remote_status::query`).
     Status,
@@ -59,7 +59,7 @@ impl Step {
             }
         } else if script.contains("audit.log") {
             Step::AuditUnlock
-        } else if script.starts_with("rm -rf ") {
+        } else if script.starts_with("if [ -d ") {
             Step::Unlock
         } else if script.starts_with("docker ps") {
             Step::Status

@@ -163,6 +163,15 @@ fn step(
     stdin: Option<&[u8]>,
 ) -> Result<String, RemoteDeployError> {
     let out = remote.exec(script, stdin)?;
+    step_output(remote, name, out)
+}
+
+/// A step's stdout when it succeeded, else why it failed (its last line of output).
+fn step_output(
+    remote: &dyn Remote,
+    name: &'static str,
+    out: crate::ssh::RemoteOutput,
+) -> Result<String, RemoteDeployError> {
     if out.success() {
         return Ok(out.stdout);
     }
@@ -214,8 +223,22 @@ fn release_script(plan: &RemotePlan, by: &Deployer) -> String {
     )
 }
 
+/// Script: print the holder and remove the lock, or exit [`NOT_LOCKED`] when there is none.
 fn unlock_script(plan: &RemotePlan) -> String {
-    format!("rm -rf {}", quote(&plan.lock_dir()))
+    let dir = quote(&plan.lock_dir());
+    format!("if [ -d {dir} ]; then cat {dir}/owner 2>/dev/null; rm -rf {dir}; else exit {NOT_LOCKED}; fi")
+}
+
+/// Exit status of the unlock script when the route had no lock.
+const NOT_LOCKED: i32 = 4;
+
+/// What `unlock` found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unlocked {
+    /// A lock was removed; its holder's line, when it had one.
+    Removed { holder: Option<String> },
+    /// There was no lock.
+    NotLocked,
 }
 
 /// Script: unpack a tar of `.fleetflow/` from stdin into a temporary directory, then swap it in.
@@ -245,8 +268,17 @@ fn locked_error(plan: &RemotePlan, stdout: &str) -> RemoteDeployError {
     }
 }
 
-pub fn unlock(remote: &dyn Remote, plan: &RemotePlan) -> Result<(), RemoteDeployError> {
-    step(remote, "unlock", &unlock_script(plan), None).map(drop)
+pub fn unlock(remote: &dyn Remote, plan: &RemotePlan) -> Result<Unlocked, RemoteDeployError> {
+    let script = unlock_script(plan);
+    let out = remote.exec(&script, None)?;
+    if out.status == NOT_LOCKED {
+        return Ok(Unlocked::NotLocked);
+    }
+    let stdout = step_output(remote, "unlock", out)?;
+    let holder = stdout.trim();
+    Ok(Unlocked::Removed {
+        holder: (!holder.is_empty()).then(|| holder.to_owned()),
+    })
 }
 
 /// One round trip: lock, ship the config (the tar on stdin), report the installed binary's

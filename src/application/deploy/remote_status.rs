@@ -80,6 +80,21 @@ pub fn query(remote: &dyn Remote) -> Result<ServerContainers, SshError> {
     Ok(parse_containers(&out.stdout))
 }
 
+/// Why each server that could not be read was not: one line per server, however many routes
+/// it carries (`server: error`).
+pub fn unreachable_servers(rows: &[RouteStatus]) -> Vec<String> {
+    let mut by_server = std::collections::BTreeMap::new();
+    for r in rows {
+        if let Some(e) = &r.error {
+            by_server.entry(r.server.as_str()).or_insert(e.as_str());
+        }
+    }
+    by_server
+        .into_iter()
+        .map(|(server, e)| format!("{server}: {e}"))
+        .collect()
+}
+
 /// The FS-005 table.
 pub fn render(registry: &str, rows: &[RouteStatus]) -> String {
     let w = |f: &dyn Fn(&RouteStatus) -> usize, min: usize| rows.iter().map(f).max().unwrap_or(0).max(min);
