@@ -210,3 +210,54 @@ fn help_and_version_work_everywhere() {
     }
     fleet().arg("frobnicate").assert().code(2);
 }
+
+/// A fleet whose stage `live` runs `site` but not `db`, which `site` depends on, and whose
+/// restart policy is misspelt.
+fn fleet_with_rough_edges() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(dir.path().join(".fleetflow")).expect("mkdir");
+    std::fs::write(
+        dir.path().join(".fleetflow/fleet.kdl"),
+        "project \"edges\"\n\nservice \"db\" {\n    image \"postgres:16\"\n}\n\nservice \"site\" {\n    image \"nginx:1\"\n    depends-on \"db\"\n    restart \"unles-stopped\"\n}\n\nstage \"live\" {\n    service \"site\"\n}\n",
+    )
+    .expect("write");
+    dir
+}
+
+#[test]
+fn a_dependency_left_out_of_the_stage_and_a_misspelt_policy_say_what_to_do() {
+    let dir = fleet_with_rough_edges();
+    fleet()
+        .current_dir(dir.path())
+        .arg("validate")
+        .assert()
+        .code(1)
+        .stderr(contains(
+            "stage `live` runs `site`, which depends on `db`, but `db` is not in the stage",
+        ))
+        .stderr(contains("add `service \"db\"` to stage `live`"))
+        .stderr(contains("fleet.kdl:9:16"))
+        .stderr(contains("did you mean `unless-stopped`?"))
+        .stderr(contains("fleet.kdl:10:13"));
+}
+
+#[test]
+fn an_unknown_service_of_logs_or_restart_lists_the_stages_services() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(dir.path().join(".fleetflow")).expect("mkdir");
+    std::fs::write(
+        dir.path().join(".fleetflow/fleet.kdl"),
+        "project \"names\"\n\nservice \"site\" {\n    image \"nginx:1\"\n}\n\nservice \"worker\" {\n    image \"nginx:1\"\n}\n\nstage \"local\" {\n}\n",
+    )
+    .expect("write");
+    for args in [&["logs", "-s", "sit"][..], &["restart", "-s", "sit"]] {
+        fleet()
+            .current_dir(dir.path())
+            .args(args)
+            .assert()
+            .code(2)
+            .stderr(contains(
+                "stage `local` has no service `sit` (did you mean `site`?); its services are: site, worker",
+            ));
+    }
+}

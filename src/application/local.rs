@@ -338,7 +338,7 @@ pub fn restart(
     stage: &str,
     services: &[String],
 ) -> Result<(), WorkflowError> {
-    fleet.stage(stage)?;
+    known_services(fleet, stage, services)?;
     let touched =
         lifecycle::restart(docker, &fleet.project, stage, services, STOP_TIMEOUT).map_err(WorkflowError::failed)?;
     reporter.say(&format!(
@@ -347,6 +347,25 @@ pub fn restart(
         list_or_nothing(&touched)
     ));
     Ok(())
+}
+
+/// The stage exists and runs each of `services`; else a usage error that lists what it runs
+/// (and the closest name).
+fn known_services(fleet: &LocalFleet, stage: &str, services: &[impl AsRef<str>]) -> Result<(), WorkflowError> {
+    let declared = fleet.stage(stage)?;
+    let names: Vec<&str> = declared.services.iter().map(|x| x.name.value.as_str()).collect();
+    match services.iter().map(AsRef::as_ref).find(|s| !names.contains(s)) {
+        None => Ok(()),
+        Some(s) => {
+            let hint = crate::config::lower::did_you_mean(s, names.iter().copied())
+                .map(|m| format!(" (did you mean `{m}`?)"))
+                .unwrap_or_default();
+            Err(WorkflowError::Usage(format!(
+                "stage `{stage}` has no service `{s}`{hint}; its services are: {}",
+                names.join(", ")
+            )))
+        }
+    }
 }
 
 /// Streams the stage's logs (one service's, when given) to `line` by service; `follow`: until
@@ -360,12 +379,7 @@ pub fn logs(
     tail: Option<usize>,
     line: &mut dyn FnMut(&str, &str),
 ) -> Result<(), WorkflowError> {
-    let declared = fleet.stage(stage)?;
-    if let Some(s) = service
-        && !declared.services.iter().any(|x| x.name.value == s)
-    {
-        return Err(WorkflowError::Usage(format!("stage `{stage}` has no service `{s}`")));
-    }
+    known_services(fleet, stage, service.as_slice())?;
     lifecycle::logs(docker, &fleet.project, stage, service, follow, tail, line).map_err(WorkflowError::failed)
 }
 

@@ -142,7 +142,7 @@ pub fn lower_fleet(ctx: &mut Ctx, doc: &RawDocument) -> FleetConfig {
     report_duplicates(ctx, "service-group", groups.iter().map(|g| &g.name));
     for group in &groups {
         report_duplicates(ctx, "service", group.services.iter().map(|s| &s.name));
-        check_dependencies(ctx, &group.services);
+        check_dependencies(ctx, &group.services, None);
     }
     let stages: Vec<Stage> = stage_nodes
         .iter()
@@ -150,7 +150,7 @@ pub fn lower_fleet(ctx: &mut Ctx, doc: &RawDocument) -> FleetConfig {
         .collect();
     report_duplicates(ctx, "stage", stages.iter().map(|s| &s.name));
     if stages.is_empty() {
-        check_dependencies(ctx, &services);
+        check_dependencies(ctx, &services, None);
     }
     let all_servers = infrastructure
         .servers
@@ -222,7 +222,8 @@ fn lower_stage(ctx: &mut Ctx, node: &RawNode, shared: &[Service], groups: &[Serv
             );
         }
     }
-    check_dependencies(ctx, &selected);
+    let stage_name = name.as_ref().map(|n| n.value.as_str()).unwrap_or_default();
+    check_dependencies(ctx, &selected, Some((stage_name, shared)));
     Some(Stage {
         name: name?,
         services: selected,
@@ -274,12 +275,28 @@ pub fn report_duplicates<'a>(ctx: &mut Ctx, kind: &str, names: impl Iterator<Ite
     }
 }
 
-/// `depends-on` must name services of the same set, without cycles.
-fn check_dependencies(ctx: &mut Ctx, services: &[Service]) {
+/// `depends-on` must name services of the same set, without cycles. For a stage's set, `stage`
+/// is its name and the services the fleet defines: a dependency defined but left out of the
+/// stage is said so.
+fn check_dependencies(ctx: &mut Ctx, services: &[Service], stage: Option<(&str, &[Service])>) {
     let names: BTreeSet<&str> = services.iter().map(|s| s.name.value.as_str()).collect();
     for service in services {
         for dep in &service.depends_on {
-            if !names.contains(dep.value.as_str()) {
+            let defined_elsewhere = stage.filter(|(_, defined)| defined.iter().any(|s| s.name.value == dep.value));
+            if let Some((stage, _)) = defined_elsewhere
+                && !names.contains(dep.value.as_str())
+            {
+                let d = ctx
+                    .diag(
+                        dep.span.clone(),
+                        format!(
+                            "stage `{stage}` runs `{}`, which depends on `{}`, but `{}` is not in the stage",
+                            service.name.value, dep.value, dep.value
+                        ),
+                    )
+                    .with_help(format!("add `service \"{}\"` to stage `{stage}`", dep.value));
+                ctx.push(d);
+            } else if !names.contains(dep.value.as_str()) {
                 let mut d = ctx.diag(
                     dep.span.clone(),
                     format!("`{}` depends on unknown service `{}`", service.name.value, dep.value),

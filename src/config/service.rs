@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::cloud::leaf_string;
-use super::lower::{Ctx, Spanned, take};
+use super::lower::{Ctx, Spanned, did_you_mean, take};
 use super::source::Span;
 use super::syntax::{RawNode, Scalar};
 
@@ -398,6 +398,8 @@ fn check_env_name(ctx: &mut Ctx, name: &str, span: &Span) -> bool {
     ok
 }
 
+const RESTART_POLICIES: [&str; 4] = ["no", "always", "on-failure", "unless-stopped"];
+
 fn parse_restart(ctx: &mut Ctx, value: &Spanned<String>) -> Option<RestartPolicy> {
     match value.value.as_str() {
         "no" => Some(RestartPolicy::No),
@@ -405,10 +407,17 @@ fn parse_restart(ctx: &mut Ctx, value: &Spanned<String>) -> Option<RestartPolicy
         "on-failure" => Some(RestartPolicy::OnFailure),
         "unless-stopped" => Some(RestartPolicy::UnlessStopped),
         other => {
-            ctx.error(
+            let mut d = ctx.diag(
                 value.span.clone(),
-                format!("`restart` must be one of no, always, on-failure, unless-stopped; found {other:?}"),
+                format!(
+                    "`restart` must be one of {}; found {other:?}",
+                    RESTART_POLICIES.join(", ")
+                ),
             );
+            if let Some(s) = did_you_mean(other, RESTART_POLICIES) {
+                d = d.with_help(format!("did you mean `{s}`?"));
+            }
+            ctx.push(d);
             None
         }
     }
