@@ -261,3 +261,49 @@ fn an_unknown_service_of_logs_or_restart_lists_the_stages_services() {
             ));
     }
 }
+
+#[test]
+fn at_the_registry_root_a_stage_command_finds_the_fleet_that_has_the_stage() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    std::fs::write(
+        root.join("fleet-registry.kdl"),
+        "registry \"r\"\n\nfleet \"shop\" {\n    path \"fleets/shop\"\n}\n\nfleet \"blog\" {\n    path \"fleets/blog\"\n}\n",
+    )
+    .expect("write");
+    for (name, stages) in [
+        ("shop", "stage \"dev\" {\n}\nstage \"live\" {\n}\n"),
+        ("blog", "stage \"live\" {\n}\n"),
+    ] {
+        let fleet_dir = root.join("fleets").join(name).join(".fleetflow");
+        std::fs::create_dir_all(&fleet_dir).expect("mkdir");
+        std::fs::write(
+            fleet_dir.join("fleet.kdl"),
+            format!("project \"{name}\"\n\nservice \"{name}-web\" {{\n    image \"nginx:1\"\n}}\n\n{stages}"),
+        )
+        .expect("write");
+    }
+    // Only shop has `dev`: the command acts on shop (its services are listed).
+    fleet()
+        .current_dir(root)
+        .args(["logs", "dev", "-s", "nope"])
+        .assert()
+        .code(2)
+        .stderr(contains(
+            "stage `dev` has no service `nope`; its services are: shop-web",
+        ));
+    // Both have `live`: say which, and how to pick.
+    fleet()
+        .current_dir(root)
+        .args(["stage", "down", "live", "--yes"])
+        .assert()
+        .code(2)
+        .stderr(contains("fleets blog, shop all have a stage `live`: pass --fleet NAME"));
+    fleet()
+        .current_dir(root)
+        .args(["stage", "status", "pre"])
+        .assert()
+        .code(2)
+        .stderr(contains("no fleet of"))
+        .stderr(contains("has a stage `pre`; its fleets are: blog, shop"));
+}

@@ -167,6 +167,51 @@ fn a_failing_build_shows_its_output_and_deploys_nothing() {
 }
 
 #[test]
+fn a_build_of_a_changed_tree_tags_its_commit_dirty() {
+    let world = test_world();
+    let project = unique("b");
+    let dir = fleet_dir(&world, &project, "");
+    let git = |args: &[&str]| {
+        run_ok(
+            std::process::Command::new("git")
+                .current_dir(dir.path())
+                .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+                .args(args),
+        )
+    };
+    git(&["init", "-q"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", "fleet"]);
+    let head = String::from_utf8_lossy(&git(&["rev-parse", "HEAD"]).stdout)
+        .trim()
+        .to_owned();
+    let built = |dir: &Path| -> Vec<String> {
+        let out = fleet(dir, &world.docker_config)
+            .args(["build", "local", "--output", "json"])
+            .assert()
+            .success();
+        let json: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).expect("json");
+        json[0]["images"]
+            .as_array()
+            .expect("images")
+            .iter()
+            .map(|i| i.as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    let sha = format!("{project}-local:sha-{}", &head[..7]);
+    let clean = built(dir.path());
+    assert!(clean.iter().any(|i| i.ends_with(&sha)), "{clean:?}");
+    // An uncommitted change: the commit tag says it is not the commit.
+    std::fs::write(dir.path().join("app/hello.txt"), "changed, not committed\n").expect("write");
+    let dirty = built(dir.path());
+    assert!(dirty.iter().any(|i| i.ends_with(&format!("{sha}-dirty"))), "{dirty:?}");
+    assert!(!dirty.iter().any(|i| i.ends_with(&sha)), "{dirty:?}");
+    for image in clean.iter().chain(&dirty) {
+        let _ = world.docker().args(["rmi", "-f", image]).output();
+    }
+}
+
+#[test]
 fn up_builds_the_local_image_and_runs_it() {
     let world = test_world();
     let project = unique("b");

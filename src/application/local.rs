@@ -51,12 +51,7 @@ impl LocalFleet {
 
 /// The fleet `name` of the registry at `registry` (fleet-registry.kdl), loaded.
 pub fn fleet_of_registry(registry: &Path, name: &str) -> Result<LocalFleet, WorkflowError> {
-    let root = registry.parent().map(Path::to_path_buf).unwrap_or_default();
-    let file = registry
-        .file_name()
-        .map(|f| f.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let ws = load_workspace(&DirFiles { root: root.clone() }, &file, LoadOptions::default())?;
+    let (root, ws) = registry_workspace(registry)?;
     let entry = ws.registry.fleet(name).ok_or_else(|| {
         let known: Vec<&str> = ws.registry.fleets.iter().map(|f| f.name.value.as_str()).collect();
         WorkflowError::Usage(format!(
@@ -65,6 +60,41 @@ pub fn fleet_of_registry(registry: &Path, name: &str) -> Result<LocalFleet, Work
         ))
     })?;
     fleet_at(&root.join(fleet_file_path("", &entry.path.value)))
+}
+
+/// The one fleet of the registry that has stage `stage` (run at the registry's root without
+/// `--fleet`); when several have it, a usage error names them.
+pub fn fleet_of_registry_with_stage(registry: &Path, stage: &str) -> Result<LocalFleet, WorkflowError> {
+    let (_, ws) = registry_workspace(registry)?;
+    let with: Vec<&str> = ws
+        .fleets
+        .iter()
+        .filter(|(_, f)| f.stage(stage).is_some())
+        .map(|(name, _)| name.as_str())
+        .collect();
+    match with[..] {
+        [one] => fleet_of_registry(registry, one),
+        [] => Err(WorkflowError::Usage(format!(
+            "no fleet of {} has a stage `{stage}`; its fleets are: {}",
+            registry.display(),
+            ws.fleets.keys().map(String::as_str).collect::<Vec<_>>().join(", ")
+        ))),
+        _ => Err(WorkflowError::Usage(format!(
+            "fleets {} all have a stage `{stage}`: pass --fleet NAME",
+            with.join(", ")
+        ))),
+    }
+}
+
+/// The registry file's directory and the workspace it describes.
+fn registry_workspace(registry: &Path) -> Result<(PathBuf, crate::config::Workspace), WorkflowError> {
+    let root = registry.parent().map(Path::to_path_buf).unwrap_or_default();
+    let file = registry
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let ws = load_workspace(&DirFiles { root: root.clone() }, &file, LoadOptions::default())?;
+    Ok((root, ws))
 }
 
 /// The fleet whose fleet.kdl is `fleet_file`, loaded.
@@ -104,6 +134,8 @@ pub fn build_fleet(
     let env = |k: &str| std::env::var(k).ok();
     let options = BuildOptions {
         commit: git(&["rev-parse", "HEAD"]),
+        // Changed, staged or untracked files under the fleet's directory.
+        dirty: git(&["status", "--porcelain", "--", "."]).is_some(),
         source_url: source_url(&env, git(&["remote", "get-url", "origin"]).as_deref()),
         created: crate::clock::timestamp_now(),
         ..request

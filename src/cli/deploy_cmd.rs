@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::fleet_select::{FleetSelect, select};
+use super::fleet_select::{FleetSelect, select, select_for};
 use super::stage_cmd::run_op;
 use super::{Context, Exit, Output, exit};
 use crate::application::deploy::DeployOptions;
@@ -187,12 +187,12 @@ pub fn run_logs(cx: &Context, args: &LogsArgs) -> Exit {
 /// `op` on the stage's containers on this machine, whatever kind of stage it is (what a
 /// server runs for `fleet stage …`).
 fn on_this_machine(cx: &Context, sel: &FleetSelect, stage: &str, op: &StageOp) -> Exit {
-    let kind = StageKind::Local(select(sel, cx.registry)?);
+    let kind = StageKind::Local(select_for(sel, cx.registry, Some(stage))?);
     run_op(cx, kind, stage, op, Output::Text, true)
 }
 
 fn converge(cx: &Context, sel: &FleetSelect, request: &LocalDeploy, output: Output) -> Exit {
-    let fleet = select(sel, cx.registry)?;
+    let fleet = select_for(sel, cx.registry, Some(request.stage))?;
     let mut progress = StderrProgress::new();
     let line = &mut |s: &str, l: &str| cx.console.service_line(s, l);
     let (reporter, docker, clock) = (cx.reporter(false), &cx.fx.docker, cx.fx.clock.as_ref());

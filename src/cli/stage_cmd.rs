@@ -4,7 +4,7 @@
 use clap::{Args, Subcommand};
 
 use super::deploy_cmd::{ImageArgs, LogsFlags};
-use super::fleet_select::{FleetSelect, select};
+use super::fleet_select::{FleetSelect, select_for};
 use super::{Context, Exit, Output, exit};
 use crate::application::deploy::remote::LocalBinary;
 use crate::application::report::WorkflowError;
@@ -111,7 +111,12 @@ impl StageCommand {
 
 pub fn run(cx: &Context, command: &StageCommand) -> Exit {
     let (stage, sel, op, output, yes) = command.parts()?;
-    let kind = stage_kind(cx.registry, sel.fleet.as_deref(), select(sel, cx.registry)?, stage)?;
+    let kind = stage_kind(
+        cx.registry,
+        sel.fleet.as_deref(),
+        select_for(sel, cx.registry, Some(stage))?,
+        stage,
+    )?;
     run_op(cx, kind, stage, &op, output, yes)
 }
 

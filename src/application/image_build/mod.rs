@@ -29,6 +29,9 @@ pub struct BuildOptions {
     pub no_cache: bool,
     /// Full git commit, when known (adds `sha-<7>` and the revision label).
     pub commit: Option<String>,
+    /// The fleet's files differ from `commit` (uncommitted or untracked changes): the commit
+    /// tag becomes `sha-<7>-dirty`, so it never names what the commit would build.
+    pub dirty: bool,
     /// Repository URL for `org.opencontainers.image.source` (ghcr.io links packages by it).
     pub source_url: Option<String>,
     /// RFC 3339 build time for `org.opencontainers.image.created`.
@@ -178,7 +181,8 @@ pub fn plan_builds(
         );
         let mut tags = vec![format!("{image}:{tag}")];
         if let Some(tag) = options.commit.as_deref().and_then(crate::images::commit_tag) {
-            tags.push(format!("{image}:{tag}"));
+            let dirty = if options.dirty { "-dirty" } else { "" };
+            tags.push(format!("{image}:{tag}{dirty}"));
         }
         let inputs_hash =
             inputs::hash_inputs(&context, dockerfile.as_deref(), build, platform.as_deref()).map_err(|source| {
