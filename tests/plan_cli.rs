@@ -477,3 +477,52 @@ fn rev_parse(dir: &Path, rev: &str) -> String {
         .expect("git");
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
+
+#[test]
+fn a_fleet_without_a_registry_plans_on_its_own_against_its_base() {
+    // A repository that holds one fleet and no registry (as validate and apply accept).
+    let dir = tempfile::tempdir().expect("tempdir");
+    git(dir.path(), &["init", "-q", "-b", "main"]);
+    let fleet_dir = dir.path().join(".fleetflow");
+    std::fs::create_dir_all(&fleet_dir).expect("mkdir");
+    std::fs::write(fleet_dir.join("fleet.kdl"), fleet_file("nginx:1.25", "APAC")).expect("fleet");
+    commit_all(dir.path(), "first");
+    std::fs::write(fleet_dir.join("fleet.kdl"), fleet_file("nginx:1.27", "APAC")).expect("fleet");
+
+    // In the fleet: the nearest fleet, planned against the merge base.
+    let text = stdout(&fleet(dir.path()).args(["plan", "--base", "HEAD"]).assert().success());
+    assert!(text.contains(r#"~ image = "nginx:1.25" -> "nginx:1.27""#), "{text}");
+    assert!(text.contains("Plan: 0 to add, 1 to change, 0 to destroy."), "{text}");
+    assert!(
+        !text.contains("── registry"),
+        "no made-up registry entry in the plan:\n{text}"
+    );
+    assert!(!text.contains(SECRET), "{text}");
+    // Elsewhere: --file names it.
+    let elsewhere = tempfile::tempdir().expect("tempdir");
+    let by_file = fleet(elsewhere.path())
+        .args(["plan", "--base", "HEAD", "--file"])
+        .arg(dir.path())
+        .assert()
+        .success();
+    assert_eq!(stdout(&by_file), text);
+}
+
+#[test]
+fn fleet_plans_one_fleet_of_a_registry_on_its_own() {
+    let dir = repo("main");
+    let text = stdout(
+        &fleet(dir.path())
+            .args(["plan", "--base", "HEAD~1", "--fleet", "web"])
+            .assert()
+            .success(),
+    );
+    assert!(text.contains(r#"~ image = "nginx:1.25" -> "nginx:1.27""#), "{text}");
+    // The fleet alone: the registry's route change is not part of it.
+    assert!(!text.contains("~ route web:live"), "{text}");
+    fleet(dir.path())
+        .args(["plan", "--fleet", "nope"])
+        .assert()
+        .code(2)
+        .stderr(contains("the registry has no fleet `nope`; its fleets are: web"));
+}

@@ -15,7 +15,7 @@ use crate::application::deploy::release::ReleaseRequest;
 use crate::application::image_build::BuildOptions;
 use crate::application::jobs::plan_job::{CommentOwner, upsert_plan_comment};
 use crate::application::local::{build_fleet, fleet_of_registry};
-use crate::application::plan_change::{PlanRequest, plan_registry};
+use crate::application::plan_change::{PlanRequest, PlanScope, plan_registry};
 use crate::application::releases::{Push, PushDeploys, RouteName, dispatch_routes, push_deploys, release_routes};
 use crate::application::report::{Reporter, WorkflowError};
 use crate::config::discovery::find_registry;
@@ -73,7 +73,7 @@ impl Run<'_> {
     pub fn plan(&self, outputs: &mut Outputs) -> Result<(), WorkflowError> {
         let event = &self.request.event;
         let request = PlanRequest {
-            registry: &self.registry_file()?,
+            scope: PlanScope::Registry(&self.registry_file()?),
             base: event["pull_request"]["base"]["sha"].as_str(),
             stage: self.request.inputs.stage.as_deref(),
             live: false,

@@ -9,6 +9,8 @@ use std::sync::Arc;
 use super::report::{Reporter, WorkflowError};
 use crate::clock::Clock;
 use crate::cloud::infra::{self, Scope};
+use crate::config::load::{ConfigFiles, REGISTRY_FILE};
+use crate::config::source::{ReadError, SourceFile};
 use crate::config::{DirFiles, LoadError, LoadOptions, Workspace, load_workspace};
 use crate::git::GitFiles;
 use crate::git::{default_base, repo_root};
@@ -32,6 +34,11 @@ pub fn load_state(registry_dir: &Path) -> Result<Option<State>, WorkflowError> {
 /// registry `name` in `dir`; `None` outside git, without a base commit, or when the registry
 /// did not exist there.
 pub fn load_base(dir: &Path, name: &str, base: Option<&str>) -> Result<Base, WorkflowError> {
+    load_base_with(dir, name, base, None)
+}
+
+/// [`load_base`], the registry file made up by `lone` when planning a fleet on its own.
+fn load_base_with(dir: &Path, name: &str, base: Option<&str>, lone: Option<&LoneFleet>) -> Result<Base, WorkflowError> {
     if base == Some("none") {
         return Ok(None);
     }
@@ -63,7 +70,16 @@ pub fn load_base(dir: &Path, name: &str, base: Option<&str>) -> Result<Base, Wor
     let mut parts: Vec<String> = relative.iter().map(|p| p.to_string_lossy().into_owned()).collect();
     parts.push(name.to_owned());
     let label = format!("{label} ({})", files.rev.get(..12).unwrap_or(&files.rev));
-    match load_workspace(&files, &parts.join("/"), LoadOptions { verify_fleets: false }) {
+    let registry_path = parts.join("/");
+    let overlay;
+    let files: &dyn ConfigFiles = match lone {
+        Some(lone) => {
+            overlay = lone.beside(&files, &registry_path);
+            &overlay
+        }
+        None => &files,
+    };
+    match load_workspace(files, &registry_path, LoadOptions { verify_fleets: false }) {
         Ok(workspace) => Ok(Some((workspace, label))),
         Err(LoadError::Missing { .. }) => Ok(None),
         Err(error) => Err(WorkflowError::BaseInvalid { label, error }),
@@ -170,14 +186,62 @@ pub struct Planned {
 
 /// What to plan: the working tree of a registry against a base revision.
 pub struct PlanRequest<'a> {
-    /// fleet-registry.kdl.
-    pub registry: &'a Path,
+    /// What is planned: a registry and its fleets, or one fleet on its own.
+    pub scope: PlanScope<'a>,
     /// The base revision (see [`load_base`]).
     pub base: Option<&'a str>,
     /// Only this stage's changes.
     pub stage: Option<&'a str>,
     /// Ask the live providers (drift).
     pub live: bool,
+}
+
+/// What `fleet plan` plans.
+#[derive(Debug, Clone, Copy)]
+pub enum PlanScope<'a> {
+    /// fleet-registry.kdl: every fleet it names, its servers and routes.
+    Registry(&'a Path),
+    /// One fleet on its own (no registry): `dir` holds its `.fleetflow/`, `name` is its project.
+    Fleet { dir: &'a Path, name: &'a str },
+}
+
+/// A fleet planned on its own, read as the registry of that one fleet: the registry's text is
+/// made up, the fleet's files are read where they are (on disk, or at the base commit).
+struct LoneFleet {
+    registry: String,
+}
+
+impl LoneFleet {
+    fn named(name: &str) -> Self {
+        let name = name.replace(['\\', '"'], "");
+        LoneFleet {
+            registry: format!("registry \"{name}\"\n\nfleet \"{name}\" {{\n    path \".\"\n}}\n"),
+        }
+    }
+
+    /// `files`, with this registry at `path`.
+    fn beside<'f>(&self, files: &'f dyn ConfigFiles, path: &str) -> Overlay<'f> {
+        Overlay {
+            files,
+            path: path.to_owned(),
+            text: self.registry.clone(),
+        }
+    }
+}
+
+struct Overlay<'f> {
+    files: &'f dyn ConfigFiles,
+    path: String,
+    text: String,
+}
+
+impl ConfigFiles for Overlay<'_> {
+    fn read(&self, relative: &str) -> Result<Option<SourceFile>, ReadError> {
+        if relative == self.path {
+            return Ok(Some(SourceFile::from_text(relative, &self.text)));
+        }
+        self.files.read(relative)
+    }
 }
 
 /// The plan of the registry's working tree (its warnings reported) against its configuration
@@ -188,16 +252,30 @@ pub fn plan_registry(
     request: &PlanRequest,
 ) -> Result<Planned, WorkflowError> {
     let PlanRequest {
-        registry,
+        scope,
         base,
         stage,
         live,
     } = *request;
-    let (dir, name) = crate::config::load::split_path(registry);
+    let (dir, name, lone) = match scope {
+        PlanScope::Registry(registry) => {
+            let (dir, name) = crate::config::load::split_path(registry);
+            (dir, name, None)
+        }
+        PlanScope::Fleet { dir, name } => (
+            dir.to_path_buf(),
+            REGISTRY_FILE.to_owned(),
+            Some(LoneFleet::named(name)),
+        ),
+    };
     // The base (git objects) and the head (the working tree) are read at once.
     let (head, base) = std::thread::scope(|scope| {
-        let base = scope.spawn(|| load_base(&dir, &name, base));
-        let head = load_workspace(&DirFiles { root: dir.clone() }, &name, LoadOptions::default());
+        let base = scope.spawn(|| load_base_with(&dir, &name, base, lone.as_ref()));
+        let disk = DirFiles { root: dir.clone() };
+        let head = match &lone {
+            Some(lone) => load_workspace(&lone.beside(&disk, &name), &name, LoadOptions::default()),
+            None => load_workspace(&disk, &name, LoadOptions::default()),
+        };
         let base = base
             .join()
             .unwrap_or_else(|_| Err(WorkflowError::failed("reading the base configuration failed")));
@@ -211,7 +289,12 @@ pub fn plan_registry(
         Some((_, label)) => format!("fleet plan: {label} → working tree"),
         None => "fleet plan: no base configuration (not in git, or no base commit): everything is new".to_owned(),
     });
-    let plan = plan_change(reporter, clock, &head, &base, state.as_ref(), stage, live)?;
+    let mut plan = plan_change(reporter, clock, &head, &base, state.as_ref(), stage, live)?;
+    if lone.is_some() {
+        // The made-up registry's own entry is not a change anybody made.
+        plan.changes.retain(|c| !matches!(c.address, Address::Fleet { .. }));
+        plan.summary = Summary::of(&plan.changes);
+    }
     Ok(Planned {
         plan,
         base: base.map(|(_, label)| label),

@@ -1,13 +1,14 @@
 //! `fleet plan` (base commit → working tree) and `fleet state show|unlock`.
 
 use std::io::IsTerminal;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand, ValueEnum};
 
+use super::fleet_select::{FleetSelect, select};
 use super::{ColorChoice, Context, Exit, Output, exit};
 use crate::application::infra;
-use crate::application::plan_change::{PlanRequest, plan_registry};
+use crate::application::plan_change::{PlanRequest, PlanScope, plan_registry};
 use crate::application::report::WorkflowError;
 use crate::application::workspace::registry_file;
 use crate::config::load::split_path;
@@ -39,6 +40,9 @@ pub struct PlanArgs {
     /// Exit 0 when nothing changes, 2 when something does (1 on error).
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// One fleet planned on its own (by default: the registry; outside any, the nearest fleet).
+    #[command(flatten)]
+    pub fleet: FleetSelect,
 }
 
 #[derive(Debug, Subcommand)]
@@ -84,8 +88,24 @@ pub fn run_plan(cx: &Context, args: &PlanArgs) -> Exit {
 
 /// The working tree's configuration (its warnings shown) planned against the base.
 fn plan(cx: &Context, args: &PlanArgs) -> Result<Plan, WorkflowError> {
+    let chosen = args.fleet.fleet.is_some() || args.fleet.file.is_some();
+    let registry = if chosen { None } else { Some(registry_file(cx.registry)) };
+    let (registry_path, lone) = match registry {
+        Some(Ok(path)) => (path, None),
+        Some(Err(e)) if cx.registry.is_some() => return Err(e),
+        // No registry here: the fleet around the current directory, if there is one.
+        Some(Err(e)) => (PathBuf::new(), Some(select(&args.fleet, None).map_err(|_| e)?)),
+        None => (PathBuf::new(), Some(select(&args.fleet, cx.registry)?)),
+    };
+    let scope = match &lone {
+        Some(fleet) => PlanScope::Fleet {
+            dir: &fleet.dir,
+            name: &fleet.project,
+        },
+        None => PlanScope::Registry(&registry_path),
+    };
     let request = PlanRequest {
-        registry: &registry_file(cx.registry)?,
+        scope,
         base: args.base.as_deref(),
         stage: args.stage.as_deref(),
         live: true,
