@@ -7,7 +7,7 @@ mod memory_docker;
 
 use fleetflow::application::deploy::engine::{DeployError, DeployOptions, DeployReport, Outcome, ServiceAction};
 use fleetflow::application::deploy::progress::RecordedProgress;
-use fleetflow::application::local::{LocalDeploy, LocalFleet, deploy_stage, fleet_at};
+use fleetflow::application::local::{self, LocalDeploy, LocalFleet, deploy_stage, fleet_at};
 use fleetflow::application::report::{RecordingReporter, WorkflowError};
 use fleetflow::docker::DockerError;
 use memory_docker::{FakeClock, Fault, MemoryDocker};
@@ -525,4 +525,40 @@ fn an_engine_error_after_setting_a_container_aside_still_puts_it_back() {
         .unwrap_or_else(|| panic!("api is not back under its name; containers (id, name, running): {left:?}"));
     assert_eq!(api.id, old_api);
     assert!(api.running, "and running: {left:?}");
+}
+
+#[test]
+fn down_stops_dependents_first_and_each_wave_at_once_saying_each_as_it_is_done() {
+    let (docker, fleet) = deployed();
+    let reporter = RecordingReporter::default();
+
+    local::down(&reporter, &docker, &fleet.load(), "live", false).expect("down");
+
+    // web depends on api, api on db: web, then api, then db.
+    assert_eq!(docker.service_calls(&["stop"]), ["stop web", "stop api", "stop db"]);
+    let lines = reporter.lines();
+    let notes: Vec<&str> = lines
+        .iter()
+        .filter_map(|l| l.strip_prefix("note: "))
+        .map(|l| l.split(" (").next().unwrap_or(l))
+        .collect();
+    assert_eq!(notes, ["web: stopped", "api: stopped", "db: stopped"]);
+    assert_eq!(
+        lines.last().map(String::as_str),
+        Some("say: shop:live: stopped api, db, web\n")
+    );
+}
+
+#[test]
+fn stop_waves_put_independent_services_together() {
+    let fleet = Fleet::new(
+        "service \"web\" {\n    image \"w\"\n    depends-on \"api\"\n}\nservice \"admin\" {\n    image \"a\"\n    depends-on \"db\"\n}\nservice \"api\" {\n    image \"p\"\n    depends-on \"db\" \"cache\"\n}\nservice \"db\" {\n    image \"d\"\n}\nservice \"cache\" {\n    image \"c\"\n}\nstage \"live\"\n",
+    );
+    let loaded = fleet.load();
+    let waves = local::stop_waves(&loaded.stage("live").expect("live").services);
+    assert_eq!(
+        waves,
+        [vec!["admin", "web"], vec!["api"], vec!["cache", "db"]]
+            .map(|w| w.into_iter().map(String::from).collect::<Vec<_>>())
+    );
 }

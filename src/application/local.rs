@@ -342,7 +342,44 @@ fn list_or_nothing(items: &[String]) -> String {
     }
 }
 
-/// Stops (or, with `remove`, removes) the stage's containers; says what it touched.
+/// The order services stop in: waves, each of services nothing still running depends on —
+/// dependents first, what they depend on last; a wave stops at once.
+pub fn stop_waves(services: &[crate::config::Service]) -> Vec<Vec<String>> {
+    // Depth of a service: 0 when nothing depends on it, else one more than its deepest dependent.
+    let mut depth: std::collections::BTreeMap<&str, usize> =
+        services.iter().map(|s| (s.name.value.as_str(), 0)).collect();
+    // A cycle is refused by validation; the bound keeps a bad input from looping.
+    for _ in 0..services.len() {
+        let mut changed = false;
+        for s in services {
+            let mine = depth[s.name.value.as_str()];
+            for dep in &s.depends_on {
+                if let Some(d) = depth.get_mut(dep.value.as_str())
+                    && *d < mine + 1
+                {
+                    *d = mine + 1;
+                    changed = true;
+                }
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    let deepest = depth.values().copied().max().unwrap_or(0);
+    (0..=deepest)
+        .map(|level| {
+            depth
+                .iter()
+                .filter(|(_, d)| **d == level)
+                .map(|(name, _)| (*name).to_owned())
+                .collect()
+        })
+        .collect()
+}
+
+/// Stops (or, with `remove`, removes) the stage's containers, dependents first and independent
+/// ones at once, each as it is done; says what it touched.
 pub fn down(
     reporter: &dyn Reporter,
     docker: &dyn Docker,
@@ -350,10 +387,14 @@ pub fn down(
     stage: &str,
     remove: bool,
 ) -> Result<(), WorkflowError> {
-    fleet.stage(stage)?;
-    let touched =
-        lifecycle::down(docker, &fleet.project, stage, remove, STOP_TIMEOUT).map_err(WorkflowError::failed)?;
+    let waves = stop_waves(&fleet.stage(stage)?.services);
     let verb = if remove { "removed" } else { "stopped" };
+    let started = std::time::Instant::now();
+    let progress = |service: &str| {
+        reporter.note(&format!("{service}: {verb} ({:.1} s)", started.elapsed().as_secs_f64()));
+    };
+    let touched = lifecycle::down(docker, &fleet.project, stage, &waves, remove, STOP_TIMEOUT, &progress)
+        .map_err(WorkflowError::failed)?;
     reporter.say(&format!(
         "{}:{stage}: {verb} {}\n",
         fleet.project,
