@@ -85,6 +85,7 @@ impl Drop for Fleet {
     fn drop(&mut self) {
         let _ = self.fleet().args(["down", "live", "--remove"]).ok();
         let _ = self.fleet().args(["down", "local", "--remove"]).ok();
+        self.world.remove_images(&self.project);
     }
 }
 

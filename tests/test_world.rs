@@ -81,6 +81,39 @@ fn registry_push_rmi_pull_run_roundtrip() {
 }
 
 #[test]
+fn a_tests_images_are_removed_from_dockerd_and_the_registry() {
+    let world = test_world();
+    let project = unique("gone");
+    let image = format!("{}/fleetflow-test/{project}-live:latest", world.registry);
+    docker_build(&world, &image, &format!("FROM {}\nCMD [\"true\"]\n", world.base_image));
+    run_ok(world.docker().args(["push", &image]));
+    let manifest = || {
+        let out = run_ok(Command::new("curl").args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "-u",
+            &format!("{}:{}", world.registry_user, world.registry_password),
+            "-H",
+            "Accept: application/vnd.docker.distribution.manifest.v2+json",
+            &format!(
+                "http://{}/v2/fleetflow-test/{project}-live/manifests/latest",
+                world.registry
+            ),
+        ]));
+        text(&out).0
+    };
+    assert_eq!(manifest(), "200");
+
+    world.remove_images(&project);
+
+    assert!(!image_exists(&image), "{image} left in dockerd");
+    assert_eq!(manifest(), "404", "the manifest is deleted from the registry");
+}
+
+#[test]
 fn registry_refuses_push_without_login() {
     let world = test_world();
     let tag = unique("anon");

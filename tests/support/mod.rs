@@ -142,6 +142,76 @@ impl TestWorld {
             .docker()
             .args(["network", "rm", &format!("{project}-{stage}")])
             .output();
+        self.remove_images(project);
+    }
+
+    /// Removes the images a test project made — `{project}-{stage}[-{service}]`, local or
+    /// under a registry — from dockerd, and their manifests from the test registry.
+    pub fn remove_images(&self, project: &str) {
+        let listed = self
+            .docker()
+            .args(["images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        let prefix = format!("{project}-");
+        for line in listed.lines() {
+            let Some((image, id)) = line.split_once(' ') else {
+                continue;
+            };
+            let Some((repository, tag)) = image.rsplit_once(':') else {
+                continue;
+            };
+            // `…/{project}-live` or, under a registry prefix of the test's own, `…/{project}/web-live`.
+            if !repository
+                .split('/')
+                .any(|part| part.starts_with(&prefix) || part == project)
+            {
+                continue;
+            }
+            // An image a rebuild left untagged (`<none>`) goes by its id.
+            let _ = self
+                .docker()
+                .args(["rmi", "-f", if tag == "<none>" { id } else { image }])
+                .output();
+            if tag == "<none>" {
+                continue;
+            }
+            if let Some(path) = repository.strip_prefix(&format!("{}/", self.registry)) {
+                self.delete_from_registry(path, tag);
+            }
+        }
+    }
+
+    /// Deletes `path:tag`'s manifest from the test registry (its storage allows deletes).
+    pub fn delete_from_registry(&self, path: &str, tag: &str) {
+        let user = format!("{}:{}", self.registry_user, self.registry_password);
+        let url = |reference: &str| format!("http://{}/v2/{path}/manifests/{reference}", self.registry);
+        let head = Command::new("curl")
+            .args(["-sS", "-I", "--max-time", "10", "-u", &user])
+            .args(["-H", "Accept: application/vnd.docker.distribution.manifest.v2+json"])
+            .args([
+                "-H",
+                "Accept: application/vnd.docker.distribution.manifest.list.v2+json",
+            ])
+            .args(["-H", "Accept: application/vnd.oci.image.manifest.v1+json"])
+            .args(["-H", "Accept: application/vnd.oci.image.index.v1+json"])
+            .arg(url(tag))
+            .output();
+        let headers = head
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        let digest = headers.lines().find_map(|l| {
+            let (key, value) = l.split_once(':')?;
+            key.eq_ignore_ascii_case("docker-content-digest")
+                .then(|| value.trim().to_owned())
+        });
+        if let Some(digest) = digest {
+            let _ = Command::new("curl")
+                .args(["-sS", "-X", "DELETE", "--max-time", "10", "-u", &user])
+                .arg(url(&digest))
+                .output();
+        }
     }
 
     /// `ssh` options that reach the test sshd with the world's key and
@@ -196,6 +266,21 @@ pub fn unique(prefix: &str) -> String {
         .expect("clock before 1970")
         .as_nanos();
     format!("{prefix}-{}-{nanos}", std::process::id())
+}
+
+/// Removes a test project's containers, networks and images (dockerd and the test registry)
+/// when dropped, so a failing test leaves none behind either.
+pub struct Cleanup<'a> {
+    pub world: &'a TestWorld,
+    pub project: String,
+}
+
+impl Drop for Cleanup<'_> {
+    fn drop(&mut self) {
+        for stage in ["local", "dev", "live"] {
+            self.world.remove_project(&self.project, stage);
+        }
+    }
 }
 
 /// Runs `cmd` and returns its output; panics with the command line, status,
