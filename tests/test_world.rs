@@ -88,12 +88,7 @@ fn a_tests_images_are_removed_from_dockerd_and_the_registry() {
     docker_build(&world, &image, &format!("FROM {}\nCMD [\"true\"]\n", world.base_image));
     run_ok(world.docker().args(["push", &image]));
     let manifest = || {
-        let out = run_ok(Command::new("curl").args([
-            "-s",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code}",
+        http_code(&[
             "-u",
             &format!("{}:{}", world.registry_user, world.registry_password),
             "-H",
@@ -102,8 +97,7 @@ fn a_tests_images_are_removed_from_dockerd_and_the_registry() {
                 "http://{}/v2/fleetflow-test/{project}-live/manifests/latest",
                 world.registry
             ),
-        ]));
-        text(&out).0
+        ])
     };
     assert_eq!(manifest(), "200");
 
@@ -139,17 +133,18 @@ fn registry_refuses_push_without_login() {
     );
 
     // And the registry itself answers 401 to an anonymous API call.
-    let out = run_ok(Command::new("curl").args([
-        "-s",
-        "-o",
-        "/dev/null",
-        "-w",
-        "%{http_code}",
-        "--max-time",
-        "10",
-        &format!("http://{}/v2/fleetflow-test/anon/tags/list", world.registry),
-    ]));
-    assert_eq!(text(&out).0, "401");
+    let code = http_code(&[&format!("http://{}/v2/fleetflow-test/anon/tags/list", world.registry)]);
+    assert_eq!(code, "401");
+}
+
+/// The HTTP status curl gets with `args` (the URL among them).
+fn http_code(args: &[&str]) -> String {
+    let out = run_ok(
+        Command::new("curl")
+            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10"])
+            .args(args),
+    );
+    text(&out).0
 }
 
 #[test]
