@@ -11,6 +11,7 @@
 //! - [`plan_change`]: planning a change (base → head, with state and live drift);
 //! - [`releases`]: releasing fleet+stages from a checkout (a merge's, a dispatch's);
 //! - [`infra`]: applying a fleet's infrastructure plan;
+//! - [`init`]: a repository's first configuration (`fleet init`);
 //! - [`routes`]: a registry's routes over SSH (deploy, run, status, unlock);
 //! - [`stage`], [`stage_status`]: a stage with cloud servers, up, down and as it is;
 //! - [`validate`]: validating configuration;
@@ -20,6 +21,7 @@
 pub mod deploy;
 pub mod image_build;
 pub mod infra;
+pub mod init;
 pub mod jobs;
 pub mod local;
 pub mod merge;

@@ -6,6 +6,7 @@ mod apply_cmd;
 mod build_cmd;
 mod deploy_cmd;
 mod fleet_select;
+mod init_cmd;
 mod old_spellings;
 mod plan_cmd;
 mod registry_cmd;
@@ -47,6 +48,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Start a repository: a commented fleet-registry.kdl, one fleet and the Action's workflow.
+    Init(init_cmd::InitArgs),
     /// Check fleet-registry.kdl and every fleet it references (or one fleet.kdl).
     Validate(validate_cmd::ValidateArgs),
     /// Inspect the fleet registry.
@@ -162,6 +165,7 @@ pub fn main() -> ExitCode {
         color: cli.color,
     };
     let result = match cli.command {
+        Command::Init(args) => init_cmd::run(&cx, &args),
         Command::Validate(args) => validate_cmd::run(&cx, &args),
         Command::Registry(RegistryCommand::List(args)) => registry_cmd::list(&cx, &args),
         Command::Registry(RegistryCommand::Deploy(args)) => registry_remote_cmd::deploy(&cx, &args),
