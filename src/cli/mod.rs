@@ -85,6 +85,15 @@ pub enum Command {
     Action(ActionArgs),
     /// Print a shell completion script (e.g. `fleet completions bash > /etc/bash_completion.d/fleet`).
     Completions(CompletionsArgs),
+    /// Print the man page (`fleet man | man -l -`), or write one page per command with --dir.
+    Man(ManArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ManArgs {
+    /// Write fleet.1 and a page per command (fleet-build.1, fleet-stage-up.1, …) into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -145,6 +154,27 @@ impl Context<'_> {
     }
 }
 
+/// `fleet man`: the pages come from the same definitions as `--help`.
+fn man(console: &Console, args: &ManArgs) -> Exit {
+    let command = <Cli as clap::CommandFactory>::command();
+    match &args.dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)
+                .and_then(|()| clap_mangen::generate_to(command, dir))
+                .map_err(|e| WorkflowError::failed(format!("cannot write man pages to {}: {e}", dir.display())))?;
+            console.print(&format!("wrote the man pages to {}\n", dir.display()));
+        }
+        None => {
+            let mut page = Vec::new();
+            clap_mangen::Man::new(command)
+                .render(&mut page)
+                .map_err(|e| WorkflowError::failed(format!("cannot render the man page: {e}")))?;
+            console.print(&String::from_utf8_lossy(&page));
+        }
+    }
+    Ok(exit::OK)
+}
+
 /// A command's exit code, or why it stopped.
 pub type Exit = Result<u8, WorkflowError>;
 
@@ -184,6 +214,7 @@ pub fn main() -> ExitCode {
         Command::State(command) => plan_cmd::run_state(&cx, &command),
         Command::Serve(args) => serve_cmd::run(&cx, &args),
         Command::Action(_) => Ok(crate::action::run(&console)),
+        Command::Man(args) => man(&console, &args),
         Command::Completions(args) => {
             let mut script = Vec::new();
             clap_complete::generate(
