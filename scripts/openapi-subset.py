@@ -38,6 +38,8 @@ OPERATIONS = [
     ("post", "/app/hook/deliveries/{delivery_id}/attempts"),
     # ... and open pull requests whose head has no plan get one
     ("get", "/repos/{owner}/{repo}/pulls"),
+    # issue 19: `fleet app create` (the App-manifest flow)
+    ("post", "/app-manifests/{code}/conversions"),
     ("get", "/repos/{owner}/{repo}/commits/{ref}/check-runs"),
 ]
 

@@ -69,6 +69,8 @@ compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need_pkgs+=(postgres
 # examples/replicas (tests/serve_replicas.rs): two replicas behind haproxy, started with compose.
 need_cmd docker-compose docker-compose
 [[ -x /usr/sbin/haproxy ]] || need_pkgs+=(haproxy)
+# tests/app_create.rs: a headless browser follows GitHub's App-manifest flow.
+need_cmd chromium chromium
 # The image is FROM scratch, so /bin/busybox must be the static build.
 if [[ ! -x /bin/busybox ]] || [[ "$(dpkg-query -W -f='${Status}' busybox-static 2>/dev/null || true)" != "install ok installed" ]]; then
     need_pkgs+=(busybox-static)

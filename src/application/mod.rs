@@ -3,6 +3,7 @@
 //! each given its effects (GitHub, Docker, SSH, cloud providers, a clock, the configuration
 //! source) by the front door that calls it, and reporting through that front door.
 //!
+//! - [`app_setup`]: creating the GitHub App (`fleet app create`) and its settings file;
 //! - [`jobs`]: the App's durable jobs and the workers that run them;
 //! - [`deploy`]: deploys, locally and over SSH, with their locks and rollback;
 //! - [`image_build`]: which images a stage builds and building them;
@@ -18,6 +19,7 @@
 //! - [`workspace`]: the registry a command works on, found and loaded;
 //! - [`report`]: how workflows report to their front door, and why they stop.
 
+pub mod app_setup;
 pub mod deploy;
 pub mod image_build;
 pub mod infra;

@@ -2,6 +2,7 @@
 //! command returns its exit code or the [`WorkflowError`] that stopped it; [`main`] shows and
 //! maps errors in one place ([`Console::exit_with`]).
 
+mod app_cmd;
 mod apply_cmd;
 mod build_cmd;
 mod deploy_cmd;
@@ -79,6 +80,9 @@ pub enum Command {
     /// Recorded infrastructure state (.fleetflow/state.json).
     #[command(subcommand)]
     State(plan_cmd::StateCommand),
+    /// The GitHub App itself: `fleet app create` makes it with GitHub's manifest flow.
+    #[command(subcommand)]
+    App(app_cmd::AppCommand),
     /// Run the GitHub App: signed webhooks → durable queue → plan comment and check run per PR.
     Serve(serve_cmd::ServeArgs),
     /// The GitHub Action's entrypoint (action.yml): reads GITHUB_* and INPUT_* variables.
@@ -213,6 +217,7 @@ pub fn main() -> ExitCode {
         Command::Apply(args) => apply_cmd::run(&cx, &args),
         Command::State(command) => plan_cmd::run_state(&cx, &command),
         Command::Serve(args) => serve_cmd::run(&cx, &args),
+        Command::App(command) => app_cmd::run(&cx, &command),
         Command::Action(_) => Ok(crate::action::run(&console)),
         Command::Man(args) => man(&console, &args),
         Command::Completions(args) => {

@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::Args;
 
 use super::{Context, Exit, exit};
+use crate::application::app_setup::{config_file, default_config_dir, read_config};
 use crate::application::jobs::RegistryToken;
 use crate::application::report::WorkflowError;
 use crate::secret::Secret;
@@ -22,20 +23,25 @@ fn secret(value: &str) -> Result<Secret, String> {
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Address to listen on.
-    #[arg(long, env = "FLEET_LISTEN", default_value = "127.0.0.1:8080")]
+    #[arg(long, env = "FLEET_LISTEN", default_value = "127.0.0.1:8080", value_name = "ADDR")]
     pub listen: SocketAddr,
     /// The GitHub App's id.
     #[arg(long, env = "GITHUB_APP_ID")]
-    pub app_id: u64,
+    pub app_id: Option<u64>,
     /// The App's private key: a path to the PEM file, or the PEM itself.
     #[arg(long, env = "GITHUB_APP_PRIVATE_KEY", hide_env_values = true, value_parser = secret)]
-    pub private_key: Secret,
+    pub private_key: Option<Secret>,
     /// Webhook secret; several, comma-separated, while rotating.
     #[arg(long, env = "GITHUB_WEBHOOK_SECRET", hide_env_values = true, value_parser = secret)]
-    pub webhook_secret: Secret,
-    /// GitHub REST API base URL (GitHub Enterprise: https://HOST/api/v3).
-    #[arg(long, env = "GITHUB_API_URL", default_value = "https://api.github.com")]
-    pub github_api_url: String,
+    pub webhook_secret: Option<Secret>,
+    /// GitHub REST API base URL (GitHub Enterprise: https://HOST/api/v3). Default: the App
+    /// settings', else https://api.github.com.
+    #[arg(long, env = "GITHUB_API_URL", value_name = "URL")]
+    pub github_api_url: Option<String>,
+    /// The App's settings as `fleet app create` wrote them (default: app.env in
+    /// $XDG_CONFIG_HOME/fleetflow, when it exists); options and the environment win over it.
+    #[arg(long, env = "FLEET_APP_CONFIG", value_name = "PATH")]
+    pub app_config: Option<PathBuf>,
     /// Job database: sqlite://PATH (one replica), or postgres://USER:PASSWORD@HOST/DB for
     /// several replicas (pass it in the environment: arguments are visible to every user).
     /// Default: fleet.db in $XDG_DATA_HOME/fleetflow (~/.local/share/fleetflow).
@@ -72,14 +78,71 @@ pub struct ServeArgs {
     pub fleet_binary: Option<PathBuf>,
 }
 
+/// The App's identity: from the options (and the environment), else the settings file.
+struct AppIdentity {
+    app_id: u64,
+    private_key: Secret,
+    webhook_secret: Secret,
+    github_api_url: String,
+}
+
+fn app_identity(args: &ServeArgs) -> Result<AppIdentity, WorkflowError> {
+    let file = match &args.app_config {
+        Some(path) => Some(path.clone()),
+        None => default_config_dir().map(|d| config_file(&d)).filter(|f| f.is_file()),
+    };
+    let settings = match &file {
+        Some(path) => read_config(path)?,
+        None => Vec::new(),
+    };
+    let setting = |key: &str| settings.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+    let missing = |flag: &str, env: &str| {
+        WorkflowError::Usage(format!(
+            "no {flag} (or {env}){}: create the App with `fleet app create`, or pass it",
+            file.as_ref()
+                .map(|f| format!(", and {} has none", f.display()))
+                .unwrap_or_default()
+        ))
+    };
+    let app_id = match args.app_id {
+        Some(id) => id,
+        None => setting("GITHUB_APP_ID")
+            .ok_or_else(|| missing("--app-id", "GITHUB_APP_ID"))?
+            .parse()
+            .map_err(|_| WorkflowError::Usage("GITHUB_APP_ID in the App's settings is not a number".into()))?,
+    };
+    let private_key = args
+        .private_key
+        .clone()
+        .or_else(|| setting("GITHUB_APP_PRIVATE_KEY").map(Secret::new))
+        .ok_or_else(|| missing("--private-key", "GITHUB_APP_PRIVATE_KEY"))?;
+    let webhook_secret = args
+        .webhook_secret
+        .clone()
+        .or_else(|| setting("GITHUB_WEBHOOK_SECRET").map(Secret::new))
+        .ok_or_else(|| missing("--webhook-secret", "GITHUB_WEBHOOK_SECRET"))?;
+    let github_api_url = args
+        .github_api_url
+        .clone()
+        .or_else(|| setting("GITHUB_API_URL"))
+        .unwrap_or_else(|| "https://api.github.com".to_owned());
+    Ok(AppIdentity {
+        app_id,
+        private_key,
+        webhook_secret,
+        github_api_url,
+    })
+}
+
 pub fn run(cx: &Context, args: &ServeArgs) -> Exit {
+    let app = app_identity(args)?;
     let database_url = args.database.clone().map_or_else(default_database, Ok)?;
     let config = ServeConfig {
         listen: args.listen,
-        app_id: args.app_id,
-        private_key: args.private_key.clone(),
-        webhook_secrets: webhook_secrets(&args.webhook_secret),
-        github_api_url: args.github_api_url.clone(),
+        app_id: app.app_id,
+        private_key: app.private_key,
+        webhook_secrets: webhook_secrets(&app.webhook_secret),
+        github_api_url: app.github_api_url,
         database_url,
         workers: args.workers,
         grace: Duration::from_secs(args.grace),

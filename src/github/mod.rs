@@ -8,6 +8,7 @@ pub mod cache;
 pub mod deliveries;
 mod deploy_api;
 pub mod files;
+pub mod manifest;
 pub mod open_pulls;
 mod transport;
 pub mod tree;

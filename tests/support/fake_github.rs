@@ -31,6 +31,8 @@ pub mod deploy;
 pub mod git;
 #[path = "fake_github_hooks.rs"]
 pub mod hooks;
+#[path = "fake_github_manifest.rs"]
+pub mod manifest;
 #[path = "fake_github_spec.rs"]
 mod spec;
 #[path = "fake_github_sweep.rs"]
@@ -103,6 +105,8 @@ pub struct World {
     pub budget: budget::Budget,
     /// The App's webhook deliveries (fake_github_hooks.rs).
     pub hooks: hooks::HookWorld,
+    /// The App-manifest flow (fake_github_manifest.rs).
+    pub manifest: manifest::ManifestWorld,
     /// Where the API lives under the host (GitHub Enterprise Server: `/api/v3`); `None`: at `/`.
     pub api_prefix: Option<String>,
     next_id: u64,
@@ -270,7 +274,7 @@ impl Gate {
 async fn handle(State(gate): State<Arc<Gate>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
     let prefix = gate.world.lock().unwrap().api_prefix.clone();
     let uri = match prefix {
-        Some(prefix) if !uri.path().starts_with("/_codeload/") => {
+        Some(prefix) if !uri.path().starts_with("/_codeload/") && !manifest::is_web(uri.path()) => {
             let Some(rest) = uri.path().strip_prefix(prefix.as_str()).filter(|r| r.starts_with('/')) else {
                 return message(StatusCode::NOT_FOUND, &format!("not under the API prefix {prefix}"));
             };
@@ -316,6 +320,11 @@ async fn handle(State(gate): State<Arc<Gate>>, method: Method, uri: Uri, headers
 
 async fn answer(gate: Arc<Gate>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
     let path = uri.path().to_owned();
+    // The new-App page of the manifest flow: GitHub's web, not its API.
+    if method == Method::POST && manifest::is_web(&path) {
+        let mut world = gate.world.lock().unwrap();
+        return manifest::new_app(&mut world.manifest, &path, uri.query(), &body);
+    }
     // codeload: where the tarball operation redirects (not the API; no token, as on GitHub).
     if let Some(rest) = path.strip_prefix("/_codeload/") {
         while gate
@@ -383,7 +392,10 @@ async fn answer(gate: Arc<Gate>, method: Method, uri: Uri, headers: HeaderMap, b
         .unwrap_or("")
         .to_owned();
     let user_login = gate.world.lock().unwrap().user_tokens.get(&bearer).cloned();
-    let installation = if path.starts_with("/app") {
+    // The manifest conversion needs no credentials: the code is one.
+    let installation = if op_id == "apps/create-from-manifest" {
+        None
+    } else if path.starts_with("/app") {
         if let Err(e) = gate.check_jwt(&bearer) {
             return gate.reject(StatusCode::UNAUTHORIZED, format!("{op_id}: {e}"));
         }
@@ -435,6 +447,10 @@ async fn answer(gate: Arc<Gate>, method: Method, uri: Uri, headers: HeaderMap, b
     let body = parsed.unwrap_or(Value::Null);
     let num = |name: &str| params.get(name).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
     match op_id.as_str() {
+        "apps/create-from-manifest" => {
+            let code = params.get("code").cloned().unwrap_or_default();
+            manifest::convert(&mut world.manifest, &code)
+        }
         "apps/create-installation-access-token" => {
             let id = num("installation_id");
             if !world.installations.contains(&id) {

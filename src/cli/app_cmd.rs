@@ -1,0 +1,195 @@
+//! `fleet app create`: the GitHub App-manifest flow from this machine
+//! ([`crate::application::app_setup`]): a short-lived page on 127.0.0.1 posts the manifest to
+//! GitHub, GitHub sends the browser back with a code, and the App's id, key and webhook secret
+//! are written (0600) where `fleet serve` reads them.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{Query, State};
+use axum::response::Html;
+use axum::routing::get;
+use clap::{Args, Subcommand};
+
+use super::{Context, Exit, exit};
+use crate::application::app_setup::{self, api_url, manifest, new_app_url, save_created_app, start_page};
+use crate::application::report::WorkflowError;
+
+#[derive(Debug, Subcommand)]
+pub enum AppCommand {
+    /// Create the GitHub App with GitHub's manifest flow and save its id, key and webhook secret.
+    Create(AppCreateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AppCreateArgs {
+    /// Where GitHub will send webhooks: `fleet serve`'s public URL with /webhook.
+    #[arg(long, value_name = "URL")]
+    pub webhook_url: String,
+    /// The App's name on GitHub (unique there).
+    #[arg(long, value_name = "NAME", default_value = "fleetflow")]
+    pub name: String,
+    /// Create it in this organization (default: your user account).
+    #[arg(long, value_name = "ORG")]
+    pub org: Option<String>,
+    /// GitHub's web address (GitHub Enterprise Server: https://HOST).
+    #[arg(long, value_name = "URL", default_value = "https://github.com")]
+    pub github_url: String,
+    /// Where to write app.env and app.pem (default: $XDG_CONFIG_HOME/fleetflow, ~/.config/fleetflow).
+    #[arg(long, value_name = "DIR")]
+    pub config_dir: Option<PathBuf>,
+    /// Address of the local page the browser opens (127.0.0.1; port 0: any free one).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+    pub listen: SocketAddr,
+    /// Give up after this many seconds without GitHub's answer.
+    #[arg(long, value_name = "SECONDS", default_value_t = 600)]
+    pub timeout: u64,
+}
+
+pub fn run(cx: &Context, command: &AppCommand) -> Exit {
+    let AppCommand::Create(args) = command;
+    if !args.listen.ip().is_loopback() {
+        return Err(WorkflowError::Usage(format!(
+            "--listen {}: the page that hands the App's key over listens on 127.0.0.1 only",
+            args.listen
+        )));
+    }
+    let dir = match &args.config_dir {
+        Some(dir) => dir.clone(),
+        None => app_setup::default_config_dir()
+            .ok_or_else(|| WorkflowError::Usage("no HOME or XDG_CONFIG_HOME: pass --config-dir".into()))?,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| WorkflowError::failed(format!("cannot start the runtime: {e}")))?;
+    let file = runtime.block_on(create(cx, args, &dir))?;
+    cx.console.print(&format!(
+        "wrote {} and {} (readable by you only)\nnext: fleet serve (it reads {}), then install the App on your repositories\n",
+        file.display(),
+        dir.join("app.pem").display(),
+        file.display()
+    ));
+    Ok(exit::OK)
+}
+
+/// What the local page knows: the manifest's target and the state GitHub must send back.
+struct Flow {
+    start: String,
+    state: String,
+    api_url: String,
+    dir: PathBuf,
+    done: tokio::sync::mpsc::Sender<Result<PathBuf, WorkflowError>>,
+    finished: Mutex<bool>,
+}
+
+async fn create(cx: &Context<'_>, args: &AppCreateArgs, dir: &std::path::Path) -> Result<PathBuf, WorkflowError> {
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| WorkflowError::failed(format!("cannot listen on {}: {e}", args.listen)))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| WorkflowError::failed(format!("cannot read the local address: {e}")))?;
+    let state = random_state();
+    let redirect = format!("http://{local}/callback");
+    let manifest = manifest(&args.name, &args.webhook_url, &redirect);
+    let action = new_app_url(&args.github_url, args.org.as_deref(), &state);
+    let (done, mut finished) = tokio::sync::mpsc::channel(1);
+    let flow = Arc::new(Flow {
+        start: start_page(&action, &manifest),
+        state,
+        api_url: api_url(&args.github_url),
+        dir: dir.to_path_buf(),
+        done,
+        finished: Mutex::new(false),
+    });
+    let app = axum::Router::new()
+        .route(
+            "/",
+            get(|State(f): State<Arc<Flow>>| async move { Html(f.start.clone()) }),
+        )
+        .route("/callback", get(callback))
+        .with_state(flow);
+    // Stopped gracefully, so the browser still gets the page that says how it ended.
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    cx.console.print(&format!(
+        "Open http://{local}/ in a browser on this machine: it takes you to GitHub to create the App `{}`.\n",
+        args.name
+    ));
+    let result = tokio::time::timeout(Duration::from_secs(args.timeout), finished.recv()).await;
+    let _ = stop.send(());
+    if tokio::time::timeout(Duration::from_secs(5), server).await.is_err() {
+        tracing::debug!("the local page did not stop in 5 s");
+    }
+    match result {
+        Ok(Some(result)) => result,
+        Ok(None) => Err(WorkflowError::failed("the local page stopped before GitHub answered")),
+        Err(_) => Err(WorkflowError::failed(format!(
+            "no answer from GitHub in {} s; run `fleet app create` again",
+            args.timeout
+        ))),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct Callback {
+    code: Option<String>,
+    state: Option<String>,
+}
+
+/// GitHub's redirect: the code (checked against our state) becomes the App's settings.
+async fn callback(State(flow): State<Arc<Flow>>, Query(q): Query<Callback>) -> Html<String> {
+    if q.state.as_deref() != Some(flow.state.as_str()) {
+        return Html(
+            "<p>This answer was not for this run of <code>fleet app create</code>; nothing was saved.</p>".into(),
+        );
+    }
+    {
+        let mut finished = flow.finished.lock().unwrap_or_else(|e| e.into_inner());
+        if *finished {
+            return Html("<p>The App was already saved; you can close this page.</p>".into());
+        }
+        *finished = true;
+    }
+    let result = match q.code.as_deref() {
+        None => Err(WorkflowError::failed(
+            "GitHub sent no code back: the App was not created",
+        )),
+        Some(code) => save_created_app(&flow.api_url, code, &flow.dir).await,
+    };
+    let page = match &result {
+        Ok(_) => "<p>The GitHub App was created and its settings saved (fleet app create: created). You can close this page.</p>".to_owned(),
+        Err(e) => format!("<p>fleet app create failed: {}</p>", html_escape(&e.to_string())),
+    };
+    let _ = flow.done.send(result).await;
+    Html(page)
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// 32 hex characters from the OS's random source.
+fn random_state() -> String {
+    let mut bytes = [0u8; 16];
+    if std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes))
+        .is_err()
+    {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        bytes = (nanos ^ u128::from(std::process::id())).to_le_bytes();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
