@@ -141,3 +141,6 @@ pub fn read_config(path: &Path) -> Result<Vec<(String, String)>, WorkflowError> 
         .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
         .collect())
 }
+
+#[cfg(test)]
+mod tests;
