@@ -10,13 +10,13 @@ cd "$(dirname "$0")/.."
 # What this script does not install (README "Set up on a fresh machine"), checked before
 # anything starts; cargo-nextest is installed when missing.
 NEXTEST_VERSION=0.9.143
-MIN_RUST=1.85
+MIN_RUST=1.88
 die() { printf 'scripts/test.sh: %s\n' "$*" >&2; exit 1; }
 command -v cargo >/dev/null 2>&1 \
     || die "no cargo on PATH: install Rust $MIN_RUST or later with rustup (https://rustup.rs) and add ~/.cargo/bin to PATH"
 rust="$(rustc --version | awk '{print $2}')"
 if [ "$(printf '%s\n%s\n' "$MIN_RUST" "${rust%%-*}" | sort -V | head -n1)" != "$MIN_RUST" ]; then
-    die "rustc $rust is older than $MIN_RUST (edition 2024; Debian's cargo is too old): rustup update stable"
+    die "rustc $rust is older than $MIN_RUST (edition 2024 and let-chains; Debian's cargo is too old): rustup update stable"
 fi
 command -v cc >/dev/null 2>&1 || die "no C compiler (cc): apt-get install build-essential"
 if ! cargo nextest --version >/dev/null 2>&1; then

@@ -32,7 +32,8 @@ struct Conversion {
 
 /// Exchanges `code` for the App at `api_url` (https://api.github.com, or GHES's /api/v3).
 pub async fn convert(api_url: &str, code: &str) -> Result<CreatedApp, GitHubError> {
-    let path = format!("/app-manifests/{code}/conversions");
+    // The code is a credential until used: it is never part of a message.
+    let path = "/app-manifests/…/conversions".to_owned();
     let fail = |status: StatusCode, message: String| GitHubError::Status {
         method: Method::POST,
         path: path.clone(),
@@ -46,7 +47,7 @@ pub async fn convert(api_url: &str, code: &str) -> Result<CreatedApp, GitHubErro
             "the code GitHub sent back is malformed".into(),
         ));
     }
-    let url = format!("{}{path}", api_url.trim_end_matches('/'));
+    let url = format!("{}/app-manifests/{code}/conversions", api_url.trim_end_matches('/'));
     let response = reqwest::Client::new()
         .post(&url)
         .header("Accept", "application/vnd.github+json")
@@ -54,7 +55,7 @@ pub async fn convert(api_url: &str, code: &str) -> Result<CreatedApp, GitHubErro
         .header("User-Agent", concat!("fleetflow/", env!("CARGO_PKG_VERSION")))
         .send()
         .await
-        .map_err(|e| GitHubError::Setup(format!("cannot reach {url}: {e}")))?;
+        .map_err(|e| GitHubError::Setup(format!("cannot reach {api_url}: {}", e.without_url())))?;
     let status = response.status();
     let body = response.text().await.unwrap_or_default();
     if status.as_u16() != 201 {
