@@ -336,10 +336,11 @@ impl Docker for MemoryDocker {
         let c = &mut s.containers[i];
         let view = c.view();
         // A healthcheck reports `starting` once, then its result.
-        if c.running && c.health.as_deref() == Some("starting") {
-            if let Some(result) = c.pending_health.take() {
-                c.health = Some(result);
-            }
+        if c.running
+            && c.health.as_deref() == Some("starting")
+            && let Some(result) = c.pending_health.take()
+        {
+            c.health = Some(result);
         }
         Ok(view)
     }

@@ -163,10 +163,10 @@ impl Parser<'_> {
     fn node_head(&mut self) -> Result<Pending> {
         let inherited = self.stack.last().is_some_and(|o| o.pending.discard || o.block_discard);
         let slashdash = self.slashdash()?;
-        if let Some(at) = slashdash {
-            if matches!(self.cur.peek(), None | Some(b'}')) {
-                return Err(error("`/-` must be followed by a node to comment out", at..at + 2));
-            }
+        if let Some(at) = slashdash
+            && matches!(self.cur.peek(), None | Some(b'}'))
+        {
+            return Err(error("`/-` must be followed by a node to comment out", at..at + 2));
         }
         if self.cur.peek() == Some(b'(') {
             self.type_annotation()?;

@@ -63,10 +63,8 @@ pub(super) fn number(word: &str, span: Span) -> Result<Scalar> {
     } else {
         Cow::Borrowed(word)
     };
-    if !float {
-        if let Ok(v) = clean.parse::<i64>() {
-            return Ok(Scalar::Integer(v));
-        }
+    if !float && let Ok(v) = clean.parse::<i64>() {
+        return Ok(Scalar::Integer(v));
     }
     clean.parse::<f64>().map(Scalar::Float).map_err(|_| invalid())
 }
