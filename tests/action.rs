@@ -241,11 +241,8 @@ async fn command_build_builds_and_pushes_the_stage_images() {
     let world = support::test_world();
     let repo = Repo::new(false);
     let (fake, _keys) = fake().await;
-    let pushed_to = support::unique("act");
-    let _cleanup = support::Cleanup {
-        world: &world,
-        project: pushed_to.clone(),
-    };
+    let cleanup = support::Cleanup::project(&world, "act");
+    let pushed_to = cleanup.project.clone();
     let registry = format!("{}/fleetflow-test/{pushed_to}", world.registry);
     let event = serde_json::json!({ "inputs": {}, "ref": "refs/heads/main" });
     let (out, outputs, _) = Invocation::new(&repo, "workflow_dispatch", &event, &fake.url())

@@ -9,7 +9,7 @@ use fleetflow::application::image_build::{BuildOptions, plan_builds};
 use fleetflow::config::load::load_fleet_file;
 use fleetflow::docker::{Builder, argv};
 use predicates::str::contains;
-use support::{Cleanup, TestWorld, run, run_ok, test_world, unique};
+use support::{Cleanup, TestWorld, run, run_ok, test_world};
 
 fn fleet_dir(world: &TestWorld, project: &str, dockerfile_extra: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -48,11 +48,8 @@ fn fleet(dir: &Path, docker_config: &Path) -> assert_cmd::Command {
 #[test]
 fn live_build_pushes_to_the_registry_with_stored_credentials_and_skips_unchanged_inputs() {
     let world = test_world();
-    let project = unique("b");
-    let _cleanup = Cleanup {
-        world: &world,
-        project: project.clone(),
-    };
+    let cleanup = Cleanup::project(&world, "b");
+    let project = cleanup.project.clone();
     let dir = fleet_dir(&world, &project, "");
     let registry = format!("{}/fleetflow-test", world.registry);
     let out = fleet(dir.path(), &world.docker_config)
@@ -115,11 +112,8 @@ fn live_build_pushes_to_the_registry_with_stored_credentials_and_skips_unchanged
 #[test]
 fn push_without_credentials_is_refused_with_an_auth_error() {
     let world = test_world();
-    let project = unique("b");
-    let _cleanup = Cleanup {
-        world: &world,
-        project: project.clone(),
-    };
+    let cleanup = Cleanup::project(&world, "b");
+    let project = cleanup.project.clone();
     let dir = fleet_dir(&world, &project, "");
     let empty = tempfile::tempdir().expect("tempdir");
     fleet(dir.path(), empty.path())
@@ -138,11 +132,8 @@ fn push_without_credentials_is_refused_with_an_auth_error() {
 #[test]
 fn a_failing_build_shows_its_output_and_deploys_nothing() {
     let world = test_world();
-    let project = unique("b");
-    let _cleanup = Cleanup {
-        world: &world,
-        project: project.clone(),
-    };
+    let cleanup = Cleanup::project(&world, "b");
+    let project = cleanup.project.clone();
     let dir = fleet_dir(
         &world,
         &project,
@@ -181,11 +172,8 @@ fn a_failing_build_shows_its_output_and_deploys_nothing() {
 #[test]
 fn a_build_of_a_changed_tree_tags_its_commit_dirty() {
     let world = test_world();
-    let project = unique("b");
-    let _cleanup = Cleanup {
-        world: &world,
-        project: project.clone(),
-    };
+    let cleanup = Cleanup::project(&world, "b");
+    let project = cleanup.project.clone();
     let dir = fleet_dir(&world, &project, "");
     let git = |args: &[&str]| {
         run_ok(
@@ -230,11 +218,8 @@ fn a_build_of_a_changed_tree_tags_its_commit_dirty() {
 #[test]
 fn up_builds_the_local_image_and_runs_it() {
     let world = test_world();
-    let project = unique("b");
-    let _cleanup = Cleanup {
-        world: &world,
-        project: project.clone(),
-    };
+    let cleanup = Cleanup::project(&world, "b");
+    let project = cleanup.project.clone();
     let dir = fleet_dir(&world, &project, "");
     fleet(dir.path(), &world.docker_config)
         .args(["up", "local"])

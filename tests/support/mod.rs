@@ -124,6 +124,11 @@ impl TestWorld {
 
     /// Removes a test project's containers (any state) and its `{project}-{stage}` network.
     pub fn remove_project(&self, project: &str, stage: &str) {
+        self.remove_project_stages(project, &[stage]);
+    }
+
+    /// [`TestWorld::remove_project`] for several stages: containers and images are listed once.
+    pub fn remove_project_stages(&self, project: &str, stages: &[&str]) {
         let ids = self
             .docker()
             .args([
@@ -138,10 +143,12 @@ impl TestWorld {
         for id in ids.lines() {
             let _ = self.docker().args(["rm", "-f", id]).output();
         }
-        let _ = self
-            .docker()
-            .args(["network", "rm", &format!("{project}-{stage}")])
-            .output();
+        for stage in stages {
+            let _ = self
+                .docker()
+                .args(["network", "rm", &format!("{project}-{stage}")])
+                .output();
+        }
         self.remove_images(project);
     }
 
@@ -275,11 +282,20 @@ pub struct Cleanup<'a> {
     pub project: String,
 }
 
+impl<'a> Cleanup<'a> {
+    /// A new project name (`unique(prefix)`), cleaned up when this is dropped.
+    pub fn project(world: &'a TestWorld, prefix: &str) -> Self {
+        Cleanup {
+            world,
+            project: unique(prefix),
+        }
+    }
+}
+
 impl Drop for Cleanup<'_> {
     fn drop(&mut self) {
-        for stage in ["local", "dev", "live"] {
-            self.world.remove_project(&self.project, stage);
-        }
+        self.world
+            .remove_project_stages(&self.project, &["local", "dev", "live"]);
     }
 }
 
