@@ -24,6 +24,13 @@ if ! cargo nextest --version >/dev/null 2>&1; then
     cargo install --locked "cargo-nextest@$NEXTEST_VERSION"
 fi
 
+# The test build (~5 GB in target/), the fuzz build (~2.5 GB) and the test world's images need
+# room; a linker that meets a full disk dies of SIGBUS with no word about space, so say it first.
+free_kb="$(df -Pk . | awk 'NR==2 {print $4}')"
+if [ "${free_kb:-0}" -lt $((10 * 1024 * 1024)) ]; then
+    echo "scripts/test.sh: warning: only $((free_kb / 1024)) MB free here; a whole run needs about 10 GB (cargo clean frees old builds)" >&2
+fi
+
 scripts/test-world.sh
 
 fuzz_status=0
