@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use action_runner::parse_outputs;
 use fleetflow::action::request::{ActionCommand, ActionRequest, flag, input_from};
 use fleetflow::action::runner::output_entry;
+use fleetflow::application::deploy::history::RollbackTo;
 use fleetflow::application::report::WorkflowError;
 
 fn request(vars: &[(&str, &str)]) -> Result<ActionRequest, WorkflowError> {
@@ -83,7 +84,34 @@ fn a_bad_boolean_input_or_command_stops_the_run_before_anything_happens() {
     );
     let e = request(&[("INPUT_COMMAND", "destroy")]).unwrap_err();
     assert!(matches!(e, WorkflowError::Usage(_)), "{e:?}");
-    assert!(e.to_string().contains("expected plan, build, deploy or auto"), "{e}");
+    assert!(
+        e.to_string().contains("expected plan, build, deploy, rollback or auto"),
+        "{e}"
+    );
+    let e = request(&[("INPUT_COMMAND", "rollback"), ("INPUT_ROLLBACK-TO", "$(id)")]).unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("input rollback-to: `$(id)` is neither `previous` nor a commit"),
+        "{e}"
+    );
+}
+
+#[test]
+fn command_rollback_names_previous_or_a_commit() {
+    let rollback = |to: Option<&str>| {
+        let mut vars = vec![("INPUT_COMMAND", "rollback")];
+        vars.extend(to.map(|t| ("INPUT_ROLLBACK-TO", t)));
+        request(&vars).expect("valid").command
+    };
+    assert_eq!(rollback(None), ActionCommand::Rollback(RollbackTo::Previous));
+    assert_eq!(
+        rollback(Some("previous")),
+        ActionCommand::Rollback(RollbackTo::Previous)
+    );
+    assert_eq!(
+        rollback(Some("ABC1234")),
+        ActionCommand::Rollback(RollbackTo::Commit("abc1234".into()))
+    );
 }
 
 #[test]

@@ -265,3 +265,35 @@ fn force_redeploys_and_may_hold_command_is_cheap() {
     };
     assert!(!may_hold_command("/deploy creo live", &bot));
 }
+
+#[test]
+fn rollback_forms() {
+    let rollback = |to: &str| {
+        Some(Ok(Command::Rollback {
+            fleet: "creo".into(),
+            stage: "live".into(),
+            to: to.into(),
+        }))
+    };
+    assert_eq!(p("/rollback creo live"), rollback("previous"));
+    assert_eq!(p("/rollback creo live 1a2b3c4"), rollback("1a2b3c4"));
+    assert_eq!(p("/rollback creo"), Some(Err(CommandError::RollbackTarget)));
+    assert_eq!(p("/rollback live"), Some(Err(CommandError::RollbackTarget)));
+    assert_eq!(
+        p("/rollback creo live $(x)"),
+        Some(Err(CommandError::RollbackTo { word: "$(x)".into() }))
+    );
+    assert!(matches!(
+        p("/rollback creo staging"),
+        Some(Err(CommandError::UnknownStage { .. }))
+    ));
+    let Some(Err(e)) = p("/rollbak creo live") else {
+        panic!("a typo is an unknown command");
+    };
+    assert!(e.reply().contains("Did you mean `/rollback`?"), "{}", e.reply());
+    assert!(
+        e.reply().contains("`/rollback <fleet> <stage> [commit]`"),
+        "{}",
+        e.reply()
+    );
+}

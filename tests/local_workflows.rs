@@ -93,6 +93,8 @@ fn request() -> LocalDeploy<'static> {
             ..DeployOptions::default()
         },
         confirm: false,
+        history: None,
+        rollback_to: None,
     }
 }
 

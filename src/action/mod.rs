@@ -54,6 +54,7 @@ pub fn run(console: &Console) -> u8 {
         ActionCommand::Push => run.push(&mut outputs),
         ActionCommand::Dispatch => run.dispatch(&mut outputs),
         ActionCommand::Build => run.build(&mut outputs),
+        ActionCommand::Rollback(to) => run.rollback(to, &mut outputs),
         ActionCommand::Comment => comment::run(console, &fx, &request, &mut outputs),
         ActionCommand::Nothing(event) => {
             console.print(&format!("fleet action: nothing to do for the `{event}` event.\n"));

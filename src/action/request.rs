@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
+use crate::application::deploy::history::{HistoryError, RollbackTo};
 use crate::application::report::WorkflowError;
 use crate::event::RepoRef;
 
@@ -20,6 +21,9 @@ pub enum ActionCommand {
     Dispatch,
     /// Build (and push) the `fleet` and `stage` inputs' images.
     Build,
+    /// Run the images of an earlier deploy of the `fleet` and `stage` inputs again (the
+    /// `rollback-to` input: `previous`, a commit or a history id); nothing is built.
+    Rollback(RollbackTo),
     /// A pull-request comment: chat-ops.
     Comment,
     /// `command: auto` for an event the Action does not act on.
@@ -130,10 +134,15 @@ impl ActionRequest {
             ("auto", "workflow_dispatch") | ("deploy", _) => ActionCommand::Dispatch,
             ("auto", "issue_comment") => ActionCommand::Comment,
             ("build", _) => ActionCommand::Build,
+            ("rollback", _) => ActionCommand::Rollback(
+                (input("rollback-to").as_deref().unwrap_or("previous"))
+                    .parse()
+                    .map_err(|e: HistoryError| WorkflowError::Usage(format!("input rollback-to: {e}")))?,
+            ),
             ("auto", other) => ActionCommand::Nothing(other.to_owned()),
             (other, _) => {
                 return Err(WorkflowError::Usage(format!(
-                    "input command: expected plan, build, deploy or auto, got {other:?}"
+                    "input command: expected plan, build, deploy, rollback or auto, got {other:?}"
                 )));
             }
         };

@@ -11,6 +11,7 @@ use super::Outputs;
 use super::report::ActionReporter;
 use super::request::ActionRequest;
 use super::runner::{append, escape_data};
+use crate::application::deploy::history::RollbackTo;
 use crate::application::deploy::release::ReleaseRequest;
 use crate::application::image_build::BuildOptions;
 use crate::application::jobs::plan_job::{CommentOwner, upsert_plan_comment};
@@ -139,7 +140,7 @@ impl Run<'_> {
         };
         let registry = self.registry_file()?;
         let text = match push_deploys(&push, &registry, || Ok(self.load_head()?.1))? {
-            PushDeploys::Routes(ws, routes) => return self.deploy_routes(&registry, &ws, &routes, outputs),
+            PushDeploys::Routes(ws, routes) => return self.deploy_routes(&registry, &ws, &routes, None, outputs),
             PushDeploys::NotDefaultBranch(git_ref, default) => {
                 format!("{git_ref} is not the default branch ({default}); nothing to deploy")
             }
@@ -187,7 +188,14 @@ impl Run<'_> {
     pub fn dispatch(&self, outputs: &mut Outputs) -> Result<(), WorkflowError> {
         let (fleet, stage) = self.fleet_and_stage("deploy")?;
         let (registry, ws) = self.load_head()?;
-        self.deploy_routes(&registry, &ws, &dispatch_routes(&ws, fleet, stage)?, outputs)
+        self.deploy_routes(&registry, &ws, &dispatch_routes(&ws, fleet, stage)?, None, outputs)
+    }
+
+    /// `command: rollback`: the `fleet` and `stage` inputs' routes run an earlier deploy's images.
+    pub fn rollback(&self, to: &RollbackTo, outputs: &mut Outputs) -> Result<(), WorkflowError> {
+        let (fleet, stage) = self.fleet_and_stage("rollback")?;
+        let (registry, ws) = self.load_head()?;
+        self.deploy_routes(&registry, &ws, &dispatch_routes(&ws, fleet, stage)?, Some(to), outputs)
     }
 
     /// Builds, pushes and deploys each fleet+stage (the App's release), or prints its plan with
@@ -197,9 +205,13 @@ impl Run<'_> {
         registry: &Path,
         ws: &Workspace,
         routes: &[RouteName],
+        rollback_to: Option<&RollbackTo>,
         outputs: &mut Outputs,
     ) -> Result<(), WorkflowError> {
-        let template = self.release_template(registry)?;
+        let template = ReleaseRequest {
+            rollback_to: rollback_to.cloned(),
+            ..self.release_template(registry)?
+        };
         let (ssh, docker, dry_run) = (self.fx.ssh.as_ref(), &self.fx.docker, self.request.inputs.dry_run);
         let released = release_routes(self.reporter, ssh, docker, &template, ws, routes, dry_run);
         for ((fleet, stage, server), status) in &released.routes {
@@ -247,6 +259,7 @@ impl Run<'_> {
             fleet_binary: self.fx.fleet_binary()?,
             given_up: Default::default(),
             lock_token: None,
+            rollback_to: None,
         })
     }
 }

@@ -8,10 +8,12 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::deploy::engine::{DeployReport, Outcome};
+use super::deploy::history::HistoryEntry;
 use super::deploy::lifecycle::{self, PsRow};
 use super::deploy::progress::Progress;
 use super::deploy::project_name;
 use super::deploy::{DeployOptions, DesiredService, ServiceAction, Target, deploy, desired_services};
+use super::deploy_history::{Ran, Recorder, record, use_images_of};
 use super::image_build::credentials::login_for_push;
 use super::image_build::{BuildOptions, BuildOutcome, plan_builds, run_builds, source_url};
 use super::report::{Reporter, WorkflowError};
@@ -243,6 +245,10 @@ pub struct LocalDeploy<'a> {
     pub options: DeployOptions,
     /// Ask the reporter before changing anything.
     pub confirm: bool,
+    /// Record the deploy in this history (and keep its images for a rollback).
+    pub history: Option<Recorder>,
+    /// Run the images of this earlier deploy instead of the configured ones (a rollback).
+    pub rollback_to: Option<HistoryEntry>,
 }
 
 impl<'a> LocalDeploy<'a> {
@@ -258,6 +264,8 @@ impl<'a> LocalDeploy<'a> {
                 ..DeployOptions::default()
             },
             confirm: false,
+            history: None,
+            rollback_to: None,
         }
     }
 }
@@ -282,19 +290,27 @@ pub fn deploy_stage(
         image_registry: request.image_registry.clone(),
         tag: request.tag.clone(),
     };
-    let desired = desired_services(&target, request.services, &|k| std::env::var(k).ok())
+    let mut desired = desired_services(&target, request.services, &|k| std::env::var(k).ok())
         .map_err(|e| WorkflowError::Usage(e.to_string()))?;
+    if let Some(earlier) = &request.rollback_to {
+        use_images_of(docker, &mut desired, earlier)?;
+    }
     if request.confirm {
-        reporter.confirm(&format!(
-            "Deploy {} service(s) of {}:{}?",
-            desired.len(),
-            fleet.project,
-            request.stage
-        ))?;
+        let what = match &request.rollback_to {
+            Some(earlier) => format!("Roll {}:{} back to {}?", fleet.project, request.stage, earlier.label()),
+            None => format!(
+                "Deploy {} service(s) of {}:{}?",
+                desired.len(),
+                fleet.project,
+                request.stage
+            ),
+        };
+        reporter.confirm(&what)?;
     }
     // No separate engine check: the first call below fails with the same one-line message.
     build_missing_local_images(docker, fleet, stage, &desired, build_line)?;
-    Ok(deploy(
+    let (started, began) = (chrono::Utc::now(), clock.now());
+    let report = deploy(
         docker,
         clock,
         &fleet.project,
@@ -302,7 +318,23 @@ pub fn deploy_stage(
         &desired,
         &request.options,
         progress,
-    ))
+    );
+    // A deploy that stopped before it touched a container (no daemon, a failed pull) is no
+    // deploy to go back to or from: its error is said once, and not recorded.
+    let touched = report.error.is_none() || report.outcomes.iter().any(|o| o.action != ServiceAction::NotAttempted);
+    if let Some(recorder) = request.history.as_ref().filter(|_| touched) {
+        let ran = Ran {
+            project: &fleet.project,
+            stage: request.stage,
+            desired: &desired,
+            started,
+            seconds: clock.now().saturating_duration_since(began).as_secs_f64(),
+            error: report.error.as_ref().map(ToString::to_string),
+            rollback_to: request.rollback_to.as_ref(),
+        };
+        record(reporter, docker, recorder, &ran);
+    }
+    Ok(report)
 }
 
 /// The final table of a deploy: what happened to each service.

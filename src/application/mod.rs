@@ -21,6 +21,7 @@
 
 pub mod app_setup;
 pub mod deploy;
+pub mod deploy_history;
 pub mod image_build;
 pub mod infra;
 pub mod init;
@@ -30,6 +31,7 @@ pub mod merge;
 pub mod plan_change;
 pub mod releases;
 pub mod report;
+pub mod rollback;
 pub mod routes;
 pub mod stage;
 pub mod stage_ops;

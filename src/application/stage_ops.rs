@@ -8,12 +8,16 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use super::deploy::DeployOptions;
+use super::deploy::history::{RollbackTo, rollback_args};
 use super::deploy::lifecycle::render_ps;
 use super::deploy::progress::Progress;
 use super::deploy::remote::LocalBinary;
+use super::deploy_history::Recorder;
 use super::infra::{CloudTarget, cloud_target};
 use super::local::{self, LocalDeploy, LocalFleet};
 use super::report::{Reporter, WorkflowError};
+use super::rollback::{LocalRollback, history, rollback_stage};
 use super::routes::{RoutedStage, routed_stage, run_routed};
 use super::stage::{self, Down, StageUp};
 use super::stage_status;
@@ -53,6 +57,13 @@ pub enum StageOp {
     Restart {
         services: Vec<String>,
     },
+    /// Run the images of an earlier deploy again (`previous`, a commit or a history id).
+    Rollback {
+        to: RollbackTo,
+        options: DeployOptions,
+    },
+    /// The deploys recorded where the stage runs.
+    History,
 }
 
 impl StageOp {
@@ -65,6 +76,8 @@ impl StageOp {
             Self::Ps => vec!["ps".into()],
             Self::Logs(_) => vec!["logs".into()],
             Self::Restart { .. } => vec!["restart".into()],
+            Self::Rollback { to, options } => return rollback_args(stage, to, options.health_timeout),
+            Self::History => vec!["history".into()],
         };
         argv.push(stage.to_owned());
         match self {
@@ -175,7 +188,7 @@ pub fn run_stage(
                     "--suspend and --destroy manage cloud servers a fleet declares; this stage is routed to a registry server, so `fleet stage down` (without them) stops its containers there",
                 );
             }
-            let deploy = matches!(op, StageOp::Up { .. });
+            let deploy = matches!(op, StageOp::Up { .. } | StageOp::Rollback { .. });
             let argv = op.fleet_args(stage);
             run_routed(fx.reporter, fx.ssh, fx.binary, routed, &argv, deploy).map(|()| None)
         }
@@ -224,7 +237,28 @@ fn run_local(
             local::logs(fx.docker, fleet, stage, service, o.follow, o.tail, line).map(|()| None)
         }
         StageOp::Restart { services } => local::restart(fx.reporter, fx.docker, fleet, stage, services).map(|()| None),
+        StageOp::Rollback { to, options } => {
+            let request = LocalRollback {
+                stage,
+                to,
+                options: options.clone(),
+                confirm: true,
+                history: this_machines_history(fleet, stage),
+            };
+            let report = rollback_stage(fx.reporter, fx.docker, fx.clock.as_ref(), fleet, &request, progress)?;
+            fx.reporter.say(&local::render_outcomes(&report.outcomes));
+            report.error.map_or(Ok(None), |e| Err(WorkflowError::failed(e)))
+        }
+        StageOp::History => {
+            let (text, json) = history(fx.reporter, fleet, stage, &this_machines_history(fleet, stage))?;
+            Ok(view(text, json))
+        }
     }
+}
+
+/// The history of `fleet`'s `stage` where this process runs (its environment says where).
+fn this_machines_history(fleet: &LocalFleet, stage: &str) -> Recorder {
+    Recorder::for_stage(&fleet.project, stage, &fleet.dir, &|k| std::env::var(k).ok())
 }
 
 fn run_cloud(
@@ -249,7 +283,7 @@ fn run_cloud(
             let status = stage_status::status(fx.reporter, fx.ssh, clock, target, stage)?;
             Ok(view(status.render_text(), status.to_json()))
         }
-        StageOp::Ps | StageOp::Logs(_) | StageOp::Restart { .. } => {
+        StageOp::Ps | StageOp::Logs(_) | StageOp::Restart { .. } | StageOp::Rollback { .. } | StageOp::History => {
             let argv = op.fleet_args(stage);
             stage::run_on_servers(fx.reporter, fx.ssh, clock, target, stage, &argv).map(|()| None)
         }

@@ -31,6 +31,13 @@ pub enum Command {
         target: DeployTarget,
         force: bool,
     },
+    /// `/rollback creo live [commit]`: run the images of an earlier deploy of the route again
+    /// (`to`: `previous`, a commit or a history id; checked again where it runs).
+    Rollback {
+        fleet: String,
+        stage: String,
+        to: String,
+    },
     Plan,
     Help,
 }
@@ -78,6 +85,10 @@ pub enum CommandError {
     UnknownCommand { name: String, suggestion: Option<String> },
     #[error("`/deploy` needs a fleet and/or a stage")]
     MissingTarget,
+    #[error("`/rollback` needs a fleet and a stage: `/rollback <fleet> <stage> [commit]`")]
+    RollbackTarget,
+    #[error("`{word}` is neither `previous` nor a commit")]
+    RollbackTo { word: String },
     #[error("`/{command}` takes at most {max} words")]
     TooManyWords { command: String, max: usize },
     #[error("unknown fleet `{name}`")]
@@ -96,6 +107,7 @@ pub enum CommandError {
 
 pub const HELP: &str = "Commands: `/deploy <fleet> <stage>`, `/deploy <stage>` (every fleet this pull request changes \
 that routes the stage), `/deploy <fleet>` (all of its routes), add `--force` to deploy a SHA that already runs, \
+`/rollback <fleet> <stage> [commit]` (run the images of the previous deploy, or of that commit's, again), \
 `/plan` (plan again), `/help`.";
 
 impl CommandError {
@@ -119,7 +131,7 @@ impl CommandError {
     }
 }
 
-const COMMANDS: &[&str] = &["deploy", "plan", "help"];
+const COMMANDS: &[&str] = &["deploy", "rollback", "plan", "help"];
 
 /// Whether `body` may hold a command at all (cheap; the webhook handler queues only these).
 pub fn may_hold_command(body: &str, author: &Author) -> bool {
@@ -145,6 +157,7 @@ fn parse_line(line: &str, known: &Known) -> Result<Command, CommandError> {
             let args: Vec<&str> = args.into_iter().filter(|a| *a != "--force").collect();
             parse_deploy(&args, known).map(|target| Command::Deploy { target, force })
         }
+        "rollback" => parse_rollback(&args, known),
         "plan" | "help" if !args.is_empty() => Err(CommandError::TooManyWords { command: name, max: 0 }),
         "plan" => Ok(Command::Plan),
         "help" => Ok(Command::Help),
@@ -208,6 +221,33 @@ fn parse_deploy(args: &[&str], known: &Known) -> Result<DeployTarget, CommandErr
             command: "deploy".into(),
             max: 2,
         }),
+    }
+}
+
+/// `/rollback <fleet> <stage> [to]`: a route, and a word that can name an earlier deploy.
+fn parse_rollback(args: &[&str], known: &Known) -> Result<Command, CommandError> {
+    let (route, to) = match args {
+        [fleet, stage] => ([*fleet, *stage], "previous"),
+        [fleet, stage, to] => ([*fleet, *stage], *to),
+        [] | [_] => return Err(CommandError::RollbackTarget),
+        _ => {
+            return Err(CommandError::TooManyWords {
+                command: "rollback".into(),
+                max: 3,
+            });
+        }
+    };
+    let names_a_deploy = to.len() <= 64 && to.len() >= 4 && to.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    if !names_a_deploy {
+        return Err(CommandError::RollbackTo { word: to.into() });
+    }
+    match parse_deploy(&route, known)? {
+        DeployTarget::FleetStage { fleet, stage } => Ok(Command::Rollback {
+            fleet,
+            stage,
+            to: to.to_owned(),
+        }),
+        DeployTarget::Fleet(_) | DeployTarget::Stage(_) => Err(CommandError::RollbackTarget),
     }
 }
 

@@ -10,6 +10,7 @@ use super::stage_cmd::run_op;
 use super::{Context, Exit, Output, exit};
 use crate::application::deploy::DeployOptions;
 use crate::application::deploy::lifecycle::render_ps;
+use crate::application::deploy_history::Recorder;
 use crate::application::local::{self, LocalDeploy, render_outcomes};
 use crate::application::report::WorkflowError;
 use crate::application::stage::Down;
@@ -154,8 +155,10 @@ pub fn run_deploy(cx: &Context, args: &DeployArgs) -> Exit {
             ..DeployOptions::default()
         },
         confirm: !args.yes,
+        history: None,
+        rollback_to: None,
     };
-    converge(cx, &args.fleet, &request, args.output)
+    converge(cx, &args.fleet, request, args.output)
 }
 
 pub fn run_up(cx: &Context, args: &UpArgs) -> Exit {
@@ -191,12 +194,15 @@ fn on_this_machine(cx: &Context, sel: &FleetSelect, stage: &str, op: &StageOp) -
     run_op(cx, kind, stage, op, Output::Text, true)
 }
 
-fn converge(cx: &Context, sel: &FleetSelect, request: &LocalDeploy, output: Output) -> Exit {
+/// Deploys `request` on this machine, recorded in the stage's history.
+fn converge(cx: &Context, sel: &FleetSelect, mut request: LocalDeploy, output: Output) -> Exit {
     let fleet = select_for(sel, cx.registry, Some(request.stage))?;
+    let env = |k: &str| std::env::var(k).ok();
+    request.history = Some(Recorder::for_stage(&fleet.project, request.stage, &fleet.dir, &env));
     let mut progress = StderrProgress::new();
     let line = &mut |s: &str, l: &str| cx.console.service_line(s, l);
     let (reporter, docker, clock) = (cx.reporter(false), &cx.fx.docker, cx.fx.clock.as_ref());
-    let report = local::deploy_stage(&reporter, docker, clock, &fleet, request, &mut progress, line)?;
+    let report = local::deploy_stage(&reporter, docker, clock, &fleet, &request, &mut progress, line)?;
     drop(progress);
     let json = serde_json::json!({
         "project": fleet.project,

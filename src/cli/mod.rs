@@ -70,6 +70,10 @@ pub enum Command {
     Logs(deploy_cmd::LogsArgs),
     /// Restart a stage's containers.
     Restart(deploy_cmd::RestartArgs),
+    /// Run an earlier deploy's images again (no build), health-gated, wherever the stage runs.
+    Rollback(stage_cmd::RollbackArgs),
+    /// The deploys of a fleet's stage, as recorded where it runs.
+    History(stage_cmd::HistoryArgs),
     /// A stage wherever it runs: this machine, servers of the registry, or cloud servers.
     #[command(subcommand)]
     Stage(stage_cmd::StageCommand),
@@ -213,6 +217,8 @@ pub fn main() -> ExitCode {
         Command::Logs(args) => deploy_cmd::run_logs(&cx, &args),
         Command::Restart(args) => deploy_cmd::run_restart(&cx, &args),
         Command::Stage(command) => stage_cmd::run(&cx, &command),
+        Command::Rollback(args) => stage_cmd::run_rollback(&cx, &args),
+        Command::History(args) => stage_cmd::run_history(&cx, &args),
         Command::Plan(args) => plan_cmd::run_plan(&cx, &args),
         Command::Apply(args) => apply_cmd::run(&cx, &args),
         Command::State(command) => plan_cmd::run_state(&cx, &command),

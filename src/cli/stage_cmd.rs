@@ -1,11 +1,15 @@
 //! `fleet stage up|down|status|logs|ps <stage>`: the stage as the unit, whatever
 //! kind it is ([`crate::application::stage_ops`]).
 
+use std::time::Duration;
+
 use clap::{Args, Subcommand};
 
 use super::deploy_cmd::{ImageArgs, LogsFlags};
 use super::fleet_select::{FleetSelect, select_for};
 use super::{Context, Exit, Output, exit};
+use crate::application::deploy::DeployOptions;
+use crate::application::deploy::history::HistoryError;
 use crate::application::deploy::remote::LocalBinary;
 use crate::application::report::WorkflowError;
 use crate::application::stage::Down;
@@ -111,13 +115,92 @@ impl StageCommand {
 
 pub fn run(cx: &Context, command: &StageCommand) -> Exit {
     let (stage, sel, op, output, yes) = command.parts()?;
-    let kind = stage_kind(
-        cx.registry,
-        sel.fleet.as_deref(),
-        select_for(sel, cx.registry, Some(stage))?,
-        stage,
-    )?;
-    run_op(cx, kind, stage, &op, output, yes)
+    run_where_it_runs(cx, sel, stage, &op, output, yes)
+}
+
+/// `op` on `stage` wherever the stage runs (this machine, routed servers, cloud servers).
+fn run_where_it_runs(cx: &Context, sel: &FleetSelect, stage: &str, op: &StageOp, output: Output, yes: bool) -> Exit {
+    let fleet = select_for(sel, cx.registry, Some(stage))?;
+    let kind = stage_kind(cx.registry, sel.fleet.as_deref(), fleet, stage)?;
+    run_op(cx, kind, stage, op, output, yes)
+}
+
+/// `[FLEET] STAGE`: a fleet of the registry by name, then the stage (or the stage alone).
+#[derive(Debug, Args)]
+pub struct FleetAndStage {
+    /// The stage (`live`), or the fleet's registry name and then the stage (`web live`).
+    #[arg(value_name = "FLEET|STAGE")]
+    pub first: String,
+    /// The stage, after a fleet's name.
+    #[arg(value_name = "STAGE")]
+    pub stage: Option<String>,
+    #[command(flatten)]
+    pub fleet: FleetSelect,
+}
+
+impl FleetAndStage {
+    fn parts(&self) -> Result<(FleetSelect, &str), WorkflowError> {
+        match &self.stage {
+            None => Ok((self.fleet.clone(), &self.first)),
+            Some(_) if self.fleet.fleet.is_some() || self.fleet.file.is_some() => Err(WorkflowError::Usage(
+                "give the fleet as an argument or with --fleet/--file, not both".into(),
+            )),
+            Some(stage) => Ok((
+                FleetSelect {
+                    fleet: Some(self.first.clone()),
+                    file: None,
+                },
+                stage,
+            )),
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    #[command(flatten)]
+    pub target: FleetAndStage,
+    /// The deploy to go back to: `previous` (the last one with other images), a commit, or a history id.
+    #[arg(long, default_value = "previous", value_name = "COMMIT")]
+    pub to: String,
+    /// Seconds to wait for each container to become healthy.
+    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+    pub health_timeout: u64,
+    /// Do not ask for confirmation.
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    #[command(flatten)]
+    pub target: FleetAndStage,
+    /// Text, or JSON for scripts.
+    #[arg(long, value_enum, default_value_t)]
+    pub output: Output,
+}
+
+/// `fleet rollback`: the images of an earlier deploy, run again where the stage runs.
+pub fn run_rollback(cx: &Context, args: &RollbackArgs) -> Exit {
+    let (sel, stage) = args.target.parts()?;
+    let op = StageOp::Rollback {
+        to: args
+            .to
+            .parse()
+            .map_err(|e: HistoryError| WorkflowError::Usage(e.to_string()))?,
+        options: DeployOptions {
+            pull: false,
+            health_timeout: Duration::from_secs(args.health_timeout),
+            ..DeployOptions::default()
+        },
+    };
+    run_where_it_runs(cx, &sel, stage, &op, Output::Text, args.yes)
+}
+
+/// `fleet history`: the deploys recorded where the stage runs.
+pub fn run_history(cx: &Context, args: &HistoryArgs) -> Exit {
+    let (sel, stage) = args.target.parts()?;
+    run_where_it_runs(cx, &sel, stage, &StageOp::History, args.output, false)
 }
 
 /// Runs `op` on `stage` of `kind`: a view shown as `output` asks, logs on stdout (prefixed with

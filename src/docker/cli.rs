@@ -234,6 +234,30 @@ impl Docker for DockerCli {
         self.run(&["pull".into(), "--quiet".into(), image.into()]).map(drop)
     }
 
+    fn tag(&self, source: &str, target: &str) -> Result<(), DockerError> {
+        self.run(&["tag".into(), source.into(), target.into()]).map(drop)
+    }
+
+    fn untag(&self, reference: &str) -> Result<(), DockerError> {
+        self.run(&["image".into(), "rm".into(), reference.into()]).map(drop)
+    }
+
+    fn tags_of(&self, repository: &str) -> Result<Vec<String>, DockerError> {
+        let args: Vec<String> = vec![
+            "image".into(),
+            "ls".into(),
+            "--format".into(),
+            "{{.Repository}}:{{.Tag}}".into(),
+            repository.into(),
+        ];
+        Ok(self
+            .run(&args)?
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect())
+    }
+
     fn ensure_network(&self, name: &str, labels: &BTreeMap<String, String>) -> Result<(), DockerError> {
         let exists = self
             .command(&["network".into(), "inspect".into(), name.into()])

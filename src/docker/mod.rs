@@ -155,4 +155,11 @@ pub trait Docker: Send + Sync {
     fn push(&self, image: &str, line: &mut dyn FnMut(&str)) -> Result<(), DockerError>;
     /// Logs in to a registry; the password goes through stdin.
     fn login(&self, registry: &str, username: &str, password: &str) -> Result<(), DockerError>;
+    /// Gives the image `source` (a reference or an id) the reference `target` as well.
+    fn tag(&self, source: &str, target: &str) -> Result<(), DockerError>;
+    /// Removes the reference; the image goes with it when that was its last one and no
+    /// container uses it (never forced).
+    fn untag(&self, reference: &str) -> Result<(), DockerError>;
+    /// `repository:tag` of every local image in `repository`.
+    fn tags_of(&self, repository: &str) -> Result<Vec<String>, DockerError>;
 }

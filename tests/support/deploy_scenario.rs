@@ -443,6 +443,11 @@ impl Scenario {
         w.bot_comments(REPO, number).into_iter().map(|c| c.body).collect()
     }
 
+    /// The "server"'s deploy-path.
+    pub fn deploy_path(&self) -> std::path::PathBuf {
+        self.dir.path().join("server")
+    }
+
     pub fn running(&self) -> Vec<String> {
         self.world.running(&self.project)
     }

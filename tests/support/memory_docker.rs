@@ -81,6 +81,8 @@ impl MemContainer {
 #[derive(Default)]
 struct State {
     images: BTreeMap<String, ImageInfo>,
+    /// Every image on the engine by id, also those whose last reference moved on (dangling).
+    by_id: BTreeMap<String, ImageInfo>,
     containers: Vec<MemContainer>,
     networks: BTreeMap<String, BTreeMap<String, String>>,
     calls: Vec<String>,
@@ -94,6 +96,14 @@ struct State {
 }
 
 impl State {
+    /// An image by reference, or by id.
+    fn image(&self, reference: &str) -> Option<ImageInfo> {
+        self.images
+            .get(reference)
+            .or_else(|| self.by_id.get(reference))
+            .cloned()
+    }
+
     fn find(&self, id_or_name: &str) -> Option<usize> {
         self.containers
             .iter()
@@ -151,16 +161,25 @@ impl MemoryDocker {
         let mut s = self.lock();
         s.next += 1;
         let id = format!("sha256:{:064x}", 0xa000 + s.next);
-        s.images.insert(
-            reference.to_owned(),
-            ImageInfo {
-                id: id.clone(),
-                repo_digests: Vec::new(),
-                has_healthcheck,
-                labels: BTreeMap::new(),
-            },
-        );
+        let info = ImageInfo {
+            id: id.clone(),
+            repo_digests: Vec::new(),
+            has_healthcheck,
+            labels: BTreeMap::new(),
+        };
+        s.by_id.insert(id.clone(), info.clone());
+        s.images.insert(reference.to_owned(), info);
         id
+    }
+
+    /// Whether an image with this id is on the engine (tagged or dangling).
+    pub fn has_image_id(&self, id: &str) -> bool {
+        self.lock().by_id.contains_key(id)
+    }
+
+    /// Containers of `service` created from now on behave again.
+    pub fn heal(&self, service: &str) {
+        self.lock().faults.remove(service);
     }
 
     /// Containers of `service` created from now on misbehave this way.
@@ -348,7 +367,7 @@ impl Docker for MemoryDocker {
     fn inspect_image(&self, reference: &str) -> Result<Option<ImageInfo>, DockerError> {
         let mut s = self.lock();
         s.call(format!("inspect-image {reference}"))?;
-        Ok(s.images.get(reference).cloned())
+        Ok(s.image(reference))
     }
 
     fn pull(&self, image: &str) -> Result<(), DockerError> {
@@ -387,7 +406,7 @@ impl Docker for MemoryDocker {
         if !s.networks.contains_key(&spec.network) {
             return Err(conflict("create", format!("network {} not found", spec.network)));
         }
-        let Some(image) = s.images.get(&spec.image).cloned() else {
+        let Some(image) = s.image(&spec.image) else {
             return Err(DockerError::ImageNotFound {
                 image: spec.image.clone(),
             });
@@ -499,6 +518,49 @@ impl Docker for MemoryDocker {
 
     fn login(&self, registry: &str, _username: &str, _password: &str) -> Result<(), DockerError> {
         self.record(format!("login {registry}"))
+    }
+
+    fn tag(&self, source: &str, target: &str) -> Result<(), DockerError> {
+        let mut s = self.lock();
+        s.call(format!("tag {source} {target}"))?;
+        let image = s
+            .image(source)
+            .ok_or_else(|| DockerError::ImageNotFound { image: source.into() })?;
+        s.images.insert(target.to_owned(), image);
+        Ok(())
+    }
+
+    fn untag(&self, reference: &str) -> Result<(), DockerError> {
+        let mut s = self.lock();
+        s.call(format!("untag {reference}"))?;
+        let image = s
+            .images
+            .get(reference)
+            .cloned()
+            .ok_or_else(|| DockerError::ImageNotFound {
+                image: reference.into(),
+            })?;
+        let last = !s.images.iter().any(|(r, i)| r != reference && i.id == image.id);
+        if last && s.containers.iter().any(|c| c.image_id == image.id) {
+            return Err(conflict(
+                "image rm",
+                format!(
+                    "conflict: unable to remove repository reference \"{reference}\" (must force) - container is using its referenced image"
+                ),
+            ));
+        }
+        s.images.remove(reference);
+        if last {
+            s.by_id.remove(&image.id);
+        }
+        Ok(())
+    }
+
+    fn tags_of(&self, repository: &str) -> Result<Vec<String>, DockerError> {
+        let mut s = self.lock();
+        s.call(format!("tags-of {repository}"))?;
+        let prefix = format!("{repository}:");
+        Ok(s.images.keys().filter(|r| r.starts_with(&prefix)).cloned().collect())
     }
 }
 

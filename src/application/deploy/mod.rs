@@ -4,6 +4,7 @@
 pub mod desired;
 pub mod engine;
 pub mod health;
+pub mod history;
 pub mod lifecycle;
 pub mod progress;
 pub mod release;

@@ -4,6 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::application::deploy::DeployOptions;
+use crate::application::deploy::history::{RollbackTo, rollback_args};
 use crate::application::deploy::remote::{self, Deployer, LocalBinary, RemoteDeployOptions};
 use crate::application::deploy::remote_run::{RouteResult, for_each_route, route_plans};
 use crate::application::image_build::credentials::login_for_push;
@@ -39,6 +41,9 @@ pub struct ReleaseRequest {
     pub given_up: GivenUp,
     /// The App's fencing token of the fleet+stage's deploy lock (see `Deployer::lock_token`).
     pub lock_token: Option<i64>,
+    /// A rollback: nothing is built; each server runs the images of the earlier deploy this
+    /// names (`previous`, a commit, a history id) from its own history.
+    pub rollback_to: Option<RollbackTo>,
 }
 
 /// A flag a release's owner raises to stop it before its next phase.
@@ -139,11 +144,18 @@ pub fn release(
         image_registry: req.image_registry.clone(),
         image_tag: crate::images::commit_tag(&req.commit),
     };
-    let plans = route_plans(&ws, &req.fleet, Some(&req.stage), &args)?;
+    let mut plans = route_plans(&ws, &req.fleet, Some(&req.stage), &args)?;
+    if let Some(to) = &req.rollback_to {
+        let argv = rollback_args(&req.stage, to, DeployOptions::default().health_timeout);
+        plans = plans.into_iter().map(|(p, t)| (p.with_fleet_args(&argv), t)).collect();
+    }
 
-    phase(Phase::Building);
+    if req.rollback_to.is_none() {
+        phase(Phase::Building);
+    }
     let mut report = ReleaseReport::default();
-    let builds_something = stage.services.iter().any(|s| s.image.is_none() && s.build.is_some());
+    let builds_something =
+        req.rollback_to.is_none() && stage.services.iter().any(|s| s.image.is_none() && s.build.is_some());
     if builds_something {
         let docker = docker.clone();
         docker

@@ -347,11 +347,22 @@ pub fn is_older(a: &str, b: &str) -> bool {
     parse(a) < parse(b)
 }
 
-/// The plan's command in the remote dir (argv quoted).
-fn deploy_command(plan: &RemotePlan) -> String {
+/// The plan's command in the remote dir (argv quoted), with the deploy history kept under
+/// `{deploy-path}/.fleetflow/history/` and, for a deploy, who deploys which commit.
+fn deploy_command(plan: &RemotePlan, by: Option<&Deployer>) -> String {
     let argv: Vec<String> = plan.command.iter().map(|a| quote(a)).collect();
+    let mut env = format!(
+        "FLEET_HISTORY_DIR={}",
+        quote(&format!("{}/.fleetflow/history", plan.deploy_path))
+    );
+    if let Some(by) = by {
+        env.push_str(&format!(" FLEET_DEPLOY_BY={}", quote(&by.who)));
+        if let Some(commit) = &by.commit {
+            env.push_str(&format!(" FLEET_DEPLOY_COMMIT={}", quote(commit)));
+        }
+    }
     format!(
-        "cd {} && CI=true NO_COLOR=1 {}",
+        "cd {} && CI=true NO_COLOR=1 {env} {}",
         quote(&plan.remote_dir),
         argv.join(" ")
     )
@@ -363,7 +374,7 @@ pub fn run_deploy(
     plan: &RemotePlan,
     line: &mut (dyn FnMut(&str) + Send),
 ) -> Result<(), RemoteDeployError> {
-    match remote.exec_streaming(&deploy_command(plan), line)? {
+    match remote.exec_streaming(&deploy_command(plan, None), line)? {
         0 => Ok(()),
         status => Err(RemoteDeployError::DeployFailed {
             server: plan.server.clone(),
@@ -424,7 +435,7 @@ pub fn deploy_route(
     // The deploy, then the audit line and the unlock in the same shell, whatever the deploy did.
     let script = format!(
         "{deploy}; s=$?; if [ $s -eq 0 ]; then r=ok; else r=\"failed: exit $s\"; fi; {audit}; {unlock}; exit $s",
-        deploy = deploy_command(plan),
+        deploy = deploy_command(plan, Some(by)),
         audit = audit_script(plan, by, "\"$r\""),
         unlock = release_script(plan, by),
     );

@@ -61,8 +61,8 @@ pub async fn run(github: &GitHub, store: &Store, delivery: &str, req: &CommandRe
         Some(Err(e)) => return reply(e.reply()).await,
         Some(Ok(c)) => c,
     };
-    match command {
-        Command::Help => reply(HELP.to_owned()).await,
+    let (target, force, rollback_to) = match command {
+        Command::Help => return reply(HELP.to_owned()).await,
         Command::Plan => {
             github.react(inst, repo, req.comment.id, "eyes").await?;
             let plan = PullRequestRef {
@@ -72,63 +72,65 @@ pub async fn run(github: &GitHub, store: &Store, delivery: &str, req: &CommandRe
                 head_sha: pr.head_sha.clone(),
                 base_sha: pr.base_sha.clone(),
             };
-            enqueue(store, delivery, PLAN_JOB, &plan_job(&plan)).await
+            return enqueue(store, delivery, PLAN_JOB, &plan_job(&plan)).await;
         }
-        Command::Deploy { target, force } => {
-            if pr.is_from_fork() {
-                return reply(format!(
-                    "this pull request comes from `{}`, a fork: fleetflow never builds or deploys a fork's code with \
-                     this repository's credentials. Nothing was run. A maintainer can push the branch to `{}` and \
-                     deploy from a pull request there.",
-                    pr.head_repo.as_deref().unwrap_or("a deleted repository"),
-                    pr.base_repo
-                ))
-                .await;
-            }
-            let targets = match resolve(github, req, &pr, &ws, &target).await? {
-                Ok(t) => t,
-                Err(why) => return reply(why).await,
-            };
-            // Who may deploy, and where to, is the default branch's word, not the PR's.
-            let trusted = registry_at(github, inst, repo, &pr.default_branch).await?;
-            let policies = trusted.as_ref().map_or(&[][..], |r| r.deploy_policies.as_slice());
-            let actor = actor(github, req, policies, &targets).await?;
-            for (_, stage) in &targets {
-                if let Err(refusal) = authorize(stage, policies, &actor) {
-                    return reply(format!("{refusal}. Nothing was run.")).await;
-                }
-            }
-            let changed = changed_deploy_rules(trusted.as_ref(), &ws.registry, &targets);
-            if !changed.is_empty() && actor.permission < RULES_PERMISSION {
-                return reply(rules_refusal(&pr.default_branch, trusted.is_some(), &changed)).await;
-            }
-            github.react(inst, repo, req.comment.id, "eyes").await?;
-            for (fleet, stage) in targets {
-                let key = format!("{DEPLOY_JOB}:{fleet}:{stage}");
-                if store.is_queued(delivery, &key).await.unwrap_or(false) {
-                    continue; // queued by an earlier attempt of this job
-                }
-                let mut deploy = DeployRequest {
-                    installation_id: inst,
-                    repo: repo.clone(),
-                    sha: pr.head_sha.clone(),
-                    fleet,
-                    stage,
-                    requested_by: req.comment.author.clone(),
-                    force,
-                    trigger: Trigger::Push,
-                };
-                let queued = reply_body(&deploy, "⏳ Queued.", "");
-                let reply_id = github.create_comment(inst, repo, req.number, &queued).await?;
-                deploy.trigger = Trigger::Comment {
-                    reply_id,
-                    pull: Some(req.number),
-                };
-                enqueue(store, delivery, &key, &Job::Deploy(deploy).queued()).await?;
-            }
-            Ok(())
+        Command::Deploy { target, force } => (target, force, None),
+        // A rollback runs whatever runs now; it is a deploy under the same rules, without a build.
+        Command::Rollback { fleet, stage, to } => (DeployTarget::FleetStage { fleet, stage }, true, Some(to)),
+    };
+    if pr.is_from_fork() {
+        return reply(format!(
+            "this pull request comes from `{}`, a fork: fleetflow never builds or deploys a fork's code with \
+             this repository's credentials. Nothing was run. A maintainer can push the branch to `{}` and \
+             deploy from a pull request there.",
+            pr.head_repo.as_deref().unwrap_or("a deleted repository"),
+            pr.base_repo
+        ))
+        .await;
+    }
+    let targets = match resolve(github, req, &pr, &ws, &target).await? {
+        Ok(t) => t,
+        Err(why) => return reply(why).await,
+    };
+    // Who may deploy, and where to, is the default branch's word, not the PR's.
+    let trusted = registry_at(github, inst, repo, &pr.default_branch).await?;
+    let policies = trusted.as_ref().map_or(&[][..], |r| r.deploy_policies.as_slice());
+    let actor = actor(github, req, policies, &targets).await?;
+    for (_, stage) in &targets {
+        if let Err(refusal) = authorize(stage, policies, &actor) {
+            return reply(format!("{refusal}. Nothing was run.")).await;
         }
     }
+    let changed = changed_deploy_rules(trusted.as_ref(), &ws.registry, &targets);
+    if !changed.is_empty() && actor.permission < RULES_PERMISSION {
+        return reply(rules_refusal(&pr.default_branch, trusted.is_some(), &changed)).await;
+    }
+    github.react(inst, repo, req.comment.id, "eyes").await?;
+    for (fleet, stage) in targets {
+        let key = format!("{DEPLOY_JOB}:{fleet}:{stage}");
+        if store.is_queued(delivery, &key).await.unwrap_or(false) {
+            continue; // queued by an earlier attempt of this job
+        }
+        let mut deploy = DeployRequest {
+            installation_id: inst,
+            repo: repo.clone(),
+            sha: pr.head_sha.clone(),
+            fleet,
+            stage,
+            requested_by: req.comment.author.clone(),
+            force,
+            trigger: Trigger::Push,
+            rollback_to: rollback_to.clone(),
+        };
+        let queued = reply_body(&deploy, "⏳ Queued.", "");
+        let reply_id = github.create_comment(inst, repo, req.number, &queued).await?;
+        deploy.trigger = Trigger::Comment {
+            reply_id,
+            pull: Some(req.number),
+        };
+        enqueue(store, delivery, &key, &Job::Deploy(deploy).queued()).await?;
+    }
+    Ok(())
 }
 
 /// The command line of a comment (its first line starting with `/`), at most 120 characters.

@@ -15,6 +15,7 @@ use serde_json::json;
 
 use super::db::{Fence, FencedError, LockOutcome, QueuedJob, Store};
 use super::requests::{DeployRequest, Trigger};
+use crate::application::deploy::history::RollbackTo;
 use crate::application::deploy::release::{GivenUp, Phase, ReleaseError, ReleaseReport, ReleaseRequest, release};
 use crate::application::deploy::source_archive::{UnpackLimits, unpack_tarball};
 use crate::application::image_build::credentials::{REGISTRY_TOKEN_ENV, REGISTRY_USERNAME_ENV};
@@ -77,12 +78,18 @@ pub fn reply_marker(fleet: &str, stage: &str) -> String {
 
 /// The reply comment's text at one step.
 pub fn reply_body(req: &DeployRequest, status: &str, details: &str) -> String {
+    let what = match &req.rollback_to {
+        Some(to) => format!("Roll back `{}` → `{}`** to `{to}`", req.fleet, req.stage),
+        None => format!(
+            "Deploy `{}` → `{}`** at `{}`",
+            req.fleet,
+            req.stage,
+            short_sha(&req.sha)
+        ),
+    };
     let mut body = format!(
-        "{}\n**Deploy `{}` → `{}`** at `{}`, requested by @{}\n\n{status}\n",
+        "{}\n**{what}, requested by @{}\n\n{status}\n",
         reply_marker(&req.fleet, &req.stage),
-        req.fleet,
-        req.stage,
-        short_sha(&req.sha),
         req.requested_by
     );
     if !details.is_empty() {
@@ -241,7 +248,12 @@ async fn locked(
     let (inst, repo) = (req.installation_id, &req.repo);
     // A `/deploy` deploys the commit it was given; by the time it runs its pull request may
     // be closed (refused) or have moved on (said).
-    let mut building = "🔨 Building images…".to_owned();
+    let mut building = match &req.rollback_to {
+        Some(to) => {
+            format!("⏪ Rolling back: the servers run the images they recorded for `{to}` again (nothing is built)…")
+        }
+        None => "🔨 Building images…".to_owned(),
+    };
     if let Trigger::Comment { pull: Some(number), .. } = req.trigger {
         let pr = github.pull_request(inst, repo, number).await?;
         if pr.state != "open" {
@@ -251,7 +263,7 @@ async fn locked(
             );
             return progress.finish(false, &status, "").await.map(|()| DeployEnd::Done);
         }
-        if pr.head_sha != req.sha {
+        if pr.head_sha != req.sha && req.rollback_to.is_none() {
             building = format!(
                 "🔨 Building images of `{}`, the commit `/deploy` was given for (the pull request's head is now `{}`: comment `/deploy` again to deploy it)…",
                 short_sha(&req.sha),
@@ -309,7 +321,18 @@ async fn locked(
         }
     };
     github
-        .deployment_status(inst, repo, deployment, DeploymentState::InProgress, "building", None)
+        .deployment_status(
+            inst,
+            repo,
+            deployment,
+            DeploymentState::InProgress,
+            if req.rollback_to.is_some() {
+                "rolling back"
+            } else {
+                "building"
+            },
+            None,
+        )
         .await?;
     progress.show(&building, "").await?;
     let started = Instant::now();
@@ -318,13 +341,21 @@ async fn locked(
     let (ok, status, details, summary) = match &outcome {
         Ok(report) if report.0.ok() => (
             true,
-            format!(
-                "✅ Deployed `{}` to `{}` in {secs:.1} s.",
-                short_sha(&req.sha),
-                req.stage
-            ),
+            match &req.rollback_to {
+                Some(to) => format!("✅ Rolled `{}` back to `{to}` in {secs:.1} s.", req.stage),
+                None => format!(
+                    "✅ Deployed `{}` to `{}` in {secs:.1} s.",
+                    short_sha(&req.sha),
+                    req.stage
+                ),
+            },
             routes_table(&report.0),
-            "deployed".to_owned(),
+            if req.rollback_to.is_some() {
+                "rolled back"
+            } else {
+                "deployed"
+            }
+            .to_owned(),
         ),
         Ok((report, tail)) => {
             let failed: Vec<String> = report
@@ -348,8 +379,13 @@ async fn locked(
     };
     // Fenced: a replica whose lease ran out mid-deploy (it was paused, its network lost) and
     // whose fleet+stage another holder took records and reports nothing as the deploy's end.
+    // After a rollback the commit's images no longer run: a later `/deploy` of it runs again.
+    let ran = match &req.rollback_to {
+        Some(to) => format!("rollback:{to}"),
+        None => req.sha.clone(),
+    };
     match store
-        .record_deploy(fence, &req.sha, if ok { "success" } else { "failure" })
+        .record_deploy(fence, &ran, if ok { "success" } else { "failure" })
         .await
     {
         Ok(()) => {}
@@ -457,6 +493,11 @@ async fn build_and_deploy(
         fleet_binary,
         given_up: GivenUp::default(),
         lock_token: Some(lock_token),
+        rollback_to: match req.rollback_to.as_deref().map(str::parse::<RollbackTo>) {
+            None => None,
+            Some(Ok(to)) => Some(to),
+            Some(Err(e)) => return Err((e.to_string(), Vec::new())),
+        },
     };
     // Dropped (the job lost its lease and was stopped) before the blocking release ended: the
     // release gives up before it deploys anything.

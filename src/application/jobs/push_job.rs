@@ -43,6 +43,7 @@ pub async fn run(github: &GitHub, store: &Store, delivery: &str, req: &PushReque
             requested_by: format!("merge to {}", req.branch),
             force: false,
             trigger: Trigger::Push,
+            rollback_to: None,
         };
         let key = format!("{DEPLOY_JOB}:{}:{}", deploy.fleet, deploy.stage);
         super::command_job::enqueue(store, delivery, &key, &Job::Deploy(deploy).queued()).await?;

@@ -62,6 +62,9 @@ pub struct DeployRequest {
     pub requested_by: String,
     pub force: bool,
     pub trigger: Trigger,
+    /// A rollback (`/rollback`): the earlier deploy whose images run again, nothing built.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback_to: Option<String>,
 }
 
 impl DeployRequest {

@@ -1,0 +1,89 @@
+//! `fleet rollback` and `fleet history` on the machine that runs a stage: the earlier deploy
+//! picked from the history, its images run again through the same health-gated engine (no
+//! build), recorded as a rollback.
+
+use serde_json::json;
+
+use super::deploy::history::{RollbackTo, kept_ids, render_history, rollback_target};
+use super::deploy::progress::Progress;
+use super::deploy::{DeployOptions, DeployReport};
+use super::deploy_history::Recorder;
+use super::local::{LocalDeploy, LocalFleet, deploy_stage};
+use super::report::{Reporter, WorkflowError};
+use crate::clock::Clock;
+use crate::docker::Docker;
+
+/// What `fleet rollback` asks for on this machine.
+pub struct LocalRollback<'a> {
+    pub stage: &'a str,
+    pub to: &'a RollbackTo,
+    pub options: DeployOptions,
+    pub confirm: bool,
+    /// The stage's history on this machine ([`Recorder::for_stage`]).
+    pub history: Recorder,
+}
+
+/// Rolls `fleet`'s stage back to the deploy `request.to` names; the report of the engine's run.
+pub fn rollback_stage(
+    reporter: &dyn Reporter,
+    docker: &dyn Docker,
+    clock: &dyn Clock,
+    fleet: &LocalFleet,
+    request: &LocalRollback,
+    progress: &mut dyn Progress,
+) -> Result<DeployReport, WorkflowError> {
+    fleet.stage(request.stage)?;
+    let recorder = request.history.clone();
+    let entries = recorder.read(reporter)?;
+    let target = rollback_target(&entries, request.to)
+        .map_err(WorkflowError::failed)?
+        .clone();
+    reporter.note(&format!(
+        "rolling {}:{} back to {}, deployed {} by {}",
+        fleet.project,
+        request.stage,
+        target.label(),
+        target.started,
+        target.by
+    ));
+    let deploy = LocalDeploy {
+        stage: request.stage,
+        services: &[],
+        image_registry: None,
+        tag: "latest".into(),
+        options: DeployOptions {
+            pull: false,
+            ..request.options.clone()
+        },
+        confirm: request.confirm,
+        history: Some(recorder),
+        rollback_to: Some(target),
+    };
+    let mut no_builds = |_: &str, _: &str| {};
+    deploy_stage(reporter, docker, clock, fleet, &deploy, progress, &mut no_builds)
+}
+
+/// The stage's history on this machine: a table (newest first) and its JSON (oldest first),
+/// each entry saying whether its images are kept for a rollback.
+pub fn history(
+    reporter: &dyn Reporter,
+    fleet: &LocalFleet,
+    stage: &str,
+    recorder: &Recorder,
+) -> Result<(String, serde_json::Value), WorkflowError> {
+    fleet.stage(stage)?;
+    let entries = recorder.read(reporter)?;
+    let kept = kept_ids(&entries, recorder.keep);
+    let json = json!({
+        "project": fleet.project,
+        "stage": stage,
+        "file": recorder.file.path,
+        "keep": recorder.keep,
+        "deploys": entries.iter().map(|e| {
+            let mut v = serde_json::to_value(e).unwrap_or_default();
+            v["kept"] = json!(kept.contains(&e.id.as_str()));
+            v
+        }).collect::<Vec<_>>(),
+    });
+    Ok((render_history(&entries, &kept), json))
+}
