@@ -71,6 +71,8 @@ need_cmd docker-compose docker-compose
 [[ -x /usr/sbin/haproxy ]] || need_pkgs+=(haproxy)
 # tests/app_create.rs: a headless browser follows GitHub's App-manifest flow.
 need_cmd chromium chromium
+# tests/deploy_pages.rs: the same browser driven over WebDriver (the deploy and overview pages).
+need_cmd chromedriver chromium-driver
 # The image is FROM scratch, so /bin/busybox must be the static build.
 if [[ ! -x /bin/busybox ]] || [[ "$(dpkg-query -W -f='${Status}' busybox-static 2>/dev/null || true)" != "install ok installed" ]]; then
     need_pkgs+=(busybox-static)

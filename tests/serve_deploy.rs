@@ -323,7 +323,14 @@ async fn changing_where_a_deploy_goes_needs_admin() {
     })
     .await;
     let w = s.fake.world();
-    assert_eq!(w.deploy.deployments[0].statuses, ["in_progress", "success"]);
+    let d = &w.deploy.deployments[0];
+    let replies: Vec<String> = w.bot_comments(REPO, MOVING_PR).into_iter().map(|c| c.body).collect();
+    assert_eq!(
+        d.statuses,
+        ["in_progress", "success"],
+        "{:?} {replies:#?}",
+        d.descriptions
+    );
     drop(w);
     assert_eq!(s.running().len(), 1);
     s.assert_no_violations();
@@ -409,29 +416,9 @@ async fn a_deploy_whose_pull_request_moved_on_deploys_its_commit_and_says_so() {
     s.assert_no_violations();
 }
 
-/// A first `/deploy creo live` hangs mid-run (its source download, held by `hang_tarball`; the
-/// command read the configuration from the one tarball let through), a second waits behind it.
+/// A first `/deploy creo live` held mid-run, a second waiting behind it.
 async fn second_deploy_waiting() -> Scenario {
     let s = Scenario::start().await;
-    {
-        let mut w = s.fake.world();
-        w.deploy.tarballs_before_hang = 1;
-        w.deploy.hang_tarball = true;
-    }
-    s.comment(PR, "alice", "/deploy creo live --force").await;
-    s.wait_for("the first deploy mid-run", Duration::from_secs(60), |w| {
-        w.deploy
-            .deployments
-            .first()
-            .is_some_and(|d| d.statuses == ["in_progress"])
-    })
-    .await;
-    s.comment(PR, "alice", "/deploy creo live --force").await;
-    s.wait_for("the second one queued behind it", Duration::from_secs(60), |w| {
-        w.bot_comments(REPO, PR)
-            .iter()
-            .any(|c| c.body.contains("Queued behind deploy #"))
-    })
-    .await;
+    s.hold_a_deploy_with_another_waiting().await;
     s
 }

@@ -61,6 +61,7 @@ pub fn run(
         registry_login: workflow_token_for_ghcr(request),
         fleet_binary: None,
         lock_poll: Duration::from_secs(1),
+        pages: None,
     };
     let deploys = run_command_here(&github, &command, settings)
         .map_err(|e| WorkflowError::failed_with("chat-ops failed", &*e))?;

@@ -9,6 +9,7 @@ use clap::Args;
 use super::{Context, Exit, exit};
 use crate::application::app_setup::{config_file, default_config_dir, read_config};
 use crate::application::jobs::RegistryToken;
+use crate::application::jobs::page_links::PageLinks;
 use crate::application::report::WorkflowError;
 use crate::secret::Secret;
 use crate::webhook::serve::{ServeConfig, default_database, serve_until_stopped, webhook_secrets};
@@ -76,6 +77,14 @@ pub struct ServeArgs {
     /// binary the servers can run).
     #[arg(long, env = "FLEET_REMOTE_BINARY", value_name = "PATH")]
     pub fleet_binary: Option<PathBuf>,
+    /// The URL this App is reached at (https://fleet.example.com): each deploy's page is linked
+    /// from its reply, check run and GitHub deployment (no links without it).
+    #[arg(long, env = "FLEET_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
+    /// Opens the overview page at / (as `Authorization: Bearer TOKEN`, or ?token=); without
+    /// it the overview is off.
+    #[arg(long, env = "FLEET_OPERATOR_TOKEN", hide_env_values = true, value_parser = secret, value_name = "TOKEN")]
+    pub operator_token: Option<Secret>,
 }
 
 /// The App's identity: from the options (and the environment), else the settings file.
@@ -137,11 +146,24 @@ fn app_identity(args: &ServeArgs) -> Result<AppIdentity, WorkflowError> {
 pub fn run(cx: &Context, args: &ServeArgs) -> Exit {
     let app = app_identity(args)?;
     let database_url = args.database.clone().map_or_else(default_database, Ok)?;
+    let webhook_secrets = webhook_secrets(&app.webhook_secret);
+    let pages = match (&args.public_url, webhook_secrets.first()) {
+        (Some(url), Some(secret)) if url.starts_with("https://") || url.starts_with("http://") => {
+            Some(PageLinks::new(url, secret))
+        }
+        (Some(url), _) => {
+            return Err(WorkflowError::Usage(format!(
+                "--public-url {url:?} is not an http(s) URL"
+            )));
+        }
+        (None, _) => None,
+    };
     let config = ServeConfig {
         listen: args.listen,
         app_id: app.app_id,
         private_key: app.private_key,
-        webhook_secrets: webhook_secrets(&app.webhook_secret),
+        webhook_secrets,
+        operator_token: args.operator_token.clone(),
         github_api_url: app.github_api_url,
         database_url,
         workers: args.workers,
@@ -157,6 +179,7 @@ pub fn run(cx: &Context, args: &ServeArgs) -> Exit {
             }),
             fleet_binary: args.fleet_binary.clone(),
             lock_poll: Duration::from_secs(1),
+            pages,
         },
     };
     serve_until_stopped(config).map_err(|e| WorkflowError::failed_with("", &*e))?;

@@ -3,6 +3,7 @@
 
 pub mod body;
 pub mod metrics;
+pub mod pages;
 pub mod serve;
 pub mod server;
 

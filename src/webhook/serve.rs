@@ -37,8 +37,10 @@ pub struct ServeConfig {
     pub lease: Duration,
     /// How long running jobs may take to finish after SIGTERM.
     pub grace: Duration,
-    /// Where deploys build and deploy from.
+    /// Where deploys build and deploy from (and how their pages are linked).
     pub deploy: DeploySettings,
+    /// Opens the overview page; none: the overview is off.
+    pub operator_token: Option<Secret>,
 }
 
 impl fmt::Debug for ServeConfig {
@@ -102,6 +104,8 @@ pub async fn serve(
         metrics,
         wake: Arc::clone(&wake),
         body_budget: Default::default(),
+        pages: config.deploy.pages.clone(),
+        operator_token: config.operator_token.clone(),
     });
     // Said only now that the key, the database and the workers are ready: a bad input fails
     // before the App claims to listen.

@@ -17,8 +17,10 @@ use tokio::sync::Notify;
 
 use super::body::{BodyBudget, BodyError};
 use super::metrics::Metrics;
+use super::pages;
 use super::{parse_event, signature_digest, verify_signature};
 use crate::application::jobs::db::{Store, Stored};
+use crate::application::jobs::page_links::PageLinks;
 use crate::event::Event;
 use crate::secret::Secret;
 
@@ -30,6 +32,10 @@ pub struct AppState {
     pub wake: Arc<Notify>,
     /// Bounds the bytes of bodies read before their signature is checked.
     pub body_budget: BodyBudget,
+    /// Checks the links of deploy pages; none: the pages are off.
+    pub pages: Option<PageLinks>,
+    /// Opens the overview; none: it is off.
+    pub operator_token: Option<Secret>,
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
@@ -38,6 +44,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .route("/", get(pages::overview))
+        .route("/deploys/{id}", get(pages::deploy_page))
+        .route("/deploys/{id}/events", get(pages::deploy_events))
         .with_state(state)
 }
 

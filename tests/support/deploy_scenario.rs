@@ -443,6 +443,32 @@ impl Scenario {
         w.bot_comments(REPO, number).into_iter().map(|c| c.body).collect()
     }
 
+    /// A first `/deploy creo live` hangs mid-run (its source download, held by `hang_tarball`;
+    /// the command read the configuration from the one tarball let through), a second waits
+    /// behind it. `hang_tarball = false` lets the first go on.
+    pub async fn hold_a_deploy_with_another_waiting(&self) {
+        {
+            let mut w = self.fake.world();
+            w.deploy.tarballs_before_hang = 1;
+            w.deploy.hang_tarball = true;
+        }
+        self.comment(PR, "alice", "/deploy creo live --force").await;
+        self.wait_for("the first deploy mid-run", Duration::from_secs(60), |w| {
+            w.deploy
+                .deployments
+                .first()
+                .is_some_and(|d| d.statuses == ["in_progress"])
+        })
+        .await;
+        self.comment(PR, "alice", "/deploy creo live --force").await;
+        self.wait_for("the second one queued behind it", Duration::from_secs(60), |w| {
+            w.bot_comments(REPO, PR)
+                .iter()
+                .any(|c| c.body.contains("Queued behind deploy #"))
+        })
+        .await;
+    }
+
     /// The "server"'s deploy-path.
     pub fn deploy_path(&self) -> std::path::PathBuf {
         self.dir.path().join("server")

@@ -30,6 +30,8 @@ pub struct FakeDeployment {
     pub descriptions: Vec<String>,
     /// When each status came.
     pub status_times: Vec<std::time::Instant>,
+    /// Each status's `log_url`.
+    pub log_urls: Vec<Option<String>>,
 }
 
 #[derive(Debug, Default)]
@@ -175,6 +177,7 @@ pub fn handle(
                 statuses: Vec::new(),
                 descriptions: Vec::new(),
                 status_times: Vec::new(),
+                log_urls: Vec::new(),
             });
             (StatusCode::CREATED, axum::Json(json!({ "id": id }))).into_response()
         }
@@ -192,6 +195,7 @@ pub fn handle(
             d.descriptions
                 .push(body["description"].as_str().unwrap_or_default().to_owned());
             d.status_times.push(std::time::Instant::now());
+            d.log_urls.push(body["log_url"].as_str().map(str::to_owned));
             (
                 StatusCode::CREATED,
                 axum::Json(json!({ "id": id, "state": body["state"] })),

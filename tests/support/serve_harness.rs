@@ -135,7 +135,9 @@ impl Harness {
                 registry_login: None,
                 fleet_binary: None,
                 lock_poll: Duration::ZERO,
+                pages: None,
             },
+            operator_token: None,
         }
     }
 

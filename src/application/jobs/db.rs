@@ -401,6 +401,7 @@ fn replica_id() -> String {
     format!("{}:{}:{}", host.trim(), std::process::id(), &random[..8])
 }
 
+pub mod deploy_pages;
 mod deploys;
 mod group_commit;
 mod lifecycle;

@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use super::db::{Fence, FencedError, LockOutcome, QueuedJob, Store};
+use super::deploy_log::{DeployLog, LogLine};
+use super::page_links::PageLinks;
 use super::requests::{DeployRequest, Trigger};
 use crate::application::deploy::history::RollbackTo;
 use crate::application::deploy::release::{GivenUp, Phase, ReleaseError, ReleaseReport, ReleaseRequest, release};
@@ -56,6 +58,8 @@ pub struct DeploySettings {
     pub fleet_binary: Option<PathBuf>,
     /// How long a request waits before asking again for a busy fleet+stage.
     pub lock_poll: Duration,
+    /// Links to each deploy's page (`fleet serve --public-url`); none without a public URL.
+    pub pages: Option<PageLinks>,
 }
 
 impl std::fmt::Debug for DeploySettings {
@@ -115,19 +119,31 @@ struct ReplyProgress<'a> {
     github: &'a GitHub,
     req: &'a DeployRequest,
     check_run: Option<u64>,
+    /// The deploy page's log, and its link.
+    log: Option<LogLine>,
+    link: Option<String>,
+}
+
+impl ReplyProgress<'_> {
+    /// `status` as a step of the page's log (said again: once).
+    fn step(&self, status: &str) {
+        if let Some(log) = &self.log {
+            log.step(status);
+        }
+    }
 }
 
 impl ReplyProgress<'_> {
     async fn show(&self, status: &str, details: &str) -> Result<(), GitHubError> {
+        self.step(status);
         match &self.req.trigger {
             Trigger::Comment { reply_id, .. } => {
+                let mut body = reply_body(self.req, status, details);
+                if let Some(link) = &self.link {
+                    body.push_str(&format!("\n[Deploy log]({link})\n"));
+                }
                 self.github
-                    .update_comment(
-                        self.req.installation_id,
-                        &self.req.repo,
-                        *reply_id,
-                        &reply_body(self.req, status, details),
-                    )
+                    .update_comment(self.req.installation_id, &self.req.repo, *reply_id, &body)
                     .await
             }
             Trigger::Push => match self.check_run {
@@ -148,6 +164,7 @@ impl ReplyProgress<'_> {
     async fn finish(&self, ok: bool, status: &str, details: &str) -> Result<(), GitHubError> {
         match (&self.req.trigger, self.check_run) {
             (Trigger::Push, Some(id)) => {
+                self.step(status);
                 let body = json!({
                     "status": "completed",
                     "conclusion": if ok { "success" } else { "failure" },
@@ -187,6 +204,8 @@ pub async fn report_quarantined(
         github,
         req,
         check_run: job.check_run_id.and_then(|id| u64::try_from(id).ok()),
+        log: None,
+        link: None,
     };
     progress.finish(false, status, "").await
 }
@@ -213,6 +232,8 @@ pub async fn run(
         github,
         req,
         check_run: None,
+        log: None,
+        link: None,
     };
     let fence = match store.try_lock(&target, job, &holder).await {
         Ok(LockOutcome::Acquired(fence)) => fence,
@@ -228,7 +249,12 @@ pub async fn run(
             return Ok(DeployEnd::Waiting(format!("cannot take the deploy lock: {e}")));
         }
     };
+    let log = DeployLog::start(store.clone(), job.id, job_secrets(settings)).await;
+    progress.log = Some(log.line());
+    progress.link = (settings.pages.as_ref()).map(|p| p.link(job.id, chrono::Utc::now().timestamp()));
     let result = locked(&mut progress, store, settings, job, &fence).await;
+    progress.log = None;
+    log.close().await;
     if let Err(e) = store.unlock(&fence).await {
         tracing::error!("cannot release the deploy lock of {target}: {e}");
     }
@@ -272,12 +298,15 @@ async fn locked(
         }
     }
     if let Trigger::Push = req.trigger {
-        let body = json!({
+        let mut body = json!({
             "name": format!("fleetflow/deploy {}:{}", req.fleet, req.stage),
             "head_sha": req.sha,
             "status": "in_progress",
             "started_at": crate::clock::timestamp_now(),
         });
+        if let Some(link) = &progress.link {
+            body["details_url"] = json!(link);
+        }
         let check_run = match job.check_run_id.and_then(|id| u64::try_from(id).ok()) {
             Some(id) => id,
             None => {
@@ -331,7 +360,7 @@ async fn locked(
             } else {
                 "building"
             },
-            None,
+            progress.link.as_deref(),
         )
         .await?;
     progress.show(&building, "").await?;
@@ -400,7 +429,7 @@ async fn locked(
         Err(FencedError::Database(e)) => tracing::error!("cannot record the deploy of {target}: {e}"),
     }
     github
-        .deployment_status(inst, repo, deployment, state, &summary, None)
+        .deployment_status(inst, repo, deployment, state, &summary, progress.link.as_deref())
         .await?;
     progress.finish(ok, &status, &details).await.map(|()| DeployEnd::Done)
 }
@@ -505,10 +534,14 @@ async fn build_and_deploy(
     let (phase_tx, mut phase_rx) = tokio::sync::mpsc::unbounded_channel::<Phase>();
     let connector = Arc::clone(&settings.connector);
     let docker = settings.docker.clone();
+    let log = progress.log.clone();
     let work = tokio::task::spawn_blocking(move || {
         let tail: Mutex<VecDeque<String>> = Mutex::new(VecDeque::new());
         let line = |l: &str| {
             tracing::debug!("{l}");
+            if let Some(log) = &log {
+                log.push(l);
+            }
             if let Ok(mut t) = tail.lock() {
                 if t.len() == LOG_TAIL {
                     t.pop_front();
@@ -556,6 +589,13 @@ async fn build_and_deploy(
     };
     drop(dir);
     result.unwrap_or_else(|e| Err((format!("the deploy thread failed: {e}"), Vec::new())))
+}
+
+/// The values a deploy's log must never show: the credentials it pushes with.
+fn job_secrets(settings: &DeploySettings) -> Vec<String> {
+    (settings.registry_login.iter())
+        .map(|login| login.token.expose().to_owned())
+        .collect()
 }
 
 /// Raises its flag when dropped.

@@ -10,6 +10,8 @@
 pub mod command_job;
 pub mod db;
 pub mod deploy_job;
+pub mod deploy_log;
+pub mod page_links;
 pub mod plan_job;
 pub mod push_job;
 pub mod quarantine;

@@ -112,6 +112,18 @@ pub(super) const MIGRATIONS: &[(i64, &str)] = &[
         token INTEGER NOT NULL
     );",
     ),
+    (
+        9,
+        // Each deploy job's steps and log lines, redacted, for its page (webhook/pages.rs);
+        // `seq` orders them within the job, across its claims.
+        "CREATE TABLE deploy_log (
+        job_id INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        at INTEGER NOT NULL,
+        line TEXT NOT NULL,
+        PRIMARY KEY (job_id, seq)
+    );",
+    ),
 ];
 
 /// The advisory lock key replicas take while migrating (PostgreSQL).

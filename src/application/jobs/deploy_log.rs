@@ -1,0 +1,123 @@
+//! A deploy job's log for its page: its steps and every line the release prints, with the
+//! values of the job's secrets masked, stored in the job database in small batches as they come
+//! (so any replica serves the page, live, and after the job ended).
+
+use std::time::Duration;
+
+use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
+use tokio::task::JoinHandle;
+
+use super::db::Store;
+
+/// How long lines gather before they are stored together.
+const BATCH_EVERY: Duration = Duration::from_millis(200);
+const BATCH_MOST: usize = 500;
+
+/// What replaces a secret's value in a stored line.
+pub const MASK: &str = "•••";
+
+/// Where a job's lines go (cheap to clone, usable from blocking threads).
+#[derive(Clone)]
+pub struct LogLine {
+    tx: UnboundedSender<String>,
+    last_step: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+/// How a step starts in the log (the page shows it as a heading line).
+pub const STEP: &str = "▶ ";
+
+impl LogLine {
+    pub fn push(&self, line: &str) {
+        let _ = self.tx.send(line.to_owned());
+    }
+
+    /// A step (`🔨 Building images…`), unless it is the one shown last.
+    pub fn step(&self, status: &str) {
+        if let Ok(mut last) = self.last_step.lock() {
+            if *last == status {
+                return;
+            }
+            status.clone_into(&mut last);
+        }
+        self.push(&format!("{STEP}{status}"));
+    }
+}
+
+/// The writer of one job's log.
+pub struct DeployLog {
+    line: LogLine,
+    writer: JoinHandle<()>,
+}
+
+/// `line` with every value of `secrets` (of four characters or more) masked.
+pub fn redact(line: &str, secrets: &[String]) -> String {
+    secrets
+        .iter()
+        .filter(|s| s.len() >= 4)
+        .fold(line.to_owned(), |l, s| l.replace(s.as_str(), MASK))
+}
+
+impl DeployLog {
+    /// Starts the log of `job_id` after the lines it has (a job run again goes on).
+    pub async fn start(store: Store, job_id: i64, secrets: Vec<String>) -> Self {
+        let (tx, mut rx) = unbounded_channel::<String>();
+        let mut seq = store.next_log_seq(job_id).await.unwrap_or(0);
+        let writer = tokio::spawn(async move {
+            while let Some(first) = rx.recv().await {
+                let mut batch = vec![first];
+                let until = tokio::time::Instant::now() + BATCH_EVERY;
+                while batch.len() < BATCH_MOST {
+                    match tokio::time::timeout_at(until, rx.recv()).await {
+                        Ok(Some(line)) => batch.push(line),
+                        Ok(None) | Err(_) => break,
+                    }
+                }
+                let lines: Vec<String> = batch.iter().map(|l| redact(l, &secrets)).collect();
+                if let Err(e) = store.append_log(job_id, seq, &lines).await {
+                    tracing::warn!(
+                        job = job_id,
+                        "cannot store {} log line(s) for the deploy page: {e}",
+                        lines.len()
+                    );
+                }
+                seq += lines.len() as i64;
+            }
+        });
+        Self {
+            line: LogLine {
+                tx,
+                last_step: Default::default(),
+            },
+            writer,
+        }
+    }
+
+    pub fn line(&self) -> LogLine {
+        self.line.clone()
+    }
+
+    /// Stores what is left; returns once every line pushed before is stored.
+    pub async fn close(self) {
+        drop(self.line);
+        let abort = self.writer.abort_handle();
+        // Every other handle is dropped by now; should one not be, the log stops here.
+        if tokio::time::timeout(Duration::from_secs(5), self.writer).await.is_err() {
+            abort.abort();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_masked_wherever_they_appear() {
+        let secrets = vec!["s3cr3t-token".to_owned(), "abc".to_owned()];
+        assert_eq!(
+            redact("login with s3cr3t-token and again s3cr3t-token; abc stays", &secrets),
+            "login with ••• and again •••; abc stays",
+            "values under four characters are not masked (they would mask everything)"
+        );
+    }
+}
