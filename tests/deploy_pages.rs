@@ -134,6 +134,24 @@ async fn a_running_deploys_page_streams_its_log_and_the_overview_shows_who_waits
     assert!(text.contains("Deployed"), "the final step: {text}");
     assert!(text.contains("[box]"), "the server's lines: {text}");
     save("deploy-page.png", &browser.screenshot().await);
+    // The App's history: who, how long, and a link to the page.
+    browser.open(&format!("http://{}/?token={OPERATOR}", s.addr)).await;
+    let recent = browser.eval("return document.body.innerText").await;
+    let recent = recent.as_str().unwrap_or_default().to_owned();
+    let row = recent
+        .lines()
+        .find(|l| l.starts_with("acme/monorepo:creo:live\tbbbbbbb"))
+        .unwrap_or_else(|| panic!("the finished deploy in the history: {recent}"));
+    assert!(row.contains("\tsuccess\talice\t") && row.contains(" s\t"), "{row:?}");
+    let linked = browser
+        .eval("return document.querySelector('td a').getAttribute('href')")
+        .await;
+    assert!(
+        linked
+            .as_str()
+            .is_some_and(|h| h.starts_with(&format!("{PUBLIC}/deploys/"))),
+        "{linked}"
+    );
     let source = browser.source().await;
     for secret in [SECRET, world.registry_password.as_str(), OPERATOR] {
         assert!(!source.contains(secret), "a secret in the page");

@@ -18,6 +18,7 @@ use super::server::AppState;
 use crate::application::jobs::db::Store;
 use crate::application::jobs::db::deploy_pages::PageJob;
 use crate::application::jobs::deploy_log::STEP;
+use crate::application::jobs::page_links::PageLinks;
 use crate::application::jobs::requests::{DEPLOY_JOB, DeployRequest, Job};
 use crate::images::short_sha;
 
@@ -282,7 +283,7 @@ pub async fn overview(State(state): State<Arc<AppState>>, headers: HeaderMap, Qu
             "<h1>Operator token needed</h1>",
         );
     }
-    match render_overview(&state.store).await {
+    match render_overview(&state.store, state.pages.as_ref()).await {
         Ok(body) => page(StatusCode::OK, "fleetflow", &body),
         Err(e) => {
             tracing::error!("cannot read the overview: {e}");
@@ -295,7 +296,7 @@ pub async fn overview(State(state): State<Arc<AppState>>, headers: HeaderMap, Qu
     }
 }
 
-async fn render_overview(store: &Store) -> Result<String, sqlx::Error> {
+async fn render_overview(store: &Store, links: Option<&PageLinks>) -> Result<String, sqlx::Error> {
     let active = store.active_deploys(DEPLOY_JOB).await?;
     let locks = store.held_locks().await?;
     let recent = store.recent_deploys(30).await?;
@@ -340,18 +341,31 @@ async fn render_overview(store: &Store) -> Result<String, sqlx::Error> {
     if locks.is_empty() {
         body.push_str("<tr><td colspan=4 class=\"muted\">none</td></tr>");
     }
-    body.push_str("</table><h2>Recent deploys</h2><table><tr><th>fleet:stage</th><th>commit</th><th>result</th><th>finished</th><th>rollback</th></tr>");
+    body.push_str("</table><h2>Recent deploys</h2><table><tr><th>fleet:stage</th><th>what ran</th><th>result</th><th>by</th><th>took</th><th>finished</th><th>rollback</th></tr>");
     for d in &recent {
         let (fleet, stage) = {
             let mut parts = d.target.rsplitn(3, ':');
             let stage = parts.next().unwrap_or_default();
             (parts.next().unwrap_or_default(), stage)
         };
+        let ran = match d.sha.strip_prefix("rollback:") {
+            Some(to) => format!("rollback to {to}"),
+            None => short_sha(&d.sha).to_owned(),
+        };
+        let ran = match (links, d.job_id) {
+            (Some(links), Some(id)) => format!(
+                "<a href=\"{}\">{}</a>",
+                escape(&links.link(id, chrono::Utc::now().timestamp())),
+                escape(&ran)
+            ),
+            _ => escape(&ran),
+        };
         body.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><code>/rollback {} {}</code></td></tr>",
+            "<tr><td>{}</td><td>{ran}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><code>/rollback {} {}</code></td></tr>",
             escape(&d.target),
-            escape(short_sha(&d.sha)),
             escape(&d.result),
+            escape(d.requested_by.as_deref().unwrap_or("")),
+            d.duration_ms.map_or_else(String::new, |ms| format!("{:.1} s", ms as f64 / 1000.0)),
             when(d.finished_at),
             escape(fleet),
             escape(stage),

@@ -408,7 +408,7 @@ mod lifecycle;
 pub mod objects;
 mod queue;
 mod schema;
-pub use deploys::{DeployRecord, Fence, FencedError, LockOutcome};
+pub use deploys::{DeployFacts, DeployRecord, Fence, FencedError, LockOutcome};
 pub use lifecycle::Interrupted;
 pub use queue::{Expired, MAX_ABANDONED, Renewal};
 

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::db::{Fence, FencedError, LockOutcome, QueuedJob, Store};
+use super::db::{DeployFacts, Fence, FencedError, LockOutcome, QueuedJob, Store};
 use super::deploy_log::{DeployLog, LogLine};
 use super::page_links::PageLinks;
 use super::requests::{DeployRequest, Trigger};
@@ -413,10 +413,15 @@ async fn locked(
         Some(to) => format!("rollback:{to}"),
         None => req.sha.clone(),
     };
-    match store
-        .record_deploy(fence, &ran, if ok { "success" } else { "failure" })
-        .await
-    {
+    let facts = DeployFacts {
+        ran: &ran,
+        commit: &req.sha,
+        result: if ok { "success" } else { "failure" },
+        job_id: Some(job_id),
+        requested_by: &req.requested_by,
+        duration_ms: (secs * 1000.0) as i64,
+    };
+    match store.record_deploy_of(fence, &facts).await {
         Ok(()) => {}
         Err(stale @ FencedError::Stale { .. }) => {
             tracing::warn!(

@@ -39,9 +39,14 @@ pub struct HeldLock {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FinishedDeploy {
     pub target: String,
+    /// What ran: the commit, or `rollback:<to>`.
     pub sha: String,
     pub result: String,
     pub finished_at: i64,
+    /// Recorded since schema 10 (none for older rows).
+    pub job_id: Option<i64>,
+    pub requested_by: Option<String>,
+    pub duration_ms: Option<i64>,
 }
 
 const PAGE_JOB_COLUMNS: &str = "id, kind, state, payload, last_error, created_at, updated_at";
@@ -135,10 +140,13 @@ impl Store {
 
     /// The last `limit` finished deploys, newest first.
     pub async fn recent_deploys(&self, limit: i64) -> Result<Vec<FinishedDeploy>, sqlx::Error> {
-        let rows = sqlx::query("SELECT target, sha, result, finished_at FROM deploys ORDER BY id DESC LIMIT $1")
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT target, sha, result, finished_at, job_id, requested_by, duration_ms FROM deploys \
+             ORDER BY id DESC LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
         Ok(rows
             .iter()
             .map(|r| FinishedDeploy {
@@ -146,6 +154,9 @@ impl Store {
                 sha: r.get(1),
                 result: r.get(2),
                 finished_at: r.get(3),
+                job_id: r.get(4),
+                requested_by: r.get(5),
+                duration_ms: r.get(6),
             })
             .collect())
     }

@@ -139,16 +139,34 @@ impl Store {
     /// Records how a deploy of `sha` under `fence` ended (`success` or `failure`); refused
     /// when the lock is no longer the holder's.
     pub async fn record_deploy(&self, fence: &Fence, sha: &str, result: &str) -> Result<(), FencedError> {
+        let facts = DeployFacts {
+            ran: sha,
+            commit: sha,
+            result,
+            job_id: None,
+            requested_by: "",
+            duration_ms: 0,
+        };
+        self.record_deploy_of(fence, &facts).await
+    }
+
+    /// [`Store::record_deploy`] with who asked, which job ran it and how long it took.
+    pub async fn record_deploy_of(&self, fence: &Fence, facts: &DeployFacts<'_>) -> Result<(), FencedError> {
         let now = now_ms();
         let n = sqlx::query(&format!(
-            "INSERT INTO deploys (target, sha, result, finished_at) SELECT $2, $4, $5, $1 \
+            "INSERT INTO deploys (target, sha, result, finished_at, job_id, requested_by, duration_ms, commit_sha) \
+             SELECT $2, $4, $5, $1, $6, $7, $8, $9 \
              WHERE EXISTS (SELECT 1 FROM deploy_locks WHERE target = $2 AND token = $3 AND {LOCK_IS_LIVE})"
         ))
         .bind(now)
         .bind(&fence.target)
         .bind(fence.token)
-        .bind(sha)
-        .bind(result)
+        .bind(facts.ran)
+        .bind(facts.result)
+        .bind(facts.job_id)
+        .bind(facts.requested_by)
+        .bind(facts.duration_ms)
+        .bind(facts.commit)
         .execute(&self.pool)
         .await?
         .rows_affected();
@@ -168,6 +186,19 @@ impl Store {
             .fetch_optional(&self.pool)
             .await
     }
+}
+
+/// What the App records of a finished deploy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeployFacts<'a> {
+    /// What runs now: the commit, or `rollback:<to>` (a later `/deploy` of the commit runs).
+    pub ran: &'a str,
+    /// The commit the request named.
+    pub commit: &'a str,
+    pub result: &'a str,
+    pub job_id: Option<i64>,
+    pub requested_by: &'a str,
+    pub duration_ms: i64,
 }
 
 /// One recorded deploy.

@@ -124,6 +124,15 @@ pub(super) const MIGRATIONS: &[(i64, &str)] = &[
         PRIMARY KEY (job_id, seq)
     );",
     ),
+    (
+        10,
+        // The App's deploy history: which job, who asked, how long it took, and for a
+        // rollback what it went back to (`sha` is then `rollback:<to>`).
+        "ALTER TABLE deploys ADD COLUMN job_id INTEGER;
+    ALTER TABLE deploys ADD COLUMN requested_by TEXT;
+    ALTER TABLE deploys ADD COLUMN duration_ms INTEGER;
+    ALTER TABLE deploys ADD COLUMN commit_sha TEXT;",
+    ),
 ];
 
 /// The advisory lock key replicas take while migrating (PostgreSQL).
