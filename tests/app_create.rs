@@ -87,6 +87,32 @@ async fn init_app_create_and_a_pull_request_get_a_plan_comment() {
             .expect("fleet app create starts"),
     );
     wait_listening(page, &mut create.0);
+    // The start page is at a path only the console shows; `/` and another Host get nothing.
+    let mut out = std::io::BufReader::new(create.0.stdout.take().unwrap());
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut out, &mut first).unwrap();
+    let start_url = first
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("the start page's address: {first:?}"))
+        .to_owned();
+    assert!(
+        start_url.len() > format!("http://{page}/").len() + 30,
+        "a random path: {start_url}"
+    );
+    let http = reqwest::Client::new();
+    let root = http.get(format!("http://{page}/")).send().await.unwrap();
+    assert_eq!(root.status(), 404);
+    let rebound = (http.get(&start_url))
+        .header("Host", format!("attacker.example:{page_port}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        rebound.status(),
+        421,
+        "a page of another site resolved to 127.0.0.1 gets nothing"
+    );
     let profile = tempfile::tempdir().unwrap();
     let browser = Command::new("chromium")
         .args([
@@ -97,7 +123,7 @@ async fn init_app_create_and_a_pull_request_get_a_plan_comment() {
             "--no-first-run",
         ])
         .arg(format!("--user-data-dir={}", profile.path().display()))
-        .args(["--virtual-time-budget=20000", "--dump-dom", &format!("http://{page}/")])
+        .args(["--virtual-time-budget=20000", "--dump-dom", &start_url])
         .output()
         .expect("chromium runs (scripts/test-world.sh installs it)");
     let dom = String::from_utf8_lossy(&browser.stdout);
@@ -107,8 +133,8 @@ async fn init_app_create_and_a_pull_request_get_a_plan_comment() {
         String::from_utf8_lossy(&browser.stderr)
     );
     let status = wait_exit(&mut create.0, Duration::from_secs(30)).expect("fleet app create ends");
-    let mut stdout = String::new();
-    std::io::Read::read_to_string(create.0.stdout.as_mut().unwrap(), &mut stdout).unwrap();
+    let mut stdout = first.clone();
+    std::io::Read::read_to_string(&mut out, &mut stdout).unwrap();
     assert!(status.success(), "fleet app create: {status}\n{stdout}");
     assert!(stdout.contains("wrote"), "{stdout}");
 

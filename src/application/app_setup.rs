@@ -116,17 +116,30 @@ pub fn write_config(dir: &Path, app: &CreatedApp, api_url: &str) -> Result<PathB
     Ok(file)
 }
 
-/// A new file only this user can read (0600 from its creation, never wider).
+/// A file only this user can read (0600 from its creation, never wider), written whole or not
+/// at all: a temporary file beside it, synced, then renamed over it.
 fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let _ = std::fs::remove_file(path);
-    let mut f = std::fs::OpenOptions::new()
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temp = path.with_file_name(format!(".{name}.{}.tmp", crate::clock::random_hex()));
+    let written = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
-        .open(path)?;
-    f.write_all(text.as_bytes())
+        .open(&temp)
+        .and_then(|mut f| {
+            f.write_all(text.as_bytes())?;
+            f.sync_all()
+        })
+        .and_then(|()| std::fs::rename(&temp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    written
 }
 
 /// The settings a file written by [`write_config`] holds (`KEY=VALUE` lines).

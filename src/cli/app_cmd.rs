@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::{Query, State};
-use axum::response::Html;
+use axum::response::{Html, IntoResponse};
 use axum::routing::get;
 use clap::{Args, Subcommand};
 
@@ -92,7 +92,10 @@ async fn create(cx: &Context<'_>, args: &AppCreateArgs, dir: &std::path::Path) -
     let local = listener
         .local_addr()
         .map_err(|e| WorkflowError::failed(format!("cannot read the local address: {e}")))?;
-    let state = random_state();
+    // The start page (it holds the state GitHub sends back) is at a path only this console
+    // shows; any request naming another host (DNS rebinding) is refused.
+    let state = random_hex16()?;
+    let start = format!("/{}/", random_hex16()?);
     let redirect = format!("http://{local}/callback");
     let manifest = manifest(&args.name, &args.webhook_url, &redirect);
     let action = new_app_url(&args.github_url, args.org.as_deref(), &state);
@@ -107,11 +110,23 @@ async fn create(cx: &Context<'_>, args: &AppCreateArgs, dir: &std::path::Path) -
     });
     let app = axum::Router::new()
         .route(
-            "/",
+            &start,
             get(|State(f): State<Arc<Flow>>| async move { Html(f.start.clone()) }),
         )
         .route("/callback", get(callback))
-        .with_state(flow);
+        .with_state(flow)
+        .layer(axum::middleware::from_fn(
+            move |request: axum::extract::Request, next: axum::middleware::Next| {
+                let host_ok = is_local_host(request.headers(), local);
+                async move {
+                    if host_ok {
+                        next.run(request).await
+                    } else {
+                        (axum::http::StatusCode::MISDIRECTED_REQUEST, "not this host").into_response()
+                    }
+                }
+            },
+        ));
     // Stopped gracefully, so the browser still gets the page that says how it ended.
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
@@ -122,7 +137,7 @@ async fn create(cx: &Context<'_>, args: &AppCreateArgs, dir: &std::path::Path) -
             .await
     });
     cx.console.print(&format!(
-        "Open http://{local}/ in a browser on this machine: it takes you to GitHub to create the App `{}`.\n",
+        "Open http://{local}{start} in a browser on this machine: it takes you to GitHub to create the App `{}`.\n",
         args.name
     ));
     let result = tokio::time::timeout(Duration::from_secs(args.timeout), finished.recv()).await;
@@ -178,18 +193,20 @@ fn html_escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
-/// 32 hex characters from the OS's random source.
-fn random_state() -> String {
+/// 32 hex characters from the OS's random source; without one, no guessable stand-in.
+fn random_hex16() -> Result<String, WorkflowError> {
     let mut bytes = [0u8; 16];
-    if std::fs::File::open("/dev/urandom")
+    std::fs::File::open("/dev/urandom")
         .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes))
-        .is_err()
-    {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default();
-        bytes = (nanos ^ u128::from(std::process::id())).to_le_bytes();
-    }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+        .map_err(|e| WorkflowError::failed(format!("cannot read /dev/urandom for the flow's secret state: {e}")))?;
+    Ok(hex::encode(bytes))
+}
+
+/// Whether the request's Host is this page's own address (`127.0.0.1:PORT`, or `localhost:PORT`
+/// on loopback): a page of another site that resolves its name to 127.0.0.1 gets nothing.
+fn is_local_host(headers: &axum::http::HeaderMap, local: SocketAddr) -> bool {
+    let Some(host) = headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()) else {
+        return false;
+    };
+    host == local.to_string() || (local.ip().is_loopback() && host == format!("localhost:{}", local.port()))
 }
