@@ -143,6 +143,10 @@ async fn a_running_deploys_page_streams_its_log_and_the_overview_shows_who_waits
         .find(|l| l.starts_with("acme/monorepo:creo:live\tbbbbbbb"))
         .unwrap_or_else(|| panic!("the finished deploy in the history: {recent}"));
     assert!(row.contains("\tsuccess\talice\t") && row.contains(" s\t"), "{row:?}");
+    assert!(
+        row.contains("\tsite="),
+        "the image each service ran, as the server recorded it: {row:?}"
+    );
     let linked = browser
         .eval("return document.querySelector('td a').getAttribute('href')")
         .await;

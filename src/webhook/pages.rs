@@ -271,6 +271,26 @@ fn target_of(job: &PageJob) -> Option<DeployRequest> {
     }
 }
 
+/// `site=1a2b3c4d5e6f` per service (the first server's record), from the stored JSON.
+fn images_of(json: Option<&str>) -> String {
+    let Some(servers) = json.and_then(|j| serde_json::from_str::<serde_json::Value>(j).ok()) else {
+        return String::new();
+    };
+    let services = servers[0]["services"].as_array().cloned().unwrap_or_default();
+    services
+        .iter()
+        .map(|s| {
+            let id = s["image_id"].as_str().unwrap_or("").trim_start_matches("sha256:");
+            format!(
+                "{}={}",
+                s["service"].as_str().unwrap_or("?"),
+                id.get(..12).unwrap_or(id)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// GET /: the overview, for the operator.
 pub async fn overview(State(state): State<Arc<AppState>>, headers: HeaderMap, Query(q): Query<TokenQuery>) -> Response {
     if state.operator_token.is_none() {
@@ -341,7 +361,7 @@ async fn render_overview(store: &Store, links: Option<&PageLinks>) -> Result<Str
     if locks.is_empty() {
         body.push_str("<tr><td colspan=4 class=\"muted\">none</td></tr>");
     }
-    body.push_str("</table><h2>Recent deploys</h2><table><tr><th>fleet:stage</th><th>what ran</th><th>result</th><th>by</th><th>took</th><th>finished</th><th>rollback</th></tr>");
+    body.push_str("</table><h2>Recent deploys</h2><table><tr><th>fleet:stage</th><th>what ran</th><th>result</th><th>by</th><th>took</th><th>finished</th><th>images</th><th>rollback</th></tr>");
     for d in &recent {
         let (fleet, stage) = {
             let mut parts = d.target.rsplitn(3, ':');
@@ -361,12 +381,13 @@ async fn render_overview(store: &Store, links: Option<&PageLinks>) -> Result<Str
             _ => escape(&ran),
         };
         body.push_str(&format!(
-            "<tr><td>{}</td><td>{ran}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><code>/rollback {} {}</code></td></tr>",
+            "<tr><td>{}</td><td>{ran}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><code>/rollback {} {}</code></td></tr>",
             escape(&d.target),
             escape(&d.result),
             escape(d.requested_by.as_deref().unwrap_or("")),
             d.duration_ms.map_or_else(String::new, |ms| format!("{:.1} s", ms as f64 / 1000.0)),
             when(d.finished_at),
+            escape(&images_of(d.images.as_deref())),
             escape(fleet),
             escape(stage),
         ));

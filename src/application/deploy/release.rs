@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::application::deploy::DeployOptions;
-use crate::application::deploy::history::{RollbackTo, rollback_args};
+use crate::application::deploy::history::{HistoryEntry, RollbackTo, rollback_args};
 use crate::application::deploy::remote::{self, Deployer, LocalBinary, RemoteDeployOptions};
 use crate::application::deploy::remote_run::{RouteResult, for_each_route, route_plans};
 use crate::application::image_build::credentials::login_for_push;
@@ -74,6 +74,8 @@ pub struct ReleaseReport {
     pub images: Vec<String>,
     /// One per route: `fleet:stage → server` and its time or error.
     pub routes: Vec<RouteResult>,
+    /// What each server recorded in its deploy history for this release (server, entry).
+    pub recorded: Vec<(String, HistoryEntry)>,
 }
 
 impl ReleaseReport {
@@ -214,11 +216,25 @@ pub fn release(
         when: crate::clock::timestamp_now(),
         lock_token: req.lock_token,
     };
+    let project = config
+        .project
+        .as_ref()
+        .map_or_else(|| req.fleet.clone(), |p| p.value.clone());
+    let recorded = std::sync::Mutex::new(Vec::new());
     report.routes = for_each_route(
         connector,
         &plans,
-        &|remote, plan, sink| remote::deploy_route(remote, plan, &by, &tar, &binary, sink).map_err(|e| e.to_string()),
+        &|remote, plan, sink| {
+            remote::deploy_route(remote, plan, &by, &tar, &binary, sink).map_err(|e| e.to_string())?;
+            if let Some(entry) = remote::last_recorded(remote, plan, &project)
+                && let Ok(mut all) = recorded.lock()
+            {
+                all.push((plan.server.clone(), entry));
+            }
+            Ok(())
+        },
         &|server, l| line(&format!("[{server}] {l}")),
     );
+    report.recorded = recorded.into_inner().unwrap_or_default();
     Ok(report)
 }

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use super::history::HistoryEntry;
 use crate::ssh::{Remote, SshError, quote};
 
 /// Where a route deploys, shown before anything runs.
@@ -446,6 +447,16 @@ pub fn deploy_route(
             status,
         }),
     }
+}
+
+/// The last entry of the deploy history `project`'s stage keeps on the plan's server (what the
+/// deploy just run recorded); none when it cannot be read (an older server binary records none).
+pub fn last_recorded(remote: &dyn Remote, plan: &RemotePlan, project: &str) -> Option<HistoryEntry> {
+    let file = format!("{}/.fleetflow/history/{project}-{}.jsonl", plan.deploy_path, plan.stage);
+    let out = remote
+        .exec(&format!("tail -n 1 {} 2>/dev/null", quote(&file)), None)
+        .ok()?;
+    serde_json::from_str(out.stdout.trim()).ok()
 }
 
 /// A tar of `{fleet_dir}/.fleetflow` (paths start with `.fleetflow/`).

@@ -413,6 +413,7 @@ async fn locked(
         Some(to) => format!("rollback:{to}"),
         None => req.sha.clone(),
     };
+    let images = outcome.as_ref().ok().map(|(report, _)| recorded_images(report));
     let facts = DeployFacts {
         ran: &ran,
         commit: &req.sha,
@@ -420,6 +421,7 @@ async fn locked(
         job_id: Some(job_id),
         requested_by: &req.requested_by,
         duration_ms: (secs * 1000.0) as i64,
+        images: images.as_deref(),
     };
     match store.record_deploy_of(fence, &facts).await {
         Ok(()) => {}
@@ -594,6 +596,14 @@ async fn build_and_deploy(
     };
     drop(dir);
     result.unwrap_or_else(|e| Err((format!("the deploy thread failed: {e}"), Vec::new())))
+}
+
+/// What each server recorded for the release, as the App keeps it (schema 11).
+fn recorded_images(report: &ReleaseReport) -> String {
+    let servers: Vec<serde_json::Value> = (report.recorded.iter())
+        .map(|(server, entry)| json!({ "server": server, "services": entry.services }))
+        .collect();
+    serde_json::Value::Array(servers).to_string()
 }
 
 /// The values a deploy's log must never show: the credentials it pushes with.

@@ -47,6 +47,8 @@ pub struct FinishedDeploy {
     pub job_id: Option<i64>,
     pub requested_by: Option<String>,
     pub duration_ms: Option<i64>,
+    /// JSON: what each server recorded (schema 11).
+    pub images: Option<String>,
 }
 
 const PAGE_JOB_COLUMNS: &str = "id, kind, state, payload, last_error, created_at, updated_at";
@@ -141,7 +143,7 @@ impl Store {
     /// The last `limit` finished deploys, newest first.
     pub async fn recent_deploys(&self, limit: i64) -> Result<Vec<FinishedDeploy>, sqlx::Error> {
         let rows = sqlx::query(
-            "SELECT target, sha, result, finished_at, job_id, requested_by, duration_ms FROM deploys \
+            "SELECT target, sha, result, finished_at, job_id, requested_by, duration_ms, images FROM deploys \
              ORDER BY id DESC LIMIT $1",
         )
         .bind(limit)
@@ -157,6 +159,7 @@ impl Store {
                 job_id: r.get(4),
                 requested_by: r.get(5),
                 duration_ms: r.get(6),
+                images: r.get(7),
             })
             .collect())
     }

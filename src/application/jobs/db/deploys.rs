@@ -146,6 +146,7 @@ impl Store {
             job_id: None,
             requested_by: "",
             duration_ms: 0,
+            images: None,
         };
         self.record_deploy_of(fence, &facts).await
     }
@@ -154,8 +155,8 @@ impl Store {
     pub async fn record_deploy_of(&self, fence: &Fence, facts: &DeployFacts<'_>) -> Result<(), FencedError> {
         let now = now_ms();
         let n = sqlx::query(&format!(
-            "INSERT INTO deploys (target, sha, result, finished_at, job_id, requested_by, duration_ms, commit_sha) \
-             SELECT $2, $4, $5, $1, $6, $7, $8, $9 \
+            "INSERT INTO deploys (target, sha, result, finished_at, job_id, requested_by, duration_ms, commit_sha, images) \
+             SELECT $2, $4, $5, $1, $6, $7, $8, $9, $10 \
              WHERE EXISTS (SELECT 1 FROM deploy_locks WHERE target = $2 AND token = $3 AND {LOCK_IS_LIVE})"
         ))
         .bind(now)
@@ -167,6 +168,7 @@ impl Store {
         .bind(facts.requested_by)
         .bind(facts.duration_ms)
         .bind(facts.commit)
+        .bind(facts.images)
         .execute(&self.pool)
         .await?
         .rows_affected();
@@ -199,6 +201,8 @@ pub struct DeployFacts<'a> {
     pub job_id: Option<i64>,
     pub requested_by: &'a str,
     pub duration_ms: i64,
+    /// JSON: what each server recorded (see schema 11).
+    pub images: Option<&'a str>,
 }
 
 /// One recorded deploy.

@@ -133,6 +133,12 @@ pub(super) const MIGRATIONS: &[(i64, &str)] = &[
     ALTER TABLE deploys ADD COLUMN duration_ms INTEGER;
     ALTER TABLE deploys ADD COLUMN commit_sha TEXT;",
     ),
+    (
+        11,
+        // What each server recorded for the deploy: `[{"server", "services": [{service, image,
+        // image_id, repo_digest}]}]` (the images a rollback runs).
+        "ALTER TABLE deploys ADD COLUMN images TEXT;",
+    ),
 ];
 
 /// The advisory lock key replicas take while migrating (PostgreSQL).
