@@ -263,3 +263,47 @@ fn a_routed_stage_rolls_back_on_its_server_and_keeps_its_history_there() {
     let out = fleet(&["rollback", project, "live", "--fleet", project]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn after_seven_deploys_the_images_of_the_last_five_are_kept_and_an_older_one_is_gone() {
+    let world = test_world();
+    let stage = Stage::new(&world);
+    let ids: Vec<String> = (1..=7)
+        .map(|n| {
+            let id = stage.build(&format!("v{n}"), true);
+            assert!(stage.deploy(&format!("{n}{n}{n}{n}abcd")).0, "deploy {n}");
+            id
+        })
+        .collect();
+    let present = |id: &str| {
+        world
+            .docker()
+            .args(["image", "inspect", id])
+            .output()
+            .expect("docker runs")
+            .status
+            .success()
+    };
+    for (n, id) in ids.iter().enumerate() {
+        assert_eq!(present(id), n >= 2, "deploy {}'s image kept: {}", n + 1, n >= 2);
+    }
+    let out = stage
+        .fleet("-")
+        .args(["rollback", "live", "--to", "1111", "--yes"])
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("the images of commit 1111abcd") && stderr.contains("nothing was changed"),
+        "{stderr}"
+    );
+    assert_eq!(stage.running(), ids[6]);
+    let out = stage
+        .fleet("-")
+        .args(["rollback", "live", "--to", "3333", "--yes"])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(stage.running(), ids[2], "the oldest kept deploy runs again");
+}
