@@ -100,6 +100,8 @@ pub async fn save_created_app(api_url: &str, code: &str, dir: &Path) -> Result<P
 pub fn write_config(dir: &Path, app: &CreatedApp, api_url: &str) -> Result<PathBuf, WorkflowError> {
     let fail = |what: &Path, e: std::io::Error| WorkflowError::failed(format!("cannot write {}: {e}", what.display()));
     std::fs::create_dir_all(dir).map_err(|e| fail(dir, e))?;
+    // The settings name the key by its absolute path: `fleet serve` may run anywhere.
+    let dir = &std::fs::canonicalize(dir).map_err(|e| fail(dir, e))?;
     let key = dir.join("app.pem");
     write_private(&key, app.pem.expose()).map_err(|e| fail(&key, e))?;
     let file = config_file(dir);

@@ -5,7 +5,7 @@
 //! | command                         | old             | now                    |
 //! |---------------------------------|-----------------|------------------------|
 //! | `build`, `deploy`               | `-n SERVICE`    | `-s`, `--service`      |
-//! | `build`, `deploy`, `up`         | `--registry P`  | `--image-registry P`   |
+//! | `build`, `deploy`, `up`, `stage up` | `--registry P` | `--image-registry P` |
 //! | `plan`, `apply`, `registry deploy` | `-s STAGE`   | `--stage`              |
 //!
 //! (`-n` is `--tail` on `fleet logs`, `-s` is `--service` everywhere, and `--registry` is the
@@ -31,9 +31,9 @@ pub fn upgrade(args: impl IntoIterator<Item = OsString>) -> Upgraded {
         return Upgraded { args, deprecations };
     };
     let command = args[command_at].to_string_lossy().into_owned();
-    let (path, rest_at) = if command == "registry" {
+    let (path, rest_at) = if command == "registry" || command == "stage" {
         let sub = args.get(command_at + 1).map(|a| a.to_string_lossy().into_owned());
-        (format!("registry {}", sub.unwrap_or_default()), command_at + 2)
+        (format!("{command} {}", sub.unwrap_or_default()), command_at + 2)
     } else {
         (command, command_at + 1)
     };
@@ -71,7 +71,7 @@ fn command_position(args: &[OsString]) -> Option<usize> {
 
 /// The old spelling `arg` of command `path` and what it is now.
 fn rewrite(path: &str, arg: &str) -> Option<(String, String)> {
-    let image_registry = matches!(path, "build" | "deploy" | "up");
+    let image_registry = matches!(path, "build" | "deploy" | "up" | "stage up");
     match arg {
         "-n" if matches!(path, "build" | "deploy") => Some(("-n".into(), "--service".into())),
         "-s" if matches!(path, "plan" | "apply" | "registry deploy") => Some(("-s".into(), "--stage".into())),

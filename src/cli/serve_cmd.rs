@@ -104,7 +104,25 @@ fn app_identity(args: &ServeArgs) -> Result<AppIdentity, WorkflowError> {
         Some(path) => read_config(path)?,
         None => Vec::new(),
     };
-    let setting = |key: &str| settings.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+    // An empty value in the file is no value (said as missing, with the file named).
+    let setting = |key: &str| {
+        settings
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .filter(|v| !v.trim().is_empty())
+    };
+    // A relative key path in the file is relative to the file, not to where `fleet serve` runs.
+    let key_in_file = |value: String| match (&file, value.trim_start().starts_with("-----BEGIN")) {
+        (Some(f), false) if std::path::Path::new(&value).is_relative() => Secret::new(
+            f.parent()
+                .unwrap_or(std::path::Path::new(""))
+                .join(&value)
+                .display()
+                .to_string(),
+        ),
+        _ => Secret::new(value),
+    };
     let missing = |flag: &str, env: &str| {
         WorkflowError::Usage(format!(
             "no {flag} (or {env}){}: create the App with `fleet app create`, or pass it",
@@ -123,7 +141,7 @@ fn app_identity(args: &ServeArgs) -> Result<AppIdentity, WorkflowError> {
     let private_key = args
         .private_key
         .clone()
-        .or_else(|| setting("GITHUB_APP_PRIVATE_KEY").map(Secret::new))
+        .or_else(|| setting("GITHUB_APP_PRIVATE_KEY").map(key_in_file))
         .ok_or_else(|| missing("--private-key", "GITHUB_APP_PRIVATE_KEY"))?;
     let webhook_secret = args
         .webhook_secret

@@ -28,6 +28,11 @@ fn old_spellings_become_todays_with_one_line_each() {
     let (args, notes) = run(&["up", "--registry=r.example/acme"]);
     assert_eq!(args, ["up", "--image-registry=r.example/acme"]);
     assert_eq!(notes.len(), 1);
+    let (args, notes) = run(&["stage", "up", "live", "--registry", "r.example/acme"]);
+    assert_eq!(args, ["stage", "up", "live", "--image-registry", "r.example/acme"]);
+    assert_eq!(notes[0].split(" is").next(), Some("`fleet stage up --registry`"));
+    let (args, notes) = run(&["stage", "down", "live", "--registry", "x"]);
+    assert_eq!((args.len(), notes.len()), (5, 0), "only `stage up` had it");
     let (args, _) = run(&["plan", "-s", "live"]);
     assert_eq!(args, ["plan", "--stage", "live"]);
     let (args, _) = run(&["apply", "-s", "live", "-y"]);
