@@ -564,3 +564,23 @@ fn stop_waves_put_independent_services_together() {
             .map(|w| w.into_iter().map(String::from).collect::<Vec<_>>())
     );
 }
+
+#[test]
+fn a_service_that_will_not_stop_is_said_and_what_it_depends_on_keeps_running() {
+    let (docker, fleet) = deployed();
+    let reporter = RecordingReporter::default();
+    docker.fail_next("stop");
+
+    let err = local::down(&reporter, &docker, &fleet.load(), "live", false).expect_err("web will not stop");
+
+    let text = err.to_string();
+    assert!(text.starts_with("web: "), "{text}");
+    assert!(text.contains("injected failure of `stop`"), "{text}");
+    assert!(text.contains("nothing they depend on was touched"), "{text}");
+    assert_eq!(
+        docker.service_calls(&["stop"]),
+        ["stop web"],
+        "api and db were left alone"
+    );
+    assert!(docker.container_named("shop-live-db").is_some_and(|c| c.running));
+}

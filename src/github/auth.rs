@@ -40,6 +40,17 @@ impl fmt::Debug for AppKey {
     }
 }
 
+/// The key's path as an error may show it: a value that does not look like a path (several
+/// lines, or long without a `/` — a key pasted without its PEM header) is a secret, not shown.
+fn shown_key_path(value: &str) -> String {
+    let path_like = !value.contains('\n') && value.len() <= 1024 && (value.contains('/') || value.len() <= 64);
+    if path_like {
+        value.to_owned()
+    } else {
+        "(the value given, not shown: neither a PEM starting with -----BEGIN nor a file path)".to_owned()
+    }
+}
+
 impl AppKey {
     /// `private_key` is the PEM itself or the path of a file holding it.
     pub fn new(app_id: u64, private_key: &Secret) -> Result<Self, AuthError> {
@@ -48,7 +59,7 @@ impl AppKey {
             value.as_bytes().to_vec()
         } else {
             std::fs::read(value).map_err(|source| AuthError::ReadKey {
-                path: value.to_owned(),
+                path: shown_key_path(value),
                 source,
             })?
         };

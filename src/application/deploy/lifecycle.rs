@@ -120,7 +120,7 @@ pub fn down(
     remove: bool,
     timeout: Duration,
     progress: &(dyn Fn(&str) + Sync),
-) -> Result<Vec<String>, DockerError> {
+) -> Result<Vec<String>, DownError> {
     let containers = docker.list_containers(&[(labels::PROJECT, project), (labels::STAGE, stage)])?;
     let wave_of = |service: &str| waves.iter().position(|w| w.iter().any(|s| s == service)).unwrap_or(0);
     let mut by_wave: Vec<Vec<_>> = vec![Vec::new(); waves.len().max(1)];
@@ -130,36 +130,47 @@ pub fn down(
     }
     let mut touched = Vec::new();
     for wave in by_wave.iter().filter(|w| !w.is_empty()) {
-        let results: Vec<Result<String, DockerError>> = std::thread::scope(|scope| {
+        let results: Vec<(String, Result<(), DockerError>)> = std::thread::scope(|scope| {
             let handles: Vec<_> = wave
                 .iter()
                 .map(|(c, service)| {
-                    scope.spawn(move || {
+                    let handle = scope.spawn(move || {
                         if remove {
                             docker.remove(&c.id)?;
                         } else {
                             docker.stop(&c.id, timeout)?;
                         }
                         progress(service);
-                        Ok(service.clone())
-                    })
+                        Ok(())
+                    });
+                    (service.clone(), handle)
                 })
                 .collect();
             handles
                 .into_iter()
-                .map(|h| {
-                    h.join().unwrap_or_else(|_| {
+                .map(|(service, h)| {
+                    let result = h.join().unwrap_or_else(|_| {
                         Err(DockerError::Command {
                             command: "docker stop".into(),
                             message: "its thread panicked".into(),
                             output: String::new(),
                         })
-                    })
+                    });
+                    (service, result)
                 })
                 .collect()
         });
-        for r in results {
-            touched.push(r?);
+        // Every failure of the wave is said; what the failed ones depend on keeps running.
+        let mut failed = Vec::new();
+        for (service, result) in results {
+            match result {
+                Ok(()) => touched.push(service),
+                Err(e) => failed.push((service, e)),
+            }
+        }
+        if !failed.is_empty() {
+            touched.sort();
+            return Err(DownError::Services { failed, done: touched });
         }
     }
     if remove {
@@ -167,6 +178,21 @@ pub fn down(
     }
     touched.sort();
     Ok(touched)
+}
+
+/// Why `down` stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum DownError {
+    #[error(transparent)]
+    Docker(#[from] DockerError),
+    /// These services would not stop (or go); the others of their wave did (`done`), and the
+    /// services they depend on were left running.
+    #[error("{}; nothing they depend on was touched{}", failed.iter().map(|(s, e)| format!("{s}: {e}")).collect::<Vec<_>>().join("; "),
+        if done.is_empty() { String::new() } else { format!(" (done before: {})", done.join(", ")) })]
+    Services {
+        failed: Vec<(String, DockerError)>,
+        done: Vec<String>,
+    },
 }
 
 pub fn restart(
