@@ -526,3 +526,27 @@ fn fleet_plans_one_fleet_of_a_registry_on_its_own() {
         .code(2)
         .stderr(contains("the registry has no fleet `nope`; its fleets are: web"));
 }
+
+/// `--fleet` plans against the infrastructure state the fleet's cloud commands keep: the
+/// registry root's `.fleetflow/state.json`, not one in the fleet's directory.
+#[test]
+fn fleet_plans_against_the_state_at_the_registry_root() {
+    let dir = repo("main");
+    let root_state = dir.path().join(".fleetflow/state.json");
+    std::fs::create_dir_all(root_state.parent().unwrap()).unwrap();
+    std::fs::write(&root_state, "{ not json").unwrap();
+    let out = fleet(dir.path())
+        .args(["plan", "--base", "HEAD~1", "--fleet", "web"])
+        .assert()
+        .code(1);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(
+        stderr.contains(&format!("{} is corrupt", root_state.display())) || stderr.contains("state.json is corrupt"),
+        "the registry root's state is read: {stderr}"
+    );
+    std::fs::remove_file(&root_state).unwrap();
+    fleet(dir.path())
+        .args(["plan", "--base", "HEAD~1", "--fleet", "web"])
+        .assert()
+        .success();
+}

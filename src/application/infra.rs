@@ -28,29 +28,34 @@ pub struct CloudTarget {
 /// The state of one fleet: beside the registry that lists it, `registry` (under its registry
 /// name), else in the fleet's own `.fleetflow/` (under its project name).
 pub fn cloud_target(registry: Option<&Path>, fleet: LocalFleet) -> CloudTarget {
-    if let Some(path) = registry
-        && let Ok(ws) = load_registry_file(path, LoadOptions { verify_fleets: false })
-    {
-        let root = split_path(path).0;
-        let dir = Some(fleet.dir.as_path());
-        if let Some(entry) = ws
-            .registry
-            .fleets
-            .iter()
-            .find(|f| root.join(&f.path.value).canonicalize().ok().as_deref() == dir)
-        {
-            return CloudTarget {
-                name: entry.name.value.clone(),
-                config: fleet.config,
-                store: StateStore::new(root.join(".fleetflow")),
-            };
-        }
+    match registry_entry(registry, &fleet) {
+        Some((name, root)) => CloudTarget {
+            name,
+            config: fleet.config,
+            store: StateStore::new(root.join(".fleetflow")),
+        },
+        None => CloudTarget {
+            name: fleet.project,
+            store: StateStore::new(fleet.dir.join(".fleetflow")),
+            config: fleet.config,
+        },
     }
-    CloudTarget {
-        name: fleet.project,
-        store: StateStore::new(fleet.dir.join(".fleetflow")),
-        config: fleet.config,
-    }
+}
+
+/// Where `fleet`'s infrastructure state lives (the directory holding `.fleetflow/state.json`):
+/// the registry's root when the registry lists the fleet, else the fleet's own directory.
+pub fn state_dir(registry: Option<&Path>, fleet: &LocalFleet) -> std::path::PathBuf {
+    registry_entry(registry, fleet).map_or_else(|| fleet.dir.clone(), |(_, root)| root)
+}
+
+/// `fleet`'s name in the registry and the registry's root, when the registry lists it.
+fn registry_entry(registry: Option<&Path>, fleet: &LocalFleet) -> Option<(String, std::path::PathBuf)> {
+    let path = registry?;
+    let ws = load_registry_file(path, LoadOptions { verify_fleets: false }).ok()?;
+    let root = split_path(path).0;
+    let dir = Some(fleet.dir.as_path());
+    let entry = (ws.registry.fleets.iter()).find(|f| root.join(&f.path.value).canonicalize().ok().as_deref() == dir)?;
+    Some((entry.name.value.clone(), root))
 }
 
 /// Every fleet of the registry at `registry`, its state beside the registry.

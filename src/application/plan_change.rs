@@ -201,8 +201,14 @@ pub struct PlanRequest<'a> {
 pub enum PlanScope<'a> {
     /// fleet-registry.kdl: every fleet it names, its servers and routes.
     Registry(&'a Path),
-    /// One fleet on its own (no registry): `dir` holds its `.fleetflow/`, `name` is its project.
-    Fleet { dir: &'a Path, name: &'a str },
+    /// One fleet on its own (`--fleet`, `--file`, or no registry): `dir` holds its
+    /// `.fleetflow/`, `name` is its project, `state_dir` holds the `.fleetflow/state.json` its
+    /// infrastructure is recorded in (the registry's root when a registry lists the fleet).
+    Fleet {
+        dir: &'a Path,
+        name: &'a str,
+        state_dir: &'a Path,
+    },
 }
 
 /// A fleet planned on its own, read as the registry of that one fleet: the registry's text is
@@ -262,7 +268,7 @@ pub fn plan_registry(
             let (dir, name) = crate::config::load::split_path(registry);
             (dir, name, None)
         }
-        PlanScope::Fleet { dir, name } => (
+        PlanScope::Fleet { dir, name, .. } => (
             dir.to_path_buf(),
             REGISTRY_FILE.to_owned(),
             Some(LoneFleet::named(name)),
@@ -284,7 +290,10 @@ pub fn plan_registry(
     let head = head?;
     reporter.diagnostics(&dir, &head.warnings);
     let base = base?;
-    let state = load_state(&dir)?;
+    let state = match scope {
+        PlanScope::Fleet { state_dir, .. } => load_state(state_dir)?,
+        PlanScope::Registry(_) => load_state(&dir)?,
+    };
     reporter.note(&match &base {
         Some((_, label)) => format!("fleet plan: {label} → working tree"),
         None => "fleet plan: no base configuration (not in git, or no base commit): everything is new".to_owned(),

@@ -97,12 +97,16 @@ fn plan(cx: &Context, args: &PlanArgs) -> Result<Plan, WorkflowError> {
         Some(Err(e)) => (PathBuf::new(), Some(select(&args.fleet, None).map_err(|_| e)?)),
         None => (PathBuf::new(), Some(select(&args.fleet, cx.registry)?)),
     };
-    let scope = match &lone {
-        Some(fleet) => PlanScope::Fleet {
+    let state_dir = lone
+        .as_ref()
+        .map(|fleet| infra::state_dir(registry_file(cx.registry).ok().as_deref(), fleet));
+    let scope = match (&lone, &state_dir) {
+        (Some(fleet), Some(state_dir)) => PlanScope::Fleet {
             dir: &fleet.dir,
             name: &fleet.project,
+            state_dir,
         },
-        None => PlanScope::Registry(&registry_path),
+        _ => PlanScope::Registry(&registry_path),
     };
     let request = PlanRequest {
         scope,
