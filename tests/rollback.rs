@@ -250,6 +250,15 @@ fn a_routed_stage_rolls_back_on_its_server_and_keeps_its_history_there() {
     let said = ok(fleet(&["history", project, "live"]));
     assert_eq!(said.matches(" deploy ").count(), 2, "{said}");
     assert_eq!(said.matches(" rollback ").count(), 1, "{said}");
+    let json = fleet(&["history", project, "live", "--output", "json"]);
+    assert!(json.status.success());
+    let json: serde_json::Value = serde_json::from_slice(&json.stdout).expect("history JSON");
+    assert_eq!(json["servers"][0]["server"], "box");
+    assert_eq!(
+        json["servers"][0]["deploys"].as_array().map(Vec::len),
+        Some(3),
+        "{json}"
+    );
     let file = deploy_path.join(format!(".fleetflow/history/{project}-live.jsonl"));
     let lines = std::fs::read_to_string(&file).expect("the history is kept on the server");
     assert_eq!(lines.lines().count(), 3);

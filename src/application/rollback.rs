@@ -4,14 +4,18 @@
 
 use serde_json::json;
 
-use super::deploy::history::{RollbackTo, kept_ids, render_history, rollback_target};
+use super::deploy::history::{DEFAULT_KEEP, HistoryEntry, RollbackTo, kept_ids, render_history, rollback_target};
 use super::deploy::progress::Progress;
+use super::deploy::remote_run::connect_all;
 use super::deploy::{DeployOptions, DeployReport};
 use super::deploy_history::Recorder;
-use super::local::{LocalDeploy, LocalFleet, deploy_stage};
+use super::local::{LocalDeploy, LocalFleet, deploy_stage, fleet_at};
 use super::report::{Reporter, WorkflowError};
+use super::routes::RoutedStage;
 use crate::clock::Clock;
+use crate::config::load::FLEET_FILE;
 use crate::docker::Docker;
+use crate::ssh::{Connector, quote};
 
 /// What `fleet rollback` asks for on this machine.
 pub struct LocalRollback<'a> {
@@ -86,4 +90,49 @@ pub fn history(
         }).collect::<Vec<_>>(),
     });
     Ok((render_history(&entries, &kept), json))
+}
+
+/// The history each server of a routed stage keeps, read over SSH: a table per server, and
+/// `{"stage", "servers": [{"server", "deploys": [...]}]}`. A server that cannot be read says why.
+pub fn routed_history(
+    connector: &dyn Connector,
+    routed: &RoutedStage,
+    stage: &str,
+) -> Result<(String, serde_json::Value), WorkflowError> {
+    // On a server the fleet's directory is named after the fleet: its project, unless fleet.kdl names one.
+    let named = fleet_at(&routed.fleet_dir.join(FLEET_FILE))?
+        .config
+        .project
+        .map(|p| p.value);
+    let targets: Vec<_> = routed.plans.iter().map(|(_, t)| t).collect();
+    let connections = connect_all(&targets, connector);
+    let (mut text, mut servers) = (String::new(), Vec::new());
+    for (plan, target) in &routed.plans {
+        let project = named.clone().unwrap_or_else(|| plan.fleet.clone());
+        let file = format!("{}/.fleetflow/history/{project}-{stage}.jsonl", plan.deploy_path);
+        let read = match connections.get(&target.name) {
+            Some(Ok(remote)) => remote
+                .exec(&format!("cat {} 2>/dev/null || true", quote(&file)), None)
+                .map_err(|e| e.to_string()),
+            Some(Err(e)) => Err(e.clone()),
+            None => Err("not connected".to_owned()),
+        };
+        text.push_str(&format!("[{}]\n", plan.server));
+        match read {
+            Ok(out) => {
+                let entries: Vec<HistoryEntry> = out
+                    .stdout
+                    .lines()
+                    .filter_map(|l| serde_json::from_str(l).ok())
+                    .collect();
+                text.push_str(&render_history(&entries, &kept_ids(&entries, DEFAULT_KEEP)));
+                servers.push(json!({ "server": plan.server, "deploys": entries }));
+            }
+            Err(e) => {
+                text.push_str(&format!("unreachable: {e}\n"));
+                servers.push(json!({ "server": plan.server, "error": e }));
+            }
+        }
+    }
+    Ok((text, json!({ "stage": stage, "servers": servers })))
 }

@@ -17,7 +17,7 @@ use super::deploy_history::Recorder;
 use super::infra::{CloudTarget, cloud_target};
 use super::local::{self, LocalDeploy, LocalFleet};
 use super::report::{Reporter, WorkflowError};
-use super::rollback::{LocalRollback, history, rollback_stage};
+use super::rollback::{LocalRollback, history, rollback_stage, routed_history};
 use super::routes::{RoutedStage, routed_stage, run_routed};
 use super::stage::{self, Down, StageUp};
 use super::stage_status;
@@ -181,6 +181,10 @@ pub fn run_stage(
             }
             local::engine_ready(fx.docker)?;
             run_local(fx, &fleet, stage, op, progress, line)
+        }
+        StageKind::Routed(routed) if matches!(op, StageOp::History) => {
+            let (text, json) = routed_history(fx.ssh, &routed, stage)?;
+            Ok(view(text, json))
         }
         StageKind::Routed(routed) => {
             if matches!(op, StageOp::Down(Down::Suspend | Down::Destroy)) {
