@@ -281,7 +281,7 @@ fn bad_input_gets_one_clear_line() {
         .assert()
         .code(2)
         .stderr(predicates::str::contains(
-            "stage `live` has no service `dbb`; its services are: db, api, web",
+            "stage `live` has no service `dbb` (did you mean `db`?); its services are: db, api, web",
         ));
     // No terminal and no --yes: refuse.
     f.fleet()

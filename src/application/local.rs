@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::deploy::desired::unknown_service;
 use super::deploy::engine::{DeployReport, Outcome};
 use super::deploy::history::HistoryEntry;
 use super::deploy::lifecycle::{self, PsRow};
@@ -457,19 +458,9 @@ pub fn restart(
 /// The stage exists and runs each of `services`; else a usage error that lists what it runs
 /// (and the closest name).
 fn known_services(fleet: &LocalFleet, stage: &str, services: &[impl AsRef<str>]) -> Result<(), WorkflowError> {
-    let declared = fleet.stage(stage)?;
-    let names: Vec<&str> = declared.services.iter().map(|x| x.name.value.as_str()).collect();
-    match services.iter().map(AsRef::as_ref).find(|s| !names.contains(s)) {
+    match unknown_service(fleet.stage(stage)?, services) {
         None => Ok(()),
-        Some(s) => {
-            let hint = crate::config::lower::did_you_mean(s, names.iter().copied())
-                .map(|m| format!(" (did you mean `{m}`?)"))
-                .unwrap_or_default();
-            Err(WorkflowError::Usage(format!(
-                "stage `{stage}` has no service `{s}`{hint}; its services are: {}",
-                names.join(", ")
-            )))
-        }
+        Some(unknown) => Err(WorkflowError::Usage(unknown.to_string())),
     }
 }
 

@@ -38,10 +38,12 @@ pub struct DesiredService {
 /// A problem turning config into containers.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum DesiredError {
-    #[error("stage `{stage}` has no service `{service}`; its services are: {known}")]
+    #[error("stage `{stage}` has no service `{service}`{hint}; its services are: {known}")]
     UnknownService {
         stage: String,
         service: String,
+        /// ` (did you mean `db`?)`, or empty.
+        hint: String,
         known: String,
     },
     #[error(
@@ -52,6 +54,20 @@ pub enum DesiredError {
     Cycle(String),
     #[error("cannot name the project: add `project \"name\"` to {0}")]
     NoProject(String),
+}
+
+/// The first of `wanted` that `stage` has no service of, as the error that says so.
+pub fn unknown_service(stage: &Stage, wanted: &[impl AsRef<str>]) -> Option<DesiredError> {
+    let names: Vec<&str> = stage.services.iter().map(|s| s.name.value.as_str()).collect();
+    let service = wanted.iter().map(AsRef::as_ref).find(|w| !names.contains(w))?;
+    Some(DesiredError::UnknownService {
+        stage: stage.name.value.clone(),
+        service: service.to_owned(),
+        hint: crate::config::lower::did_you_mean(service, names.iter().copied())
+            .map(|m| format!(" (did you mean `{m}`?)"))
+            .unwrap_or_default(),
+        known: names.join(", "),
+    })
 }
 
 /// The project name: `project` in fleet.kdl, else the fleet directory's name.
@@ -85,19 +101,8 @@ pub fn desired_services(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Vec<DesiredService>, DesiredError> {
     let stage = target.stage;
-    for name in only {
-        if !stage.services.iter().any(|s| &s.name.value == name) {
-            return Err(DesiredError::UnknownService {
-                stage: stage.name.value.clone(),
-                service: name.clone(),
-                known: stage
-                    .services
-                    .iter()
-                    .map(|s| s.name.value.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            });
-        }
+    if let Some(unknown) = unknown_service(stage, only) {
+        return Err(unknown);
     }
     let order = dependency_order(&stage.services).map_err(|c| DesiredError::Cycle(c.join(" → ")))?;
     order
