@@ -179,8 +179,10 @@ fn v3_fails_and_rolls_itself_back_then_a_rollback_to_previous_runs_v1_without_a_
         "db recorded each time"
     );
 
-    // And forward again: previous from v1 is v2.
-    w.rollback("previous").expect("runs").expect("healthy");
+    // v1 runs, and nothing is older than v1: `previous` says so; forward again names v2's commit.
+    let err = w.rollback("previous").expect_err("nothing before v1");
+    assert!(err.to_string().contains("no earlier successful deploy"), "{err}");
+    w.rollback("c2c2c2c2").expect("runs").expect("healthy");
     assert_eq!(w.web_image(), v2);
 }
 

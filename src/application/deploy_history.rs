@@ -158,6 +158,8 @@ fn running_images(docker: &dyn Docker, ran: &Ran) -> Result<Vec<ServiceImage>, c
 /// tried again after the next deploy.
 pub fn prune(docker: &dyn Docker, entries: &[HistoryEntry], keep: usize) {
     let kept: BTreeSet<&str> = kept_ids(entries, keep).into_iter().collect();
+    // Only this history's own tags: another stage's repository name may be the same text.
+    let ours: BTreeSet<&str> = entries.iter().map(|e| e.id.as_str()).collect();
     let repositories: BTreeSet<String> = entries
         .iter()
         .flat_map(|e| {
@@ -169,7 +171,7 @@ pub fn prune(docker: &dyn Docker, entries: &[HistoryEntry], keep: usize) {
     for repository in repositories {
         for tag in docker.tags_of(&repository).unwrap_or_default() {
             let id = tag.rsplit(':').next().unwrap_or("");
-            if !kept.contains(id) {
+            if ours.contains(id) && !kept.contains(id) {
                 let _ = docker.untag(&tag);
             }
         }

@@ -185,34 +185,44 @@ fn event(name: &str, id: Option<i64>, data: &str) -> Bytes {
         text.push_str(&format!("id: {id}\n"));
     }
     text.push_str(&format!("event: {name}\n"));
-    for line in data.split('\n') {
+    // A browser ends a field at CR as at LF: neither may reach it inside one.
+    for line in data.split(['\n', '\r']) {
         text.push_str(&format!("data: {line}\n"));
     }
     text.push('\n');
     Bytes::from(text)
 }
 
-/// GET /deploys/{id}/events: `line` events (new log lines after `after`), `state` events when
-/// the job's state changes; ends once the job ended and every line was sent.
+/// GET /deploys/{id}/events: `line` events (new log lines after `after`, or after the
+/// `Last-Event-ID` a reconnecting browser sends), `state` events when the job's state changes;
+/// ends once the job ended and every line was sent.
 pub async fn deploy_events(
     State(state): State<Arc<AppState>>,
     Path(id): Path<i64>,
+    headers: HeaderMap,
     Query(q): Query<LinkQuery>,
 ) -> Response {
     if let Err(refusal) = linked_job(&state, id, &q).await {
         return refusal;
     }
+    let resumed = (headers.get("last-event-id"))
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<i64>().ok());
     let store = state.store.clone();
     let stream = futures_util::stream::unfold(
-        (store, q.after, String::new(), false),
-        move |(store, after, shown, done)| async move {
+        (store, resumed.unwrap_or(q.after), String::new(), false),
+        move |(store, after, mut shown, done)| async move {
             if done {
                 return None;
             }
             loop {
-                let (lines, job) = match tokio::join!(store.log_after(id, after, 500), store.page_job(id)) {
-                    (Ok(lines), Ok(Some(job))) => (lines, job),
-                    _ => return None,
+                // The state first, then the lines: an ended job's last lines were stored before
+                // it ended, so they are in this read, and the end is said only after them.
+                let Ok(Some(job)) = store.page_job(id).await else {
+                    return None;
+                };
+                let Ok(lines) = store.log_after(id, after, 500).await else {
+                    return None;
                 };
                 let mut chunk = Vec::new();
                 let mut last = after;
@@ -220,13 +230,17 @@ pub async fn deploy_events(
                     chunk.extend_from_slice(&event("line", Some(*seq), line));
                     last = *seq;
                 }
-                let state_changed = job.state != shown;
-                if state_changed {
+                // An ended state waits until no line is left to send (the page closes on it).
+                let say_state = job.state != shown && (!job.ended() || lines.is_empty());
+                if say_state {
                     chunk.extend_from_slice(&event("state", None, &job.state));
+                }
+                if say_state {
+                    shown.clone_from(&job.state);
                 }
                 let finished = job.ended() && lines.is_empty();
                 if !chunk.is_empty() || finished {
-                    let next = (store, last, job.state.clone(), finished);
+                    let next = (store, last, shown, finished);
                     return Some((Ok::<Bytes, Infallible>(Bytes::from(chunk)), next));
                 }
                 tokio::time::sleep(POLL).await;

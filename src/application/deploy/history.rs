@@ -188,7 +188,16 @@ pub fn rollback_target<'a>(entries: &'a [HistoryEntry], to: &RollbackTo) -> Resu
                 project: project.clone(),
                 stage: stage.clone(),
             })?;
-            ok.find(|e| !e.same_images(current))
+            // After a rollback, what runs is the deploy it went back to: previous is older than
+            // that one (a second `previous` goes further back, not forward again).
+            let origin = (current.rollback_to.as_deref())
+                .and_then(|to| entries.iter().position(|e| e.id == to))
+                .unwrap_or(entries.len());
+            entries[..origin]
+                .iter()
+                .rev()
+                .filter(|e| e.is_ok())
+                .find(|e| !e.same_images(current))
                 .ok_or_else(|| HistoryError::NoPrevious {
                     project,
                     stage,
@@ -231,15 +240,23 @@ pub fn rollback_args(stage: &str, to: &RollbackTo, health_timeout: std::time::Du
         .to_vec()
 }
 
-/// The ids of the entries whose images are kept: the newest `keep` successful ones.
+/// The ids of the entries whose images are kept.
 pub fn kept_ids(entries: &[HistoryEntry], keep: usize) -> Vec<&str> {
-    entries
-        .iter()
-        .rev()
-        .filter(|e| e.is_ok())
-        .take(keep)
-        .map(|e| e.id.as_str())
-        .collect()
+    // The newest entry of each of the newest `keep` different image sets: redeploys of the same
+    // images do not push an older version out.
+    let mut sets: Vec<Vec<(&str, &str)>> = Vec::new();
+    let mut ids = Vec::new();
+    for e in entries.iter().rev().filter(|e| e.is_ok()) {
+        if sets.len() == keep {
+            break;
+        }
+        let images = e.images();
+        if !sets.contains(&images) {
+            sets.push(images);
+            ids.push(e.id.as_str());
+        }
+    }
+    ids
 }
 
 /// A new entry id at `now`: sortable by time, unique on the machine.

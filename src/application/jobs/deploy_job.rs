@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use super::db::{DeployFacts, Fence, FencedError, LockOutcome, QueuedJob, Store};
-use super::deploy_log::{DeployLog, LogLine};
+use super::deploy_log::{DeployLog, LogLine, redact};
 use super::page_links::PageLinks;
 use super::requests::{DeployRequest, Trigger};
 use crate::application::deploy::history::RollbackTo;
@@ -249,12 +249,20 @@ pub async fn run(
             return Ok(DeployEnd::Waiting(format!("cannot take the deploy lock: {e}")));
         }
     };
-    let log = DeployLog::start(store.clone(), job.id, job_secrets(settings)).await;
-    progress.log = Some(log.line());
-    progress.link = (settings.pages.as_ref()).map(|p| p.link(job.id, chrono::Utc::now().timestamp()));
+    // The page's log, only when there are pages to show it.
+    let log = match &settings.pages {
+        Some(pages) => {
+            progress.link = Some(pages.link(job.id, chrono::Utc::now().timestamp()));
+            Some(DeployLog::start(store.clone(), job.id, job_secrets(settings)).await)
+        }
+        None => None,
+    };
+    progress.log = log.as_ref().map(DeployLog::line);
     let result = locked(&mut progress, store, settings, job, &fence).await;
     progress.log = None;
-    log.close().await;
+    if let Some(log) = log {
+        log.close().await;
+    }
     if let Err(e) = store.unlock(&fence).await {
         tracing::error!("cannot release the deploy lock of {target}: {e}");
     }
@@ -542,6 +550,7 @@ async fn build_and_deploy(
     let connector = Arc::clone(&settings.connector);
     let docker = settings.docker.clone();
     let log = progress.log.clone();
+    let secrets = job_secrets(settings);
     let work = tokio::task::spawn_blocking(move || {
         let tail: Mutex<VecDeque<String>> = Mutex::new(VecDeque::new());
         let line = |l: &str| {
@@ -549,11 +558,12 @@ async fn build_and_deploy(
             if let Some(log) = &log {
                 log.push(l);
             }
+            // The reply shows the last lines: masked as the page's are.
             if let Ok(mut t) = tail.lock() {
                 if t.len() == LOG_TAIL {
                     t.pop_front();
                 }
-                t.push_back(l.to_owned());
+                t.push_back(redact(l, &secrets));
             }
         };
         let result = unpack_tarball(archive.as_slice(), &root, UnpackLimits::default())

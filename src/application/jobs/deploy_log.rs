@@ -12,6 +12,10 @@ use super::db::Store;
 /// How long lines gather before they are stored together.
 const BATCH_EVERY: Duration = Duration::from_millis(200);
 const BATCH_MOST: usize = 500;
+/// Lines kept per job; past them one line says the rest was not kept.
+pub const LINES_MOST: i64 = 20_000;
+/// How long stored lines are kept: the life of a page link, and a day.
+pub const KEPT_FOR_MS: i64 = (super::page_links::LINK_LIFETIME_SECS + 24 * 3600) * 1000;
 
 /// What replaces a secret's value in a stored line.
 pub const MASK: &str = "•••";
@@ -61,6 +65,12 @@ impl DeployLog {
     /// Starts the log of `job_id` after the lines it has (a job run again goes on).
     pub async fn start(store: Store, job_id: i64, secrets: Vec<String>) -> Self {
         let (tx, mut rx) = unbounded_channel::<String>();
+        if let Err(e) = store
+            .forget_log_before(chrono::Utc::now().timestamp_millis() - KEPT_FOR_MS)
+            .await
+        {
+            tracing::warn!("cannot forget old deploy log lines: {e}");
+        }
         let mut seq = store.next_log_seq(job_id).await.unwrap_or(0);
         let writer = tokio::spawn(async move {
             while let Some(first) = rx.recv().await {
@@ -72,7 +82,14 @@ impl DeployLog {
                         Ok(None) | Err(_) => break,
                     }
                 }
-                let lines: Vec<String> = batch.iter().map(|l| redact(l, &secrets)).collect();
+                if seq > LINES_MOST {
+                    continue; // said once, below; the rest is not kept
+                }
+                let mut lines: Vec<String> = batch.iter().map(|l| redact(l, &secrets)).collect();
+                if seq + lines.len() as i64 > LINES_MOST {
+                    lines.truncate((LINES_MOST - seq).max(0) as usize);
+                    lines.push(format!("… the rest of this log was not kept (over {LINES_MOST} lines)"));
+                }
                 if let Err(e) = store.append_log(job_id, seq, &lines).await {
                     tracing::warn!(
                         job = job_id,
@@ -100,8 +117,12 @@ impl DeployLog {
     pub async fn close(self) {
         drop(self.line);
         let abort = self.writer.abort_handle();
-        // Every other handle is dropped by now; should one not be, the log stops here.
-        if tokio::time::timeout(Duration::from_secs(5), self.writer).await.is_err() {
+        // Every other handle is dropped by now; should one not be (or the database hang), the
+        // log stops here.
+        if tokio::time::timeout(Duration::from_secs(30), self.writer)
+            .await
+            .is_err()
+        {
             abort.abort();
         }
     }

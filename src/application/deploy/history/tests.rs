@@ -114,7 +114,12 @@ fn the_newest_successes_are_kept() {
             &[("web", "sha256:x")],
         ));
     }
-    assert_eq!(kept_ids(&entries, 5), ["id-8", "id-7", "id-6", "id-5", "id-4"]);
+    // id-4…id-8 redeploy one image set: its newest entry keeps it, and the older sets stay.
+    assert_eq!(
+        kept_ids(&entries, 5),
+        ["id-8", "20261203T130100Z-0002", "20261203T130000Z-0001"]
+    );
+    assert_eq!(kept_ids(&entries, 2), ["id-8", "20261203T130100Z-0002"]);
     assert_eq!(
         kept_ids(&three(), 5),
         ["20261203T130100Z-0002", "20261203T130000Z-0001"]
@@ -171,5 +176,28 @@ fn the_default_directory_follows_the_environment() {
     assert_eq!(
         HistoryFile::default_dir(&env(&[("HOME", "/h")])),
         PathBuf::from("/h/.local/state/fleetflow/history")
+    );
+}
+
+#[test]
+fn a_second_previous_goes_further_back_not_forward_again() {
+    // v1, v2, v3 (healthy this time), then a rollback to v2.
+    let mut entries = three();
+    entries[2].outcome = EntryOutcome::Ok;
+    entries[2].services[0].image_id = "sha256:3".into();
+    let mut rollback = entry(
+        "20261203T130300Z-0004",
+        "bbbb2222",
+        EntryOutcome::Ok,
+        &[("web", "sha256:2")],
+    );
+    rollback.kind = EntryKind::Rollback;
+    rollback.rollback_to = Some("20261203T130100Z-0002".into());
+    entries.push(rollback);
+    let to = rollback_target(&entries, &RollbackTo::Previous).expect("a target");
+    assert_eq!(
+        to.commit.as_deref(),
+        Some("aaaa1111"),
+        "v2 runs after rolling back from v3: previous is v1"
     );
 }

@@ -75,24 +75,34 @@ impl Store {
         Ok(max.map_or(0, |m| m + 1))
     }
 
-    /// Stores `lines` (numbered from `first_seq`) of `job_id`'s log; a line stored already is
-    /// kept as it was.
+    /// Stores `lines` (numbered from `first_seq`) of `job_id`'s log in one statement; a line
+    /// stored already is kept as it was.
     pub async fn append_log(&self, job_id: i64, first_seq: i64, lines: &[String]) -> Result<(), sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
-        let at = now_ms();
-        for (n, line) in lines.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO deploy_log (job_id, seq, at, line) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (job_id, seq) DO NOTHING",
-            )
-            .bind(job_id)
-            .bind(first_seq + n as i64)
-            .bind(at)
-            .bind(line)
-            .execute(&mut *tx)
-            .await?;
+        if lines.is_empty() {
+            return Ok(());
         }
-        tx.commit().await
+        let rows: Vec<String> = (0..lines.len())
+            .map(|n| format!("(${}, ${}, ${}, ${})", 4 * n + 1, 4 * n + 2, 4 * n + 3, 4 * n + 4))
+            .collect();
+        let sql = format!(
+            "INSERT INTO deploy_log (job_id, seq, at, line) VALUES {} ON CONFLICT (job_id, seq) DO NOTHING",
+            rows.join(", ")
+        );
+        let at = now_ms();
+        let mut query = sqlx::query(&sql);
+        for (n, line) in lines.iter().enumerate() {
+            query = query.bind(job_id).bind(first_seq + n as i64).bind(at).bind(line);
+        }
+        query.execute(&self.pool).await.map(drop)
+    }
+
+    /// Forgets log lines stored before `before` (unix milliseconds).
+    pub async fn forget_log_before(&self, before: i64) -> Result<u64, sqlx::Error> {
+        let done = sqlx::query("DELETE FROM deploy_log WHERE at < $1")
+            .bind(before)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
     }
 
     /// `job_id`'s log lines after line `after` (all with -1), at most `limit`, in order.

@@ -139,6 +139,11 @@ pub(super) const MIGRATIONS: &[(i64, &str)] = &[
         // image_id, repo_digest}]}]` (the images a rollback runs).
         "ALTER TABLE deploys ADD COLUMN images TEXT;",
     ),
+    (
+        12,
+        // Old deploy log lines are forgotten by age.
+        "CREATE INDEX deploy_log_at ON deploy_log(at);",
+    ),
 ];
 
 /// The advisory lock key replicas take while migrating (PostgreSQL).
