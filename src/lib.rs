@@ -20,6 +20,7 @@ pub mod docker;
 pub mod event;
 pub mod git;
 pub mod github;
+pub mod html;
 pub mod images;
 pub mod operator;
 pub mod plan;

@@ -16,7 +16,9 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[(&str, &[&str])] = &[
     (
         "domain",
-        &["config", "plan", "chatops", "event", "secret", "clock", "images"],
+        &[
+            "config", "plan", "chatops", "event", "secret", "clock", "images", "html",
+        ],
     ),
     (
         "adapters",

@@ -70,12 +70,7 @@ pub fn new_app_url(github_url: &str, org: Option<&str>, state: &str) -> String {
 /// The page the browser opens: a form that posts the manifest to GitHub by itself (with a
 /// button, for browsers without scripts).
 pub fn start_page(action: &str, manifest: &Value) -> String {
-    let escape = |s: &str| {
-        s.replace('&', "&amp;")
-            .replace('"', "&quot;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-    };
+    let escape = crate::html::escape;
     format!(
         "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>fleetflow: create the GitHub App</title></head>\n\
          <body><form id=\"manifest\" method=\"post\" action=\"{}\">\n\

@@ -6,6 +6,7 @@ use serde_json::json;
 
 use super::deploy::history::{DEFAULT_KEEP, HistoryEntry, RollbackTo, kept_ids, render_history, rollback_target};
 use super::deploy::progress::Progress;
+use super::deploy::remote::{history_file, project_on_server};
 use super::deploy::remote_run::connect_all;
 use super::deploy::{DeployOptions, DeployReport};
 use super::deploy_history::Recorder;
@@ -99,17 +100,12 @@ pub fn routed_history(
     routed: &RoutedStage,
     stage: &str,
 ) -> Result<(String, serde_json::Value), WorkflowError> {
-    // On a server the fleet's directory is named after the fleet: its project, unless fleet.kdl names one.
-    let named = fleet_at(&routed.fleet_dir.join(FLEET_FILE))?
-        .config
-        .project
-        .map(|p| p.value);
+    let config = fleet_at(&routed.fleet_dir.join(FLEET_FILE))?.config;
     let targets: Vec<_> = routed.plans.iter().map(|(_, t)| t).collect();
     let connections = connect_all(&targets, connector);
     let (mut text, mut servers) = (String::new(), Vec::new());
     for (plan, target) in &routed.plans {
-        let project = named.clone().unwrap_or_else(|| plan.fleet.clone());
-        let file = format!("{}/.fleetflow/history/{project}-{stage}.jsonl", plan.deploy_path);
+        let file = history_file(plan, &project_on_server(&config, &plan.fleet));
         let read = match connections.get(&target.name) {
             Some(Ok(remote)) => remote
                 .exec(&format!("cat {} 2>/dev/null || true", quote(&file)), None)

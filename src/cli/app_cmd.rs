@@ -183,14 +183,10 @@ async fn callback(State(flow): State<Arc<Flow>>, Query(q): Query<Callback>) -> H
     };
     let page = match &result {
         Ok(_) => "<p>The GitHub App was created and its settings saved (fleet app create: created). You can close this page.</p>".to_owned(),
-        Err(e) => format!("<p>fleet app create failed: {}</p>", html_escape(&e.to_string())),
+        Err(e) => format!("<p>fleet app create failed: {}</p>", crate::html::escape(&e.to_string())),
     };
     let _ = flow.done.send(result).await;
     Html(page)
-}
-
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
 /// 32 hex characters from the OS's random source; without one, no guessable stand-in.

@@ -20,6 +20,7 @@ use crate::application::jobs::db::deploy_pages::PageJob;
 use crate::application::jobs::deploy_log::STEP;
 use crate::application::jobs::page_links::PageLinks;
 use crate::application::jobs::requests::{DEPLOY_JOB, DeployRequest, Job};
+use crate::html::escape;
 use crate::images::short_sha;
 
 /// How often a live page's stream looks for new lines.
@@ -71,22 +72,6 @@ td,th{border-bottom:1px solid #d0d7de;padding:.3rem .5rem;text-align:left;vertic
 .step{color:#7ee787;font-weight:600}.state{display:inline-block;padding:.1rem .6rem;border-radius:1rem;background:#ddf4ff}\
 .state.done{background:#dafbe1}.state.failed,.state.quarantined{background:#ffebe9}.muted{color:#656d76}";
 
-/// `&`, `<`, `>`, `"` and `'` as HTML entities.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 fn refused(why: &str) -> Response {
     page(
         StatusCode::FORBIDDEN,
@@ -115,9 +100,9 @@ async fn linked_job(state: &AppState, id: i64, q: &LinkQuery) -> Result<(PageJob
             ));
         }
     };
-    match Job::decode(&job.kind, &job.payload) {
-        Ok(Job::Deploy(req)) => Ok((job, req)),
-        _ => Err(refused("there is no such deploy")),
+    match target_of(&job) {
+        Some(req) => Ok((job, req)),
+        None => Err(refused("there is no such deploy")),
     }
 }
 

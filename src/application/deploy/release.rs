@@ -155,6 +155,7 @@ pub fn release(
     if req.rollback_to.is_none() {
         phase(Phase::Building);
     }
+    let project = remote::project_on_server(config, &req.fleet);
     let mut report = ReleaseReport::default();
     let builds_something =
         req.rollback_to.is_none() && stage.services.iter().any(|s| s.image.is_none() && s.build.is_some());
@@ -163,10 +164,6 @@ pub fn release(
         docker
             .server_version()
             .map_err(|e| ReleaseError::Setup(e.to_string()))?;
-        let project = config
-            .project
-            .as_ref()
-            .map_or_else(|| req.fleet.clone(), |p| p.value.clone());
         let options = BuildOptions {
             push: true,
             registry: req.image_registry.clone(),
@@ -216,10 +213,6 @@ pub fn release(
         when: crate::clock::timestamp_now(),
         lock_token: req.lock_token,
     };
-    let project = config
-        .project
-        .as_ref()
-        .map_or_else(|| req.fleet.clone(), |p| p.value.clone());
     let recorded = std::sync::Mutex::new(Vec::new());
     report.routes = for_each_route(
         connector,

@@ -6,7 +6,8 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::history::HistoryEntry;
+use super::history::{HistoryEntry, HistoryFile};
+use crate::config::FleetConfig;
 use crate::ssh::{Remote, SshError, quote};
 
 /// Where a route deploys, shown before anything runs.
@@ -352,10 +353,7 @@ pub fn is_older(a: &str, b: &str) -> bool {
 /// `{deploy-path}/.fleetflow/history/` and, for a deploy, who deploys which commit.
 fn deploy_command(plan: &RemotePlan, by: Option<&Deployer>) -> String {
     let argv: Vec<String> = plan.command.iter().map(|a| quote(a)).collect();
-    let mut env = format!(
-        "FLEET_HISTORY_DIR={}",
-        quote(&format!("{}/.fleetflow/history", plan.deploy_path))
-    );
+    let mut env = format!("FLEET_HISTORY_DIR={}", quote(&history_dir(plan)));
     if let Some(by) = by {
         env.push_str(&format!(" FLEET_DEPLOY_BY={}", quote(&by.who)));
         if let Some(commit) = &by.commit {
@@ -449,10 +447,33 @@ pub fn deploy_route(
     }
 }
 
+/// The project a fleet is on its servers: `project` in fleet.kdl, else the name of its
+/// directory there, `{deploy-path}/{fleet}`.
+pub fn project_on_server(config: &FleetConfig, fleet: &str) -> String {
+    config
+        .project
+        .as_ref()
+        .map_or_else(|| fleet.to_owned(), |p| p.value.clone())
+}
+
+/// Where the plan's server keeps deploy histories (the remote command's FLEET_HISTORY_DIR).
+fn history_dir(plan: &RemotePlan) -> String {
+    format!("{}/.fleetflow/history", plan.deploy_path)
+}
+
+/// The deploy history of `project`'s stage on the plan's server.
+pub fn history_file(plan: &RemotePlan, project: &str) -> String {
+    let dir = history_dir(plan);
+    HistoryFile::in_dir(Path::new(&dir), project, &plan.stage)
+        .path
+        .display()
+        .to_string()
+}
+
 /// The last entry of the deploy history `project`'s stage keeps on the plan's server (what the
 /// deploy just run recorded); none when it cannot be read (an older server binary records none).
 pub fn last_recorded(remote: &dyn Remote, plan: &RemotePlan, project: &str) -> Option<HistoryEntry> {
-    let file = format!("{}/.fleetflow/history/{project}-{}.jsonl", plan.deploy_path, plan.stage);
+    let file = history_file(plan, project);
     let out = remote
         .exec(&format!("tail -n 1 {} 2>/dev/null", quote(&file)), None)
         .ok()?;
