@@ -7,6 +7,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use clap::ValueEnum;
 use miette::{GraphicalReportHandler, GraphicalTheme};
 
+pub use crate::application::effects::Effects;
 use crate::application::report::{Reporter, WorkflowError};
 use crate::config::{ConfigDiagnostic, ConfigError, Diagnostics, LoadError};
 
@@ -18,6 +19,11 @@ pub mod exit {
     pub const FAILURE: u8 = 1;
     /// Wrong usage: bad arguments, a missing confirmation, nothing to act on.
     pub const USAGE: u8 = 2;
+
+    /// OK when `ok`, else FAILURE (a command that said what failed).
+    pub fn ok_if(ok: bool) -> u8 {
+        if ok { OK } else { FAILURE }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -155,6 +161,10 @@ impl Reporter for ConsoleReporter<'_> {
         let _ = writeln!(out, "[{server}] {line}");
     }
 
+    fn service_line(&self, service: &str, line: &str) {
+        self.console.service_line(service, line);
+    }
+
     fn diagnostics(&self, _: &std::path::Path, diagnostics: &Diagnostics) {
         self.console.print_diagnostics(diagnostics);
     }
@@ -279,34 +289,6 @@ pub fn init_tracing(verbose: u8) {
         .with_writer(std::io::stderr)
         .with_ansi(std::env::var_os("NO_COLOR").is_none())
         .try_init();
-}
-
-/// The real effects a command runs with, built once by its front door and passed to the
-/// workflows: the Docker engine, SSH, the clock, and this `fleet` binary for the servers.
-pub struct Effects {
-    pub docker: crate::docker::DockerCli,
-    pub ssh: std::sync::Arc<crate::ssh::OpensshConnector>,
-    pub clock: std::sync::Arc<dyn crate::clock::Clock>,
-    exe: Result<std::path::PathBuf, String>,
-}
-
-impl Effects {
-    /// The real ones, servers reached with `ssh`.
-    pub fn new(ssh: std::sync::Arc<crate::ssh::OpensshConnector>) -> Self {
-        Self {
-            docker: crate::docker::DockerCli::default(),
-            ssh,
-            clock: std::sync::Arc::new(crate::clock::SystemClock),
-            exe: std::env::current_exe().map_err(|e| e.to_string()),
-        }
-    }
-
-    /// This `fleet` binary, to install on servers (the path a deploy uploads).
-    pub fn fleet_binary(&self) -> Result<std::path::PathBuf, WorkflowError> {
-        self.exe
-            .clone()
-            .map_err(|e| WorkflowError::failed(format!("cannot find this fleet binary to install it on servers: {e}")))
-    }
 }
 
 #[cfg(test)]

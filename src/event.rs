@@ -1,7 +1,11 @@
 //! The event vocabulary: repositories, pull requests and comments, and the deliveries the App
-//! acts on, as our own types (the webhook front door parses GitHub's JSON into them).
+//! acts on, as our own types, and GitHub's JSON read into them ([`parse_event`]).
+
+mod payload;
 
 use serde::{Deserialize, Serialize};
+
+pub use payload::{ParseError, parse_event};
 
 /// A repository as `owner/name`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -3,28 +3,21 @@
 //! the workflows are the application layer's, with the Action's ways to report: the log,
 //! `::error` annotations, the step summary, outputs and the job token's plan comment.
 
-mod comment;
 mod report;
 pub mod request;
 pub mod runner;
-mod ssh_files;
-mod workflows;
 
 use serde_json::{Value, json};
 
+pub use crate::application::action_run::Outputs;
+use crate::application::action_run::Run;
 use crate::application::report::WorkflowError;
+use crate::config::LoadError;
+use crate::config::load::split_path;
 use crate::console::{Console, Effects};
+use crate::ssh::KeyFiles;
 pub use request::{ActionCommand, ActionRequest, Inputs, RunnerEnv};
-use runner::{append, output_entry};
-
-/// What one run learned, written to GITHUB_OUTPUT at the end.
-#[derive(Default)]
-pub struct Outputs {
-    pub has_changes: bool,
-    pub summary: String,
-    pub images: Value,
-    pub deployed: Vec<Value>,
-}
+use runner::{append, escape_data, output_entry};
 
 /// Runs the Action from the runner's environment; returns the exit code.
 pub fn run(console: &Console) -> u8 {
@@ -32,10 +25,16 @@ pub fn run(console: &Console) -> u8 {
         Ok(r) => r,
         Err(e) => return console.finish(Err(e)),
     };
-    // The key's files are removed when the run ends.
-    let ssh = match ssh_files::install(&request.inputs, request.runner.temp.as_deref()) {
+    // The key's files are removed when the run ends. A container action gets the runner's
+    // RUNNER_TEMP path but not that directory (only the workspace, home, workflow and
+    // file-command directories are mounted): then they go to the system temp dir.
+    let (key, known) = (
+        request.inputs.ssh_private_key.as_deref(),
+        request.inputs.ssh_known_hosts.as_deref(),
+    );
+    let ssh = match KeyFiles::write(key, known, request.runner.temp.as_deref()) {
         Ok(files) => files,
-        Err(e) => return console.finish(Err(e)),
+        Err(e) => return console.finish(Err(WorkflowError::failed(e))),
     };
     let mut outputs = Outputs {
         images: json!([]),
@@ -43,32 +42,38 @@ pub fn run(console: &Console) -> u8 {
     };
     let fx = Effects::new(ssh.connector.clone());
     let reporter = report::ActionReporter::new(console, &request.workspace);
-    let run = workflows::Run {
-        console,
+    let run = Run {
         reporter: &reporter,
         request: &request,
         fx: &fx,
     };
-    let result = match &request.command {
-        ActionCommand::Plan => run.plan(&mut outputs),
-        ActionCommand::Push => run.push(&mut outputs),
-        ActionCommand::Dispatch => run.dispatch(&mut outputs),
-        ActionCommand::Build => run.build(&mut outputs),
-        ActionCommand::Rollback(to) => run.rollback(to, &mut outputs),
-        ActionCommand::Comment => comment::run(console, &fx, &request, &mut outputs),
-        ActionCommand::Nothing(event) => {
-            console.print(&format!("fleet action: nothing to do for the `{event}` event.\n"));
-            Ok(())
-        }
-    };
-    let code = run.finish(result);
+    let result = run.run(&mut outputs);
+    let code = finish(console, &run, &reporter, result);
     match write_outputs(&request, &outputs) {
         Ok(()) => code,
-        Err(e) => console.finish(Err(WorkflowError::failed(format!("cannot write GITHUB_OUTPUT: {e}")))),
+        Err(e) => console.finish(Err(e)),
     }
 }
 
-fn write_outputs(request: &ActionRequest, o: &Outputs) -> std::io::Result<()> {
+/// Shows how the command ended (a configuration error also as annotations); the exit code.
+fn finish(console: &Console, run: &Run, reporter: &report::ActionReporter, result: Result<(), WorkflowError>) -> u8 {
+    match &result {
+        Err(WorkflowError::Load(LoadError::Config(c))) => {
+            let dir = run.registry_file().map(|f| split_path(&f).0).unwrap_or_default();
+            crate::application::report::Reporter::diagnostics(reporter, &dir, &c.diagnostics);
+        }
+        Err(WorkflowError::Load(e)) => console.print(&format!("::error::{}\n", escape_data(&e.to_string()))),
+        _ => {}
+    }
+    console.finish(result)
+}
+
+/// The step summary (the plan) and the outputs, where the runner reads them.
+fn write_outputs(request: &ActionRequest, o: &Outputs) -> Result<(), WorkflowError> {
+    if let (Some(path), Some(markdown)) = (&request.runner.step_summary, &o.step_summary) {
+        append(path, &format!("{markdown}\n"))
+            .map_err(|e| WorkflowError::failed(format!("cannot write GITHUB_STEP_SUMMARY: {e}")))?;
+    }
     let Some(path) = &request.runner.output else {
         return Ok(());
     };
@@ -79,5 +84,5 @@ fn write_outputs(request: &ActionRequest, o: &Outputs) -> std::io::Result<()> {
         output_entry("deployed", &Value::Array(o.deployed.clone()).to_string()),
     ]
     .concat();
-    append(path, &text)
+    append(path, &text).map_err(|e| WorkflowError::failed(format!("cannot write GITHUB_OUTPUT: {e}")))
 }

@@ -37,6 +37,10 @@ impl Reporter for ActionReporter<'_> {
         self.log.remote_line(server, line);
     }
 
+    fn service_line(&self, service: &str, line: &str) {
+        self.log.service_line(service, line);
+    }
+
     fn diagnostics(&self, registry_dir: &Path, diagnostics: &Diagnostics) {
         let lines: String = (diagnostics.items.iter())
             .map(|d| annotation(d, registry_dir, &self.workspace) + "\n")

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::local::LocalFleet;
 use super::report::{Reporter, WorkflowError};
+use super::workspace::{FleetChoice, registry_file, select_fleet};
 use crate::clock::Clock;
 use crate::cloud::ApplyReport;
 use crate::cloud::infra::{self, Scope};
@@ -100,6 +101,36 @@ pub fn failure_message(report: &ApplyReport) -> String {
         report.applied.len(),
         report.not_attempted.len()
     )
+}
+
+/// `fleet apply`: every fleet of the registry (`--registry`, else found from here), or the
+/// `chosen` one (and outside a registry, the one around the current directory), each applied
+/// on its own (only those with `stage` when given); one result per fleet applied.
+pub fn apply_fleets(
+    reporter: &dyn Reporter,
+    clock: &Arc<dyn Clock>,
+    registry_flag: Option<&Path>,
+    chosen: Option<&FleetChoice>,
+    stage: Option<&str>,
+) -> Result<Vec<Result<(), WorkflowError>>, WorkflowError> {
+    let found = registry_file(registry_flag).ok();
+    let targets = match (found, chosen) {
+        (Some(path), None) => registry_targets(&path)?,
+        (found, chosen) => {
+            let fleet = select_fleet(chosen.unwrap_or(&FleetChoice::default()), registry_flag, None)?;
+            vec![cloud_target(found.as_deref(), fleet)]
+        }
+    };
+    let has_stage = |t: &CloudTarget| stage.is_none_or(|s| t.config.stage(s).is_some());
+    if let Some(stage) = stage
+        && !targets.iter().any(has_stage)
+    {
+        return Err(WorkflowError::Usage(format!("no fleet defines stage `{stage}`")));
+    }
+    let applied = targets.iter().filter(|t| has_stage(t));
+    Ok(applied
+        .map(|t| apply_fleet(reporter, clock.clone(), t, stage))
+        .collect())
 }
 
 /// Plans `target`'s infrastructure (one stage and the fleet-wide resources, or all of it),
@@ -235,4 +266,15 @@ pub fn unlock_state(store: &StateStore) -> Result<String, WorkflowError> {
         ),
         None => "The state is not locked.\n".to_owned(),
     })
+}
+
+/// The recorded state: `.fleetflow/` beside the registry, else in the current directory.
+pub fn state_store_near(registry_flag: Option<&Path>) -> Result<StateStore, WorkflowError> {
+    let dir = match registry_file(registry_flag) {
+        Ok(registry) => split_path(&registry).0,
+        Err(_) if registry_flag.is_none() => std::env::current_dir()
+            .map_err(|e| WorkflowError::Usage(format!("cannot read the current directory: {e}")))?,
+        Err(e) => return Err(e),
+    };
+    Ok(StateStore::new(dir.join(".fleetflow")))
 }

@@ -19,9 +19,11 @@
 //! - [`workspace`]: the registry a command works on, found and loaded;
 //! - [`report`]: how workflows report to their front door, and why they stop.
 
+pub mod action_run;
 pub mod app_setup;
 pub mod deploy;
 pub mod deploy_history;
+pub mod effects;
 pub mod image_build;
 pub mod infra;
 pub mod init;

@@ -3,10 +3,11 @@
 //! providers, so drift made outside fleetflow shows. The CLI, the Action and the App's plan job
 //! plan the same way.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::report::{Reporter, WorkflowError};
+use super::workspace::{FleetChoice, registry_file, select_fleet};
 use crate::clock::Clock;
 use crate::cloud::infra::{self, Scope};
 use crate::config::load::{ConfigFiles, REGISTRY_FILE};
@@ -182,6 +183,52 @@ pub struct Planned {
     pub plan: Plan,
     /// How the base was chosen (`origin/HEAD (0123456789ab)`).
     pub base: Option<String>,
+}
+
+/// `fleet plan`: the working tree's configuration (its warnings shown) planned against `base`
+/// (with the live providers' drift): the registry (`--registry`, else found from here), or
+/// `chosen` fleet on its own; outside any registry, the fleet around the current directory.
+pub fn plan_working_tree(
+    reporter: &dyn Reporter,
+    clock: &Arc<dyn Clock>,
+    registry_flag: Option<&Path>,
+    chosen: Option<&FleetChoice>,
+    base: Option<&str>,
+    stage: Option<&str>,
+) -> Result<Plan, WorkflowError> {
+    let registry = if chosen.is_some() {
+        None
+    } else {
+        Some(registry_file(registry_flag))
+    };
+    let default = FleetChoice::default();
+    let (registry_path, lone) = match registry {
+        Some(Ok(path)) => (path, None),
+        Some(Err(e)) if registry_flag.is_some() => return Err(e),
+        // No registry here: the fleet around the current directory, if there is one.
+        Some(Err(e)) => (PathBuf::new(), Some(select_fleet(&default, None, None).map_err(|_| e)?)),
+        None => (
+            PathBuf::new(),
+            Some(select_fleet(chosen.unwrap_or(&default), registry_flag, None)?),
+        ),
+    };
+    let state_dir =
+        (lone.as_ref()).map(|fleet| super::infra::state_dir(registry_file(registry_flag).ok().as_deref(), fleet));
+    let scope = match (&lone, &state_dir) {
+        (Some(fleet), Some(state_dir)) => PlanScope::Fleet {
+            dir: &fleet.dir,
+            name: &fleet.project,
+            state_dir,
+        },
+        _ => PlanScope::Registry(&registry_path),
+    };
+    let request = PlanRequest {
+        scope,
+        base,
+        stage,
+        live: true,
+    };
+    plan_registry(reporter, clock, &request).map(|p| p.plan)
 }
 
 /// What to plan: the working tree of a registry against a base revision.

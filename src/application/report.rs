@@ -16,6 +16,10 @@ pub trait Reporter: Sync {
     fn note(&self, text: &str);
     /// One line of a command's output on `server`, as it arrives.
     fn remote_line(&self, server: &str, line: &str);
+    /// One line of a service's build (or other) output, as it arrives.
+    fn service_line(&self, service: &str, line: &str) {
+        self.note(&format!("{service} | {line}"));
+    }
     /// Warnings (or errors) about configuration files, named relative to `registry_dir`.
     fn diagnostics(&self, registry_dir: &Path, diagnostics: &Diagnostics);
     /// Whether to go on with `question` (a change to real infrastructure); the front door asks

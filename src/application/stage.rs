@@ -32,6 +32,18 @@ pub enum Down {
     Destroy,
 }
 
+impl Down {
+    /// `--suspend`, `--destroy`, or neither (stop).
+    pub fn from_flags(suspend: bool, destroy: bool) -> Result<Self, WorkflowError> {
+        match (suspend, destroy) {
+            (true, true) => Err(WorkflowError::Usage("give --suspend or --destroy, not both".into())),
+            (true, false) => Ok(Self::Suspend),
+            (false, true) => Ok(Self::Destroy),
+            (false, false) => Ok(Self::Stop),
+        }
+    }
+}
+
 fn is_dns(c: &Change) -> bool {
     matches!(
         c.address,

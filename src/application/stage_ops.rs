@@ -3,6 +3,7 @@
 //! routes to servers runs `fleet` on them over SSH ([`super::routes`]), a stage with cloud
 //! servers goes through its infrastructure ([`super::stage`], [`super::stage_status`]).
 
+use crate::application::effects::Effects;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -147,6 +148,19 @@ pub struct StageEffects<'a> {
     pub ssh: &'a dyn Connector,
     pub clock: Arc<dyn Clock>,
     pub binary: &'a LocalBinary<'a>,
+}
+
+impl<'a> StageEffects<'a> {
+    /// The front door's effects, with its reporter and the binary servers get.
+    pub fn of(reporter: &'a dyn Reporter, fx: &'a Effects, binary: &'a LocalBinary<'a>) -> Self {
+        Self {
+            reporter,
+            docker: &fx.docker,
+            ssh: fx.ssh.as_ref(),
+            clock: fx.clock.clone(),
+            binary,
+        }
+    }
 }
 
 /// What a status or ps shows: text for a person, JSON for scripts.

@@ -32,8 +32,18 @@ pub fn validate(target: &Target, options: LoadOptions) -> Result<Validated, Load
     }
 }
 
+/// `fleet validate --output json`: valid with what was checked and its warnings, or not with
+/// the diagnostics (or the error, when the files could not be read).
+pub fn validated_json(result: &Result<Validated, LoadError>) -> serde_json::Value {
+    match result {
+        Ok(v) => json_report(true, &v.checked, &v.warnings),
+        Err(LoadError::Config(crate::config::ConfigError { diagnostics })) => json_report(false, &[], diagnostics),
+        Err(e) => serde_json::json!({ "valid": false, "error": e.to_string() }),
+    }
+}
+
 /// `--output json` of a validation.
-pub fn json_report(valid: bool, checked: &[String], diagnostics: &Diagnostics) -> serde_json::Value {
+fn json_report(valid: bool, checked: &[String], diagnostics: &Diagnostics) -> serde_json::Value {
     serde_json::json!({
         "valid": valid,
         "checked": checked,

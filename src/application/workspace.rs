@@ -4,9 +4,10 @@
 
 use std::path::{Path, PathBuf};
 
+use super::local::{LocalFleet, fleet_at, fleet_of_registry, fleet_of_registry_with_stage};
 use super::report::WorkflowError;
-use crate::config::discovery::find_registry;
-use crate::config::load::{load_registry_file, split_path};
+use crate::config::discovery::{find_fleet_file, find_registry};
+use crate::config::load::{FLEET_FILE, load_registry_file, split_path};
 use crate::config::{LoadOptions, Registry, Workspace};
 
 /// The registry file: `flag`, else FLEET_REGISTRY_PATH, else the nearest fleet-registry.kdl
@@ -94,4 +95,52 @@ fn table(out: &mut String, title: &str, rows: &[[&str; 3]], name_w: usize) {
 /// Display width: the longest entry (in characters), at least `minimum`.
 fn width<'a>(cells: impl Iterator<Item = &'a str>, minimum: usize) -> usize {
     cells.map(|c| c.chars().count()).max().unwrap_or(0).max(minimum)
+}
+
+/// Which fleet a command names: one of the registry by name, or a fleet.kdl (or a directory
+/// holding .fleetflow/fleet.kdl); neither: the nearest one.
+#[derive(Debug, Clone, Default)]
+pub struct FleetChoice {
+    pub fleet: Option<String>,
+    pub file: Option<PathBuf>,
+}
+
+/// The fleet `sel` names (`--fleet NAME` through the registry, `--file PATH`), else the
+/// nearest `.fleetflow/fleet.kdl`; outside any fleet, for a command on `stage`,
+/// the one fleet of the registry that has that stage.
+pub fn select_fleet(
+    sel: &FleetChoice,
+    registry_flag: Option<&Path>,
+    stage: Option<&str>,
+) -> Result<LocalFleet, WorkflowError> {
+    let fleet_file = match (&sel.fleet, &sel.file) {
+        (Some(_), Some(_)) => return Err(WorkflowError::Usage("give --fleet or --file, not both".into())),
+        (None, Some(file)) if file.is_dir() => file.join(FLEET_FILE),
+        (None, Some(file)) => file.clone(),
+        (Some(name), None) => {
+            let cwd = std::env::current_dir().map_err(|e| WorkflowError::Usage(e.to_string()))?;
+            let env = std::env::var_os("FLEET_REGISTRY_PATH").map(PathBuf::from);
+            let found =
+                find_registry(registry_flag, env.as_deref(), &cwd).map_err(|e| WorkflowError::Usage(e.to_string()))?;
+            return fleet_of_registry(found.path(), name);
+        }
+        (None, None) => {
+            let cwd = std::env::current_dir().map_err(|e| WorkflowError::Usage(e.to_string()))?;
+            match find_fleet_file(&cwd) {
+                Some(file) => file,
+                None => {
+                    let env = std::env::var_os("FLEET_REGISTRY_PATH").map(PathBuf::from);
+                    let registry = find_registry(registry_flag, env.as_deref(), &cwd).ok();
+                    if let (Some(found), Some(stage)) = (registry, stage) {
+                        return fleet_of_registry_with_stage(found.path(), stage);
+                    }
+                    return Err(WorkflowError::Usage(format!(
+                        "no {FLEET_FILE} in {} or its parents; run inside a fleet, or pass --fleet NAME or --file PATH",
+                        cwd.display()
+                    )));
+                }
+            }
+        }
+    };
+    fleet_at(&fleet_file)
 }

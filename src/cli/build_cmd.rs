@@ -2,7 +2,7 @@
 
 use clap::Args;
 
-use super::fleet_select::{FleetSelect, select_for};
+use super::fleet_select::FleetSelect;
 use super::{Context, Exit, Output, exit};
 use crate::application::image_build::BuildOptions;
 use crate::application::local::{build_fleet, render_builds};
@@ -38,7 +38,7 @@ pub struct BuildArgs {
 
 /// Builds (and pushes) the stage's images of the selected fleet.
 pub fn run(cx: &Context, args: &BuildArgs) -> Exit {
-    let fleet = select_for(&args.fleet, cx.registry, Some(&args.stage))?;
+    let fleet = args.fleet.select(cx.registry, Some(&args.stage))?;
     let request = BuildOptions {
         services: args.services.clone(),
         push: args.push,

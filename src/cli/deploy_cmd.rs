@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::fleet_select::{FleetSelect, select, select_for};
+use super::fleet_select::FleetSelect;
 use super::stage_cmd::run_op;
 use super::{Context, Exit, Output, exit};
 use crate::application::deploy::DeployOptions;
@@ -56,9 +56,20 @@ pub struct ImageArgs {
     pub tag: String,
 }
 
+impl ImageArgs {
+    /// `up` with these images, pulled with `pull` (else only when missing).
+    pub fn up(&self, pull: bool) -> StageOp {
+        let (image_registry, tag) = (self.image_registry.clone(), self.tag.clone());
+        StageOp::Up {
+            pull,
+            image_registry,
+            tag,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct UpArgs {
-    /// The stage (default: local).
     /// The stage, e.g. live (default: local).
     #[arg(default_value = "local")]
     pub stage: String,
@@ -141,34 +152,8 @@ pub struct RestartArgs {
     pub fleet: FleetSelect,
 }
 
-pub fn run_deploy(cx: &Context, args: &DeployArgs) -> Exit {
-    let request = LocalDeploy {
-        stage: &args.stage,
-        services: &args.services,
-        image_registry: args.images.image_registry.clone(),
-        tag: args.images.tag.clone(),
-        options: DeployOptions {
-            pull: !args.no_pull,
-            force_recreate: args.force_recreate,
-            health_timeout: Duration::from_secs(args.health_timeout),
-            remove_orphans: args.services.is_empty(),
-            ..DeployOptions::default()
-        },
-        confirm: !args.yes,
-        history: None,
-        rollback_to: None,
-    };
-    converge(cx, &args.fleet, request, args.output)
-}
-
 pub fn run_up(cx: &Context, args: &UpArgs) -> Exit {
-    let (image_registry, tag) = (args.images.image_registry.clone(), args.images.tag.clone());
-    let op = StageOp::Up {
-        pull: args.pull,
-        image_registry,
-        tag,
-    };
-    on_this_machine(cx, &args.fleet, &args.stage, &op)
+    on_this_machine(cx, &args.fleet, &args.stage, &args.images.up(args.pull))
 }
 
 pub fn run_down(cx: &Context, args: &DownArgs) -> Exit {
@@ -190,33 +175,42 @@ pub fn run_logs(cx: &Context, args: &LogsArgs) -> Exit {
 /// `op` on the stage's containers on this machine, whatever kind of stage it is (what a
 /// server runs for `fleet stage …`).
 fn on_this_machine(cx: &Context, sel: &FleetSelect, stage: &str, op: &StageOp) -> Exit {
-    let kind = StageKind::Local(select_for(sel, cx.registry, Some(stage))?);
+    let kind = StageKind::Local(sel.select(cx.registry, Some(stage))?);
     run_op(cx, kind, stage, op, Output::Text, true)
 }
 
-/// Deploys `request` on this machine, recorded in the stage's history.
-fn converge(cx: &Context, sel: &FleetSelect, mut request: LocalDeploy, output: Output) -> Exit {
-    let fleet = select_for(sel, cx.registry, Some(request.stage))?;
+/// Deploys the stage on this machine, recorded in its history.
+pub fn run_deploy(cx: &Context, args: &DeployArgs) -> Exit {
+    let fleet = args.fleet.select(cx.registry, Some(&args.stage))?;
     let env = |k: &str| std::env::var(k).ok();
-    request.history = Some(Recorder::for_stage(&fleet.project, request.stage, &fleet.dir, &env));
+    let request = LocalDeploy {
+        stage: &args.stage,
+        services: &args.services,
+        image_registry: args.images.image_registry.clone(),
+        tag: args.images.tag.clone(),
+        options: DeployOptions {
+            pull: !args.no_pull,
+            force_recreate: args.force_recreate,
+            health_timeout: Duration::from_secs(args.health_timeout),
+            remove_orphans: args.services.is_empty(),
+            ..DeployOptions::default()
+        },
+        confirm: !args.yes,
+        history: Some(Recorder::for_stage(&fleet.project, &args.stage, &fleet.dir, &env)),
+        rollback_to: None,
+    };
     let mut progress = StderrProgress::new();
     let line = &mut |s: &str, l: &str| cx.console.service_line(s, l);
     let (reporter, docker, clock) = (cx.reporter(false), &cx.fx.docker, cx.fx.clock.as_ref());
     let report = local::deploy_stage(&reporter, docker, clock, &fleet, &request, &mut progress, line)?;
     drop(progress);
-    let json = serde_json::json!({
-        "project": fleet.project,
-        "stage": request.stage,
-        "ok": report.error.is_none(),
-        "error": report.error.as_ref().map(ToString::to_string),
-        "services": report.outcomes,
-    });
-    cx.show(output, &json, |_| render_outcomes(&report.outcomes));
+    let json = report.to_json(&fleet.project, &args.stage);
+    cx.show(args.output, &json, |_| render_outcomes(&report.outcomes));
     report.error.map_or(Ok(exit::OK), |e| Err(WorkflowError::failed(e)))
 }
 
 pub fn run_ps(cx: &Context, args: &PsArgs) -> Exit {
-    let fleet = select(&args.fleet, cx.registry)?;
+    let fleet = args.fleet.select(cx.registry, None)?;
     local::engine_ready(&cx.fx.docker)?;
     let rows = local::ps(&cx.fx.docker, &fleet, args.stage.as_deref())?;
     cx.show(args.output, &rows, |rows| render_ps(rows, chrono::Utc::now()));

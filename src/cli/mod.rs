@@ -2,17 +2,14 @@
 //! command returns its exit code or the [`WorkflowError`] that stopped it; [`main`] shows and
 //! maps errors in one place ([`Console::exit_with`]).
 
-mod app_cmd;
 mod apply_cmd;
 mod build_cmd;
 mod deploy_cmd;
 mod fleet_select;
 mod init_cmd;
-mod old_spellings;
+pub mod old_spellings;
 mod plan_cmd;
 mod registry_cmd;
-mod registry_remote_cmd;
-mod serve_cmd;
 mod stage_cmd;
 mod validate_cmd;
 
@@ -32,7 +29,7 @@ use crate::ssh::OpensshConnector;
 pub struct Cli {
     /// Path to fleet-registry.kdl (or its directory). Default: FLEET_REGISTRY_PATH, then
     /// ./fleet-registry.kdl, then the nearest parent directory that has one.
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, global = true, value_name = "PATH")]
     pub registry: Option<PathBuf>,
 
     /// When to use colors (NO_COLOR is respected with `auto`).
@@ -86,9 +83,9 @@ pub enum Command {
     State(plan_cmd::StateCommand),
     /// The GitHub App itself: `fleet app create` makes it with GitHub's manifest flow.
     #[command(subcommand)]
-    App(app_cmd::AppCommand),
+    App(crate::webhook::app_create::AppCommand),
     /// Run the GitHub App: signed webhooks → durable queue → plan comment and check run per PR.
-    Serve(serve_cmd::ServeArgs),
+    Serve(crate::webhook::serve_args::ServeArgs),
     /// The GitHub Action's entrypoint (action.yml): reads GITHUB_* and INPUT_* variables.
     Action(ActionArgs),
     /// Print a shell completion script (e.g. `fleet completions bash > /etc/bash_completion.d/fleet`).
@@ -116,11 +113,11 @@ pub enum RegistryCommand {
     /// List fleets, servers and routes.
     List(registry_cmd::ListArgs),
     /// Deploy a fleet to the servers its routes name, over SSH (prints the plan; runs with --yes).
-    Deploy(registry_remote_cmd::RegistryDeployArgs),
+    Deploy(registry_cmd::RegistryDeployArgs),
     /// State of every route on its server.
-    Status(registry_remote_cmd::StatusArgs),
+    Status(registry_cmd::StatusArgs),
     /// Remove a stuck deploy lock of a fleet+stage on its server.
-    Unlock(registry_remote_cmd::UnlockArgs),
+    Unlock(registry_cmd::UnlockArgs),
 }
 
 /// Everything comes from the environment the runner sets up (see action.yml).
@@ -206,9 +203,9 @@ pub fn main() -> ExitCode {
         Command::Init(args) => init_cmd::run(&cx, &args),
         Command::Validate(args) => validate_cmd::run(&cx, &args),
         Command::Registry(RegistryCommand::List(args)) => registry_cmd::list(&cx, &args),
-        Command::Registry(RegistryCommand::Deploy(args)) => registry_remote_cmd::deploy(&cx, &args),
-        Command::Registry(RegistryCommand::Status(args)) => registry_remote_cmd::status(&cx, &args),
-        Command::Registry(RegistryCommand::Unlock(args)) => registry_remote_cmd::unlock(&cx, &args),
+        Command::Registry(RegistryCommand::Deploy(args)) => registry_cmd::deploy(&cx, &args),
+        Command::Registry(RegistryCommand::Status(args)) => registry_cmd::status(&cx, &args),
+        Command::Registry(RegistryCommand::Unlock(args)) => registry_cmd::unlock(&cx, &args),
         Command::Build(args) => build_cmd::run(&cx, &args),
         Command::Deploy(args) => deploy_cmd::run_deploy(&cx, &args),
         Command::Up(args) => deploy_cmd::run_up(&cx, &args),
@@ -222,8 +219,8 @@ pub fn main() -> ExitCode {
         Command::Plan(args) => plan_cmd::run_plan(&cx, &args),
         Command::Apply(args) => apply_cmd::run(&cx, &args),
         Command::State(command) => plan_cmd::run_state(&cx, &command),
-        Command::Serve(args) => serve_cmd::run(&cx, &args),
-        Command::App(command) => app_cmd::run(&cx, &command),
+        Command::Serve(args) => crate::webhook::serve_args::run(&fx, &args).map(|()| exit::OK),
+        Command::App(command) => crate::webhook::app_create::run(&console, &command).map(|()| exit::OK),
         Command::Action(_) => Ok(crate::action::run(&console)),
         Command::Man(args) => man(&console, &args),
         Command::Completions(args) => {

@@ -82,6 +82,3 @@ fn rewrite(path: &str, arg: &str) -> Option<(String, String)> {
         _ => None,
     }
 }
-
-#[cfg(test)]
-mod tests;

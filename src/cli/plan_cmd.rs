@@ -1,19 +1,15 @@
 //! `fleet plan` (base commit → working tree) and `fleet state show|unlock`.
 
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand, ValueEnum};
 
-use super::fleet_select::{FleetSelect, select};
+use super::fleet_select::FleetSelect;
 use super::{ColorChoice, Context, Exit, Output, exit};
 use crate::application::infra;
-use crate::application::plan_change::{PlanRequest, PlanScope, plan_registry};
+use crate::application::plan_change::plan_working_tree;
 use crate::application::report::WorkflowError;
-use crate::application::workspace::registry_file;
-use crate::config::load::split_path;
-use crate::plan::{COMMENT_LIMIT, Plan, render_markdown, render_text};
-use crate::state_store::StateStore;
+use crate::plan::{COMMENT_LIMIT, render_markdown, render_text};
 
 /// `--output` of `fleet plan`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -61,7 +57,16 @@ pub struct StateShowArgs {
 }
 
 pub fn run_plan(cx: &Context, args: &PlanArgs) -> Exit {
-    let planned = plan(cx, args);
+    let chosen = args.fleet.chosen();
+    let (base, stage) = (args.base.as_deref(), args.stage.as_deref());
+    let planned = plan_working_tree(
+        &cx.reporter(false),
+        &cx.fx.clock,
+        cx.registry,
+        chosen.as_ref(),
+        base,
+        stage,
+    );
     let plan = match planned {
         // Under --detailed-exitcode 2 means "changes": a usage error is a failure.
         Err(e @ WorkflowError::Usage(_)) if args.detailed_exitcode => {
@@ -86,50 +91,8 @@ pub fn run_plan(cx: &Context, args: &PlanArgs) -> Exit {
     })
 }
 
-/// The working tree's configuration (its warnings shown) planned against the base.
-fn plan(cx: &Context, args: &PlanArgs) -> Result<Plan, WorkflowError> {
-    let chosen = args.fleet.fleet.is_some() || args.fleet.file.is_some();
-    let registry = if chosen { None } else { Some(registry_file(cx.registry)) };
-    let (registry_path, lone) = match registry {
-        Some(Ok(path)) => (path, None),
-        Some(Err(e)) if cx.registry.is_some() => return Err(e),
-        // No registry here: the fleet around the current directory, if there is one.
-        Some(Err(e)) => (PathBuf::new(), Some(select(&args.fleet, None).map_err(|_| e)?)),
-        None => (PathBuf::new(), Some(select(&args.fleet, cx.registry)?)),
-    };
-    let state_dir = lone
-        .as_ref()
-        .map(|fleet| infra::state_dir(registry_file(cx.registry).ok().as_deref(), fleet));
-    let scope = match (&lone, &state_dir) {
-        (Some(fleet), Some(state_dir)) => PlanScope::Fleet {
-            dir: &fleet.dir,
-            name: &fleet.project,
-            state_dir,
-        },
-        _ => PlanScope::Registry(&registry_path),
-    };
-    let request = PlanRequest {
-        scope,
-        base: args.base.as_deref(),
-        stage: args.stage.as_deref(),
-        live: true,
-    };
-    plan_registry(&cx.reporter(false), &cx.fx.clock, &request).map(|p| p.plan)
-}
-
-/// `.fleetflow/` beside the registry, else in the current directory.
-fn state_store(registry_flag: Option<&Path>) -> Result<StateStore, WorkflowError> {
-    let dir = match registry_file(registry_flag) {
-        Ok(registry) => split_path(&registry).0,
-        Err(_) if registry_flag.is_none() => std::env::current_dir()
-            .map_err(|e| WorkflowError::Usage(format!("cannot read the current directory: {e}")))?,
-        Err(e) => return Err(e),
-    };
-    Ok(StateStore::new(dir.join(".fleetflow")))
-}
-
 pub fn run_state(cx: &Context, command: &StateCommand) -> Exit {
-    let store = state_store(cx.registry)?;
+    let store = infra::state_store_near(cx.registry)?;
     match command {
         StateCommand::Show(args) => {
             let report = infra::StateReport::read(&store)?;

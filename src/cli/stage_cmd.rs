@@ -6,7 +6,7 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 
 use super::deploy_cmd::{ImageArgs, LogsFlags};
-use super::fleet_select::{FleetSelect, select_for};
+use super::fleet_select::FleetSelect;
 use super::{Context, Exit, Output, exit};
 use crate::application::deploy::DeployOptions;
 use crate::application::deploy::history::HistoryError;
@@ -88,22 +88,9 @@ impl StageCommand {
     /// The stage, the fleet, the operation, how to show a view, and whether `--yes` was given.
     fn parts(&self) -> Result<(&str, &FleetSelect, StageOp, Output, bool), WorkflowError> {
         Ok(match self {
-            Self::Up(a) => {
-                let (image_registry, tag) = (a.images.image_registry.clone(), a.images.tag.clone());
-                let op = StageOp::Up {
-                    pull: a.pull,
-                    image_registry,
-                    tag,
-                };
-                (&a.stage, &a.fleet, op, Output::Text, a.yes)
-            }
+            Self::Up(a) => (&a.stage, &a.fleet, a.images.up(a.pull), Output::Text, a.yes),
             Self::Down(a) => {
-                let how = match (a.suspend, a.destroy) {
-                    (true, true) => return Err(WorkflowError::Usage("give --suspend or --destroy, not both".into())),
-                    (true, false) => Down::Suspend,
-                    (false, true) => Down::Destroy,
-                    (false, false) => Down::Stop,
-                };
+                let how = Down::from_flags(a.suspend, a.destroy)?;
                 (&a.stage, &a.fleet, StageOp::Down(how), Output::Text, a.yes)
             }
             Self::Status(a) => (&a.stage, &a.fleet, StageOp::Status, a.output, false),
@@ -120,7 +107,7 @@ pub fn run(cx: &Context, command: &StageCommand) -> Exit {
 
 /// `op` on `stage` wherever the stage runs (this machine, routed servers, cloud servers).
 fn run_where_it_runs(cx: &Context, sel: &FleetSelect, stage: &str, op: &StageOp, output: Output, yes: bool) -> Exit {
-    let fleet = select_for(sel, cx.registry, Some(stage))?;
+    let fleet = sel.select(cx.registry, Some(stage))?;
     let kind = stage_kind(cx.registry, sel.fleet.as_deref(), fleet, stage)?;
     run_op(cx, kind, stage, op, output, yes)
 }
@@ -209,13 +196,8 @@ pub fn run_history(cx: &Context, args: &HistoryArgs) -> Exit {
 pub(super) fn run_op(cx: &Context, kind: StageKind, stage: &str, op: &StageOp, output: Output, yes: bool) -> Exit {
     let exe = cx.fx.fleet_binary()?;
     let reporter = cx.reporter(yes);
-    let effects = StageEffects {
-        reporter: &reporter,
-        docker: &cx.fx.docker,
-        ssh: cx.fx.ssh.as_ref(),
-        clock: cx.fx.clock.clone(),
-        binary: &LocalBinary::this_build(&exe),
-    };
+    let binary = LocalBinary::this_build(&exe);
+    let effects = StageEffects::of(&reporter, cx.fx, &binary);
     let mut progress = StderrProgress::new();
     let logs = match op {
         StageOp::Logs(o) => Some(o.service.is_none()),

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::{Context, Exit, Output, exit};
-use crate::application::validate::{json_report, resolve_target, validate};
-use crate::config::{ConfigError, LoadError, LoadOptions};
+use crate::application::validate::{resolve_target, validate, validated_json};
+use crate::config::LoadOptions;
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
@@ -26,25 +26,13 @@ pub fn run(cx: &Context, args: &ValidateArgs) -> Exit {
     let options = LoadOptions {
         verify_fleets: !args.no_verify,
     };
-    let console = cx.console;
-    match (validate(&target, options), args.output) {
-        (Ok(v), Output::Text) => {
-            console.print_diagnostics(&v.warnings);
-            console.print(&v.checked.iter().map(|l| format!("ok: {l}\n")).collect::<String>());
-            Ok(exit::OK)
-        }
-        (Ok(v), Output::Json) => {
-            console.print_json(&json_report(true, &v.checked, &v.warnings));
-            Ok(exit::OK)
-        }
-        (Err(LoadError::Config(ConfigError { diagnostics })), Output::Json) => {
-            console.print_json(&json_report(false, &[], &diagnostics));
-            Ok(exit::FAILURE)
-        }
-        (Err(e), Output::Json) => {
-            console.print_json(&serde_json::json!({ "valid": false, "error": e.to_string() }));
-            Ok(exit::FAILURE)
-        }
-        (Err(e), Output::Text) => Err(e.into()),
+    let result = validate(&target, options);
+    if args.output == Output::Json {
+        cx.console.print_json(&validated_json(&result));
+        return Ok(exit::ok_if(result.is_ok()));
     }
+    let v = result?;
+    cx.console.print_diagnostics(&v.warnings);
+    (cx.console).print(&v.checked.iter().map(|l| format!("ok: {l}\n")).collect::<String>());
+    Ok(exit::OK)
 }

@@ -2,11 +2,13 @@
 //! the system `ssh` with a control socket), strict host-key checking, and every remote command
 //! given as one POSIX shell script whose interpolated values are quoted with [`quote`].
 
+mod key_files;
 mod openssh_remote;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use key_files::{KeyFiles, KeyFilesError};
 pub use openssh_remote::{OpensshConnector, OpensshRemote, SshRuntime};
 
 use crate::config::cloud::Server;

@@ -1,4 +1,5 @@
 use super::*;
+use crate::event::Event;
 
 #[test]
 fn documented_vector_verifies() {

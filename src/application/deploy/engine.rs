@@ -71,6 +71,17 @@ impl DeployReport {
     pub fn changed(&self) -> bool {
         self.outcomes.iter().any(|o| o.action != ServiceAction::Unchanged)
     }
+
+    /// `fleet deploy --output json`: how the deploy of `project`'s `stage` ended, per service.
+    pub fn to_json(&self, project: &str, stage: &str) -> serde_json::Value {
+        serde_json::json!({
+            "project": project,
+            "stage": stage,
+            "ok": self.error.is_none(),
+            "error": self.error.as_ref().map(ToString::to_string),
+            "services": self.outcomes,
+        })
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -9,17 +9,14 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::Outputs;
-use super::request::ActionRequest;
-use super::workflows::github_client;
+use super::{ActionRequest, Outputs, Run, github_client};
 use crate::application::image_build::credentials::registry_host;
 use crate::application::jobs::requests::command_request;
 use crate::application::jobs::{DeploySettings, RegistryToken, run_command_here};
 use crate::application::report::WorkflowError;
-use crate::console::{Console, Effects};
 use crate::event::Event;
+use crate::event::parse_event;
 use crate::secret::Secret;
-use crate::webhook::parse_event;
 
 /// The workflow's token pushes to ghcr.io (with `packages: write`); it is never sent to
 /// another registry.
@@ -33,12 +30,8 @@ fn workflow_token_for_ghcr(request: &ActionRequest) -> Option<RegistryToken> {
 }
 
 /// Handles the comment; the deploys it ran go to the `deployed` output.
-pub fn run(
-    console: &Console,
-    fx: &Effects,
-    request: &ActionRequest,
-    outputs: &mut Outputs,
-) -> Result<(), WorkflowError> {
+pub fn run(run: &Run, outputs: &mut Outputs) -> Result<(), WorkflowError> {
+    let (request, fx) = (run.request, run.fx);
     let body = serde_json::to_vec(&request.event).unwrap_or_default();
     let event = parse_event("issue_comment", &body)
         .ok()
@@ -46,11 +39,13 @@ pub fn run(
         .ok_or_else(|| WorkflowError::failed("the issue_comment event file lacks the comment, issue or repository"))?;
     // The workflow's token stands for the App's installation.
     let Some(command) = command_request(&event, Some(0)) else {
-        console.print("fleet action: no command in a new pull request comment; nothing to do.\n");
+        run.reporter
+            .say("fleet action: no command in a new pull request comment; nothing to do.\n");
         return Ok(());
     };
     if request.inputs.dry_run {
-        console.print("fleet action: dry-run: the comment's command is not run.\n");
+        run.reporter
+            .say("fleet action: dry-run: the comment's command is not run.\n");
         return Ok(());
     }
     let (github, _) = github_client(request)?;

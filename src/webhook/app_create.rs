@@ -13,9 +13,9 @@ use axum::response::{Html, IntoResponse};
 use axum::routing::get;
 use clap::{Args, Subcommand};
 
-use super::{Context, Exit, exit};
 use crate::application::app_setup::{self, api_url, manifest, new_app_url, save_created_app, start_page};
 use crate::application::report::WorkflowError;
+use crate::console::Console;
 
 #[derive(Debug, Subcommand)]
 pub enum AppCommand {
@@ -48,7 +48,7 @@ pub struct AppCreateArgs {
     pub timeout: u64,
 }
 
-pub fn run(cx: &Context, command: &AppCommand) -> Exit {
+pub fn run(console: &Console, command: &AppCommand) -> Result<(), WorkflowError> {
     let AppCommand::Create(args) = command;
     if !args.listen.ip().is_loopback() {
         return Err(WorkflowError::Usage(format!(
@@ -65,14 +65,14 @@ pub fn run(cx: &Context, command: &AppCommand) -> Exit {
         .enable_all()
         .build()
         .map_err(|e| WorkflowError::failed(format!("cannot start the runtime: {e}")))?;
-    let file = runtime.block_on(create(cx, args, &dir))?;
-    cx.console.print(&format!(
+    let file = runtime.block_on(create(console, args, &dir))?;
+    console.print(&format!(
         "wrote {} and {} (readable by you only)\nnext: fleet serve (it reads {}), then install the App on your repositories\n",
         file.display(),
         dir.join("app.pem").display(),
         file.display()
     ));
-    Ok(exit::OK)
+    Ok(())
 }
 
 /// What the local page knows: the manifest's target and the state GitHub must send back.
@@ -85,7 +85,7 @@ struct Flow {
     finished: Mutex<bool>,
 }
 
-async fn create(cx: &Context<'_>, args: &AppCreateArgs, dir: &std::path::Path) -> Result<PathBuf, WorkflowError> {
+async fn create(console: &Console, args: &AppCreateArgs, dir: &std::path::Path) -> Result<PathBuf, WorkflowError> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| WorkflowError::failed(format!("cannot listen on {}: {e}", args.listen)))?;
@@ -136,7 +136,7 @@ async fn create(cx: &Context<'_>, args: &AppCreateArgs, dir: &std::path::Path) -
             })
             .await
     });
-    cx.console.print(&format!(
+    console.print(&format!(
         "Open http://{local}{start} in a browser on this machine: it takes you to GitHub to create the App `{}`.\n",
         args.name
     ));

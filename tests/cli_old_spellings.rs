@@ -1,4 +1,9 @@
-use super::*;
+//! Old spellings of flags become today's, each with one deprecation line (`fleet` rewrites its
+//! arguments before clap reads them: src/cli/old_spellings.rs).
+
+use std::ffi::OsString;
+
+use fleetflow::cli::old_spellings::upgrade;
 
 fn run(args: &[&str]) -> (Vec<String>, Vec<String>) {
     let upgraded = upgrade(std::iter::once("fleet").chain(args.iter().copied()).map(OsString::from));

@@ -1,18 +1,19 @@
-//! The Action's commands over the application layer: plan a pull request, deploy a push or a
-//! dispatch, build. Each returns what stopped it; [`Run::finish`] shows that once, with
-//! `::error` annotations on the configuration's files.
+//! The Action's workflows over its checkout: plan a pull request, deploy a push or a dispatch,
+//! build, roll back, run a comment's command. The front door (`crate::action`) turns the
+//! runner's environment into an [`ActionRequest`], builds the effects and the reporter, and
+//! writes what a run learned ([`Outputs`]) where the runner reads it.
+
+mod comment;
+pub mod request;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use serde_json::json;
+use serde_json::{Value, json};
 
-use super::Outputs;
-use super::report::ActionReporter;
-use super::request::ActionRequest;
-use super::runner::{append, escape_data};
 use crate::application::deploy::history::RollbackTo;
 use crate::application::deploy::release::ReleaseRequest;
+use crate::application::effects::Effects;
 use crate::application::image_build::BuildOptions;
 use crate::application::jobs::plan_job::{CommentOwner, upsert_plan_comment};
 use crate::application::local::{build_fleet, fleet_of_registry};
@@ -21,44 +22,55 @@ use crate::application::releases::{Push, PushDeploys, RouteName, dispatch_routes
 use crate::application::report::{Reporter, WorkflowError};
 use crate::config::discovery::find_registry;
 use crate::config::load::{load_registry_file, split_path};
-use crate::config::{LoadError, LoadOptions, Workspace};
-use crate::console::{Console, Effects};
+use crate::config::{LoadOptions, Workspace};
 use crate::event::RepoRef;
 use crate::github::GitHub;
 use crate::plan::{COMMENT_LIMIT, render_markdown};
 use crate::secret::Secret;
+pub use request::{ActionCommand, ActionRequest, Inputs, RunnerEnv};
+
+/// What one run learned: the step outputs, and the plan for the step summary.
+#[derive(Default)]
+pub struct Outputs {
+    pub has_changes: bool,
+    pub summary: String,
+    pub images: Value,
+    pub deployed: Vec<Value>,
+    /// The plan's markdown, for GITHUB_STEP_SUMMARY.
+    pub step_summary: Option<String>,
+}
 
 pub struct Run<'a> {
-    pub console: &'a Console,
-    pub reporter: &'a ActionReporter<'a>,
+    pub reporter: &'a dyn Reporter,
     pub request: &'a ActionRequest,
     /// Docker, the clock, this binary, and SSH with the workflow's key.
     pub fx: &'a Effects,
 }
 
 impl Run<'_> {
+    /// Runs the request's command (a comment's command with its parsed event).
+    pub fn run(&self, outputs: &mut Outputs) -> Result<(), WorkflowError> {
+        match &self.request.command {
+            ActionCommand::Plan => self.plan(outputs),
+            ActionCommand::Push => self.push(outputs),
+            ActionCommand::Dispatch => self.dispatch(outputs),
+            ActionCommand::Build => self.build(outputs),
+            ActionCommand::Rollback(to) => self.rollback(to, outputs),
+            ActionCommand::Comment => comment::run(self, outputs),
+            ActionCommand::Nothing(event) => {
+                (self.reporter).say(&format!("fleet action: nothing to do for the `{event}` event.\n"));
+                Ok(())
+            }
+        }
+    }
+
     /// fleet-registry.kdl: the `registry-path` input (relative to the workspace), else found
     /// from the workspace as `fleet` finds it.
-    fn registry_file(&self) -> Result<PathBuf, WorkflowError> {
+    pub fn registry_file(&self) -> Result<PathBuf, WorkflowError> {
         let workspace = &self.request.workspace;
         let flag = self.request.inputs.registry_path.as_ref().map(|p| workspace.join(p));
         let found = find_registry(flag.as_deref(), None, workspace).map_err(|e| WorkflowError::Usage(e.to_string()))?;
         Ok(std::fs::canonicalize(found.path()).unwrap_or_else(|_| found.path().to_path_buf()))
-    }
-
-    /// Shows how the command ended (a configuration error also as annotations); the exit code.
-    pub fn finish(&self, result: Result<(), WorkflowError>) -> u8 {
-        match &result {
-            Err(WorkflowError::Load(LoadError::Config(c))) => {
-                let dir = self.registry_file().map(|f| split_path(&f).0).unwrap_or_default();
-                self.reporter.diagnostics(&dir, &c.diagnostics);
-            }
-            Err(WorkflowError::Load(e)) => self
-                .console
-                .print(&format!("::error::{}\n", escape_data(&e.to_string()))),
-            _ => {}
-        }
-        self.console.finish(result)
     }
 
     /// The checkout's registry and configuration; its warnings become annotations.
@@ -71,7 +83,7 @@ impl Run<'_> {
 
     /// The pull request's plan: outputs, the step summary and (unless `comment: false`) the
     /// plan comment, created or edited.
-    pub fn plan(&self, outputs: &mut Outputs) -> Result<(), WorkflowError> {
+    fn plan(&self, outputs: &mut Outputs) -> Result<(), WorkflowError> {
         let event = &self.request.event;
         let request = PlanRequest {
             scope: PlanScope::Registry(&self.registry_file()?),
@@ -86,21 +98,17 @@ impl Run<'_> {
         outputs.summary = plan.summary.line();
         outputs.images = serde_json::to_value(&plan.builds).unwrap_or_else(|_| json!([]));
         let from = planned.base.as_deref().unwrap_or("nothing");
-        self.console
-            .print(&format!("fleet plan: {from} → working tree: {}\n", outputs.summary));
-        if let Some(path) = &self.request.runner.step_summary {
-            append(path, &format!("{markdown}\n"))
-                .map_err(|e| WorkflowError::failed(format!("cannot write GITHUB_STEP_SUMMARY: {e}")))?;
-        }
+        (self.reporter).say(&format!("fleet plan: {from} → working tree: {}\n", outputs.summary));
         if self.request.inputs.comment
             && event["pull_request"].is_object()
             && let Err(e) = self.comment(&markdown)
         {
             // A fork's read-only token cannot comment: the summary still holds the plan.
-            self.console.print(&format!(
+            (self.reporter).say(&format!(
                 "::warning::fleet action: the plan comment was not posted: {e}\n"
             ));
         }
+        outputs.step_summary = Some(markdown);
         Ok(())
     }
 
@@ -127,7 +135,7 @@ impl Run<'_> {
 
     /// A push: routes with `auto-deploy=#true` of fleets whose files changed, on the default
     /// branch only.
-    pub fn push(&self, outputs: &mut Outputs) -> Result<(), WorkflowError> {
+    fn push(&self, outputs: &mut Outputs) -> Result<(), WorkflowError> {
         let (event, runner) = (&self.request.event, &self.request.runner);
         let default_branch = event["repository"]["default_branch"]
             .as_str()
@@ -152,7 +160,7 @@ impl Run<'_> {
                 changed.join(", ")
             ),
         };
-        self.console.print(&format!("fleet action: {text}.\n"));
+        self.reporter.say(&format!("fleet action: {text}.\n"));
         Ok(())
     }
 
@@ -168,7 +176,7 @@ impl Run<'_> {
 
     /// `command: build`: the `fleet`/`stage` inputs' images, pushed with `push: true`, to
     /// `registry` (default ghcr.io/<owner>); the `images` output lists what was built.
-    pub fn build(&self, outputs: &mut Outputs) -> Result<(), WorkflowError> {
+    fn build(&self, outputs: &mut Outputs) -> Result<(), WorkflowError> {
         let (fleet, stage) = self.fleet_and_stage("command build")?;
         let inputs = &self.request.inputs;
         let fleet = fleet_of_registry(&self.registry_file()?, fleet)?;
@@ -178,21 +186,21 @@ impl Run<'_> {
             platform: inputs.platform.clone(),
             ..BuildOptions::default()
         };
-        let line = &mut |service: &str, line: &str| self.console.service_line(service, line);
+        let line = &mut |service: &str, line: &str| self.reporter.service_line(service, line);
         let built = build_fleet(self.reporter, self.fx.docker.clone(), &fleet, stage, request, line)?;
         outputs.images = serde_json::to_value(&built).unwrap_or_else(|_| json!([]));
         Ok(())
     }
 
-    /// workflow_dispatch (or `command: deploy`): the `fleet` and `stage` inputs' routes.
-    pub fn dispatch(&self, outputs: &mut Outputs) -> Result<(), WorkflowError> {
+    /// workflow_dispatch (or `command: deploy`): the `fleet` and `stage` inputs' routes;
+    /// `command: rollback`: the same routes run an earlier deploy's images.
+    fn dispatch(&self, outputs: &mut Outputs) -> Result<(), WorkflowError> {
         let (fleet, stage) = self.fleet_and_stage("deploy")?;
         let (registry, ws) = self.load_head()?;
         self.deploy_routes(&registry, &ws, &dispatch_routes(&ws, fleet, stage)?, None, outputs)
     }
 
-    /// `command: rollback`: the `fleet` and `stage` inputs' routes run an earlier deploy's images.
-    pub fn rollback(&self, to: &RollbackTo, outputs: &mut Outputs) -> Result<(), WorkflowError> {
+    fn rollback(&self, to: &RollbackTo, outputs: &mut Outputs) -> Result<(), WorkflowError> {
         let (fleet, stage) = self.fleet_and_stage("rollback")?;
         let (registry, ws) = self.load_head()?;
         self.deploy_routes(&registry, &ws, &dispatch_routes(&ws, fleet, stage)?, Some(to), outputs)
@@ -266,7 +274,7 @@ impl Run<'_> {
 
 /// A GitHub client with the `github-token` input (GITHUB_API_URL, default api.github.com), and
 /// the repository (GITHUB_REPOSITORY).
-pub fn github_client(request: &ActionRequest) -> Result<(GitHub, RepoRef), WorkflowError> {
+fn github_client(request: &ActionRequest) -> Result<(GitHub, RepoRef), WorkflowError> {
     let token = (request.inputs.github_token.clone()).ok_or_else(|| WorkflowError::Usage("no github-token".into()))?;
     let repo = (request.runner.repository.clone())
         .ok_or_else(|| WorkflowError::Usage("GITHUB_REPOSITORY is not set".into()))?;

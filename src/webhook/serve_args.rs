@@ -1,4 +1,5 @@
-//! `fleet serve`: the GitHub App (webhooks → durable queue → plan comment and check run).
+//! `fleet serve`'s options, the environment and the App's settings file → the App's
+//! [`ServeConfig`]; then the App runs (webhooks → durable queue → plan comment and check run).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -6,13 +7,13 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::{Context, Exit, exit};
+use super::serve::{ServeConfig, default_database, serve_until_stopped, webhook_secrets};
 use crate::application::app_setup::{config_file, default_config_dir, read_config};
+use crate::application::effects::Effects;
 use crate::application::jobs::RegistryToken;
 use crate::application::jobs::page_links::PageLinks;
 use crate::application::report::WorkflowError;
 use crate::secret::Secret;
-use crate::webhook::serve::{ServeConfig, default_database, serve_until_stopped, webhook_secrets};
 
 fn secret(value: &str) -> Result<Secret, String> {
     if value.trim().is_empty() {
@@ -161,7 +162,8 @@ fn app_identity(args: &ServeArgs) -> Result<AppIdentity, WorkflowError> {
     })
 }
 
-pub fn run(cx: &Context, args: &ServeArgs) -> Exit {
+/// Runs the App until SIGTERM or SIGINT.
+pub fn run(fx: &Effects, args: &ServeArgs) -> Result<(), WorkflowError> {
     let app = app_identity(args)?;
     let database_url = args.database.clone().map_or_else(default_database, Ok)?;
     let webhook_secrets = webhook_secrets(&app.webhook_secret);
@@ -188,8 +190,8 @@ pub fn run(cx: &Context, args: &ServeArgs) -> Exit {
         grace: Duration::from_secs(args.grace),
         lease: Duration::from_secs(args.job_lease),
         deploy: crate::application::jobs::DeploySettings {
-            connector: cx.fx.ssh.clone(),
-            docker: cx.fx.docker.clone(),
+            connector: fx.ssh.clone(),
+            docker: fx.docker.clone(),
             image_registry: args.image_registry.clone(),
             registry_login: (args.image_registry_token.clone()).map(|token| RegistryToken {
                 username: args.image_registry_username.clone(),
@@ -200,6 +202,5 @@ pub fn run(cx: &Context, args: &ServeArgs) -> Exit {
             pages,
         },
     };
-    serve_until_stopped(config).map_err(|e| WorkflowError::failed_with("", &*e))?;
-    Ok(exit::OK)
+    serve_until_stopped(config).map_err(|e| WorkflowError::failed_with("", &*e))
 }
