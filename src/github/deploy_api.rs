@@ -257,7 +257,7 @@ impl GitHub {
     pub async fn tarball(&self, installation: u64, repo: &RepoRef, sha: &str) -> Result<Vec<u8>, GitHubError> {
         let url = self.url(&["repos", &repo.owner, &repo.name, "tarball", sha], &[]);
         let path = url.path().to_owned();
-        self.get_bytes(installation, url, "application/vnd.github+json")
+        self.get_bytes(installation, url, "application/vnd.github+json", self.tarball_pace)
             .await?
             .ok_or(GitHubError::Status {
                 method: Method::GET,

@@ -27,6 +27,7 @@ use crate::secret::Secret;
 pub use auth::{AppKey, AuthError};
 use cache::ObjectCache;
 pub use deploy_api::{DeploymentState, PullRequestInfo};
+pub use transport::BodyPace;
 use transport::{Answer, Auth, Clients, Credentials, Route};
 
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +50,18 @@ pub enum GitHubError {
         /// How long GitHub asks us to wait (Retry-After, or the rate-limit reset).
         retry_after: Option<std::time::Duration>,
     },
+    /// The answer's body came slower than its [`BodyPace`] allows.
+    #[error(
+        "GitHub request {method} {path} gave up after {} s: {received} bytes arrived, slower than its pace ({pace})",
+        elapsed.as_secs()
+    )]
+    TooSlow {
+        method: Method,
+        path: String,
+        received: u64,
+        elapsed: std::time::Duration,
+        pace: BodyPace,
+    },
     #[error("unexpected answer to {path}: {message}")]
     Decode { path: String, message: String },
     /// The client could not be set up (a bad API URL, no TLS).
@@ -60,7 +73,7 @@ impl GitHubError {
     /// Worth another attempt later: 5xx, rate limits (403/429 with a wait), network errors.
     pub fn is_transient(&self) -> bool {
         match self {
-            GitHubError::Http { .. } => true,
+            GitHubError::Http { .. } | GitHubError::TooSlow { .. } => true,
             GitHubError::Status {
                 status, retry_after, ..
             } => status.is_server_error() || retry_after.is_some(),
@@ -151,6 +164,25 @@ pub struct GitHub {
     budgets: Arc<budget::Budgets>,
     /// The last ETag and bytes of files read at a branch (see [`GitHub::file`]).
     etags: Arc<cache::Etags>,
+    /// How fast a repository's tarball must arrive.
+    tarball_pace: BodyPace,
+}
+
+/// How an answer is read: what is accepted, the ETag known, how fast its body must arrive.
+struct Reading<'a> {
+    accept: &'a str,
+    if_none_match: Option<&'a str>,
+    pace: BodyPace,
+}
+
+impl Reading<'_> {
+    fn json() -> Self {
+        Self {
+            accept: "application/vnd.github+json",
+            if_none_match: None,
+            pace: BodyPace::API,
+        }
+    }
 }
 
 /// What a GET of bytes got.
@@ -197,10 +229,17 @@ impl GitHub {
             objects: Arc::new(cache::MemoryCache::new(MEMORY_CACHE_BYTES)),
             budgets: Arc::default(),
             etags: Arc::default(),
+            tarball_pace: BodyPace::TARBALL,
         })
     }
 
     /// The client keeping what never changes in `objects` (the App: its database).
+    /// Tarballs must arrive at `pace` (default [`BodyPace::TARBALL`]).
+    pub fn with_tarball_pace(mut self, pace: BodyPace) -> Self {
+        self.tarball_pace = pace;
+        self
+    }
+
     pub fn with_object_cache(mut self, objects: Arc<dyn ObjectCache>) -> Self {
         self.objects = objects;
         self
@@ -230,10 +269,14 @@ impl GitHub {
         method: Method,
         url: Route,
         auth: Auth,
-        accept: &str,
         body: Option<&Value>,
-        if_none_match: Option<&str>,
+        reading: Reading<'_>,
     ) -> Result<Answer, GitHubError> {
+        let Reading {
+            accept,
+            if_none_match,
+            pace,
+        } = reading;
         let installation = match auth {
             Auth::Installation(id) => Some(id),
             Auth::App => None,
@@ -246,7 +289,7 @@ impl GitHub {
             Some(gate) => gate.acquire().await.ok(),
             None => None,
         };
-        let result = clients.send(&method, &url, auth, &headers, body).await;
+        let result = clients.send(&method, &url, auth, &headers, body, pace).await;
         drop(permit);
         let status = result.as_ref().map_or(0, |r| r.status.as_u16());
         self.metrics.github_call(method.as_str(), status);
@@ -261,9 +304,7 @@ impl GitHub {
     /// Sends and expects a 2xx JSON answer.
     async fn call(&self, method: Method, url: Route, auth: Auth, body: Option<&Value>) -> Result<Value, GitHubError> {
         let path = url.path().to_owned();
-        let answer = self
-            .send(method.clone(), url, auth, "application/vnd.github+json", body, None)
-            .await?;
+        let answer = self.send(method.clone(), url, auth, body, Reading::json()).await?;
         let status = answer.status;
         let wait = retry_after(status, &answer.headers, SystemTime::now());
         let text = String::from_utf8_lossy(&answer.body);
@@ -331,7 +372,13 @@ impl GitHub {
         let key = url.to_string();
         let known = self.etags.get(&key);
         let answer = self
-            .get_bytes_if(installation, url, "application/vnd.github.raw+json", known.as_ref())
+            .get_bytes_if(
+                installation,
+                url,
+                "application/vnd.github.raw+json",
+                known.as_ref(),
+                BodyPace::API,
+            )
             .await?;
         Ok(match answer {
             Fetched::NotModified => known.map(|(_, bytes)| bytes),
@@ -347,8 +394,14 @@ impl GitHub {
 
     /// A GET whose answer is bytes (raw contents, archives): `None` on 404; other failures
     /// carry GitHub's text and wait.
-    async fn get_bytes(&self, installation: u64, url: Route, accept: &str) -> Result<Option<Vec<u8>>, GitHubError> {
-        Ok(match self.get_bytes_if(installation, url, accept, None).await? {
+    async fn get_bytes(
+        &self,
+        installation: u64,
+        url: Route,
+        accept: &str,
+        pace: BodyPace,
+    ) -> Result<Option<Vec<u8>>, GitHubError> {
+        Ok(match self.get_bytes_if(installation, url, accept, None, pace).await? {
             Fetched::Bytes(bytes, _) => Some(bytes),
             Fetched::Missing | Fetched::NotModified => None,
         })
@@ -361,11 +414,22 @@ impl GitHub {
         url: Route,
         accept: &str,
         known: Option<&(String, Vec<u8>)>,
+        pace: BodyPace,
     ) -> Result<Fetched, GitHubError> {
         let path = url.path().to_owned();
         let etag = known.map(|(etag, _)| etag.as_str());
         let Answer { status, headers, body } = self
-            .send(Method::GET, url, Auth::Installation(installation), accept, None, etag)
+            .send(
+                Method::GET,
+                url,
+                Auth::Installation(installation),
+                None,
+                Reading {
+                    accept,
+                    if_none_match: etag,
+                    pace,
+                },
+            )
             .await?;
         if status == StatusCode::NOT_FOUND {
             return Ok(Fetched::Missing);

@@ -74,6 +74,41 @@ impl fmt::Display for Route {
     }
 }
 
+/// How long an answer's body may take to arrive: `base`, plus one second for every
+/// `bytes_per_second` bytes received so far. A download that keeps coming is never cut off,
+/// however large (its time limit grows with its size); one that stalls or trickles is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyPace {
+    pub base: Duration,
+    pub bytes_per_second: u64,
+}
+
+impl BodyPace {
+    /// API answers (JSON, a blob): a minute, plus a second per 64 KiB.
+    pub const API: Self = Self {
+        base: Duration::from_secs(60),
+        bytes_per_second: 64 * 1024,
+    };
+    /// A repository's tarball: a minute, plus a second per 256 KiB (a 1 GiB archive may take
+    /// 69 minutes, if it arrives at least that fast).
+    pub const TARBALL: Self = Self {
+        base: Duration::from_secs(60),
+        bytes_per_second: 256 * 1024,
+    };
+
+    /// When the body must have arrived, given `received` bytes so far.
+    fn deadline(&self, start: tokio::time::Instant, received: u64) -> tokio::time::Instant {
+        let earned = Duration::from_secs_f64(received as f64 / self.bytes_per_second.max(1) as f64);
+        start + self.base + earned
+    }
+}
+
+impl fmt::Display for BodyPace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} s + 1 s per {} bytes", self.base.as_secs(), self.bytes_per_second)
+    }
+}
+
 /// A whole answer: status, headers and body.
 pub(super) struct Answer {
     pub status: StatusCode,
@@ -166,6 +201,7 @@ impl Clients {
         auth: Auth,
         headers: &[(http::header::HeaderName, &str)],
         body: Option<&Value>,
+        pace: BodyPace,
     ) -> Result<Answer, GitHubError> {
         let installation = match auth {
             Auth::Installation(id) if !self.by_token => Some((id, self.installation(id)?)),
@@ -183,8 +219,24 @@ impl Clients {
         let fail = |e| failed(method, route.path(), e);
         let request = client.build_request(request, body).map_err(fail)?;
         let response = client.execute(request).await.map_err(fail)?;
-        let (parts, body) = response.into_parts();
-        let body = body.collect().await.map_err(fail)?.to_bytes().to_vec();
+        let (parts, mut stream) = response.into_parts();
+        let (start, mut body) = (tokio::time::Instant::now(), Vec::new());
+        loop {
+            let deadline = pace.deadline(start, body.len() as u64);
+            match tokio::time::timeout_at(deadline, stream.frame()).await {
+                Ok(Some(frame)) => body.extend_from_slice(frame.map_err(fail)?.data_ref().map_or(&[][..], |d| d)),
+                Ok(None) => break,
+                Err(_) => {
+                    return Err(GitHubError::TooSlow {
+                        method: method.clone(),
+                        path: route.path().to_owned(),
+                        received: body.len() as u64,
+                        elapsed: start.elapsed(),
+                        pace,
+                    });
+                }
+            }
+        }
         Ok(Answer {
             status: parts.status,
             headers: parts.headers,

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use http::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
 
+use super::BodyPace;
 use super::{Auth, GitHub, GitHubError};
 use crate::event::RepoRef;
 
@@ -87,7 +88,7 @@ impl GitHub {
     /// The bytes of blob `sha`; `None` when GitHub no longer has it (a force-push).
     pub async fn blob(&self, installation: u64, repo: &RepoRef, sha: &str) -> Result<Option<Vec<u8>>, GitHubError> {
         let url = self.url(&["repos", &repo.owner, &repo.name, "git", "blobs", sha], &[]);
-        self.get_bytes(installation, url, "application/vnd.github.raw+json")
+        self.get_bytes(installation, url, "application/vnd.github.raw+json", BodyPace::API)
             .await
     }
 

@@ -339,7 +339,19 @@ async fn answer(gate: Arc<Gate>, method: Method, uri: Uri, headers: HeaderMap, b
         return match deploy::tarball(&world, repo, sha) {
             Some(bytes) => {
                 world.deploy.tarballs_served += 1;
-                ([("content-type", "application/x-gzip")], bytes).into_response()
+                match world.deploy.tarball_pace {
+                    None => ([("content-type", "application/x-gzip")], bytes).into_response(),
+                    Some((piece, every)) => {
+                        use futures_util::StreamExt as _;
+                        let pieces: Vec<Bytes> = bytes.chunks(piece.max(1)).map(Bytes::copy_from_slice).collect();
+                        let paced = futures_util::stream::iter(pieces).then(move |piece| async move {
+                            tokio::time::sleep(every).await;
+                            Ok::<_, std::io::Error>(piece)
+                        });
+                        let body = axum::body::Body::from_stream(paced);
+                        ([("content-type", "application/x-gzip")], body).into_response()
+                    }
+                }
             }
             None => message(StatusCode::NOT_FOUND, "Not Found"),
         };

@@ -50,6 +50,8 @@ pub struct DeployWorld {
     pub hang_tarball: bool,
     /// Tarballs served before `hang_tarball` holds them (the configuration's read goes through).
     pub tarballs_before_hang: usize,
+    /// Tarballs sent in pieces of this many bytes, this long apart (a slow or large download).
+    pub tarball_pace: Option<(usize, std::time::Duration)>,
     /// Pull requests (repository, number) that are closed.
     pub closed_pulls: std::collections::BTreeSet<(String, u64)>,
 }
