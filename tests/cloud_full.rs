@@ -96,6 +96,18 @@ fn a_server_and_the_dns_record_that_points_at_it() {
         &["stage", "status", "dev"],
         format!("  DNS Record: api.{ZONE}\n    Provider: cloudflare\n    Status: not created\n\n"),
     );
+    // … and what `fleet apply` would make of it, in status as in the plan.
+    let status = stdout(&w.fleet().args(["stage", "status", "dev"]).assert().success());
+    let to_apply = status
+        .split_once("To apply (`fleet apply --stage dev`):\n")
+        .map(|(_, rest)| rest);
+    let to_apply = to_apply.unwrap_or_else(|| panic!("no To apply section:\n{status}"));
+    assert!(
+        to_apply.contains(&format!("/server.{SERVER} will be created")),
+        "{status}"
+    );
+    assert!(to_apply.contains(&format!("+ {record} will be created")), "{status}");
+    assert_eq!(w.status_json()["to_apply"].as_array().map(Vec::len), Some(2));
     let value = attribute_line(&text, &format!("# {record} will be created"), "value");
     assert!(value.contains("(known after apply)"), "{value:?} in:\n{text}");
 
@@ -177,7 +189,9 @@ fn a_server_and_the_dns_record_that_points_at_it() {
         text.contains(&format!("    Memory: 4 GB\n{dns}\nServices:\n")),
         "{text}"
     );
+    assert!(!text.contains("To apply"), "all applied:\n{text}");
     let v = w.status_json();
+    assert_eq!(v["to_apply"], serde_json::json!([]), "{v}");
     assert_eq!(v["infrastructure"][0]["server"], SERVER, "{v}");
     let entry = &v["infrastructure"][1];
     assert_eq!(entry["kind"], "dns-record", "{v}");

@@ -126,11 +126,29 @@ fn plan_between_two_commits_shows_service_route_and_infra_changes() {
         .args(["plan", "--base", "HEAD~1", "--detailed-exitcode"])
         .assert()
         .code(2);
-    fleet(dir.path())
+    // Nothing changes from HEAD, but nothing was ever applied: the bucket HEAD declares is
+    // still to be created (no state is recorded), so there is something to apply.
+    let unchanged = fleet(dir.path())
         .args(["plan", "--base", "HEAD", "--detailed-exitcode"])
         .assert()
-        .code(0)
-        .stdout(contains("No changes."));
+        .code(2);
+    let text = stdout(&unchanged);
+    assert!(text.starts_with("No changes."), "{text}");
+    let unapplied = text
+        .split_once("Not applied yet")
+        .map(|(_, rest)| rest)
+        .unwrap_or_default();
+    assert!(
+        unapplied.contains("web:live/r2-bucket.web-assets will be created"),
+        "{text}"
+    );
+    let json = fleet(dir.path())
+        .args(["plan", "--base", "HEAD", "--output", "json"])
+        .assert()
+        .success();
+    let json: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
+    assert_eq!(json["changes"], serde_json::json!([]), "{json}");
+    assert_eq!(json["unapplied"][0]["id"], "web:live/r2-bucket.web-assets", "{json}");
 }
 
 #[test]
@@ -389,10 +407,14 @@ fn plan_of_the_fixtures_between_two_commits() {
     ] {
         assert!(text.contains(expected), "{expected:?} in\n{text}");
     }
-    fleet(root)
+    // Unchanged since HEAD, never applied: the server HEAD declares is what apply would make.
+    let unchanged = fleet(root)
         .args(["plan", "--base", "HEAD", "--detailed-exitcode"])
         .assert()
-        .code(0);
+        .code(2);
+    let text = stdout(&unchanged);
+    assert!(text.starts_with("No changes."), "{text}");
+    assert!(text.contains("+ jobs:live/server.jobs-01 will be created"), "{text}");
 }
 
 #[test]

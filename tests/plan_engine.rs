@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use fleetflow::config::{LoadError, LoadOptions, MemoryFiles, Workspace, load_workspace};
+use fleetflow::plan::snapshot::Address;
 use fleetflow::plan::state::{State, StateResource};
 use fleetflow::plan::{
     Action, CHECK_RUN_LIMIT, COMMENT_LIMIT, PLAN_MARKER, Plan, Snapshot, plan, render_markdown, render_text,
@@ -338,7 +339,7 @@ fn text_is_colored_only_when_asked_and_no_changes_says_so() {
     assert!(!render_text(&plan, false).contains('\x1b'));
     let same = Snapshot::from_workspace(&base());
     let none = fleetflow::plan::plan(Some(&same), &same, None);
-    assert!(none.is_empty());
+    assert!(none.changes.is_empty());
     assert!(render_text(&none, false).starts_with("No changes."));
     let md = render_markdown(&none, COMMENT_LIMIT);
     assert!(md.starts_with(PLAN_MARKER) && md.contains("**No changes.**"), "{md}");
@@ -594,7 +595,18 @@ fn property_plans_are_empty_for_equal_inputs_and_apply_exactly() {
     for seed in 1..=150u64 {
         let (a, b, c) = (snapshot(seed, 0), snapshot(seed, seed * 7919), snapshot(seed + 1000, 0));
         for (x, y) in [(&a, &b), (&b, &a), (&a, &c), (&c, &b)] {
-            assert!(plan(Some(x), x, None).is_empty(), "seed {seed}: plan(x, x)");
+            let same = plan(Some(x), x, None);
+            assert!(same.changes.is_empty(), "seed {seed}: plan(x, x)");
+            // Nothing recorded: every provisioned resource x declares is still to be created.
+            let provisioned = (x.resources.keys())
+                .filter(|a| matches!(a, Address::Cloud { kind, .. } if kind.is_provisioned()))
+                .count();
+            assert_eq!(
+                same.unapplied.len(),
+                provisioned,
+                "seed {seed}: unapplied of plan(x, x)"
+            );
+            assert!(same.unapplied.iter().all(|c| c.action == Action::Create), "seed {seed}");
             let forward = plan(Some(x), y, None);
             assert_eq!(forward.apply_to(x), *y, "seed {seed}: plan(a, b) applied to a");
             // Symmetric: what a → b creates, b → a deletes; updates and replacements match.

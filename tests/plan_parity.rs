@@ -285,5 +285,17 @@ async fn the_app_and_the_action_plan_with_the_state_the_pull_request_records() {
     assert!(without.contains("= (known after apply)"), "{without}");
     let www = "jobs:dev/dns-record.jobs.example.net/www will be created";
     assert!(with_state.contains(www), "{with_state}");
-    assert!(!without.contains("dns-record.jobs.example.net/www"), "{without}");
+    assert!(!with_state.contains("Not applied yet"), "{with_state}");
+    // Without a state nothing counts as applied: what the base declares (the record, the
+    // server) is listed apart as what `fleet apply` would also make.
+    let (changes, unapplied) = without.split_once("**Not applied yet:**").expect("listed apart");
+    assert!(!changes.contains("dns-record.jobs.example.net/www"), "{without}");
+    assert!(
+        unapplied.contains("`+ jobs:dev/dns-record.jobs.example.net/www` will be created"),
+        "{without}"
+    );
+    assert!(
+        unapplied.contains("`+ jobs:dev/server.jobs-dev-01` will be created"),
+        "{without}"
+    );
 }

@@ -226,6 +226,9 @@ pub struct StageStatus {
     pub services: Vec<String>,
     /// Whether any server was running to ask.
     pub asked_servers: bool,
+    /// What `fleet apply` would do to the stage's infrastructure as it is (`+ id will be
+    /// created`): declared and not there, or not as declared.
+    pub to_apply: Vec<String>,
 }
 
 /// The stage's status (see [`StageStatus`]); notes what is shown as recorded, not live.
@@ -237,6 +240,13 @@ pub fn status(
     stage: &str,
 ) -> Result<StageStatus, WorkflowError> {
     let live = read(clock, target, stage, false)?;
+    let scope = Scope {
+        fleet: Some(target.name.clone()),
+        stage: Some(stage.to_owned()),
+    };
+    let to_apply = (infra::plan_infra(&live.desired, &live.state, &scope).changes.iter())
+        .map(|c| format!("{} {} {}", c.action.sign(), c.id, c.action.verb()))
+        .collect();
     if let Some(why) = &live.recorded_only {
         reporter.note(&format!(
             "note: the Cloudflare resources are shown as the state records them ({why})"
@@ -311,6 +321,7 @@ pub fn status(
         containers: rows,
         services,
         asked_servers: !plans.is_empty(),
+        to_apply,
     })
 }
 
@@ -318,7 +329,13 @@ impl StageStatus {
     /// As `--output json` prints it.
     pub fn to_json(&self) -> Value {
         let infrastructure: Vec<&Value> = self.servers.iter().chain(&self.others).collect();
-        json!({"stage": self.stage, "status": self.overall, "infrastructure": infrastructure, "services": self.containers})
+        json!({
+            "stage": self.stage,
+            "status": self.overall,
+            "infrastructure": infrastructure,
+            "to_apply": self.to_apply,
+            "services": self.containers,
+        })
     }
 
     /// In seed 004's layout.
@@ -343,6 +360,12 @@ impl StageStatus {
         }
         for entry in &self.others {
             render_other(&mut out, entry);
+        }
+        if !self.to_apply.is_empty() {
+            out.push_str(&format!("\nTo apply (`fleet apply --stage {}`):\n", self.stage));
+            self.to_apply
+                .iter()
+                .for_each(|line| out.push_str(&format!("  {line}\n")));
         }
         out.push_str("\nServices:\n");
         for name in &self.services {

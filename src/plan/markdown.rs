@@ -9,7 +9,7 @@
 
 use std::fmt::Write;
 
-use super::render::{FORCES, Line, Mark, NO_CHANGES_DETAIL, builds_and_deploys, change_lines, sections};
+use super::render::{FORCES, Line, Mark, NO_CHANGES_DETAIL, UNAPPLIED, builds_and_deploys, change_lines, sections};
 use super::{Action, Change, Plan, Section, Summary};
 
 /// Hidden marker opening every plan comment.
@@ -30,9 +30,12 @@ fn chars(s: &str) -> usize {
 
 /// The plan as GitHub markdown of at most `limit` characters.
 pub fn render_markdown(plan: &Plan, limit: usize) -> String {
-    if plan.is_empty() {
+    if plan.changes.is_empty() {
         return clamp(
-            format!("{PLAN_MARKER}\n{TITLE}\n\n**No changes.** {NO_CHANGES_DETAIL}\n"),
+            format!(
+                "{PLAN_MARKER}\n{TITLE}\n\n**No changes.** {NO_CHANGES_DETAIL}\n{}",
+                unapplied(plan)
+            ),
             limit,
         );
     }
@@ -161,6 +164,22 @@ fn header(plan: &Plan, sections: &[(Section, Vec<&Change>)]) -> String {
         }
         if items.len() > LIST_ITEMS {
             let _ = writeln!(out, "- … {} more", items.len() - LIST_ITEMS);
+        }
+    }
+    out + &unapplied(plan)
+}
+
+/// [`Plan::unapplied`] as a list of at most [`LIST_ITEMS`] (empty when there is none).
+fn unapplied(plan: &Plan) -> String {
+    let mut out = String::new();
+    if !plan.unapplied.is_empty() {
+        let _ = writeln!(out, "\n**Not applied yet:** {UNAPPLIED}:\n");
+        for change in plan.unapplied.iter().take(LIST_ITEMS) {
+            let item = format!("{} {}", change.action.sign(), change.id);
+            let _ = writeln!(out, "- {} {}", code(&item), change.action.verb());
+        }
+        if plan.unapplied.len() > LIST_ITEMS {
+            let _ = writeln!(out, "- … {} more", plan.unapplied.len() - LIST_ITEMS);
         }
     }
     out

@@ -148,6 +148,10 @@ pub struct Plan {
     pub changes: Vec<Change>,
     pub builds: Vec<ImageBuild>,
     pub deploys: Vec<DeployTarget>,
+    /// Infrastructure no state records and this change does not make either: declared before
+    /// and never applied, so `fleet apply` would make it too (planned against nothing applied).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unapplied: Vec<Change>,
 }
 
 impl Plan {
@@ -162,8 +166,9 @@ impl Plan {
         })
     }
 
+    /// Nothing changes and nothing is left to apply.
     pub fn is_empty(&self) -> bool {
-        self.changes.is_empty()
+        self.changes.is_empty() && self.unapplied.is_empty()
     }
 
     /// `snapshot` with every change made: `plan(a, b).apply_to(a) == b`.
@@ -185,12 +190,15 @@ impl Plan {
             Address::Cloud { stage: None, .. } => true,
             _ => a.stage() == Some(stage),
         };
-        let changes: Vec<Change> = self.changes.iter().filter(|c| keep(&c.address)).cloned().collect();
+        let kept =
+            |changes: &[Change]| -> Vec<Change> { changes.iter().filter(|c| keep(&c.address)).cloned().collect() };
+        let changes = kept(&self.changes);
         Plan {
             summary: Summary::of(&changes),
             changes,
             builds: self.builds.iter().filter(|b| b.stage == stage).cloned().collect(),
             deploys: self.deploys.iter().filter(|d| d.stage == stage).cloned().collect(),
+            unapplied: kept(&self.unapplied),
         }
     }
 }
@@ -222,8 +230,14 @@ impl Resolver<'_> {
     }
 }
 
-/// The plan from `base` (`None`: nothing exists yet) to `head`.
+/// The plan from `base` (`None`: nothing exists yet) to `head`. Without a `state`, the
+/// infrastructure the base declares counts as there, and what `apply` would still have to
+/// make (nothing being recorded) is listed apart, in [`Plan::unapplied`].
 pub fn plan(base: Option<&Snapshot>, head: &Snapshot, state: Option<&State>) -> Plan {
+    let unapplied = match (base, state) {
+        (Some(_), None) => Some(plan(None, head, Some(&State::default())).changes),
+        _ => None,
+    };
     let empty = Snapshot::default();
     let recorded;
     let base = match (base, state) {
@@ -280,11 +294,17 @@ pub fn plan(base: Option<&Snapshot>, head: &Snapshot, state: Option<&State>) -> 
     changes.sort_by(|a, b| (a.address.section(), &a.address).cmp(&(b.address.section(), &b.address)));
     let builds = builds(&changes);
     let deploys = deploys(&changes, base, head);
+    // What apply would make with nothing applied, that this change does not already show.
+    let unapplied = (unapplied.unwrap_or_default().into_iter())
+        .filter(|u| matches!(u.address, Address::Cloud { kind, .. } if kind.is_provisioned()))
+        .filter(|u| !changes.iter().any(|c| c.address == u.address && c.action == u.action))
+        .collect();
     Plan {
         summary: Summary::of(&changes),
         changes,
         builds,
         deploys,
+        unapplied,
     }
 }
 

@@ -209,8 +209,9 @@ const LEGEND: [(Action, &str); 4] = [
 /// The plan for a terminal; `color` adds ANSI colors.
 pub fn render_text(plan: &Plan, color: bool) -> String {
     let paint = Paint { color };
-    if plan.is_empty() {
-        return format!("{} {NO_CHANGES_DETAIL}\n", paint.wrap("1;32", "No changes."));
+    if plan.changes.is_empty() {
+        let none = format!("{} {NO_CHANGES_DETAIL}\n", paint.wrap("1;32", "No changes."));
+        return none + &unapplied_text(plan, &paint);
     }
     let mut out = String::from("Resource actions are indicated with the following symbols:\n");
     for (action, meaning) in LEGEND {
@@ -239,5 +240,27 @@ pub fn render_text(plan: &Plan, color: bool) -> String {
         }
     }
     let _ = writeln!(out, "\n{}", paint.wrap("1", &plan.summary.line()));
+    out + &unapplied_text(plan, &paint)
+}
+
+/// Said before the infrastructure nobody applied ([`Plan::unapplied`]).
+pub(crate) const UNAPPLIED: &str =
+    "no infrastructure state is recorded, so `fleet apply` would also make what the base declares";
+
+/// [`Plan::unapplied`], a line each (empty when there is none).
+fn unapplied_text(plan: &Plan, paint: &Paint) -> String {
+    let mut out = String::new();
+    if !plan.unapplied.is_empty() {
+        let _ = writeln!(out, "\n{}: {UNAPPLIED}:", paint.wrap("1", "Not applied yet"));
+        for change in &plan.unapplied {
+            let _ = writeln!(
+                out,
+                "  {} {} {}",
+                paint.sign(change.action),
+                change.id,
+                change.action.verb()
+            );
+        }
+    }
     out
 }
