@@ -5,6 +5,8 @@
 //! progress by editing the request's reply comment (queued → building → deploying → result),
 //! or, for a merge, a check run on the commit.
 
+use super::deploy_reply::{details_or, log_block, routes_table};
+pub use super::deploy_reply::{reply_body, reply_marker};
 use crate::images::short_sha;
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -74,35 +76,6 @@ impl std::fmt::Debug for DeploySettings {
 
 /// Lines of output kept for the failure reply.
 const LOG_TAIL: usize = 15;
-
-/// The marker of a deploy reply (one per fleet+stage request).
-pub fn reply_marker(fleet: &str, stage: &str) -> String {
-    format!("<!-- fleetflow:deploy {fleet}:{stage} -->")
-}
-
-/// The reply comment's text at one step.
-pub fn reply_body(req: &DeployRequest, status: &str, details: &str) -> String {
-    let what = match &req.rollback_to {
-        Some(to) => format!("Roll back `{}` → `{}`** to `{to}`", req.fleet, req.stage),
-        None => format!(
-            "Deploy `{}` → `{}`** at `{}`",
-            req.fleet,
-            req.stage,
-            short_sha(&req.sha)
-        ),
-    };
-    let mut body = format!(
-        "{}\n**{what}, requested by @{}\n\n{status}\n",
-        reply_marker(&req.fleet, &req.stage),
-        req.requested_by
-    );
-    if !details.is_empty() {
-        body.push('\n');
-        body.push_str(details);
-        body.push('\n');
-    }
-    body
-}
 
 /// What the job ended with.
 pub enum DeployEnd {
@@ -208,14 +181,6 @@ pub async fn report_quarantined(
         link: None,
     };
     progress.finish(false, status, "").await
-}
-
-fn details_or(status: &str, details: &str) -> String {
-    if details.is_empty() {
-        status.to_owned()
-    } else {
-        details.to_owned()
-    }
 }
 
 /// Runs one deploy request.
@@ -447,40 +412,6 @@ async fn locked(
         .deployment_status(inst, repo, deployment, state, &summary, progress.link.as_deref())
         .await?;
     progress.finish(ok, &status, &details).await.map(|()| DeployEnd::Done)
-}
-
-fn routes_table(report: &ReleaseReport) -> String {
-    let mut t = String::from("| route | result |\n|---|---|\n");
-    for (label, r) in &report.routes {
-        let cell = match r {
-            Ok(secs) => format!("ok ({secs:.1} s)"),
-            Err(e) => format!("failed: {}", e.replace('|', "\\|").replace('\n', " ")),
-        };
-        t.push_str(&format!("| {label} | {cell} |\n"));
-    }
-    if !report.images.is_empty() {
-        t.push_str(&format!(
-            "\nImages: {}\n",
-            report
-                .images
-                .iter()
-                .map(|i| format!("`{i}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
-    }
-    t
-}
-
-fn log_block(tail: &[String]) -> String {
-    if tail.is_empty() {
-        return String::new();
-    }
-    format!(
-        "<details><summary>Last {} lines of output</summary>\n\n```\n{}\n```\n</details>",
-        tail.len(),
-        tail.join("\n").replace("```", "'''")
-    )
 }
 
 type Tail = Vec<String>;

@@ -11,6 +11,7 @@ pub mod command_job;
 pub mod db;
 pub mod deploy_job;
 pub mod deploy_log;
+mod deploy_reply;
 pub mod page_links;
 pub mod plan_job;
 pub mod push_job;
