@@ -218,7 +218,9 @@ fn lower_stage(ctx: &mut Ctx, node: &RawNode, shared: &[Service], groups: &[Serv
                     service.name.span.clone(),
                     format!("service `{}` has neither `image` nor `build`", service.name.value),
                 )
-                .with_help("add `image \"registry/name:tag\"` or `build \"./path\"`"),
+                .with_help(
+                    "add `image \"registry/name:tag\"`, `version \"16\"` (the name as the image) or `build \"./path\"`",
+                ),
             );
         }
     }

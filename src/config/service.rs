@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::cloud::leaf_string;
+use super::fleetflow_dialect::{self as ff, FlatBuild};
 use super::lower::{Ctx, Spanned, did_you_mean, take};
 use super::source::Span;
 use super::syntax::{RawNode, Scalar};
@@ -122,26 +123,66 @@ const SERVICE_NODES: &[&str] = &[
     "restart",
     "depends-on",
     "healthcheck",
+    // FleetFlow's spellings (see fleetflow_dialect.rs)
+    "version",
+    "ports",
+    "environment",
+    "volumes",
+    "depends_on",
+    "dockerfile",
+    "context",
+    "target",
+    "build_args",
 ];
 
 pub fn lower_service(ctx: &mut Ctx, node: &RawNode) -> Option<Service> {
     let name = ctx.name_arg(node, "service");
-    ctx.check_props(node, &[]);
+    ctx.check_props(node, ff::SERVICE_PROPS);
     let (mut image, mut build, mut command, mut restart, mut health) = (None, None, None, None, None);
     let (mut ports, mut volumes, mut env, mut depends_on) = (Vec::new(), Vec::new(), BTreeMap::new(), Vec::new());
+    let (mut version, mut flat) = (None, FlatBuild::default());
     for child in node.children() {
         match child.name.as_str() {
             "image" => leaf_string(ctx, child, &mut image),
+            "version" => leaf_string(ctx, child, &mut version),
+            "ports" => ports.extend(
+                ff::port_nodes(ctx, child)
+                    .into_iter()
+                    .filter_map(|p| lower_port(ctx, p)),
+            ),
+            "volumes" => {
+                for v in ff::volume_nodes(ctx, child) {
+                    volumes.extend(
+                        ff::volume_text(ctx, v)
+                            .filter(|v| check_volume(ctx, v))
+                            .map(|v| v.value),
+                    );
+                }
+            }
+            "dockerfile" | "context" | "target" => {
+                flat.seen(&child.name_span);
+                let slot = match child.name.as_str() {
+                    "dockerfile" => &mut flat.dockerfile,
+                    "context" => &mut flat.context,
+                    _ => &mut flat.target,
+                };
+                leaf_string(ctx, child, slot);
+            }
+            "build_args" => {
+                flat.seen(&child.name_span);
+                lower_build_args(ctx, child, &mut flat.args);
+            }
             "build" => {
                 let v = lower_build(ctx, child);
                 ctx.set_once(&mut build, child, v);
             }
             "port" => ports.extend(lower_port(ctx, child)),
-            "volume" => {
-                ctx.leaf(child, &[]);
-                volumes.extend(ctx.one_string(child).filter(|v| check_volume(ctx, v)).map(|v| v.value));
-            }
-            "env" => lower_env(ctx, child, &mut env),
+            "volume" => volumes.extend(
+                ff::volume_text(ctx, child)
+                    .filter(|v| check_volume(ctx, v))
+                    .map(|v| v.value),
+            ),
+            "env" | "environment" => lower_env(ctx, child, &mut env),
             "command" => {
                 ctx.leaf(child, &[]);
                 let argv: Vec<String> = ctx.strings(child).into_iter().map(|s| s.value).collect();
@@ -152,7 +193,7 @@ pub fn lower_service(ctx: &mut Ctx, node: &RawNode) -> Option<Service> {
                 let v = ctx.one_string(child).and_then(|s| parse_restart(ctx, &s));
                 ctx.set_once(&mut restart, child, v);
             }
-            "depends-on" => {
+            "depends-on" | "depends_on" => {
                 ctx.leaf(child, &[]);
                 depends_on.extend(ctx.strings(child));
             }
@@ -163,9 +204,44 @@ pub fn lower_service(ctx: &mut Ctx, node: &RawNode) -> Option<Service> {
             _ => ctx.unknown_node(child, "`service`", SERVICE_NODES),
         }
     }
+    ff::prop_into(ctx, node, "image", &mut image);
+    ff::prop_into(ctx, node, "version", &mut version);
+    if let Some(argv) = ctx.prop_string(node, "command") {
+        let words: Vec<String> = argv.value.split_whitespace().map(str::to_owned).collect();
+        match &command {
+            Some(_) => ctx.error(argv.span, "`command` is given twice (as a property and a child)"),
+            None => command = (!words.is_empty()).then_some((words, argv.span)),
+        }
+    }
+    if let Some(policy) = ctx.prop_string(node, "restart") {
+        let parsed = parse_restart(ctx, &policy);
+        match &restart {
+            Some(_) => ctx.error(policy.span, "`restart` is given twice (as a property and a child)"),
+            None => restart = parsed.map(|p| (p, policy.span)),
+        }
+    }
+    if let Some(at) = flat.at.clone() {
+        match &build {
+            Some(_) => ctx.error(
+                at,
+                "the build is given twice: as `build { … }` and on the service (`dockerfile`, `context`, …)",
+            ),
+            None => {
+                build = Some((
+                    checked_build(ctx, flat.context, flat.dockerfile, flat.target, flat.args),
+                    at,
+                ))
+            }
+        }
+    }
+    let name_text = name.as_ref().map_or("", |n| n.value.as_str());
+    let image = match ff::versioned_image(ctx, name_text, image.as_ref(), version) {
+        Some(versioned) => Some(versioned),
+        None => take(image),
+    };
     Some(Service {
         name: name?,
-        image: take(image),
+        image,
         build: take(build),
         ports,
         volumes,
@@ -197,21 +273,35 @@ fn lower_build(ctx: &mut Ctx, node: &RawNode) -> Option<Build> {
             "context" => leaf_string(ctx, child, &mut context),
             "dockerfile" => leaf_string(ctx, child, &mut dockerfile),
             "target" => leaf_string(ctx, child, &mut target),
-            "args" => {
-                ctx.leaf_block(child);
-                for arg in child.children() {
-                    ctx.leaf(arg, &[]);
-                    if let Some(v) = ctx
-                        .one_arg(arg, "\"…\"")
-                        .and_then(|v| scalar_text(ctx, v, "a build arg"))
-                    {
-                        args.insert(arg.name.clone(), v);
-                    }
-                }
-            }
+            "args" => lower_build_args(ctx, child, &mut args),
             _ => ctx.unknown_node(child, "`build`", &["context", "dockerfile", "target", "args"]),
         }
     }
+    Some(checked_build(ctx, context, dockerfile, target, args))
+}
+
+/// `args { KEY "value" }` (FleetFlow: `build_args { … }`).
+fn lower_build_args(ctx: &mut Ctx, node: &RawNode, args: &mut BTreeMap<String, String>) {
+    ctx.leaf_block(node);
+    for arg in node.children() {
+        ctx.leaf(arg, &[]);
+        if let Some(v) = ctx
+            .one_arg(arg, "\"…\"")
+            .and_then(|v| scalar_text(ctx, v, "a build arg"))
+        {
+            args.insert(arg.name.clone(), v);
+        }
+    }
+}
+
+/// The build, its context and Dockerfile checked to stay inside the fleet.
+fn checked_build(
+    ctx: &mut Ctx,
+    context: Option<(String, Span)>,
+    dockerfile: Option<(String, Span)>,
+    target: Option<(String, Span)>,
+    args: BTreeMap<String, String>,
+) -> Build {
     if let Some((path, span)) = &context {
         check_inside_fleet(ctx, "build context", path, span.clone());
     }
@@ -226,12 +316,12 @@ fn lower_build(ctx: &mut Ctx, node: &RawNode) -> Option<Build> {
         };
         check_inside_fleet(ctx, "dockerfile", shown, span.clone());
     }
-    Some(Build {
+    Build {
         context: take(context).unwrap_or_else(|| ".".to_owned()),
         dockerfile: take(dockerfile),
         target: take(target),
         args,
-    })
+    }
 }
 
 /// Build contexts and Dockerfiles are read on the machine that builds (the App's host, for a
@@ -284,7 +374,7 @@ fn scalar_text(ctx: &mut Ctx, value: &super::syntax::RawValue, what: &str) -> Op
 }
 
 fn lower_port(ctx: &mut Ctx, node: &RawNode) -> Option<Port> {
-    ctx.leaf(node, &["host", "container", "protocol", "host-ip"]);
+    ctx.leaf(node, &["host", "container", "protocol", "host-ip", "host_ip"]);
     let port = |ctx: &mut Ctx, v: &super::syntax::RawValue| ctx.integer(v, "a port", 1, 65_535).map(|n| n as u16);
     let (host, container) = match node.args.as_slice() {
         [] => {
@@ -323,7 +413,9 @@ fn lower_port(ctx: &mut Ctx, node: &RawNode) -> Option<Port> {
             return None;
         }
     };
-    let host_ip = ctx.prop_string(node, "host-ip");
+    let host_ip = ctx
+        .prop_string(node, "host-ip")
+        .or_else(|| ctx.prop_string(node, "host_ip"));
     if let Some(ip) = &host_ip
         && ip.value.parse::<std::net::IpAddr>().is_err()
     {

@@ -1,0 +1,131 @@
+//! The service spellings of FleetFlow's own `.fleetflow/*.kdl` files (chronista-club/fleetflow),
+//! read beside the seeds' form into the same [`Service`](super::service::Service):
+//! `version "16"` (the image is `image:version`, the service's name when no image is given),
+//! `image=`/`version=`/`command=`/`restart=` on the service node, `ports { port 8080 80 }`,
+//! `port … host_ip="…"`, `environment { }`, `volumes { volume "./data" "/data" read_only=#true }`,
+//! `depends_on`, and the build given on the service itself (`dockerfile`, `context`, `target`,
+//! `build_args { }`).
+
+use std::collections::BTreeMap;
+
+use super::lower::{Ctx, Spanned};
+use super::source::Span;
+use super::syntax::{RawNode, RawValue};
+
+/// The properties a service node may carry in FleetFlow's spelling.
+pub const SERVICE_PROPS: &[&str] = &["image", "version", "command", "restart"];
+
+/// A property of the service node into `slot`, unless a child set it already (then said once).
+pub fn prop_into(ctx: &mut Ctx, node: &RawNode, key: &str, slot: &mut Option<(String, Span)>) {
+    let Some(value) = ctx.prop_string(node, key) else {
+        return;
+    };
+    if slot.is_some() {
+        ctx.error(
+            value.span,
+            format!("`{key}` is given twice (as a property and a child)"),
+        );
+        return;
+    }
+    *slot = Some((value.value, value.span));
+}
+
+/// `image:version`, where the image defaults to the service's `name`; `None` without a version.
+pub fn versioned_image(
+    ctx: &mut Ctx,
+    name: &str,
+    image: Option<&(String, Span)>,
+    version: Option<(String, Span)>,
+) -> Option<String> {
+    let (version, span) = version?;
+    let base = image.map_or(name, |(i, _)| i.as_str());
+    let last = base.rsplit('/').next().unwrap_or(base);
+    if last.contains(':') || last.contains('@') {
+        ctx.error(
+            span,
+            format!("`version` {version:?} and an image that has its own tag ({base:?}): give one"),
+        );
+        return None;
+    }
+    Some(format!("{base}:{version}"))
+}
+
+/// `ports { port … }`: each child is a `port` node.
+pub fn port_nodes<'n>(ctx: &mut Ctx, node: &'n RawNode) -> Vec<&'n RawNode> {
+    ctx.leaf_block(node);
+    let mut ports = Vec::new();
+    for child in node.children() {
+        if child.name == "port" {
+            ports.push(child);
+        } else {
+            ctx.unknown_node(child, "`ports`", &["port"]);
+        }
+    }
+    ports
+}
+
+/// A volume: `"source:/target[:ro]"` (one argument), or FleetFlow's `"source" "/target"` with
+/// `read_only=#true`; as the one text docker takes.
+pub fn volume_text(ctx: &mut Ctx, node: &RawNode) -> Option<Spanned<String>> {
+    ctx.leaf(node, &["read_only"]);
+    let text = |ctx: &mut Ctx, v: &RawValue| ctx.string(v, "`volume`");
+    match node.args.as_slice() {
+        [_] => {
+            if let Some(ro) = node.prop("read_only") {
+                ctx.error(ro.span.clone(), "`read_only` goes with `volume \"source\" \"/target\"`");
+            }
+            ctx.one_string(node)
+        }
+        [source, target] => {
+            let (source, target) = (text(ctx, source)?, text(ctx, target)?);
+            let ro = if ctx.prop_bool(node, "read_only") == Some(true) {
+                ":ro"
+            } else {
+                ""
+            };
+            Some(Spanned::new(
+                format!("{}:{}{ro}", source.value, target.value),
+                source.span,
+            ))
+        }
+        _ => {
+            ctx.error(
+                node.name_span.clone(),
+                "`volume` takes \"source:/target\", or \"source\" \"/target\"",
+            );
+            None
+        }
+    }
+}
+
+/// `volumes { volume … }`.
+pub fn volume_nodes<'n>(ctx: &mut Ctx, node: &'n RawNode) -> Vec<&'n RawNode> {
+    ctx.leaf_block(node);
+    let mut volumes = Vec::new();
+    for child in node.children() {
+        if child.name == "volume" {
+            volumes.push(child);
+        } else {
+            ctx.unknown_node(child, "`volumes`", &["volume"]);
+        }
+    }
+    volumes
+}
+
+/// The build given on the service itself: `dockerfile`, `context`, `target`, `build_args`.
+#[derive(Default)]
+pub struct FlatBuild {
+    pub context: Option<(String, Span)>,
+    pub dockerfile: Option<(String, Span)>,
+    pub target: Option<(String, Span)>,
+    pub args: BTreeMap<String, String>,
+    /// Where it was first given (for "not both" with a `build` block).
+    pub at: Option<Span>,
+}
+
+impl FlatBuild {
+    /// Notes that one of its nodes was given at `span`.
+    pub fn seen(&mut self, span: &Span) {
+        self.at.get_or_insert_with(|| span.clone());
+    }
+}

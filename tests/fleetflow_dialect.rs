@@ -1,0 +1,190 @@
+//! FleetFlow's service spellings (src/config/fleetflow_dialect.rs), read beside the seeds' form
+//! into the one model: a corpus of fleet files written from FleetFlow's guide
+//! (tests/fleetflow_corpus/), each lowered and checked field by field and validated by the
+//! `fleet` binary; bad variants get a diagnostic at file:line:column.
+
+use std::path::Path;
+
+use assert_cmd::Command;
+use fleetflow::config::load::lower_fleet_source;
+use fleetflow::config::service::{EnvValue, Port, Protocol, RestartPolicy, Service};
+use fleetflow::config::source::SourceFile;
+use fleetflow::config::{Diagnostics, FleetConfig};
+
+fn corpus(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fleetflow_corpus")
+        .join(name)
+}
+
+fn lowered(name: &str) -> FleetConfig {
+    let text = std::fs::read_to_string(corpus(name)).unwrap();
+    let mut diags = Diagnostics::default();
+    let fleet = lower_fleet_source(SourceFile::from_text(name, &text), &mut diags).expect("parses");
+    let said: Vec<String> = diags.items.iter().map(|d| format!("{}: {d}", d.position())).collect();
+    assert!(!diags.has_errors(), "{name}: {said:#?}");
+    fleet
+}
+
+fn service<'f>(fleet: &'f FleetConfig, stage: &str, name: &str) -> &'f Service {
+    let stage = fleet.stage(stage).unwrap_or_else(|| panic!("stage {stage}"));
+    stage
+        .services
+        .iter()
+        .find(|s| s.name.value == name)
+        .unwrap_or_else(|| panic!("service {name}"))
+}
+
+fn literal(v: &str) -> EnvValue {
+    EnvValue::Literal(v.to_owned())
+}
+
+/// Errors of `text` as `line:column message`.
+fn errors(text: &str) -> Vec<String> {
+    let mut diags = Diagnostics::default();
+    let _ = lower_fleet_source(SourceFile::from_text("fleet.kdl", text), &mut diags);
+    let at = |d: &fleetflow::config::ConfigDiagnostic| {
+        let l = d.location();
+        format!("{}:{} {d}", l.line, l.column)
+    };
+    diags.items.iter().map(at).collect()
+}
+
+#[test]
+fn a_service_by_name_and_version_with_blocks_of_ports_environment_and_volumes() {
+    let fleet = lowered("postgres.kdl");
+    let db = service(&fleet, "local", "postgres");
+    assert_eq!(db.image.as_deref(), Some("postgres:16"), "the name is the image");
+    let port = Port {
+        host: 11432,
+        container: 5432,
+        protocol: Protocol::Tcp,
+        host_ip: None,
+    };
+    assert_eq!(db.ports, [port]);
+    assert_eq!(db.env.get("POSTGRES_PASSWORD"), Some(&literal("postgres")));
+    assert_eq!(db.env.get("POSTGRES_DB"), Some(&literal("app")));
+    assert_eq!(
+        db.volumes,
+        [
+            "./data:/var/lib/postgresql/data",
+            "./init:/docker-entrypoint-initdb.d:ro"
+        ]
+    );
+}
+
+#[test]
+fn properties_on_the_service_node_and_underscored_names() {
+    let fleet = lowered("properties.kdl");
+    let cache = service(&fleet, "local", "cache");
+    assert_eq!(cache.image.as_deref(), Some("redis:7"));
+    let argv = ["redis-server", "--appendonly", "yes"].map(String::from).to_vec();
+    assert_eq!(cache.command.as_ref(), Some(&argv));
+    assert_eq!(cache.restart, Some(RestartPolicy::Always));
+    let web = service(&fleet, "local", "web");
+    assert_eq!(web.image.as_deref(), Some("nginx:1.25"));
+    assert_eq!(web.ports[0].host_ip.as_deref(), Some("127.0.0.1"));
+    assert_eq!((web.ports[0].host, web.ports[0].container), (8080, 80));
+    let deps: Vec<&str> = web.depends_on.iter().map(|d| d.value.as_str()).collect();
+    assert_eq!(deps, ["cache"]);
+}
+
+#[test]
+fn a_build_given_on_the_service_and_a_stage_override() {
+    let fleet = lowered("build.kdl");
+    let local = service(&fleet, "local", "api");
+    let build = local.build.as_ref().expect("a build");
+    assert_eq!(build.context, ".");
+    assert_eq!(build.dockerfile.as_deref(), Some("Dockerfile"));
+    assert_eq!(build.target.as_deref(), Some("runtime"));
+    assert_eq!(build.args.get("RUST_VERSION").map(String::as_str), Some("1.80"));
+    assert_eq!(local.env.get("RUST_LOG"), Some(&literal("info")));
+    let live = service(&fleet, "live", "api");
+    assert_eq!(
+        live.env.get("RUST_LOG"),
+        Some(&literal("warn")),
+        "the stage's environment wins there"
+    );
+    assert_eq!(live.build, local.build, "the rest is shared");
+}
+
+#[test]
+fn both_spellings_in_one_file() {
+    let fleet = lowered("mixed.kdl");
+    let db = service(&fleet, "local", "db");
+    assert_eq!(db.image.as_deref(), Some("postgres:15"));
+    assert_eq!(db.volumes, ["db-data:/var/lib/postgresql/data"]);
+    assert_eq!((db.ports[0].host, db.ports[0].container), (5432, 5432));
+    let app = service(&fleet, "local", "app");
+    assert_eq!(app.depends_on[0].value, "db");
+    assert_eq!((app.ports[0].host, app.ports[0].container), (3000, 3000));
+}
+
+#[test]
+fn every_corpus_file_validates_with_the_binary() {
+    for name in ["postgres.kdl", "properties.kdl", "build.kdl", "mixed.kdl"] {
+        let dir = tempfile::tempdir().unwrap();
+        let fleetflow = dir.path().join(".fleetflow");
+        std::fs::create_dir_all(&fleetflow).unwrap();
+        std::fs::copy(corpus(name), fleetflow.join("fleet.kdl")).unwrap();
+        std::fs::write(dir.path().join("Dockerfile"), "FROM scratch\n").unwrap();
+        let out = Command::cargo_bin("fleet")
+            .unwrap()
+            .current_dir(dir.path())
+            .env("NO_COLOR", "1")
+            .env_remove("FLEET_REGISTRY_PATH")
+            .args(["validate", fleetflow.join("fleet.kdl").to_str().unwrap()])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{name}: {text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(text.starts_with("ok: "), "{name}: {text}");
+    }
+}
+
+#[test]
+fn bad_variants_are_said_where_they_are() {
+    let both_tags = "project \"p\"\nservice \"r\" {\n    image \"redis:7\"\n    version \"7\"\n}\n";
+    let said = errors(both_tags);
+    assert!(
+        said.iter()
+            .any(|e| e.starts_with("4:5 ") && e.contains("`version` \"7\" and an image that has its own tag")),
+        "{said:?}"
+    );
+
+    let ro_alone = "project \"p\"\nservice \"r\" {\n    image \"redis\"\n    volume \"a:/b\" read_only=#true\n}\n";
+    let said = errors(ro_alone);
+    assert!(
+        said.iter()
+            .any(|e| e.starts_with("4:29 ") && e.contains("`read_only` goes with")),
+        "{said:?}"
+    );
+
+    let two_builds = "project \"p\"\nservice \"r\" {\n    build \".\"\n    dockerfile \"Dockerfile\"\n}\n";
+    let said = errors(two_builds);
+    assert!(
+        said.iter()
+            .any(|e| e.starts_with("4:5 ") && e.contains("the build is given twice")),
+        "{said:?}"
+    );
+
+    let stray = "project \"p\"\nservice \"r\" {\n    image \"redis\"\n    ports {\n        volume \"a:/b\"\n    }\n}\n";
+    let said = errors(stray);
+    assert!(
+        said.iter()
+            .any(|e| e.starts_with("5:9 ") && e.contains("`volume`") && e.contains("`ports`")),
+        "{said:?}"
+    );
+
+    let twice = "project \"p\"\nservice \"r\" image=\"a\" {\n    image \"b\"\n}\n";
+    let said = errors(twice);
+    assert!(
+        said.iter()
+            .any(|e| e.starts_with("2:19 ") && e.contains("`image` is given twice")),
+        "{said:?}"
+    );
+}
