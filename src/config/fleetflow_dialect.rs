@@ -50,18 +50,18 @@ pub fn versioned_image(
     Some(format!("{base}:{version}"))
 }
 
-/// `ports { port … }`: each child is a `port` node.
-pub fn port_nodes<'n>(ctx: &mut Ctx, node: &'n RawNode) -> Vec<&'n RawNode> {
+/// A block of one kind of node: `ports { port … }`, `volumes { volume … }`.
+pub fn block_of<'n>(ctx: &mut Ctx, node: &'n RawNode, child: &str) -> Vec<&'n RawNode> {
     ctx.leaf_block(node);
-    let mut ports = Vec::new();
-    for child in node.children() {
-        if child.name == "port" {
-            ports.push(child);
+    let mut found = Vec::new();
+    for c in node.children() {
+        if c.name == child {
+            found.push(c);
         } else {
-            ctx.unknown_node(child, "`ports`", &["port"]);
+            ctx.unknown_node(c, &format!("`{}`", node.name), &[child]);
         }
     }
-    ports
+    found
 }
 
 /// A volume: `"source:/target[:ro]"` (one argument), or FleetFlow's `"source" "/target"` with
@@ -96,20 +96,6 @@ pub fn volume_text(ctx: &mut Ctx, node: &RawNode) -> Option<Spanned<String>> {
             None
         }
     }
-}
-
-/// `volumes { volume … }`.
-pub fn volume_nodes<'n>(ctx: &mut Ctx, node: &'n RawNode) -> Vec<&'n RawNode> {
-    ctx.leaf_block(node);
-    let mut volumes = Vec::new();
-    for child in node.children() {
-        if child.name == "volume" {
-            volumes.push(child);
-        } else {
-            ctx.unknown_node(child, "`volumes`", &["volume"]);
-        }
-    }
-    volumes
 }
 
 /// The build given on the service itself: `dockerfile`, `context`, `target`, `build_args`.

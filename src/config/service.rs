@@ -146,12 +146,12 @@ pub fn lower_service(ctx: &mut Ctx, node: &RawNode) -> Option<Service> {
             "image" => leaf_string(ctx, child, &mut image),
             "version" => leaf_string(ctx, child, &mut version),
             "ports" => ports.extend(
-                ff::port_nodes(ctx, child)
+                ff::block_of(ctx, child, "port")
                     .into_iter()
                     .filter_map(|p| lower_port(ctx, p)),
             ),
             "volumes" => {
-                for v in ff::volume_nodes(ctx, child) {
+                for v in ff::block_of(ctx, child, "volume") {
                     volumes.extend(
                         ff::volume_text(ctx, v)
                             .filter(|v| check_volume(ctx, v))
