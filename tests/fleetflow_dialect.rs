@@ -121,8 +121,34 @@ fn both_spellings_in_one_file() {
 }
 
 #[test]
+fn variables_of_the_file_and_the_stage_fill_templates() {
+    let fleet = lowered("variables.kdl");
+    let local = service(&fleet, "local", "db");
+    assert_eq!(local.image.as_deref(), Some("postgres:16"));
+    assert_eq!(local.env.get("APP_ENV"), Some(&literal("development")));
+    assert_eq!(
+        local.env.get("FORMAT"),
+        Some(&literal("{{.Name}}")),
+        "not a variable's name: kept"
+    );
+    let live = service(&fleet, "live", "db");
+    assert_eq!(
+        live.env.get("APP_ENV"),
+        Some(&literal("production")),
+        "the stage's variable wins"
+    );
+    assert_eq!(live.image.as_deref(), Some("postgres:16"));
+}
+
+#[test]
 fn every_corpus_file_validates_with_the_binary() {
-    for name in ["postgres.kdl", "properties.kdl", "build.kdl", "mixed.kdl"] {
+    for name in [
+        "postgres.kdl",
+        "properties.kdl",
+        "build.kdl",
+        "mixed.kdl",
+        "variables.kdl",
+    ] {
         let dir = tempfile::tempdir().unwrap();
         let fleetflow = dir.path().join(".fleetflow");
         std::fs::create_dir_all(&fleetflow).unwrap();
@@ -177,6 +203,15 @@ fn bad_variants_are_said_where_they_are() {
     assert!(
         said.iter()
             .any(|e| e.starts_with("5:9 ") && e.contains("`volume`") && e.contains("`ports`")),
+        "{said:?}"
+    );
+
+    let unknown =
+        "project \"p\"\nservice \"r\" {\n    image \"redis:{{ TAG }}\"\n}\nstage \"live\" {\n    service \"r\"\n}\n";
+    let said = errors(unknown);
+    assert!(
+        said.iter()
+            .any(|e| e.starts_with("6:13 ") && e.contains("uses `{{ TAG }}`, and stage `live` has no variable `TAG`")),
         "{said:?}"
     );
 

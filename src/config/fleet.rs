@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::cloud::{Providers, Scale, Server, lower_providers, lower_scale, lower_server};
 use super::cloudflare::{DnsZone, R2Bucket, Worker, lower_dns, lower_r2_bucket, lower_worker};
+use super::fleetflow_dialect as ff;
 use super::lower::{Ctx, Spanned, did_you_mean};
 use super::service::{Service, lower_service};
 use super::source::SourceFile;
@@ -94,6 +95,7 @@ const FLEET_NODES: &[&str] = &[
     "r2-bucket",
     "worker",
     "dns",
+    "variables",
 ];
 const STAGE_NODES: &[&str] = &["service", "server", "scale", "r2-bucket", "worker", "dns", "variables"];
 
@@ -107,6 +109,7 @@ pub fn lower_fleet(ctx: &mut Ctx, doc: &RawDocument) -> FleetConfig {
     let mut groups = Vec::new();
     let mut stage_nodes = Vec::new();
     let mut infrastructure = Infrastructure::default();
+    let mut variables = BTreeMap::new();
     for node in &doc.nodes {
         match node.name.as_str() {
             "project" => {
@@ -134,6 +137,7 @@ pub fn lower_fleet(ctx: &mut Ctx, doc: &RawDocument) -> FleetConfig {
                 }
             }
             "stage" => stage_nodes.push(node),
+            "variables" => ff::lower_variables(ctx, node, &mut variables),
             _ if infrastructure.lower_node(ctx, node) => {}
             _ => ctx.unknown_node(node, "a fleet file", FLEET_NODES),
         }
@@ -146,7 +150,7 @@ pub fn lower_fleet(ctx: &mut Ctx, doc: &RawDocument) -> FleetConfig {
     }
     let stages: Vec<Stage> = stage_nodes
         .iter()
-        .filter_map(|n| lower_stage(ctx, n, &services, &groups))
+        .filter_map(|n| lower_stage(ctx, n, &services, &groups, &variables))
         .collect();
     report_duplicates(ctx, "stage", stages.iter().map(|s| &s.name));
     if stages.is_empty() {
@@ -169,11 +173,18 @@ pub fn lower_fleet(ctx: &mut Ctx, doc: &RawDocument) -> FleetConfig {
     }
 }
 
-fn lower_stage(ctx: &mut Ctx, node: &RawNode, shared: &[Service], groups: &[ServiceGroup]) -> Option<Stage> {
+fn lower_stage(
+    ctx: &mut Ctx,
+    node: &RawNode,
+    shared: &[Service],
+    groups: &[ServiceGroup],
+    fleet_variables: &BTreeMap<String, String>,
+) -> Option<Stage> {
     let name = ctx.name_arg(node, "stage");
     ctx.check_props(node, &[]);
     let mut infrastructure = Infrastructure::default();
-    let mut variables = BTreeMap::new();
+    // The file's variables, the stage's own winning.
+    let mut variables = fleet_variables.clone();
     let mut selected: Vec<Service> = Vec::new();
     let mut explicit = false;
     for child in node.children() {
@@ -182,15 +193,7 @@ fn lower_stage(ctx: &mut Ctx, node: &RawNode, shared: &[Service], groups: &[Serv
                 explicit = true;
                 selected.extend(stage_service(ctx, child, shared, groups));
             }
-            "variables" => {
-                ctx.leaf_block(child);
-                for var in child.children() {
-                    ctx.leaf(var, &[]);
-                    if let Some(v) = ctx.one_string(var) {
-                        variables.insert(var.name.clone(), v.value);
-                    }
-                }
-            }
+            "variables" => ff::lower_variables(ctx, child, &mut variables),
             _ if infrastructure.lower_node(ctx, child) => {}
             _ => ctx.unknown_node(child, "`stage`", STAGE_NODES),
         }
@@ -211,6 +214,10 @@ fn lower_stage(ctx: &mut Ctx, node: &RawNode, shared: &[Service], groups: &[Serv
         selected = shared.to_vec();
     }
     report_duplicates(ctx, "service", selected.iter().map(|s| &s.name));
+    let stage_name = name.as_ref().map(|n| n.value.as_str()).unwrap_or_default();
+    for service in &mut selected {
+        ff::fill_templates(ctx, service, stage_name, &variables);
+    }
     for service in &selected {
         if service.image.is_none() && service.build.is_none() {
             ctx.push(
@@ -224,7 +231,6 @@ fn lower_stage(ctx: &mut Ctx, node: &RawNode, shared: &[Service], groups: &[Serv
             );
         }
     }
-    let stage_name = name.as_ref().map(|n| n.value.as_str()).unwrap_or_default();
     check_dependencies(ctx, &selected, Some((stage_name, shared)));
     Some(Stage {
         name: name?,

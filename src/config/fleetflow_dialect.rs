@@ -4,11 +4,13 @@
 //! `image=`/`version=`/`command=`/`restart=` on the service node, `ports { port 8080 80 }`,
 //! `port … host_ip="…"`, `environment { }`, `volumes { volume "./data" "/data" read_only=#true }`,
 //! `depends_on`, and the build given on the service itself (`dockerfile`, `context`, `target`,
-//! `build_args { }`).
+//! `build_args { }`); `variables { }` in the file and in a stage, filling `{{ KEY }}` in a
+//! service's texts.
 
 use std::collections::BTreeMap;
 
 use super::lower::{Ctx, Spanned};
+use super::service::{EnvValue, Service};
 use super::source::Span;
 use super::syntax::{RawNode, RawValue};
 
@@ -113,5 +115,78 @@ impl FlatBuild {
     /// Notes that one of its nodes was given at `span`.
     pub fn seen(&mut self, span: &Span) {
         self.at.get_or_insert_with(|| span.clone());
+    }
+}
+
+/// `variables { KEY "value" }` into `into` (a later one wins).
+pub fn lower_variables(ctx: &mut Ctx, node: &RawNode, into: &mut BTreeMap<String, String>) {
+    ctx.leaf_block(node);
+    for var in node.children() {
+        ctx.leaf(var, &[]);
+        if let Some(v) = ctx.one_string(var) {
+            into.insert(var.name.clone(), v.value);
+        }
+    }
+}
+
+/// `text` with each `{{ KEY }}` (KEY a name: letters, digits, `_`) replaced by its variable;
+/// the names it lacks, in `missing`.
+fn fill(text: &str, vars: &BTreeMap<String, String>, missing: &mut Vec<String>) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find("{{") {
+        let Some(close) = rest[open..].find("}}") else { break };
+        out.push_str(&rest[..open]);
+        let key = rest[open + 2..open + close].trim();
+        let name_like = key.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        match vars.get(key) {
+            Some(value) if name_like => out.push_str(value),
+            // Not a variable's name (`{{.Name}}`, a Go template for docker): left as written.
+            _ if !name_like => out.push_str(&rest[open..open + close + 2]),
+            _ => {
+                missing.push(key.to_owned());
+                out.push_str(&rest[open..open + close + 2]);
+            }
+        }
+        rest = &rest[open + close + 2..];
+    }
+    out + rest
+}
+
+/// Fills the `{{ KEY }}` templates of a service's texts (image, command, volumes, environment
+/// and build values) from `vars`; says each variable it lacks at the service's name.
+pub fn fill_templates(ctx: &mut Ctx, service: &mut Service, stage: &str, vars: &BTreeMap<String, String>) {
+    let mut missing = Vec::new();
+    let mut one = |text: &mut String| *text = fill(text, vars, &mut missing);
+    service.image.iter_mut().for_each(&mut one);
+    service.command.iter_mut().flatten().for_each(&mut one);
+    service.volumes.iter_mut().for_each(&mut one);
+    for value in service.env.values_mut() {
+        if let EnvValue::Literal(text) = value {
+            one(text);
+        }
+    }
+    if let Some(build) = &mut service.build {
+        one(&mut build.context);
+        build.dockerfile.iter_mut().for_each(&mut one);
+        build.target.iter_mut().for_each(&mut one);
+        build.args.values_mut().for_each(&mut one);
+    }
+    missing.sort();
+    missing.dedup();
+    for key in missing {
+        ctx.push(
+            ctx.diag(
+                service.name.span.clone(),
+                format!(
+                    "service `{}` uses `{{{{ {key} }}}}`, and stage `{stage}` has no variable `{key}`",
+                    service.name.value
+                ),
+            )
+            .with_help(format!(
+                "add `variables {{ {key} \"…\" }}` to the file or to stage `{stage}`"
+            )),
+        );
     }
 }
