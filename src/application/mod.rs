@@ -24,6 +24,7 @@ pub mod app_setup;
 pub mod deploy;
 pub mod deploy_history;
 pub mod effects;
+pub mod format;
 pub mod image_build;
 pub mod infra;
 pub mod init;

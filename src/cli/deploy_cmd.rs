@@ -1,5 +1,6 @@
-//! `fleet deploy`, and the lifecycle of a stage's containers on this machine: `up`, `down`,
-//! `ps`, `logs`, `restart` ([`crate::application::local`], [`crate::application::stage_ops`]).
+//! `fleet build` and `fleet deploy`, and the lifecycle of a stage's containers on this
+//! machine: `up`, `down`, `ps`, `logs`, `restart` ([`crate::application::local`],
+//! [`crate::application::stage_ops`]).
 
 use std::time::Duration;
 
@@ -11,7 +12,8 @@ use super::{Context, Exit, Output, exit};
 use crate::application::deploy::DeployOptions;
 use crate::application::deploy::lifecycle::render_ps;
 use crate::application::deploy_history::Recorder;
-use crate::application::local::{self, LocalDeploy, render_outcomes};
+use crate::application::image_build::BuildOptions;
+use crate::application::local::{self, LocalDeploy, build_fleet, render_builds, render_outcomes};
 use crate::application::report::WorkflowError;
 use crate::application::stage::Down;
 use crate::application::stage_ops::{LogsOptions, StageKind, StageOp};
@@ -214,5 +216,53 @@ pub fn run_ps(cx: &Context, args: &PsArgs) -> Exit {
     local::engine_ready(&cx.fx.docker)?;
     let rows = local::ps(&cx.fx.docker, &fleet, args.stage.as_deref())?;
     cx.show(args.output, &rows, |rows| render_ps(rows, chrono::Utc::now()));
+    Ok(exit::OK)
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// The stage to build for (local: native platform, never pushed; others: linux/amd64).
+    pub stage: String,
+    /// Only these services (repeatable).
+    #[arg(short = 's', long = "service", value_name = "SERVICE")]
+    pub services: Vec<String>,
+    /// Push after building (not for the local stage).
+    #[arg(long)]
+    pub push: bool,
+    /// Image tag (default latest; `sha-<7>` is added when a git commit is known).
+    #[arg(long)]
+    pub tag: Option<String>,
+    /// Registry prefix of the images, e.g. ghcr.io/acme.
+    #[arg(long, env = "FLEET_IMAGE_REGISTRY")]
+    pub image_registry: Option<String>,
+    /// Target platform (default: native for local, linux/amd64 otherwise).
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Build without cache (and rebuild even when inputs are unchanged).
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Text, or JSON for scripts.
+    #[arg(long, value_enum, default_value_t)]
+    pub output: Output,
+    #[command(flatten)]
+    pub fleet: FleetSelect,
+}
+
+/// Builds (and pushes) the stage's images of the selected fleet.
+pub fn run_build(cx: &Context, args: &BuildArgs) -> Exit {
+    let fleet = args.fleet.select(cx.registry, Some(&args.stage))?;
+    let request = BuildOptions {
+        services: args.services.clone(),
+        push: args.push,
+        tag: args.tag.clone(),
+        registry: args.image_registry.clone(),
+        platform: args.platform.clone(),
+        no_cache: args.no_cache,
+        ..BuildOptions::default()
+    };
+    let line = &mut |service: &str, line: &str| cx.console.service_line(service, line);
+    let docker = cx.fx.docker.clone();
+    let outcomes = build_fleet(&cx.reporter(false), docker, &fleet, &args.stage, request, line)?;
+    cx.show(args.output, &outcomes, |o| render_builds(o));
     Ok(exit::OK)
 }

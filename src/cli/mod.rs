@@ -2,16 +2,13 @@
 //! command returns its exit code or the [`WorkflowError`] that stopped it; [`main`] shows and
 //! maps errors in one place ([`Console::exit_with`]).
 
-mod apply_cmd;
-mod build_cmd;
 mod deploy_cmd;
+mod files_cmd;
 mod fleet_select;
-mod init_cmd;
 pub mod old_spellings;
 mod plan_cmd;
 mod registry_cmd;
 mod stage_cmd;
-mod validate_cmd;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -47,14 +44,16 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Start a repository: a commented fleet-registry.kdl, one fleet and the Action's workflow.
-    Init(init_cmd::InitArgs),
+    Init(files_cmd::InitArgs),
     /// Check fleet-registry.kdl and every fleet it references (or one fleet.kdl).
-    Validate(validate_cmd::ValidateArgs),
+    Validate(files_cmd::ValidateArgs),
+    /// Rewrite configuration files in their canonical form (--check: only say which are not).
+    Fmt(files_cmd::FmtArgs),
     /// Inspect the fleet registry.
     #[command(subcommand)]
     Registry(RegistryCommand),
     /// Build a stage's images (local: native; others: linux/amd64 with buildx).
-    Build(build_cmd::BuildArgs),
+    Build(deploy_cmd::BuildArgs),
     /// Deploy a stage: stop → replace → start in dependency order, health-gated, with rollback.
     Deploy(deploy_cmd::DeployArgs),
     /// Start a stage's containers (default stage: local).
@@ -77,7 +76,7 @@ pub enum Command {
     /// What changes between a base commit and the working tree: services, routes, infrastructure.
     Plan(plan_cmd::PlanArgs),
     /// Apply the infrastructure plan (servers, DNS, …) against the live providers, under the state lock.
-    Apply(apply_cmd::ApplyArgs),
+    Apply(plan_cmd::ApplyArgs),
     /// Recorded infrastructure state (.fleetflow/state.json).
     #[command(subcommand)]
     State(plan_cmd::StateCommand),
@@ -200,13 +199,14 @@ pub fn main() -> ExitCode {
         color: cli.color,
     };
     let result = match cli.command {
-        Command::Init(args) => init_cmd::run(&cx, &args),
-        Command::Validate(args) => validate_cmd::run(&cx, &args),
+        Command::Init(args) => files_cmd::run_init(&cx, &args),
+        Command::Validate(args) => files_cmd::run_validate(&cx, &args),
+        Command::Fmt(args) => files_cmd::run_fmt(&cx, &args),
         Command::Registry(RegistryCommand::List(args)) => registry_cmd::list(&cx, &args),
         Command::Registry(RegistryCommand::Deploy(args)) => registry_cmd::deploy(&cx, &args),
         Command::Registry(RegistryCommand::Status(args)) => registry_cmd::status(&cx, &args),
         Command::Registry(RegistryCommand::Unlock(args)) => registry_cmd::unlock(&cx, &args),
-        Command::Build(args) => build_cmd::run(&cx, &args),
+        Command::Build(args) => deploy_cmd::run_build(&cx, &args),
         Command::Deploy(args) => deploy_cmd::run_deploy(&cx, &args),
         Command::Up(args) => deploy_cmd::run_up(&cx, &args),
         Command::Down(args) => deploy_cmd::run_down(&cx, &args),
@@ -217,7 +217,7 @@ pub fn main() -> ExitCode {
         Command::Rollback(args) => stage_cmd::run_rollback(&cx, &args),
         Command::History(args) => stage_cmd::run_history(&cx, &args),
         Command::Plan(args) => plan_cmd::run_plan(&cx, &args),
-        Command::Apply(args) => apply_cmd::run(&cx, &args),
+        Command::Apply(args) => plan_cmd::run_apply(&cx, &args),
         Command::State(command) => plan_cmd::run_state(&cx, &command),
         Command::Serve(args) => crate::webhook::serve_args::run(&fx, &args).map(|()| exit::OK),
         Command::App(command) => crate::webhook::app_create::run(&console, &command).map(|()| exit::OK),

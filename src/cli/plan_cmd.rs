@@ -1,4 +1,5 @@
-//! `fleet plan` (base commit → working tree) and `fleet state show|unlock`.
+//! `fleet plan` (base commit → working tree), `fleet apply` (the infrastructure plan against
+//! the live providers, applied under the state lock) and `fleet state show|unlock`.
 
 use std::io::IsTerminal;
 
@@ -6,7 +7,7 @@ use clap::{Args, Subcommand, ValueEnum};
 
 use super::fleet_select::FleetSelect;
 use super::{ColorChoice, Context, Exit, Output, exit};
-use crate::application::infra;
+use crate::application::infra::{self, apply_fleets};
 use crate::application::plan_change::plan_working_tree;
 use crate::application::report::WorkflowError;
 use crate::plan::{COMMENT_LIMIT, render_markdown, render_text};
@@ -101,4 +102,32 @@ pub fn run_state(cx: &Context, command: &StateCommand) -> Exit {
         StateCommand::Unlock => cx.console.print(&infra::unlock_state(&store)?),
     }
     Ok(exit::OK)
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// Only this stage's infrastructure (and the fleet-wide resources).
+    #[arg(long, value_name = "STAGE")]
+    pub stage: Option<String>,
+    /// Apply without asking.
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    #[command(flatten)]
+    pub fleet: FleetSelect,
+}
+
+/// Exits 1 when a fleet's apply failed (each failure said).
+pub fn run_apply(cx: &Context, args: &ApplyArgs) -> Exit {
+    let (reporter, chosen) = (cx.reporter(args.yes), args.fleet.chosen());
+    let results = apply_fleets(
+        &reporter,
+        &cx.fx.clock,
+        cx.registry,
+        chosen.as_ref(),
+        args.stage.as_deref(),
+    )?;
+    let codes = results
+        .into_iter()
+        .map(|r| if r.is_err() { cx.console.finish(r) } else { exit::OK });
+    Ok(codes.fold(exit::OK, |code, c| if c == exit::OK { code } else { c }))
 }

@@ -1,0 +1,99 @@
+//! `fleet fmt`: configuration files in their canonical form ([`crate::config::format`]):
+//! rewritten in place, or with `check` only said.
+
+use std::path::{Path, PathBuf};
+
+use super::report::WorkflowError;
+use super::workspace::registry_file;
+use crate::config::LoadOptions;
+use crate::config::discovery::find_fleet_file;
+use crate::config::format::format_text;
+use crate::config::load::{load_registry_file, split_path};
+
+/// One file, and whether its text is (or was) not in the canonical form.
+#[derive(Debug, serde::Serialize)]
+pub struct Formatted {
+    pub path: PathBuf,
+    pub changed: bool,
+}
+
+/// The files `path` names (a file; a directory: its registry and fleets, or its
+/// `.fleetflow/`); without one the registry found from here and its fleets' files, else the
+/// nearest fleet's.
+pub fn config_files(path: Option<&Path>, registry_flag: Option<&Path>) -> Result<Vec<PathBuf>, WorkflowError> {
+    if let Some(path) = path.filter(|p| p.is_file()) {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let registry = match path {
+        Some(dir) => Some(dir.join(crate::config::load::REGISTRY_FILE)).filter(|r| r.is_file()),
+        None => registry_file(registry_flag).ok(),
+    };
+    let Some(registry) = registry else {
+        let here = match path {
+            Some(dir) => dir.to_path_buf(),
+            None => std::env::current_dir().map_err(|e| WorkflowError::Usage(e.to_string()))?,
+        };
+        let fleet = find_fleet_file(&here).ok_or_else(|| {
+            WorkflowError::Usage(format!(
+                "no fleet-registry.kdl or .fleetflow/ at or above {}",
+                here.display()
+            ))
+        })?;
+        return Ok(kdl_files_beside(&fleet));
+    };
+    let ws = load_registry_file(&registry, LoadOptions { verify_fleets: false })?;
+    let root = split_path(&registry).0;
+    let mut files = vec![registry.clone()];
+    for entry in &ws.registry.fleets {
+        let dir = root.join(&entry.path.value).join(".fleetflow");
+        files.extend(kdl_files_beside(&dir.join("fleet.kdl")));
+    }
+    Ok(files)
+}
+
+/// Every `*.kdl` in the directory of `fleet_file` (a fleet's `.fleetflow/`), sorted.
+fn kdl_files_beside(fleet_file: &Path) -> Vec<PathBuf> {
+    let Some(dir) = fleet_file.parent() else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "kdl") && p.is_file())
+        .collect();
+    files.sort();
+    files
+}
+
+/// Formats each file: rewritten when it changes, unless `check`.
+pub fn format_files(files: &[PathBuf], check: bool) -> Result<Vec<Formatted>, WorkflowError> {
+    let mut out = Vec::new();
+    for path in files {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| WorkflowError::failed(format!("cannot read {}: {e}", path.display())))?;
+        let formatted = format_text(&text).map_err(|e| WorkflowError::failed(format!("{}: {e}", path.display())))?;
+        let changed = formatted != text;
+        if changed && !check {
+            // Written beside it and renamed over it, with its permissions: never half a file.
+            let temporary = path.with_extension("kdl.fleet-fmt");
+            std::fs::write(&temporary, &formatted)
+                .and_then(|()| std::fs::set_permissions(&temporary, std::fs::metadata(path)?.permissions()))
+                .and_then(|()| std::fs::rename(&temporary, path))
+                .map_err(|e| WorkflowError::failed(format!("cannot write {}: {e}", path.display())))?;
+        }
+        out.push(Formatted {
+            path: path.clone(),
+            changed,
+        });
+    }
+    Ok(out)
+}
+
+/// A line per file that is (`check`: would be) rewritten.
+pub fn render_formatted(all: &[Formatted], check: bool) -> String {
+    let verb = if check { "not formatted" } else { "formatted" };
+    let changed = all.iter().filter(|f| f.changed);
+    changed.map(|f| format!("{verb}: {}\n", f.path.display())).collect()
+}
