@@ -42,6 +42,10 @@ fn indentation_blank_lines_and_multiline_strings() {
     let want = "project \"x\"\n\nservice \"a\" {\n    image \"b\"\n\n    env {\n        K \"\"\"\n  keep  {\n  \"\"\"\n    }\n}\n\n// the stage\nstage \"l\" { service \"a\"; }\n";
     assert_eq!(format_text(messy).unwrap(), want);
     assert!(format_text("service \"a\" {").is_err(), "not KDL: refused");
+    // Lines inside a string or a block comment pass as they are, blank ones included.
+    let kept =
+        "project \"x\"\n\ndesc \"\"\"\n  hello {\n\n  world\n  \"\"\"\n\n/*\n   note\n\n   more\n*/\nstage \"l\"\n";
+    assert_eq!(format_text(kept).unwrap(), kept);
 }
 
 fn fleet(dir: &Path) -> Command {
@@ -92,4 +96,17 @@ fn check_says_which_files_and_fmt_rewrites_them() {
     );
     fleet(dir.path()).args(["fmt", "--check"]).assert().success();
     fleet(dir.path()).arg("validate").assert().success();
+
+    // A link among a fleet's files is not followed (a checkout's link could point anywhere).
+    let outside = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(outside.path(), "elsewhere   \"x\"\n").unwrap();
+    std::os::unix::fs::symlink(outside.path(), fleet_dir.join("linked.kdl")).unwrap();
+    fleet(dir.path()).arg("fmt").assert().success();
+    assert_eq!(std::fs::read_to_string(outside.path()).unwrap(), "elsewhere   \"x\"\n");
+    let left: Vec<_> = std::fs::read_dir(&fleet_dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(left.len(), 2, "no temporary file left: {left:?}");
 }

@@ -109,6 +109,24 @@ fn a_build_given_on_the_service_and_a_stage_override() {
 }
 
 #[test]
+fn a_stage_overrides_with_properties_on_the_service_node() {
+    let text = "project \"p\"\nservice \"db\" image=\"postgres:16\"\nstage \"local\" {\n    service \"db\"\n}\nstage \"live\" {\n    service \"db\" image=\"postgres:17\"\n}\n";
+    let mut diags = Diagnostics::default();
+    let fleet = lower_fleet_source(SourceFile::from_text("fleet.kdl", text), &mut diags).expect("parses");
+    assert!(
+        !diags.has_errors(),
+        "{:?}",
+        diags.items.iter().map(ToString::to_string).collect::<Vec<_>>()
+    );
+    assert_eq!(service(&fleet, "local", "db").image.as_deref(), Some("postgres:16"));
+    assert_eq!(
+        service(&fleet, "live", "db").image.as_deref(),
+        Some("postgres:17"),
+        "not a bare reference"
+    );
+}
+
+#[test]
 fn both_spellings_in_one_file() {
     let fleet = lowered("mixed.kdl");
     let db = service(&fleet, "local", "db");
@@ -206,12 +224,23 @@ fn bad_variants_are_said_where_they_are() {
         "{said:?}"
     );
 
-    let unknown =
-        "project \"p\"\nservice \"r\" {\n    image \"redis:{{ TAG }}\"\n}\nstage \"live\" {\n    service \"r\"\n}\n";
+    let unknown = "project \"p\"\nvariables {\n    OTHER \"1\"\n}\nservice \"r\" {\n    image \"redis:{{ TAG }}\"\n}\nstage \"live\" {\n    service \"r\"\n}\n";
     let said = errors(unknown);
     assert!(
         said.iter()
-            .any(|e| e.starts_with("6:13 ") && e.contains("uses `{{ TAG }}`, and stage `live` has no variable `TAG`")),
+            .any(|e| e.starts_with("9:13 ") && e.contains("uses `{{ TAG }}`, and stage `live` has no variable `TAG`")),
+        "{said:?}"
+    );
+    // No variables declared: no templates in use, `{{ … }}` is text as before.
+    let plain =
+        "project \"p\"\nservice \"r\" {\n    image \"redis\"\n    env {\n        GREETING \"{{ user }}\"\n    }\n}\n";
+    assert_eq!(errors(plain), Vec::<String>::new());
+    // What a template fills is checked like what is written: a build context stays inside.
+    let escaping = "project \"p\"\nvariables {\n    C \"../../..\"\n}\nservice \"r\" {\n    build \"{{ C }}\"\n}\nstage \"live\" {\n    service \"r\"\n}\n";
+    let said = errors(escaping);
+    assert!(
+        said.iter()
+            .any(|e| e.starts_with("9:13 ") && e.contains("build context")),
         "{said:?}"
     );
 

@@ -70,12 +70,13 @@ fn finish(console: &Console, run: &Run, reporter: &report::ActionReporter, resul
 
 /// The step summary (the plan) and the outputs, where the runner reads them.
 fn write_outputs(request: &ActionRequest, o: &Outputs) -> Result<(), WorkflowError> {
-    if let (Some(path), Some(markdown)) = (&request.runner.step_summary, &o.step_summary) {
-        append(path, &format!("{markdown}\n"))
-            .map_err(|e| WorkflowError::failed(format!("cannot write GITHUB_STEP_SUMMARY: {e}")))?;
-    }
+    let summary = match (&request.runner.step_summary, &o.step_summary) {
+        (Some(path), Some(markdown)) => append(path, &format!("{markdown}\n"))
+            .map_err(|e| WorkflowError::failed(format!("cannot write GITHUB_STEP_SUMMARY: {e}"))),
+        _ => Ok(()),
+    };
     let Some(path) = &request.runner.output else {
-        return Ok(());
+        return summary;
     };
     let text = [
         output_entry("plan-has-changes", if o.has_changes { "true" } else { "false" }),
@@ -84,5 +85,6 @@ fn write_outputs(request: &ActionRequest, o: &Outputs) -> Result<(), WorkflowErr
         output_entry("deployed", &Value::Array(o.deployed.clone()).to_string()),
     ]
     .concat();
-    append(path, &text).map_err(|e| WorkflowError::failed(format!("cannot write GITHUB_OUTPUT: {e}")))
+    append(path, &text).map_err(|e| WorkflowError::failed(format!("cannot write GITHUB_OUTPUT: {e}")))?;
+    summary
 }

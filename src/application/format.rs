@@ -61,7 +61,9 @@ fn kdl_files_beside(fleet_file: &Path) -> Vec<PathBuf> {
         .flatten()
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "kdl") && p.is_file())
+        // Links are not followed: a checkout's link could point anywhere on this machine.
+        .filter(|p| p.extension().is_some_and(|e| e == "kdl"))
+        .filter(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_file()))
         .collect();
     files.sort();
     files
@@ -76,11 +78,7 @@ pub fn format_files(files: &[PathBuf], check: bool) -> Result<Vec<Formatted>, Wo
         let formatted = format_text(&text).map_err(|e| WorkflowError::failed(format!("{}: {e}", path.display())))?;
         let changed = formatted != text;
         if changed && !check {
-            // Written beside it and renamed over it, with its permissions: never half a file.
-            let temporary = path.with_extension("kdl.fleet-fmt");
-            std::fs::write(&temporary, &formatted)
-                .and_then(|()| std::fs::set_permissions(&temporary, std::fs::metadata(path)?.permissions()))
-                .and_then(|()| std::fs::rename(&temporary, path))
+            replace(path, &formatted)
                 .map_err(|e| WorkflowError::failed(format!("cannot write {}: {e}", path.display())))?;
         }
         out.push(Formatted {
@@ -96,4 +94,15 @@ pub fn render_formatted(all: &[Formatted], check: bool) -> String {
     let verb = if check { "not formatted" } else { "formatted" };
     let changed = all.iter().filter(|f| f.changed);
     changed.map(|f| format!("{verb}: {}\n", f.path.display())).collect()
+}
+
+/// Writes `text` to a new file beside `path` (a fresh name, never an existing file or link),
+/// with `path`'s permissions, and renames it over `path`: never half a file.
+fn replace(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut file = tempfile::NamedTempFile::new_in(dir)?;
+    file.write_all(text.as_bytes())?;
+    file.as_file().set_permissions(std::fs::metadata(path)?.permissions())?;
+    file.persist(path).map(drop).map_err(|e| e.error)
 }

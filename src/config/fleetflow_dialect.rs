@@ -155,30 +155,52 @@ fn fill(text: &str, vars: &BTreeMap<String, String>, missing: &mut Vec<String>) 
 }
 
 /// Fills the `{{ KEY }}` templates of a service's texts (image, command, volumes, environment
-/// and build values) from `vars`; says each variable it lacks at the service's name.
+/// and build values) from `vars`, then checks what was filled as written values are checked
+/// (build paths inside the fleet, the volume's shape); says each variable it lacks at the
+/// service's name. A file that declares no variables uses no templates: `{{ … }}` stays text.
 pub fn fill_templates(ctx: &mut Ctx, service: &mut Service, stage: &str, vars: &BTreeMap<String, String>) {
+    if vars.is_empty() {
+        return;
+    }
     let mut missing = Vec::new();
-    let mut one = |text: &mut String| *text = fill(text, vars, &mut missing);
-    service.image.iter_mut().for_each(&mut one);
-    service.command.iter_mut().flatten().for_each(&mut one);
-    service.volumes.iter_mut().for_each(&mut one);
+    let mut filled = Vec::new();
+    let mut one = |what: &'static str, text: &mut String| {
+        let new = fill(text, vars, &mut missing);
+        if new != *text {
+            filled.push((what, new.clone()));
+            *text = new;
+        }
+    };
+    service.image.iter_mut().for_each(|t| one("image", t));
+    service.command.iter_mut().flatten().for_each(|t| one("command", t));
+    service.volumes.iter_mut().for_each(|t| one("volume", t));
     for value in service.env.values_mut() {
         if let EnvValue::Literal(text) = value {
-            one(text);
+            one("env", text);
         }
     }
     if let Some(build) = &mut service.build {
-        one(&mut build.context);
-        build.dockerfile.iter_mut().for_each(&mut one);
-        build.target.iter_mut().for_each(&mut one);
-        build.args.values_mut().for_each(&mut one);
+        one("build context", &mut build.context);
+        build.dockerfile.iter_mut().for_each(|t| one("dockerfile", t));
+        build.target.iter_mut().for_each(|t| one("target", t));
+        build.args.values_mut().for_each(|t| one("build arg", t));
+    }
+    let at = service.name.span.clone();
+    for (what, value) in filled {
+        match what {
+            "build context" | "dockerfile" => super::service::check_inside_fleet(ctx, what, &value, at.clone()),
+            "volume" => {
+                super::service::check_volume(ctx, &Spanned::new(value, at.clone()));
+            }
+            _ => {}
+        }
     }
     missing.sort();
     missing.dedup();
     for key in missing {
         ctx.push(
             ctx.diag(
-                service.name.span.clone(),
+                at.clone(),
                 format!(
                     "service `{}` uses `{{{{ {key} }}}}`, and stage `{stage}` has no variable `{key}`",
                     service.name.value

@@ -44,15 +44,16 @@ enum Start {
     Depth(usize),
 }
 
-/// Each line re-indented by its depth; lines that start inside a string or comment are kept.
-fn reindented(text: &str) -> Vec<String> {
+/// Each line re-indented by its depth, and whether it is kept as written (it starts inside a
+/// string or comment).
+fn reindented(text: &str) -> Vec<(String, bool)> {
     let mut out = Vec::new();
     let mut scan = Scanner::default();
     for line in text.lines() {
         let start = scan.start();
         scan.line(line);
         out.push(match start {
-            Start::Inside => line.to_owned(),
+            Start::Inside => (line.to_owned(), true),
             Start::Depth(depth) => {
                 let body = line.trim();
                 let depth = if body.starts_with('}') {
@@ -60,36 +61,48 @@ fn reindented(text: &str) -> Vec<String> {
                 } else {
                     depth
                 };
-                if body.is_empty() {
+                let text = if body.is_empty() {
                     String::new()
                 } else {
                     format!("{}{body}", "    ".repeat(depth))
-                }
+                };
+                (text, false)
             }
         });
     }
     out
 }
 
-/// At most one blank line in a row, none just inside a block, one before each top-level node.
-fn spaced(lines: &[String]) -> String {
+/// At most one blank line in a row, none just inside a block, one before each top-level node;
+/// lines inside a string or comment pass as they are.
+fn spaced(lines: &[(String, bool)]) -> String {
+    // For each line: whether the next line with text closes a block (one pass, from the end).
+    let mut closes_next = vec![false; lines.len()];
+    let mut next_closes = true;
+    for (i, (line, _)) in lines.iter().enumerate().rev() {
+        closes_next[i] = next_closes;
+        if !line.is_empty() {
+            next_closes = line.trim_start().starts_with('}');
+        }
+    }
     let mut out: Vec<&str> = Vec::new();
-    for (i, line) in lines.iter().enumerate() {
+    for (i, (line, kept)) in lines.iter().enumerate() {
         let previous = out.last().copied();
+        if *kept {
+            out.push(line);
+            continue;
+        }
         if line.is_empty() {
             let after_open = previous.is_none_or(|p| p.ends_with('{') || p.is_empty());
-            let before_close = lines[i + 1..]
-                .iter()
-                .find(|l| !l.is_empty())
-                .is_none_or(|l| l.trim_start().starts_with('}'));
-            if !after_open && !before_close {
+            if !after_open && !closes_next[i] {
                 out.push("");
             }
             continue;
         }
         let top = !line.starts_with([' ', '}']);
         let attached = previous.is_some_and(|p| p.starts_with("//") || p.starts_with("/*"));
-        if top && previous.is_some_and(|p| !p.is_empty()) && !attached {
+        let after_kept = i.checked_sub(1).is_some_and(|j| lines[j].1);
+        if top && previous.is_some_and(|p| !p.is_empty()) && !attached && !after_kept {
             out.push("");
         }
         out.push(line);

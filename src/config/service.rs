@@ -60,7 +60,7 @@ impl Service {
 
     /// Whether anything besides the name was written (a bare `service "x"` is a reference).
     pub fn is_reference(node: &RawNode) -> bool {
-        node.children.is_none()
+        node.children.is_none() && node.props.is_empty()
     }
 }
 
@@ -327,7 +327,7 @@ fn checked_build(
 /// Build contexts and Dockerfiles are read on the machine that builds (the App's host, for a
 /// pull request's `/deploy`): they stay inside the fleet's directory, as `path` stays inside
 /// the registry's. Checked again, after resolving symbolic links, where the build runs.
-fn check_inside_fleet(ctx: &mut Ctx, what: &str, path: &str, span: super::source::Span) {
+pub(super) fn check_inside_fleet(ctx: &mut Ctx, what: &str, path: &str, span: super::source::Span) {
     if let Some(problem) = inside_problem(path) {
         ctx.push(
             ctx.diag(span, format!("{what} {path:?} {problem}"))
@@ -432,7 +432,7 @@ fn lower_port(ctx: &mut Ctx, node: &RawNode) -> Option<Port> {
     })
 }
 
-fn check_volume(ctx: &mut Ctx, volume: &Spanned<String>) -> bool {
+pub(super) fn check_volume(ctx: &mut Ctx, volume: &Spanned<String>) -> bool {
     let parts: Vec<&str> = volume.value.split(':').collect();
     let ok = match parts.as_slice() {
         [source, target] | [source, target, "ro" | "rw"] => !source.is_empty() && target.starts_with('/'),
