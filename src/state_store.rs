@@ -265,15 +265,27 @@ fn read_if_present(path: &Path) -> Result<Option<Vec<u8>>, StateError> {
 }
 
 fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), StateError> {
-    let io = |action, source| StateError::Io {
+    replace_file(dir, path, bytes, None).map_err(|(action, source)| StateError::Io {
         action,
         path: path.to_path_buf(),
         source,
-    };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| io("create a temporary file for", e))?;
+    })
+}
+
+/// Writes `bytes` to a fresh temporary file in `dir` (never an existing name or link), synced,
+/// with `permissions` when given, and renames it over `path`: the file is whole or untouched.
+/// On failure, the step that failed (`create a temporary file for`, `write`, `replace`).
+pub fn replace_file(
+    dir: &Path,
+    path: &Path,
+    bytes: &[u8],
+    permissions: Option<std::fs::Permissions>,
+) -> Result<(), (&'static str, std::io::Error)> {
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| ("create a temporary file for", e))?;
     tmp.write_all(bytes)
+        .and_then(|()| permissions.map_or(Ok(()), |p| tmp.as_file().set_permissions(p)))
         .and_then(|()| tmp.as_file().sync_all())
-        .map_err(|e| io("write", e))?;
-    tmp.persist(path).map_err(|e| io("replace", e.error))?;
+        .map_err(|e| ("write", e))?;
+    tmp.persist(path).map_err(|e| ("replace", e.error))?;
     Ok(())
 }

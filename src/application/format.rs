@@ -9,6 +9,7 @@ use crate::config::LoadOptions;
 use crate::config::discovery::find_fleet_file;
 use crate::config::format::format_text;
 use crate::config::load::{load_registry_file, split_path};
+use crate::state_store::replace_file;
 
 /// One file, and whether its text is (or was) not in the canonical form.
 #[derive(Debug, serde::Serialize)]
@@ -39,23 +40,19 @@ pub fn config_files(path: Option<&Path>, registry_flag: Option<&Path>) -> Result
                 here.display()
             ))
         })?;
-        return Ok(kdl_files_beside(&fleet));
+        return Ok(fleet.parent().map(kdl_files_in).unwrap_or_default());
     };
     let ws = load_registry_file(&registry, LoadOptions { verify_fleets: false })?;
     let root = split_path(&registry).0;
     let mut files = vec![registry.clone()];
     for entry in &ws.registry.fleets {
-        let dir = root.join(&entry.path.value).join(".fleetflow");
-        files.extend(kdl_files_beside(&dir.join("fleet.kdl")));
+        files.extend(kdl_files_in(&root.join(&entry.path.value).join(".fleetflow")));
     }
     Ok(files)
 }
 
-/// Every `*.kdl` in the directory of `fleet_file` (a fleet's `.fleetflow/`), sorted.
-fn kdl_files_beside(fleet_file: &Path) -> Vec<PathBuf> {
-    let Some(dir) = fleet_file.parent() else {
-        return Vec::new();
-    };
+/// Every `*.kdl` in `dir` (a fleet's `.fleetflow/`), sorted.
+fn kdl_files_in(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .into_iter()
         .flatten()
@@ -96,13 +93,9 @@ pub fn render_formatted(all: &[Formatted], check: bool) -> String {
     changed.map(|f| format!("{verb}: {}\n", f.path.display())).collect()
 }
 
-/// Writes `text` to a new file beside `path` (a fresh name, never an existing file or link),
-/// with `path`'s permissions, and renames it over `path`: never half a file.
+/// `text` over `path`, whole or not at all, with `path`'s permissions.
 fn replace(path: &Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write as _;
+    let permissions = std::fs::metadata(path)?.permissions();
     let dir = path.parent().unwrap_or(Path::new("."));
-    let mut file = tempfile::NamedTempFile::new_in(dir)?;
-    file.write_all(text.as_bytes())?;
-    file.as_file().set_permissions(std::fs::metadata(path)?.permissions())?;
-    file.persist(path).map(drop).map_err(|e| e.error)
+    replace_file(dir, path, text.as_bytes(), Some(permissions)).map_err(|(_, e)| e)
 }

@@ -17,11 +17,19 @@ use super::syntax::{RawNode, RawValue};
 /// The properties a service node may carry in FleetFlow's spelling.
 pub const SERVICE_PROPS: &[&str] = &["image", "version", "command", "restart"];
 
-/// A property of the service node into `slot`, unless a child set it already (then said once).
-pub fn prop_into(ctx: &mut Ctx, node: &RawNode, key: &str, slot: &mut Option<(String, Span)>) {
+/// A property of the service node (`key="…"`), converted by `convert`, into `slot` — unless a
+/// child set it already (then said once).
+pub fn prop_into<T>(
+    ctx: &mut Ctx,
+    node: &RawNode,
+    key: &str,
+    slot: &mut Option<(T, Span)>,
+    convert: impl FnOnce(&mut Ctx, &Spanned<String>) -> Option<T>,
+) {
     let Some(value) = ctx.prop_string(node, key) else {
         return;
     };
+    let converted = convert(ctx, &value);
     if slot.is_some() {
         ctx.error(
             value.span,
@@ -29,7 +37,7 @@ pub fn prop_into(ctx: &mut Ctx, node: &RawNode, key: &str, slot: &mut Option<(St
         );
         return;
     }
-    *slot = Some((value.value, value.span));
+    *slot = converted.map(|v| (v, value.span));
 }
 
 /// `image:version`, where the image defaults to the service's `name`; `None` without a version.

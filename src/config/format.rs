@@ -174,10 +174,11 @@ impl Scanner {
                             i += 2;
                         }
                     }
-                    '#' | 'r' if self.raw_opening(&chars, i).is_some() => {
-                        let (hashes, quote_at) = self.raw_opening(&chars, i).unwrap_or((0, i));
-                        self.raw = Some(hashes);
-                        i = quote_at;
+                    '#' | 'r' => {
+                        if let Some((hashes, quote_at)) = raw_opening(&chars, i) {
+                            self.raw = Some(hashes);
+                            i = quote_at;
+                        }
                     }
                     '{' => self.depth += 1,
                     '}' => self.depth = self.depth.saturating_sub(1),
@@ -189,20 +190,20 @@ impl Scanner {
         // A line comment ends with its line; so does an ordinary one-line string in v1 (a
         // newline inside `"…"` is part of the string in both versions: kept).
     }
+}
 
-    /// `#"`, `##"`, … (v2) or `r"`, `r#"` (v1) at `i`: the number of `#` and where the quote is.
-    fn raw_opening(&self, chars: &[char], i: usize) -> Option<(usize, usize)> {
-        let start = if chars[i] == 'r' {
-            let before = i.checked_sub(1).map(|j| chars[j]);
-            if before.is_some_and(|b| b.is_alphanumeric() || b == '-' || b == '_') {
-                return None;
-            }
-            i + 1
-        } else {
-            i
-        };
-        let hashes = chars[start..].iter().take_while(|c| **c == '#').count();
-        let quote = start + hashes;
-        (chars.get(quote) == Some(&'"') && (hashes > 0 || chars[i] == 'r')).then_some((hashes, quote))
-    }
+/// `#"`, `##"`, … (v2) or `r"`, `r#"` (v1) at `i`: the number of `#` and where the quote is.
+fn raw_opening(chars: &[char], i: usize) -> Option<(usize, usize)> {
+    let start = if chars[i] == 'r' {
+        let before = i.checked_sub(1).map(|j| chars[j]);
+        if before.is_some_and(|b| b.is_alphanumeric() || b == '-' || b == '_') {
+            return None;
+        }
+        i + 1
+    } else {
+        i
+    };
+    let hashes = chars[start..].iter().take_while(|c| **c == '#').count();
+    let quote = start + hashes;
+    (chars.get(quote) == Some(&'"') && (hashes > 0 || chars[i] == 'r')).then_some((hashes, quote))
 }

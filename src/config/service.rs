@@ -204,22 +204,16 @@ pub fn lower_service(ctx: &mut Ctx, node: &RawNode) -> Option<Service> {
             _ => ctx.unknown_node(child, "`service`", SERVICE_NODES),
         }
     }
-    ff::prop_into(ctx, node, "image", &mut image);
-    ff::prop_into(ctx, node, "version", &mut version);
-    if let Some(argv) = ctx.prop_string(node, "command") {
+    let text = |_: &mut Ctx, v: &Spanned<String>| Some(v.value.clone());
+    ff::prop_into(ctx, node, "image", &mut image, text);
+    ff::prop_into(ctx, node, "version", &mut version, text);
+    ff::prop_into(ctx, node, "command", &mut command, |_, argv| {
         let words: Vec<String> = argv.value.split_whitespace().map(str::to_owned).collect();
-        match &command {
-            Some(_) => ctx.error(argv.span, "`command` is given twice (as a property and a child)"),
-            None => command = (!words.is_empty()).then_some((words, argv.span)),
-        }
-    }
-    if let Some(policy) = ctx.prop_string(node, "restart") {
-        let parsed = parse_restart(ctx, &policy);
-        match &restart {
-            Some(_) => ctx.error(policy.span, "`restart` is given twice (as a property and a child)"),
-            None => restart = parsed.map(|p| (p, policy.span)),
-        }
-    }
+        (!words.is_empty()).then_some(words)
+    });
+    ff::prop_into(ctx, node, "restart", &mut restart, |ctx, policy| {
+        parse_restart(ctx, policy)
+    });
     if let Some(at) = flat.at.clone() {
         match &build {
             Some(_) => ctx.error(
@@ -235,10 +229,7 @@ pub fn lower_service(ctx: &mut Ctx, node: &RawNode) -> Option<Service> {
         }
     }
     let name_text = name.as_ref().map_or("", |n| n.value.as_str());
-    let image = match ff::versioned_image(ctx, name_text, image.as_ref(), version) {
-        Some(versioned) => Some(versioned),
-        None => take(image),
-    };
+    let image = ff::versioned_image(ctx, name_text, image.as_ref(), version).or_else(|| take(image));
     Some(Service {
         name: name?,
         image,

@@ -234,8 +234,17 @@ impl Resolver<'_> {
 /// infrastructure the base declares counts as there, and what `apply` would still have to
 /// make (nothing being recorded) is listed apart, in [`Plan::unapplied`].
 pub fn plan(base: Option<&Snapshot>, head: &Snapshot, state: Option<&State>) -> Plan {
+    // Only the provisioned infrastructure, planned against nothing applied.
     let unapplied = match (base, state) {
-        (Some(_), None) => Some(plan(None, head, Some(&State::default())).changes),
+        (Some(_), None) => {
+            let provisioned = Snapshot {
+                resources: (head.resources.iter())
+                    .filter(|(a, _)| is_provisioned(a))
+                    .map(|(a, r)| (a.clone(), r.clone()))
+                    .collect(),
+            };
+            Some(plan(None, &provisioned, Some(&State::default())).changes)
+        }
         _ => None,
     };
     let empty = Snapshot::default();
@@ -296,7 +305,6 @@ pub fn plan(base: Option<&Snapshot>, head: &Snapshot, state: Option<&State>) -> 
     let deploys = deploys(&changes, base, head);
     // What apply would make with nothing applied, that this change does not already show.
     let unapplied = (unapplied.unwrap_or_default().into_iter())
-        .filter(|u| matches!(u.address, Address::Cloud { kind, .. } if kind.is_provisioned()))
         .filter(|u| !changes.iter().any(|c| c.address == u.address && c.action == u.action))
         .collect();
     Plan {
@@ -314,12 +322,17 @@ fn recorded_in(base: &Snapshot, state: &State) -> Snapshot {
         .resources
         .iter()
         .filter(|(a, _)| match a {
-            Address::Cloud { kind, .. } if kind.is_provisioned() => state.resource(&a.to_string()).is_some(),
+            a if is_provisioned(a) => state.resource(&a.to_string()).is_some(),
             _ => true,
         })
         .map(|(a, r)| (a.clone(), r.clone()))
         .collect();
     Snapshot { resources }
+}
+
+/// A cloud resource a provider makes (servers, buckets, workers, records; not `scale`).
+fn is_provisioned(address: &Address) -> bool {
+    matches!(address, Address::Cloud { kind, .. } if kind.is_provisioned())
 }
 
 fn refers_to_pending(address: &Address, resource: &Resource, pending: &BTreeSet<String>) -> bool {
