@@ -41,6 +41,9 @@ OPERATIONS = [
     # issue 19: `fleet app create` (the App-manifest flow)
     ("post", "/app-manifests/{code}/conversions"),
     ("get", "/repos/{owner}/{repo}/commits/{ref}/check-runs"),
+    # issue 17: builds on GitHub's runners (dispatch the workflow, follow its run)
+    ("post", "/repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches"),
+    ("get", "/repos/{owner}/{repo}/actions/runs/{run_id}"),
 ]
 
 

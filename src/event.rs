@@ -92,6 +92,11 @@ pub enum Event {
     CheckRunRerequested {
         pr: Option<PullRequestRef>,
     },
+    /// A workflow run ended: a deploy that builds on GitHub's runners may be waiting for it.
+    WorkflowRunCompleted {
+        repo: RepoRef,
+        run_id: u64,
+    },
     Installation {
         event: String,
         action: String,
@@ -121,6 +126,7 @@ impl Event {
             ),
             Event::IssueComment { action, .. } => format!("issue_comment.{action}"),
             Event::CheckRunRerequested { .. } => "check_run.rerequested".into(),
+            Event::WorkflowRunCompleted { .. } => "workflow_run.completed".into(),
             Event::Installation { event, action, .. } => format!("{event}.{action}"),
             Event::Ignored { event, .. } => event.clone(),
         }

@@ -145,12 +145,18 @@ async fn init_app_create_and_a_pull_request_get_a_plan_comment() {
         assert_eq!(org, &None);
         assert_eq!(manifest["hook_attributes"]["url"], webhook_url.as_str());
         assert_eq!(manifest["redirect_url"], format!("http://{page}/callback").as_str());
-        for (permission, level) in [("pull_requests", "write"), ("checks", "write"), ("contents", "read")] {
+        for (permission, level) in [
+            ("pull_requests", "write"),
+            ("checks", "write"),
+            ("contents", "read"),
+            // Dispatches the build workflow of `builds "github-actions"`.
+            ("actions", "write"),
+        ] {
             assert_eq!(manifest["default_permissions"][permission], level, "{manifest}");
         }
         assert_eq!(
             manifest["default_events"],
-            serde_json::json!(["pull_request", "push", "issue_comment"])
+            serde_json::json!(["pull_request", "push", "issue_comment", "workflow_run"])
         );
         assert!(
             w.violations.is_empty(),

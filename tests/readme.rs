@@ -172,3 +172,31 @@ fn the_apps_environment_variables_are_the_ones_its_options_read() {
         "options of `fleet serve` without an environment variable: {flags:?}"
     );
 }
+
+/// The build workflow the README shows is the example file, and it declares exactly the inputs
+/// the App dispatches it with (GitHub refuses a dispatch with undeclared inputs).
+#[test]
+fn the_build_workflow_the_readme_shows_is_the_example_and_takes_the_apps_inputs() {
+    let example = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".github/workflows/examples/fleet-build.yml"),
+    )
+    .unwrap();
+    assert!(
+        readme().contains(&format!("```yaml\n{example}```")),
+        "README shows the example as it is"
+    );
+    let declared: Vec<&str> = example
+        .lines()
+        .filter_map(|l| l.trim().split_once(": {").map(|(name, _)| name))
+        .collect();
+    assert_eq!(declared, ["fleet", "stage", "sha"]);
+    for needed in [
+        "packages: write",
+        "checks: write",
+        "ref: ${{ inputs.sha }}",
+        "command: build",
+        "push: true",
+    ] {
+        assert!(example.contains(needed), "{needed}");
+    }
+}

@@ -115,6 +115,7 @@ impl ActionRequest {
             server_url: var("GITHUB_SERVER_URL"),
             temp: var("RUNNER_TEMP").map(PathBuf::from),
             ghcr_token: var("GHCR_TOKEN"),
+            run_id: var("GITHUB_RUN_ID"),
         };
         Ok(Self {
             workspace,

@@ -44,9 +44,7 @@ pub fn annotation(d: &ConfigDiagnostic, registry_dir: &Path, workspace: &Path) -
         Severity::Error => "error",
         Severity::Warning => "warning",
     };
-    let path = registry_dir.join(&d.file.display_name);
-    let file = path
-        .strip_prefix(workspace)
+    let file = (registry_dir.join(&d.file.display_name).strip_prefix(workspace))
         .map_or_else(|_| d.file.display_name.clone(), |p| p.to_string_lossy().into_owned());
     let mut message = d.message.clone();
     if let Some(help) = &d.help {

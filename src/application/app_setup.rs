@@ -52,9 +52,10 @@ pub fn manifest(name: &str, webhook_url: &str, redirect_url: &str) -> Value {
             "checks": "write",
             "statuses": "write",
             "deployments": "write",
-            "members": "read"
+            "members": "read",
+            "actions": "write"
         },
-        "default_events": ["pull_request", "push", "issue_comment"]
+        "default_events": ["pull_request", "push", "issue_comment", "workflow_run"]
     })
 }
 

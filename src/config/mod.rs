@@ -26,5 +26,5 @@ pub use fleet::{FleetConfig, Stage};
 pub use load::{
     ConfigFiles, DirFiles, LoadError, LoadOptions, MemoryFiles, Workspace, load_fleet_file, load_workspace,
 };
-pub use registry::{FleetEntry, Registry, Route};
+pub use registry::{FleetEntry, ImageBuilds, Registry, Route};
 pub use service::Service;

@@ -20,6 +20,28 @@ pub struct Registry {
     pub routes: Vec<Route>,
     /// Who may `/deploy` to a stage (default: write permission on the repository).
     pub deploy_policies: Vec<DeployPolicy>,
+    /// Where the App builds images (`builds "github-actions" workflow="…"`; default: on its
+    /// own host).
+    #[serde(skip_serializing_if = "ImageBuilds::is_app")]
+    pub builds: ImageBuilds,
+}
+
+/// Where the App's deploys build their images.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(tag = "on", rename_all = "kebab-case")]
+pub enum ImageBuilds {
+    /// On the App's host, pushed with its operator's registry credentials.
+    #[default]
+    App,
+    /// On GitHub's runners: the App dispatches `workflow` (a file in `.github/workflows/`,
+    /// run from the default branch), which builds and pushes with the workflow's token.
+    GithubActions { workflow: String },
+}
+
+impl ImageBuilds {
+    pub fn is_app(&self) -> bool {
+        *self == ImageBuilds::App
+    }
 }
 
 impl Registry {
@@ -105,7 +127,7 @@ pub struct DeployPolicy {
     pub users: Vec<String>,
 }
 
-const REGISTRY_NODES: &[&str] = &["registry", "fleet", "server", "deployment", "deploy-policy"];
+const REGISTRY_NODES: &[&str] = &["registry", "fleet", "server", "deployment", "deploy-policy", "builds"];
 
 /// Stage 2 for a registry file. `None` only when the registry has no usable name (FS-001).
 pub fn lower_registry(ctx: &mut Ctx, doc: &RawDocument) -> Option<Registry> {
@@ -117,6 +139,7 @@ pub fn lower_registry(ctx: &mut Ctx, doc: &RawDocument) -> Option<Registry> {
     let mut servers = Vec::new();
     let mut routes = Vec::new();
     let mut deploy_policies = Vec::new();
+    let mut builds = None;
     for node in &doc.nodes {
         match node.name.as_str() {
             "registry" => {
@@ -141,6 +164,10 @@ pub fn lower_registry(ctx: &mut Ctx, doc: &RawDocument) -> Option<Registry> {
                 }
             }
             "deploy-policy" => deploy_policies.extend(lower_deploy_policy(ctx, node)),
+            "builds" => {
+                let v = lower_builds(ctx, node);
+                ctx.set_once(&mut builds, node, v);
+            }
             _ => ctx.unknown_node(node, "a registry file", REGISTRY_NODES),
         }
     }
@@ -165,7 +192,50 @@ pub fn lower_registry(ctx: &mut Ctx, doc: &RawDocument) -> Option<Registry> {
         servers,
         routes,
         deploy_policies,
+        builds: take(builds).unwrap_or_default(),
     })
+}
+
+/// `builds "app"` or `builds "github-actions" workflow="fleet-build.yml"`.
+fn lower_builds(ctx: &mut Ctx, node: &RawNode) -> Option<ImageBuilds> {
+    ctx.leaf(node, &["workflow"]);
+    let on = ctx.one_string(node)?;
+    let workflow = ctx.prop_string(node, "workflow");
+    match (on.value.as_str(), workflow) {
+        ("app", None) => Some(ImageBuilds::App),
+        ("app", Some(w)) => {
+            ctx.error(w.span, "`workflow` is for `builds \"github-actions\"`");
+            None
+        }
+        ("github-actions", Some(w)) => {
+            let file = w.value.as_str();
+            let ok = (file.ends_with(".yml") || file.ends_with(".yaml"))
+                && !file.contains(['/', '\\', '?', '#', '%'])
+                && !file.starts_with('.');
+            if !ok {
+                ctx.push(
+                    ctx.diag(w.span.clone(), format!("workflow {file:?} is not a workflow file name"))
+                        .with_help("name a file of `.github/workflows/`, e.g. `workflow=\"fleet-build.yml\"`"),
+                );
+                return None;
+            }
+            Some(ImageBuilds::GithubActions { workflow: w.value })
+        }
+        ("github-actions", None) => {
+            ctx.push(
+                ctx.diag(on.span, "`builds \"github-actions\"` needs the workflow to dispatch")
+                    .with_help("add `workflow=\"fleet-build.yml\"` (a file of `.github/workflows/`)"),
+            );
+            None
+        }
+        (other, _) => {
+            ctx.push(
+                ctx.diag(on.span.clone(), format!("unknown build place {other:?}"))
+                    .with_help("use `builds \"app\"` (the App's host, the default) or `builds \"github-actions\" workflow=\"…\"`"),
+            );
+            None
+        }
+    }
 }
 
 fn lower_fleet_entry(ctx: &mut Ctx, node: &RawNode) -> Option<FleetEntry> {

@@ -131,6 +131,12 @@ struct CheckRunPayload {
 }
 
 #[derive(Deserialize)]
+struct WorkflowRunPayload {
+    workflow_run: Id,
+    repository: Repository,
+}
+
+#[derive(Deserialize)]
 struct InstallationPayload {
     action: String,
     installation: Id,
@@ -234,6 +240,17 @@ pub fn parse_event(event: &str, body: &[u8]) -> Result<Event, ParseError> {
                 _ => None,
             };
             Ok(Event::CheckRunRerequested { pr })
+        }
+        "workflow_run" => {
+            let action = serde_json::from_slice::<ActionOnly>(body).map_err(err)?.action;
+            if action.as_deref() != Some("completed") {
+                return Ok(ignored(action));
+            }
+            let p: WorkflowRunPayload = serde_json::from_slice(body).map_err(err)?;
+            Ok(Event::WorkflowRunCompleted {
+                repo: p.repository.into(),
+                run_id: p.workflow_run.id,
+            })
         }
         "installation" | "installation_repositories" => {
             let p: InstallationPayload = serde_json::from_slice(body).map_err(err)?;

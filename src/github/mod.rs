@@ -2,6 +2,7 @@
 //! deployments — over octocrab ([`transport`]), with each installation's rate limit watched
 //! ([`budget`]) and what never changes cached ([`cache`]). Pointed at `--github-api-url`.
 
+pub mod actions_api;
 pub mod auth;
 pub mod budget;
 pub mod cache;

@@ -9,6 +9,14 @@ use super::transport::Auth;
 use super::{GitHub, GitHubError};
 use crate::event::RepoRef;
 
+/// A check run found by its name and external id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoundCheckRun {
+    pub id: u64,
+    /// Its `output.text`.
+    pub text: Option<String>,
+}
+
 /// An open pull request as the sweep needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpenPull {
@@ -70,7 +78,8 @@ impl GitHub {
     }
 
     /// The check run named `name` on commit `sha` whose external id is `external_id` (among
-    /// the first hundred): the one an earlier, cut-off run of a job created.
+    /// the first hundred): the one an earlier, cut-off run of a job created, or the one a build
+    /// run reported its images on.
     pub async fn find_check_run(
         &self,
         installation: u64,
@@ -78,13 +87,15 @@ impl GitHub {
         sha: &str,
         name: &str,
         external_id: &str,
-    ) -> Result<Option<u64>, GitHubError> {
+    ) -> Result<Option<FoundCheckRun>, GitHubError> {
         let value = self.check_runs(installation, repo, sha, name, 100).await?;
         let runs = value.get("check_runs").and_then(Value::as_array);
         Ok(runs.into_iter().flatten().find_map(|run| {
-            (run.get("external_id").and_then(Value::as_str) == Some(external_id))
-                .then(|| run.get("id").and_then(Value::as_u64))
-                .flatten()
+            (run.get("external_id").and_then(Value::as_str) == Some(external_id)).then_some(())?;
+            Some(FoundCheckRun {
+                id: run.get("id").and_then(Value::as_u64)?,
+                text: run.pointer("/output/text").and_then(Value::as_str).map(str::to_owned),
+            })
         }))
     }
 

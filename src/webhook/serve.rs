@@ -106,6 +106,7 @@ pub async fn serve(
         body_budget: Default::default(),
         pages: config.deploy.pages.clone(),
         operator_token: config.operator_token.clone(),
+        runs: config.deploy.runs.clone().unwrap_or_default(),
     });
     // Said only now that the key, the database and the workers are ready: a bad input fails
     // before the App claims to listen.

@@ -59,6 +59,13 @@ pub struct ServeArgs {
     /// over (renewed every third of it while the job runs).
     #[arg(long, env = "FLEET_JOB_LEASE", default_value_t = 30, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
     pub job_lease: u64,
+    /// Seconds between looks at a build run on GitHub's runners (`builds "github-actions"`)
+    /// when no workflow_run webhook said it ended.
+    #[arg(long, env = "FLEET_RUN_POLL", default_value_t = 15, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub run_poll: u64,
+    /// Minutes a deploy waits for its build run on GitHub's runners before it gives up.
+    #[arg(long, env = "FLEET_RUN_TIMEOUT", default_value_t = 60, value_name = "MINUTES", value_parser = clap::value_parser!(u64).range(1..))]
+    pub run_timeout: u64,
     /// Registry prefix of the images deploys build (default: ghcr.io/<repository owner>).
     #[arg(long, env = "FLEET_IMAGE_REGISTRY")]
     pub image_registry: Option<String>,
@@ -200,6 +207,10 @@ pub fn run(fx: &Effects, args: &ServeArgs) -> Result<(), WorkflowError> {
             fleet_binary: args.fleet_binary.clone(),
             lock_poll: Duration::from_secs(1),
             pages,
+            runs: Some(crate::application::jobs::RunWatch::new(
+                Duration::from_secs(args.run_poll),
+                Duration::from_secs(args.run_timeout * 60),
+            )),
         },
     };
     serve_until_stopped(config).map_err(|e| WorkflowError::failed_with("", &*e))

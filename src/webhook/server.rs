@@ -15,6 +15,8 @@ use axum::routing::{get, post};
 use serde_json::json;
 use tokio::sync::Notify;
 
+use crate::application::jobs::RunWatch;
+
 use super::body::{BodyBudget, BodyError};
 use super::metrics::Metrics;
 use super::pages;
@@ -36,6 +38,8 @@ pub struct AppState {
     pub pages: Option<PageLinks>,
     /// Opens the overview; none: it is off.
     pub operator_token: Option<Secret>,
+    /// Told when a workflow run ended (deploys building on GitHub's runners wait for it).
+    pub runs: RunWatch,
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
@@ -157,6 +161,9 @@ async fn webhook(State(state): State<Arc<AppState>>, headers: HeaderMap, body: B
         }
     };
     let job = crate::application::jobs::requests::job_for(&event);
+    if let Event::WorkflowRunCompleted { repo, run_id } = &event {
+        state.runs.ended(repo, *run_id);
+    }
     let action = match &event {
         Event::Ignored { action, .. } => action.clone(),
         other => other.label().split_once('.').map(|(_, a)| a.to_owned()),

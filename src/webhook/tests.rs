@@ -36,14 +36,18 @@ fn secrets_never_print() {
 
 #[test]
 fn unknown_event_is_ignored() {
-    let e = parse_event("workflow_run", br#"{"action":"completed"}"#).unwrap();
+    let e = parse_event("deployment_review", br#"{"action":"approved"}"#).unwrap();
     assert_eq!(
         e,
         Event::Ignored {
-            event: "workflow_run".into(),
-            action: Some("completed".into())
+            event: "deployment_review".into(),
+            action: Some("approved".into())
         }
     );
+    // A workflow run that did not end yet is not acted on; one that ended must say which.
+    let requested = parse_event("workflow_run", br#"{"action":"requested"}"#).unwrap();
+    assert!(matches!(requested, Event::Ignored { .. }), "{requested:?}");
+    assert!(parse_event("workflow_run", br#"{"action":"completed"}"#).is_err());
     assert!(parse_event("pull_request", br#"{"action":"opened"}"#).is_err());
     assert!(parse_event("push", b"not json").is_err());
 }

@@ -23,6 +23,8 @@ use serde_json::{Value, json};
 #[path = "percent.rs"]
 mod percent;
 use percent::percent_decode;
+#[path = "fake_github_actions.rs"]
+pub mod actions;
 #[path = "fake_github_budget.rs"]
 pub mod budget;
 #[path = "fake_github_deploy.rs"]
@@ -73,6 +75,7 @@ pub struct FakeCheckRun {
     pub conclusion: Option<String>,
     pub title: Option<String>,
     pub summary: Option<String>,
+    pub text: Option<String>,
     pub annotations: Vec<Value>,
     /// Annotations per request, in order.
     pub annotation_batches: Vec<usize>,
@@ -107,6 +110,8 @@ pub struct World {
     pub hooks: hooks::HookWorld,
     /// The App-manifest flow (fake_github_manifest.rs).
     pub manifest: manifest::ManifestWorld,
+    /// Workflow dispatches and runs (fake_github_actions.rs).
+    pub actions: actions::ActionsWorld,
     /// Where the API lives under the host (GitHub Enterprise Server: `/api/v3`); `None`: at `/`.
     pub api_prefix: Option<String>,
     next_id: u64,
@@ -472,16 +477,20 @@ async fn answer(gate: Arc<Gate>, method: Method, uri: Uri, headers: HeaderMap, b
             let token = format!("ghs_fake{}_{}", id, world.tokens_issued);
             world.tokens.insert(token.clone(), id);
             let expires = chrono::Utc::now() + chrono::Duration::hours(1);
+            let mut permissions = json!({
+                "checks": "write", "contents": "read", "deployments": "write",
+                "issues": "write", "metadata": "read", "pull_requests": "write",
+            });
+            if world.actions.actions_write {
+                permissions["actions"] = json!("write");
+            }
             (
                 StatusCode::CREATED,
                 // As GitHub answers: the token's permissions (the App's) and repository selection.
                 axum::Json(json!({
                     "token": token,
                     "expires_at": expires.to_rfc3339(),
-                    "permissions": {
-                        "checks": "write", "contents": "read", "deployments": "write",
-                        "issues": "write", "metadata": "read", "pull_requests": "write",
-                    },
+                    "permissions": permissions,
                     "repository_selection": "all",
                 })),
             )
@@ -545,6 +554,7 @@ async fn answer(gate: Arc<Gate>, method: Method, uri: Uri, headers: HeaderMap, b
                 conclusion: None,
                 title: None,
                 summary: None,
+                text: None,
                 annotations: Vec::new(),
                 annotation_batches: Vec::new(),
             };
@@ -610,6 +620,7 @@ async fn answer(gate: Arc<Gate>, method: Method, uri: Uri, headers: HeaderMap, b
         }
         other if let Some(r) = deploy::handle(&mut world, other, &repo, &params, &body) => r,
         other if let Some(r) = sweep::handle(&world, other, &repo, &params, &query) => r,
+        other if let Some(r) = actions::handle(&mut world, other, &repo, &params, &body) => r,
         other => {
             let what = format!("{other}: valid, but the App is not expected to call it");
             world.violations.push(what.clone());
@@ -632,6 +643,9 @@ fn apply_check_update(run: &mut FakeCheckRun, body: &Value) {
     }
     if let Some(s) = output["summary"].as_str() {
         run.summary = Some(s.to_owned());
+    }
+    if let Some(t) = output["text"].as_str() {
+        run.text = Some(t.to_owned());
     }
     if let Some(a) = output["annotations"].as_array() {
         run.annotation_batches.push(a.len());

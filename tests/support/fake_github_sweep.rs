@@ -17,7 +17,8 @@ pub fn handle(
     params: &BTreeMap<String, String>,
     query: &BTreeMap<String, String>,
 ) -> Option<Response> {
-    let q = |name: &str| query.get(name).map(|v| percent_decode(v));
+    // A query is form-encoded: `+` is a space.
+    let q = |name: &str| query.get(name).map(|v| percent_decode(&v.replace('+', " ")));
     let per_page = q("per_page")
         .and_then(|v| v.parse::<usize>().ok())
         .unwrap_or(30)
@@ -50,7 +51,8 @@ pub fn handle(
             let runs: Vec<Value> = (world.check_runs.iter())
                 .filter(|c| c.repo == repo && c.head_sha == sha)
                 .filter(|c| name.as_ref().is_none_or(|n| *n == c.name))
-                .map(|c| json!({ "id": c.id, "name": c.name, "head_sha": c.head_sha, "status": c.status, "external_id": c.external_id }))
+                .map(|c| json!({ "id": c.id, "name": c.name, "head_sha": c.head_sha, "status": c.status, "external_id": c.external_id,
+                    "output": { "title": c.title, "summary": c.summary, "text": c.text } }))
                 .collect();
             let total = runs.len();
             let runs: Vec<Value> = runs.into_iter().skip((page - 1) * per_page).take(per_page).collect();

@@ -136,6 +136,7 @@ impl Harness {
                 fleet_binary: None,
                 lock_poll: Duration::ZERO,
                 pages: None,
+                runs: Some(Default::default()),
             },
             operator_token: None,
         }

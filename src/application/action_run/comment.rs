@@ -57,6 +57,8 @@ pub fn run(run: &Run, outputs: &mut Outputs) -> Result<(), WorkflowError> {
         fleet_binary: None,
         lock_poll: Duration::from_secs(1),
         pages: None,
+        // Here is a runner: a registry's `builds "github-actions"` builds here.
+        runs: None,
     };
     let deploys = run_command_here(&github, &command, settings)
         .map_err(|e| WorkflowError::failed_with("chat-ops failed", &*e))?;

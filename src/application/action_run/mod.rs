@@ -4,6 +4,7 @@
 //! writes what a run learned ([`Outputs`]) where the runner reads it.
 
 mod comment;
+mod pushed_report;
 pub mod request;
 
 use std::path::{Path, PathBuf};
@@ -177,9 +178,9 @@ impl Run<'_> {
     /// `command: build`: the `fleet`/`stage` inputs' images, pushed with `push: true`, to
     /// `registry` (default ghcr.io/<owner>); the `images` output lists what was built.
     fn build(&self, outputs: &mut Outputs) -> Result<(), WorkflowError> {
-        let (fleet, stage) = self.fleet_and_stage("command build")?;
+        let (name, stage) = self.fleet_and_stage("command build")?;
         let inputs = &self.request.inputs;
-        let fleet = fleet_of_registry(&self.registry_file()?, fleet)?;
+        let fleet = fleet_of_registry(&self.registry_file()?, name)?;
         let request = BuildOptions {
             push: inputs.push,
             registry: inputs.image_registry.clone(),
@@ -189,7 +190,10 @@ impl Run<'_> {
         let line = &mut |service: &str, line: &str| self.reporter.service_line(service, line);
         let built = build_fleet(self.reporter, self.fx.docker.clone(), &fleet, stage, request, line)?;
         outputs.images = serde_json::to_value(&built).unwrap_or_else(|_| json!([]));
-        Ok(())
+        match inputs.push {
+            true => self.report_pushed(name, stage, &fleet.dir, &built),
+            false => Ok(()),
+        }
     }
 
     /// workflow_dispatch (or `command: deploy`): the `fleet` and `stage` inputs' routes;
@@ -268,6 +272,7 @@ impl Run<'_> {
             given_up: Default::default(),
             lock_token: None,
             rollback_to: None,
+            prebuilt: None,
         })
     }
 }

@@ -64,6 +64,8 @@ pub struct RunnerEnv {
     pub server_url: Option<String>,
     /// RUNNER_TEMP.
     pub temp: Option<PathBuf>,
+    /// GITHUB_RUN_ID: a build reports what it pushed on a check run of that external id.
+    pub run_id: Option<String>,
     /// GHCR_TOKEN: pushes to ghcr.io when there is no `github-token` input.
     pub ghcr_token: Option<String>,
 }

@@ -44,6 +44,19 @@ pub struct ReleaseRequest {
     /// A rollback: nothing is built; each server runs the images of the earlier deploy this
     /// names (`previous`, a commit, a history id) from its own history.
     pub rollback_to: Option<RollbackTo>,
+    /// Built and pushed elsewhere (a build run on GitHub's runners): nothing is built here;
+    /// every built service must be among these, and the servers must run their digests.
+    pub prebuilt: Option<Vec<PushedImage>>,
+}
+
+/// An image a build pushed: the service, its reference, and the digest the registry took.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PushedImage {
+    pub service: String,
+    pub image: String,
+    /// `sha256:…`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
 }
 
 /// A flag a release's owner raises to stop it before its next phase.
@@ -152,13 +165,27 @@ pub fn release(
         plans = plans.into_iter().map(|(p, t)| (p.with_fleet_args(&argv), t)).collect();
     }
 
-    if req.rollback_to.is_none() {
+    if req.rollback_to.is_none() && req.prebuilt.is_none() {
         phase(Phase::Building);
     }
     let project = remote::project_on_server(config, &req.fleet);
     let mut report = ReleaseReport::default();
-    let builds_something =
-        req.rollback_to.is_none() && stage.services.iter().any(|s| s.image.is_none() && s.build.is_some());
+    let built_here = |s: &&crate::config::Service| s.image.is_none() && s.build.is_some();
+    let builds_here = stage.services.iter().any(|s| built_here(&s));
+    if let Some(pushed) = &req.prebuilt {
+        let tag = crate::images::commit_tag(&req.commit).unwrap_or_default();
+        for service in stage.services.iter().filter(built_here) {
+            let name = &service.name.value;
+            let want = crate::images::service_image(&project, stage, service, req.image_registry.as_deref(), &tag);
+            if !pushed.iter().any(|p| &p.service == name && p.image == want) {
+                return Err(ReleaseError::Build(format!(
+                    "the build run pushed no `{want}` for service `{name}`"
+                )));
+            }
+        }
+        report.images = pushed.iter().map(|p| p.image.clone()).collect();
+    }
+    let builds_something = req.rollback_to.is_none() && req.prebuilt.is_none() && builds_here;
     if builds_something {
         let docker = docker.clone();
         docker
@@ -219,10 +246,14 @@ pub fn release(
         &plans,
         &|remote, plan, sink| {
             remote::deploy_route(remote, plan, &by, &tar, &binary, sink).map_err(|e| e.to_string())?;
-            if let Some(entry) = remote::last_recorded(remote, plan, &project)
-                && let Ok(mut all) = recorded.lock()
-            {
-                all.push((plan.server.clone(), entry));
+            if let Some(entry) = remote::last_recorded(remote, plan, &project) {
+                let other = other_digest(&entry, req.prebuilt.as_deref().unwrap_or_default());
+                if let Ok(mut all) = recorded.lock() {
+                    all.push((plan.server.clone(), entry));
+                }
+                if let Some(other) = other {
+                    return Err(other);
+                }
             }
             Ok(())
         },
@@ -230,4 +261,20 @@ pub fn release(
     );
     report.recorded = recorded.into_inner().unwrap_or_default();
     Ok(report)
+}
+
+/// What a server runs other than the digest the build pushed, if it does: the tag was pushed
+/// again between the build and the pull.
+fn other_digest(entry: &HistoryEntry, pushed: &[PushedImage]) -> Option<String> {
+    entry.services.iter().find_map(|ran| {
+        let pushed = pushed.iter().find(|p| p.service == ran.service)?;
+        let want = pushed.digest.as_deref()?;
+        let got = ran.repo_digest.as_deref()?.rsplit_once('@')?.1;
+        (got != want).then(|| {
+            format!(
+                "service `{}` runs {got}, not {want} that the build run pushed as `{}`",
+                ran.service, pushed.image
+            )
+        })
+    })
 }

@@ -120,6 +120,10 @@ pub async fn run(github: &GitHub, store: &Store, delivery: &str, req: &CommandRe
             requested_by: req.comment.author.clone(),
             force,
             trigger: Trigger::Push,
+            // Where images are built is the default branch's word too; a rollback builds nothing.
+            runner_build: (trusted.as_ref())
+                .filter(|_| rollback_to.is_none())
+                .and_then(|r| super::runner_build::of_registry(r, &pr.default_branch)),
             rollback_to: rollback_to.clone(),
         };
         let queued = reply_body(&deploy, "⏳ Queued.", "");

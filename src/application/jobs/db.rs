@@ -47,13 +47,16 @@ pub struct QueuedJob {
     pub check_run_id: Option<i64>,
     /// The GitHub deployment a deploy job created.
     pub deployment_id: Option<i64>,
+    /// The build run on GitHub's runners a deploy job dispatched.
+    pub build_run_id: Option<i64>,
     /// Which claim of the job this is: what fences a worker whose lease ran out (every write
     /// of a running job names it; a later claim makes the earlier one's writes do nothing).
     pub claim: i64,
 }
 
 /// The columns [`job_from_row`] reads, in its order.
-const JOB_COLUMNS: &str = "id, kind, payload, attempts, check_run_id, delivery_id, last_error, deployment_id, claims";
+const JOB_COLUMNS: &str =
+    "id, kind, payload, attempts, check_run_id, delivery_id, last_error, deployment_id, claims, build_run_id";
 
 fn job_from_row(r: &sqlx::any::AnyRow) -> QueuedJob {
     QueuedJob {
@@ -66,6 +69,7 @@ fn job_from_row(r: &sqlx::any::AnyRow) -> QueuedJob {
         delivery_id: r.get(5),
         last_error: r.get(6),
         deployment_id: r.get(7),
+        build_run_id: r.get(9),
     }
 }
 

@@ -5,7 +5,7 @@
 //! progress by editing the request's reply comment (queued → building → deploying → result),
 //! or, for a merge, a check run on the commit.
 
-use super::deploy_reply::{details_or, log_block, routes_table};
+use super::deploy_reply::{ReplyProgress, log_block, routes_table};
 pub use super::deploy_reply::{reply_body, reply_marker};
 use crate::images::short_sha;
 use std::collections::VecDeque;
@@ -16,11 +16,14 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use super::db::{DeployFacts, Fence, FencedError, LockOutcome, QueuedJob, Store};
-use super::deploy_log::{DeployLog, LogLine, redact};
+use super::deploy_log::{DeployLog, redact};
 use super::page_links::PageLinks;
 use super::requests::{DeployRequest, Trigger};
+use super::runner_build::{self, RunWatch};
 use crate::application::deploy::history::RollbackTo;
-use crate::application::deploy::release::{GivenUp, Phase, ReleaseError, ReleaseReport, ReleaseRequest, release};
+use crate::application::deploy::release::{
+    GivenUp, Phase, PushedImage, ReleaseError, ReleaseReport, ReleaseRequest, release,
+};
 use crate::application::deploy::source_archive::{UnpackLimits, unpack_tarball};
 use crate::application::image_build::credentials::{REGISTRY_TOKEN_ENV, REGISTRY_USERNAME_ENV};
 use crate::config::load::REGISTRY_FILE;
@@ -62,6 +65,9 @@ pub struct DeploySettings {
     pub lock_poll: Duration,
     /// Links to each deploy's page (`fleet serve --public-url`); none without a public URL.
     pub pages: Option<PageLinks>,
+    /// How a deploy that builds on GitHub's runners follows its run; `None` (the Action, itself
+    /// on a runner): such deploys build here.
+    pub runs: Option<RunWatch>,
 }
 
 impl std::fmt::Debug for DeploySettings {
@@ -86,71 +92,6 @@ pub enum DeployEnd {
     /// This replica's lease ran out mid-deploy and another holder has the fleet+stage: nothing
     /// of this run was recorded or reported as its end.
     Fenced,
-}
-
-struct ReplyProgress<'a> {
-    github: &'a GitHub,
-    req: &'a DeployRequest,
-    check_run: Option<u64>,
-    /// The deploy page's log, and its link.
-    log: Option<LogLine>,
-    link: Option<String>,
-}
-
-impl ReplyProgress<'_> {
-    /// `status` as a step of the page's log (said again: once).
-    fn step(&self, status: &str) {
-        if let Some(log) = &self.log {
-            log.step(status);
-        }
-    }
-}
-
-impl ReplyProgress<'_> {
-    async fn show(&self, status: &str, details: &str) -> Result<(), GitHubError> {
-        self.step(status);
-        match &self.req.trigger {
-            Trigger::Comment { reply_id, .. } => {
-                let mut body = reply_body(self.req, status, details);
-                if let Some(link) = &self.link {
-                    body.push_str(&format!("\n[Deploy log]({link})\n"));
-                }
-                self.github
-                    .update_comment(self.req.installation_id, &self.req.repo, *reply_id, &body)
-                    .await
-            }
-            Trigger::Push => match self.check_run {
-                Some(id) => {
-                    let body = json!({
-                        "status": "in_progress",
-                        "output": { "title": status, "summary": details_or(status, details) },
-                    });
-                    self.github
-                        .update_check_run(self.req.installation_id, &self.req.repo, id, &body)
-                        .await
-                }
-                None => Ok(()),
-            },
-        }
-    }
-
-    async fn finish(&self, ok: bool, status: &str, details: &str) -> Result<(), GitHubError> {
-        match (&self.req.trigger, self.check_run) {
-            (Trigger::Push, Some(id)) => {
-                self.step(status);
-                let body = json!({
-                    "status": "completed",
-                    "conclusion": if ok { "success" } else { "failure" },
-                    "completed_at": crate::clock::timestamp_now(),
-                    "output": { "title": status, "summary": details_or(status, details) },
-                });
-                self.github
-                    .update_check_run(self.req.installation_id, &self.req.repo, id, &body)
-                    .await
-            }
-            _ => self.show(status, details).await,
-        }
-    }
 }
 
 /// Ends a quarantined deploy job's traces as failed with `status`: its deployment (if it made
@@ -179,6 +120,7 @@ pub async fn report_quarantined(
         check_run: job.check_run_id.and_then(|id| u64::try_from(id).ok()),
         log: None,
         link: None,
+        run_link: None,
     };
     progress.finish(false, status, "").await
 }
@@ -199,6 +141,7 @@ pub async fn run(
         check_run: None,
         log: None,
         link: None,
+        run_link: None,
     };
     let fence = match store.try_lock(&target, job, &holder).await {
         Ok(LockOutcome::Acquired(fence)) => fence,
@@ -250,6 +193,9 @@ async fn locked(
     let mut building = match &req.rollback_to {
         Some(to) => {
             format!("⏪ Rolling back: the servers run the images they recorded for `{to}` again (nothing is built)…")
+        }
+        None if req.runner_build.is_some() && settings.runs.is_some() => {
+            "🏗️ Starting the build on GitHub's runners…".to_owned()
         }
         None => "🔨 Building images…".to_owned(),
     };
@@ -338,7 +284,10 @@ async fn locked(
         .await?;
     progress.show(&building, "").await?;
     let started = Instant::now();
-    let outcome = build_and_deploy(progress, settings, fence.token).await;
+    let outcome = match built_on_runners(progress, settings, store, job).await {
+        Ok(prebuilt) => build_and_deploy(progress, settings, fence.token, prebuilt).await,
+        Err(e) => Err((e, Vec::new())),
+    };
     let secs = started.elapsed().as_secs_f64();
     let (ok, status, details, summary) = match &outcome {
         Ok(report) if report.0.ok() => (
@@ -416,12 +365,44 @@ async fn locked(
 
 type Tail = Vec<String>;
 
+/// With `builds "github-actions"` (and a watch: the App), dispatches the build (once: a later
+/// claim of the job follows the run it recorded) and waits for the images its run pushed;
+/// `None`: the release builds here.
+async fn built_on_runners(
+    progress: &mut ReplyProgress<'_>,
+    settings: &DeploySettings,
+    store: &Store,
+    job: &QueuedJob,
+) -> Result<Option<Vec<PushedImage>>, String> {
+    let (github, req) = (progress.github, progress.req);
+    let (Some(build), Some(watch), None) = (&req.runner_build, &settings.runs, &req.rollback_to) else {
+        return Ok(None);
+    };
+    let run = match job.build_run_id.and_then(|id| u64::try_from(id).ok()) {
+        Some(id) => (github.workflow_run(req.installation_id, &req.repo, id).await)
+            .map_err(|e| format!("cannot look at the build run {id} this deploy started: {e}"))?,
+        None => {
+            let run = runner_build::dispatch(github, req, build).await?;
+            if let Err(e) = store.set_build_run(job.id, run.id as i64).await {
+                tracing::warn!("cannot remember build run {}: {e}", run.id);
+            }
+            run
+        }
+    };
+    progress.run_link = Some(run.html_url.clone());
+    if let Err(e) = progress.show("🏗️ Building images on GitHub's runners…", "").await {
+        tracing::warn!("cannot show progress: {e}");
+    }
+    runner_build::wait(github, watch, req, run).await.map(Some)
+}
+
 /// Downloads the source at the SHA, then builds and deploys on a blocking thread; phases edit
 /// the reply as they come.
 async fn build_and_deploy(
     progress: &ReplyProgress<'_>,
     settings: &DeploySettings,
     lock_token: i64,
+    prebuilt: Option<Vec<PushedImage>>,
 ) -> Result<(ReleaseReport, Tail), (String, Tail)> {
     let (github, req) = (progress.github, progress.req);
     let archive = github
@@ -473,6 +454,7 @@ async fn build_and_deploy(
             Some(Ok(to)) => Some(to),
             Some(Err(e)) => return Err((e.to_string(), Vec::new())),
         },
+        prebuilt,
     };
     // Dropped (the job lost its lease and was stopped) before the blocking release ended: the
     // release gives up before it deploys anything.

@@ -1,8 +1,12 @@
 //! The deploy reply's words: the comment a deploy request gets, edited in place as the job
 //! goes (its marker, the request line, the routes table, the last lines of output).
 
-use super::requests::DeployRequest;
+use serde_json::json;
+
+use super::deploy_log::LogLine;
+use super::requests::{DeployRequest, Trigger};
 use crate::application::deploy::release::ReleaseReport;
+use crate::github::{GitHub, GitHubError};
 use crate::images::short_sha;
 
 /// The marker of a deploy reply (one per fleet+stage request).
@@ -74,4 +78,75 @@ pub(super) fn log_block(tail: &[String]) -> String {
         tail.len(),
         tail.join("\n").replace("```", "'''")
     )
+}
+
+/// Where a deploy shows its progress: the request's reply comment, or a check run for a merge.
+pub(super) struct ReplyProgress<'a> {
+    pub(super) github: &'a GitHub,
+    pub(super) req: &'a DeployRequest,
+    pub(super) check_run: Option<u64>,
+    /// The deploy page's log, and its link.
+    pub(super) log: Option<LogLine>,
+    pub(super) link: Option<String>,
+    /// The build run on GitHub's runners, once dispatched.
+    pub(super) run_link: Option<String>,
+}
+
+impl ReplyProgress<'_> {
+    /// `status` as a step of the page's log (said again: once).
+    pub(super) fn step(&self, status: &str) {
+        if let Some(log) = &self.log {
+            log.step(status);
+        }
+    }
+}
+
+impl ReplyProgress<'_> {
+    pub(super) async fn show(&self, status: &str, details: &str) -> Result<(), GitHubError> {
+        self.step(status);
+        match &self.req.trigger {
+            Trigger::Comment { reply_id, .. } => {
+                let mut body = reply_body(self.req, status, details);
+                if let Some(link) = &self.run_link {
+                    body.push_str(&format!("\n[Build run on GitHub's runners]({link})\n"));
+                }
+                if let Some(link) = &self.link {
+                    body.push_str(&format!("\n[Deploy log]({link})\n"));
+                }
+                self.github
+                    .update_comment(self.req.installation_id, &self.req.repo, *reply_id, &body)
+                    .await
+            }
+            Trigger::Push => match self.check_run {
+                Some(id) => {
+                    let body = json!({
+                        "status": "in_progress",
+                        "output": { "title": status, "summary": details_or(status, details) },
+                    });
+                    self.github
+                        .update_check_run(self.req.installation_id, &self.req.repo, id, &body)
+                        .await
+                }
+                None => Ok(()),
+            },
+        }
+    }
+
+    pub(super) async fn finish(&self, ok: bool, status: &str, details: &str) -> Result<(), GitHubError> {
+        match (&self.req.trigger, self.check_run) {
+            (Trigger::Push, Some(id)) => {
+                self.step(status);
+                let body = json!({
+                    "status": "completed",
+                    "conclusion": if ok { "success" } else { "failure" },
+                    "completed_at": crate::clock::timestamp_now(),
+                    "output": { "title": status, "summary": details_or(status, details) },
+                });
+                self.github
+                    .update_check_run(self.req.installation_id, &self.req.repo, id, &body)
+                    .await
+            }
+            _ => self.show(status, details).await,
+        }
+    }
 }

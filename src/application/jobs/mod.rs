@@ -18,6 +18,7 @@ pub mod push_job;
 pub mod quarantine;
 pub mod reconcile;
 pub mod requests;
+pub mod runner_build;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -30,6 +31,7 @@ use db::{MAX_ATTEMPTS, QueuedJob, Store};
 
 pub use deploy_job::{DeploySettings, RegistryToken};
 pub use requests::{COMMAND_JOB, DEPLOY_JOB, Job, PLAN_JOB, PUSH_JOB};
+pub use runner_build::{RunWatch, RunnerBuild};
 
 /// Where the job runner reports each job's end (the server's metrics).
 pub trait JobObserver: Send + Sync {

@@ -46,7 +46,7 @@ pub async fn start_check_again(github: &GitHub, pr: &PullRequestRef, rerun: bool
             .find_check_run(pr.installation_id, &pr.repo, &pr.head_sha, CHECK_NAME, &external_id)
             .await?
     {
-        return Ok(id);
+        return Ok(id.id);
     }
     github
         .create_check_run(

@@ -44,6 +44,8 @@ pub async fn run(github: &GitHub, store: &Store, delivery: &str, req: &PushReque
             force: false,
             trigger: Trigger::Push,
             rollback_to: None,
+            // The pushed commit is the default branch's: its registry's word.
+            runner_build: super::runner_build::of_registry(&ws.registry, &req.branch),
         };
         let key = format!("{DEPLOY_JOB}:{}:{}", deploy.fleet, deploy.stage);
         super::command_job::enqueue(store, delivery, &key, &Job::Deploy(deploy).queued()).await?;

@@ -65,6 +65,9 @@ pub struct DeployRequest {
     /// A rollback (`/rollback`): the earlier deploy whose images run again, nothing built.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollback_to: Option<String>,
+    /// Built on GitHub's runners (the default branch's registry says `builds "github-actions"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runner_build: Option<super::RunnerBuild>,
 }
 
 impl DeployRequest {

@@ -69,7 +69,8 @@ impl Store {
                 return Ok(None);
             };
             let job = job_from_row(&row);
-            if row.try_get::<i64, _>(9)? == 0 {
+            // The column after JOB_COLUMNS: whether a newer job of the same key waits.
+            if row.try_get::<i64, _>(JOB_COLUMNS.split(',').count())? == 0 {
                 return Ok(Some(job));
             }
             sqlx::query(
@@ -137,6 +138,16 @@ impl Store {
     pub async fn set_check_run(&self, id: i64, check_run_id: i64) -> Result<(), sqlx::Error> {
         sqlx::query("UPDATE jobs SET check_run_id = $1 WHERE id = $2")
             .bind(check_run_id)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Remembers the build run a deploy job dispatched, so a re-run follows that one.
+    pub async fn set_build_run(&self, id: i64, run_id: i64) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE jobs SET build_run_id = $1 WHERE id = $2")
+            .bind(run_id)
             .bind(id)
             .execute(&self.pool)
             .await?;

@@ -144,6 +144,12 @@ pub(super) const MIGRATIONS: &[(i64, &str)] = &[
         // Old deploy log lines are forgotten by age.
         "CREATE INDEX deploy_log_at ON deploy_log(at);",
     ),
+    (
+        13,
+        // The build run on GitHub's runners a deploy job dispatched: a later claim of the job
+        // (its replica died while it waited) follows that run instead of starting another.
+        "ALTER TABLE jobs ADD COLUMN build_run_id INTEGER;",
+    ),
 ];
 
 /// The advisory lock key replicas take while migrating (PostgreSQL).

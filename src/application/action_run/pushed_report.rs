@@ -1,0 +1,87 @@
+//! A build on GitHub's runners that the App dispatched tells the App what it pushed: a check
+//! run on the commit it built (`fleetflow/images <fleet>:<stage>`, external id the run's id)
+//! whose text lists each image with the digest the registry took.
+
+use std::path::Path;
+
+use serde_json::json;
+
+use super::{Run, github_client};
+use crate::application::deploy::release::PushedImage;
+use crate::application::image_build::BuildOutcome;
+use crate::application::report::WorkflowError;
+use crate::docker::Docker;
+use crate::github::actions_api::images_check_name;
+
+impl Run<'_> {
+    /// Reports `built` when the App dispatched this run (a workflow_dispatch with a `sha`
+    /// input) and it has an id (GITHUB_RUN_ID); a report that fails is a warning (the App then
+    /// says it found none).
+    pub(super) fn report_pushed(
+        &self,
+        fleet: &str,
+        stage: &str,
+        dir: &Path,
+        built: &[BuildOutcome],
+    ) -> Result<(), WorkflowError> {
+        let dispatched = self.request.event["inputs"]["sha"].is_string();
+        let Some(run_id) = self.request.runner.run_id.as_deref().filter(|_| dispatched) else {
+            return Ok(());
+        };
+        let commit = crate::git::git_line(dir, &["rev-parse", "HEAD"])
+            .ok_or_else(|| WorkflowError::failed("the built checkout has no commit to report the images on"))?;
+        let pushed = pushed_images(&self.fx.docker, built);
+        let listed: Vec<String> = (pushed.iter())
+            .map(|p| format!("- `{}` {}", p.image, p.digest.as_deref().unwrap_or("(digest unknown)")))
+            .collect();
+        let body = json!({
+            "name": images_check_name(fleet, stage),
+            "head_sha": commit,
+            "external_id": run_id,
+            "status": "completed",
+            "conclusion": "success",
+            "completed_at": crate::clock::timestamp_now(),
+            "output": {
+                "title": format!("{} images pushed", pushed.len()),
+                "summary": listed.join("\n"),
+                "text": serde_json::to_string(&pushed).map_err(WorkflowError::failed)?,
+            },
+        });
+        let (gh, repo) = github_client(self.request)?;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(WorkflowError::failed)?;
+        let said = match rt.block_on(gh.create_check_run(0, &repo, &body)) {
+            Ok(_) => format!("fleet action: reported {} pushed images on {commit}.", pushed.len()),
+            Err(e) => format!(
+                "::warning::fleet action: the pushed images were not reported (the job needs `checks: write`): {e}"
+            ),
+        };
+        self.reporter.say(&format!("{said}\n"));
+        Ok(())
+    }
+}
+
+/// Each pushed reference with the digest its repository has for it (none when the image is
+/// not in the local engine, as after buildx `--push`).
+pub fn pushed_images(docker: &dyn Docker, built: &[BuildOutcome]) -> Vec<PushedImage> {
+    let mut all = Vec::new();
+    for outcome in built.iter().filter(|o| o.pushed) {
+        for image in &outcome.images {
+            let repository = image
+                .rsplit_once(':')
+                .filter(|(_, tag)| !tag.contains('/'))
+                .map_or(image.as_str(), |(r, _)| r);
+            let digest = (docker.inspect_image(image).ok().flatten().into_iter())
+                .flat_map(|info| info.repo_digests)
+                .find_map(|d| d.strip_prefix(&format!("{repository}@")).map(str::to_owned));
+            all.push(PushedImage {
+                service: outcome.service.clone(),
+                image: image.clone(),
+                digest,
+            });
+        }
+    }
+    all
+}
