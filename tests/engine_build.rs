@@ -384,3 +384,49 @@ fn logging_in_keeps_the_users_buildx_builders_and_other_credentials() {
         "untouched"
     );
 }
+
+/// A buildx push leaves nothing in the engine to read the digest from: buildx writes it to the
+/// metadata file it is given (`containerimage.digest`, as `docker buildx build --metadata-file`
+/// documents); a classic push's digest is the engine's `RepoDigests` entry of the repository.
+#[test]
+fn the_pushed_digest_comes_from_buildx_metadata_or_the_engines_repo_digests() {
+    use fleetflow::application::image_build::{pushed_digest, repo_digest_of};
+    use fleetflow::docker::BuildRequest;
+    let request = BuildRequest {
+        context: "ctx".into(),
+        dockerfile: None,
+        target: None,
+        args: Default::default(),
+        tags: vec!["ghcr.io/acme/shop-live:sha-0123456".into()],
+        labels: Default::default(),
+        platform: None,
+        no_cache: false,
+        push: true,
+        metadata_file: Some("/tmp/meta.json".into()),
+    };
+    let args = argv::build(Builder::Buildx, &request);
+    let at = args.iter().position(|a| a == "--metadata-file").expect("asked for");
+    assert_eq!(args[at + 1], "/tmp/meta.json");
+    assert_eq!(args.last().unwrap(), "ctx");
+    assert!(!argv::build(Builder::Classic, &request).contains(&"--metadata-file".to_owned()));
+
+    let digest = format!("sha256:{}", "ab".repeat(32));
+    let metadata = format!(
+        r#"{{"buildx.build.ref": "builder/builder0/x", "containerimage.descriptor": {{"mediaType": "application/vnd.oci.image.manifest.v1+json"}}, "containerimage.digest": "{digest}", "image.name": "ghcr.io/acme/shop-live:latest,ghcr.io/acme/shop-live:sha-0123456"}}"#
+    );
+    assert_eq!(pushed_digest(&metadata), Some(digest.clone()));
+    assert_eq!(pushed_digest("{}"), None);
+    assert_eq!(pushed_digest(r#"{"containerimage.digest": "md5:x"}"#), None);
+
+    let repo_digests = vec![
+        format!("127.0.0.1:5000/acme/other@sha256:{}", "cd".repeat(32)),
+        format!("127.0.0.1:5000/acme/shop-live@{digest}"),
+    ];
+    for image in [
+        "127.0.0.1:5000/acme/shop-live:sha-0123456",
+        "127.0.0.1:5000/acme/shop-live",
+    ] {
+        assert_eq!(repo_digest_of(image, &repo_digests), Some(digest.clone()), "{image}");
+    }
+    assert_eq!(repo_digest_of("127.0.0.1:5000/acme/shop", &repo_digests), None);
+}

@@ -291,3 +291,92 @@ async fn a_replica_killed_while_waiting_for_the_run_leaves_the_next_claim_follow
     assert_eq!(s.running(), [format!("{}-live-site", s.project)]);
     s.assert_no_violations();
 }
+
+/// Plays the runner for the run the App dispatched: the Action builds, pushes and reports (the
+/// run stays in progress: [`finish_run`] ends it).
+async fn run_dispatched_build(s: &Scenario, checkout: &Path) -> (u64, String) {
+    let (run_id, inputs) = dispatched(s).await;
+    let out = run_the_action(s, checkout, run_id, &inputs);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let check = s
+        .fake
+        .world()
+        .check_runs
+        .iter()
+        .find(|c| c.name == "fleetflow/images creo:live")
+        .cloned();
+    (run_id, check.and_then(|c| c.text).expect("the run reported its images"))
+}
+
+/// A merge deploys the same way: the pushed commit's registry (the default branch) builds on
+/// the runners; the deploy's check run links the run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_merge_builds_on_the_runners_too_and_its_check_run_links_the_run() {
+    let (s, checkout, sha) = runner_scenario(vec![("FLEET_RUN_POLL".into(), "1".into())]).await;
+    {
+        let mut w = s.fake.world();
+        let main = w.commits[&(REPO.to_owned(), "main".to_owned())]["fleet-registry.kdl"].clone();
+        w.commits
+            .get_mut(&(REPO.to_owned(), sha.clone()))
+            .unwrap()
+            .insert("fleet-registry.kdl".into(), main);
+    }
+    let mut p = fixture("push", "with-installation.payload.json");
+    rewrite_repo(&mut p);
+    p["ref"] = json!("refs/heads/main");
+    p["repository"]["default_branch"] = json!("main");
+    p["before"] = json!(BASE);
+    p["after"] = json!(sha);
+    assert_eq!(s.deliver("push", p).await["status"], "queued");
+    let (run_id, _) = run_dispatched_build(&s, checkout.path()).await;
+    finish_run(&s, run_id, "success");
+    s.wait_for("the merge deploy's check run", Duration::from_secs(120), |w| {
+        (w.check_runs.iter()).any(|c| c.name == "fleetflow/deploy creo:live" && c.status == "completed")
+    })
+    .await;
+    let w = s.fake.world();
+    let check = (w.check_runs.iter())
+        .find(|c| c.name == "fleetflow/deploy creo:live")
+        .unwrap();
+    assert_eq!(check.conclusion.as_deref(), Some("success"), "{:?}", check.summary);
+    let summary = check.summary.clone().unwrap_or_default();
+    assert!(summary.contains(&format!("actions/runs/{run_id}")), "{summary}");
+    assert_eq!(w.actions.runs.len(), 1);
+    drop(w);
+    assert_eq!(s.running(), [format!("{}-live-site", s.project)]);
+    s.assert_no_violations();
+}
+
+/// The tag was pushed again between the run and the pull: the server runs another digest than
+/// the run reported, and the deploy fails saying so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_running_another_digest_than_the_run_pushed_fails_the_deploy() {
+    let (s, checkout, _sha) = runner_scenario(vec![("FLEET_RUN_POLL".into(), "1".into())]).await;
+    s.comment(RUNNER_PR, "alice", "/deploy creo live\n").await;
+    // The report the App reads names another digest than the registry holds.
+    let (run_id, text) = run_dispatched_build(&s, checkout.path()).await;
+    let mut images: Vec<Value> = serde_json::from_str(&text).unwrap();
+    let reported = format!("sha256:{}", "0".repeat(64));
+    for image in &mut images {
+        image["digest"] = json!(reported);
+    }
+    {
+        let mut w = s.fake.world();
+        let check = (w.check_runs.iter_mut())
+            .find(|c| c.name == "fleetflow/images creo:live")
+            .unwrap();
+        check.text = Some(serde_json::to_string(&images).unwrap());
+    }
+    finish_run(&s, run_id, "success");
+    s.wait_for("the deploy's end", Duration::from_secs(120), |w| {
+        w.bot_comments(REPO, RUNNER_PR).iter().any(|c| c.body.contains("❌"))
+    })
+    .await;
+    let reply = s.bot_replies(RUNNER_PR).join("\n");
+    assert!(
+        reply.contains(&format!("not {reported} that the build run pushed")),
+        "{reply}"
+    );
+    assert_eq!(s.fake.world().deploy.deployments[0].statuses.last().unwrap(), "failure");
+    s.assert_no_violations();
+}

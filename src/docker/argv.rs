@@ -134,6 +134,9 @@ pub fn build(builder: Builder, r: &BuildRequest) -> Vec<String> {
         // otherwise. Single-platform provenance attestations make ghcr.io show "unknown/unknown".
         a.push(if r.push { "--push".into() } else { "--load".into() });
         a.push("--provenance=false".into());
+        if let Some(file) = &r.metadata_file {
+            a.extend(["--metadata-file".into(), file.display().to_string()]);
+        }
     }
     a.push(r.context.display().to_string());
     a

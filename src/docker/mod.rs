@@ -99,6 +99,8 @@ pub struct BuildRequest {
     pub platform: Option<String>,
     pub no_cache: bool,
     pub push: bool,
+    /// buildx writes the build's result here (`--metadata-file`), the pushed digest with it.
+    pub metadata_file: Option<PathBuf>,
 }
 
 /// Why an engine operation failed, in terms a caller can act on.

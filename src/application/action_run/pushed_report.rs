@@ -10,7 +10,6 @@ use super::{Run, github_client};
 use crate::application::deploy::release::PushedImage;
 use crate::application::image_build::BuildOutcome;
 use crate::application::report::WorkflowError;
-use crate::docker::Docker;
 use crate::github::actions_api::images_check_name;
 
 impl Run<'_> {
@@ -30,7 +29,7 @@ impl Run<'_> {
         };
         let commit = crate::git::git_line(dir, &["rev-parse", "HEAD"])
             .ok_or_else(|| WorkflowError::failed("the built checkout has no commit to report the images on"))?;
-        let pushed = pushed_images(&self.fx.docker, built);
+        let pushed = pushed_images(built);
         let listed: Vec<String> = (pushed.iter())
             .map(|p| format!("- `{}` {}", p.image, p.digest.as_deref().unwrap_or("(digest unknown)")))
             .collect();
@@ -63,25 +62,15 @@ impl Run<'_> {
     }
 }
 
-/// Each pushed reference with the digest its repository has for it (none when the image is
-/// not in the local engine, as after buildx `--push`).
-pub fn pushed_images(docker: &dyn Docker, built: &[BuildOutcome]) -> Vec<PushedImage> {
-    let mut all = Vec::new();
-    for outcome in built.iter().filter(|o| o.pushed) {
-        for image in &outcome.images {
-            let repository = image
-                .rsplit_once(':')
-                .filter(|(_, tag)| !tag.contains('/'))
-                .map_or(image.as_str(), |(r, _)| r);
-            let digest = (docker.inspect_image(image).ok().flatten().into_iter())
-                .flat_map(|info| info.repo_digests)
-                .find_map(|d| d.strip_prefix(&format!("{repository}@")).map(str::to_owned));
-            all.push(PushedImage {
-                service: outcome.service.clone(),
+/// Each pushed reference with the digest the registry took for its service's image.
+fn pushed_images(built: &[BuildOutcome]) -> Vec<PushedImage> {
+    (built.iter().filter(|o| o.pushed))
+        .flat_map(|o| {
+            (o.images.iter()).map(|image| PushedImage {
+                service: o.service.clone(),
                 image: image.clone(),
-                digest,
-            });
-        }
-    }
-    all
+                digest: o.digest.clone(),
+            })
+        })
+        .collect()
 }

@@ -215,6 +215,7 @@ pub fn plan_builds(
                 platform: platform.clone(),
                 no_cache: options.no_cache,
                 push,
+                metadata_file: None,
             },
             inputs_hash,
         });
@@ -230,6 +231,9 @@ pub struct BuildOutcome {
     /// false when the inputs were unchanged and the existing image was kept.
     pub built: bool,
     pub pushed: bool,
+    /// `sha256:…`: the manifest digest the registry took for the push.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
 }
 
 /// Runs planned builds (and pushes with the classic builder), skipping unchanged inputs.
@@ -246,11 +250,23 @@ pub fn run_builds(
         let unchanged = !r.no_cache
             && existing.is_some_and(|i| i.labels.get(INPUTS_LABEL) == Some(&plan.inputs_hash))
             && plan.builder == Builder::Classic;
+        // buildx pushes from its builder: the digest is in its metadata file, not the engine.
+        let metadata = (r.push && plan.builder == Builder::Buildx)
+            .then(tempfile::NamedTempFile::new)
+            .transpose()
+            .map_err(|e| BuildError::Failed {
+                service: plan.service.clone(),
+                source: e.into(),
+            })?;
+        let request = BuildRequest {
+            metadata_file: metadata.as_ref().map(|f| f.path().to_path_buf()),
+            ..r.clone()
+        };
         if unchanged {
             output(&plan.service, &format!("inputs unchanged, keeping {primary}"));
         } else {
             docker
-                .build(plan.builder, r, &mut |l| output(&plan.service, l))
+                .build(plan.builder, &request, &mut |l| output(&plan.service, l))
                 .map_err(|source| BuildError::Failed {
                     service: plan.service.clone(),
                     source,
@@ -268,14 +284,42 @@ pub fn run_builds(
             }
             pushed = true;
         }
+        let digest = match &metadata {
+            Some(file) => std::fs::read_to_string(file.path())
+                .ok()
+                .and_then(|t| pushed_digest(&t)),
+            None if pushed => (docker.inspect_image(primary).ok().flatten())
+                .and_then(|info| repo_digest_of(primary, &info.repo_digests)),
+            None => None,
+        };
         outcomes.push(BuildOutcome {
             service: plan.service.clone(),
             images: r.tags.clone(),
             built: !unchanged,
             pushed: pushed || (r.push && plan.builder == Builder::Buildx),
+            digest,
         });
     }
     Ok(outcomes)
+}
+
+/// The digest buildx's metadata file (`--metadata-file`) gives for the pushed image.
+pub fn pushed_digest(metadata: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(metadata).ok()?;
+    let digest = v.get("containerimage.digest")?.as_str()?;
+    digest.starts_with("sha256:").then(|| digest.to_owned())
+}
+
+/// The digest of `image`'s repository among an image's `RepoDigests` (`repo@sha256:…`).
+pub fn repo_digest_of(image: &str, repo_digests: &[String]) -> Option<String> {
+    let last = image.rsplit('/').next().unwrap_or(image);
+    let repository = match last.rsplit_once(':') {
+        Some(_) => image.rsplit_once(':').map_or(image, |(r, _)| r),
+        None => image,
+    };
+    repo_digests
+        .iter()
+        .find_map(|d| d.strip_prefix(repository)?.strip_prefix('@').map(str::to_owned))
 }
 
 /// The repository URL for the source label: GitHub Actions' variables, else `origin`.

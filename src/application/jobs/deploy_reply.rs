@@ -99,6 +99,15 @@ impl ReplyProgress<'_> {
             log.step(status);
         }
     }
+
+    /// A check run's summary: the details, and the build run once there is one.
+    fn summary(&self, status: &str, details: &str) -> String {
+        let mut summary = details_or(status, details);
+        if let Some(link) = &self.run_link {
+            summary.push_str(&format!("\n\n[Build run on GitHub's runners]({link})"));
+        }
+        summary
+    }
 }
 
 impl ReplyProgress<'_> {
@@ -121,7 +130,7 @@ impl ReplyProgress<'_> {
                 Some(id) => {
                     let body = json!({
                         "status": "in_progress",
-                        "output": { "title": status, "summary": details_or(status, details) },
+                        "output": { "title": status, "summary": self.summary(status, details) },
                     });
                     self.github
                         .update_check_run(self.req.installation_id, &self.req.repo, id, &body)
@@ -140,7 +149,7 @@ impl ReplyProgress<'_> {
                     "status": "completed",
                     "conclusion": if ok { "success" } else { "failure" },
                     "completed_at": crate::clock::timestamp_now(),
-                    "output": { "title": status, "summary": details_or(status, details) },
+                    "output": { "title": status, "summary": self.summary(status, details) },
                 });
                 self.github
                     .update_check_run(self.req.installation_id, &self.req.repo, id, &body)
