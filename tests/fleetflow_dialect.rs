@@ -166,6 +166,8 @@ fn every_corpus_file_validates_with_the_binary() {
         "build.kdl",
         "mixed.kdl",
         "variables.kdl",
+        "cloud.kdl",
+        "oneshot.kdl",
     ] {
         let dir = tempfile::tempdir().unwrap();
         let fleetflow = dir.path().join(".fleetflow");
@@ -251,4 +253,92 @@ fn bad_variants_are_said_where_they_are() {
             .any(|e| e.starts_with("2:19 ") && e.contains("`image` is given twice")),
         "{said:?}"
     );
+}
+
+/// Warnings of corpus file `name` as `line:column message`.
+fn warnings(name: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(corpus(name)).unwrap();
+    let mut diags = Diagnostics::default();
+    let _ = lower_fleet_source(SourceFile::from_text(name, &text), &mut diags);
+    (diags.items.iter())
+        .filter(|d| d.severity == fleetflow::config::diagnostic::Severity::Warning)
+        .map(|d| format!("{}:{} {d}", d.location().line, d.location().column))
+        .collect()
+}
+
+#[test]
+fn providers_servers_and_a_stage_running_on_one_of_them() {
+    let fleet = lowered("cloud.kdl");
+    let sakura = fleet.providers.sakura_cloud.as_ref().expect("sakura-cloud");
+    assert_eq!(sakura.zone.as_deref(), Some("tk1a"));
+    assert!(fleet.providers.cloudflare.is_some());
+    let server = &fleet.infrastructure.servers[0];
+    assert_eq!(server.name.value, "app-1");
+    let disk = server.disk.as_ref().expect("disk-size and os are the disk");
+    assert_eq!((disk.size_gb, disk.os.as_deref()), (Some(40), Some("ubuntu-24.04")));
+    let live = fleet.stage("live").unwrap();
+    let runs_on: Vec<&str> = live.runs_on.iter().map(|s| s.value.as_str()).collect();
+    assert_eq!(runs_on, ["app-1"], "a reference, not a second server");
+    assert!(live.infrastructure.servers.is_empty());
+    let said = warnings("cloud.kdl");
+    for (at, what) in [("16:5", "`tags`"), ("17:5", "`startup-script`"), ("18:5", "`dns`")] {
+        assert!(
+            said.iter().any(|w| w.starts_with(at) && w.contains(what)),
+            "{at} {what}: {said:#?}"
+        );
+    }
+}
+
+#[test]
+fn a_bare_service_runs_its_name_and_a_command_line_splits_like_a_shell() {
+    let fleet = lowered("oneshot.kdl");
+    let hello = service(&fleet, "default", "hello");
+    assert_eq!(hello.image.as_deref(), Some("hello:latest"));
+    let words: Vec<&str> = hello.command.iter().flatten().map(String::as_str).collect();
+    assert_eq!(words, ["echo", "Hello World from FleetFlow!"]);
+    assert_eq!(
+        service(&fleet, "default", "worker").image.as_deref(),
+        Some("busybox:1.36")
+    );
+    let said = warnings("oneshot.kdl");
+    for (at, what) in [
+        ("19:13", "runs `hello:latest`"),
+        ("9:18", "`type`"),
+        ("12:5", "`wait_for`"),
+        ("15:5", "`readiness`"),
+        ("21:9", "`variables`"),
+    ] {
+        assert!(
+            said.iter().any(|w| w.starts_with(at) && w.contains(what)),
+            "{at} {what}: {said:#?}"
+        );
+    }
+}
+
+#[test]
+fn bad_cloud_and_command_variants_are_said_where_they_are() {
+    for (text, at, what) in [
+        (
+            "project \"p\"\nservice \"s\" {\n    image \"x\"\n    command \"echo 'open\"\n}\n",
+            "4:13",
+            "a quote that is not closed",
+        ),
+        (
+            "project \"p\"\nprovider \"aws\" {\n}\n",
+            "2:10",
+            "unknown provider `aws`",
+        ),
+        (
+            "project \"p\"\nserver \"s\" {\n    disk size=10\n    disk-size 20\n}\n",
+            "4:5",
+            "the disk is given twice",
+        ),
+    ] {
+        let said = errors(text);
+        assert!(
+            said.iter()
+                .any(|e| e.starts_with(&format!("{at} ")) && e.contains(what)),
+            "{what}: {said:#?}"
+        );
+    }
 }

@@ -112,6 +112,8 @@ const SERVER_NODES: &[&str] = &[
     "provider",
     "plan",
     "disk",
+    "disk-size",
+    "os",
     "ssh-key",
     "ssh-host",
     "ssh-user",
@@ -126,6 +128,8 @@ pub fn lower_server(ctx: &mut Ctx, node: &RawNode) -> Option<Server> {
     ctx.check_props(node, &[]);
     let (mut provider, mut plan, mut disk, mut ssh_key, mut ssh_host) = (None, None, None, None, None);
     let (mut ssh_user, mut ssh_port, mut host_key, mut deploy_path, mut services) = (None, None, None, None, None);
+    // FleetFlow's spelling of the disk: `disk-size 40`, `os "debian"`.
+    let (mut disk_size, mut os) = (None, None);
     for child in node.children() {
         match child.name.as_str() {
             "provider" => leaf_string(ctx, child, &mut provider),
@@ -142,6 +146,12 @@ pub fn lower_server(ctx: &mut Ctx, node: &RawNode) -> Option<Server> {
                 };
                 ctx.set_once(&mut disk, child, Some(v));
             }
+            "disk-size" => {
+                ctx.leaf(child, &[]);
+                let v = ctx.one_integer(child, 1, 65_536).map(|n| n as u32);
+                ctx.set_once(&mut disk_size, child, v);
+            }
+            "os" => leaf_string(ctx, child, &mut os),
             "ssh-key" => leaf_string(ctx, child, &mut ssh_key),
             "ssh-host" => leaf_string(ctx, child, &mut ssh_host),
             "ssh-user" => leaf_string(ctx, child, &mut ssh_user),
@@ -157,7 +167,21 @@ pub fn lower_server(ctx: &mut Ctx, node: &RawNode) -> Option<Server> {
                 let v = ctx.strings(child).into_iter().map(|s| s.value).collect();
                 ctx.set_once(&mut services, child, Some(v));
             }
+            _ if super::fleetflow_dialect::not_carried(ctx, "server", child) => {}
             _ => ctx.unknown_node(child, "`server`", SERVER_NODES),
+        }
+    }
+    let fleetflow_disk = (disk_size.as_ref().map(|(_, at)| at)).or(os.as_ref().map(|(_, at)| at));
+    if let Some(at) = fleetflow_disk.cloned() {
+        match &disk {
+            Some(_) => ctx.error(at, "the disk is given twice: as `disk …` and as `disk-size`/`os`"),
+            None => {
+                let v = Disk {
+                    size_gb: take(disk_size),
+                    os: take(os),
+                };
+                disk = Some((v, at));
+            }
         }
     }
     let host_key = take(host_key);
@@ -243,13 +267,26 @@ pub struct CloudflareProvider {
     pub account_id: Option<Setting>,
 }
 
-pub fn lower_providers(ctx: &mut Ctx, node: &RawNode) -> Providers {
+pub fn lower_providers(ctx: &mut Ctx, node: &RawNode, providers: &mut Providers) {
     ctx.leaf_block(node);
-    let mut providers = Providers::default();
     for child in node.children() {
-        ctx.check_props(child, &[]);
         ctx.no_args(child);
-        match child.name.as_str() {
+        lower_provider(ctx, child, child.name.as_str(), child.name_span.clone(), providers);
+    }
+}
+
+/// FleetFlow's `provider "sakura-cloud" { zone "tk1a" }` at the top of a fleet file.
+pub fn lower_provider_node(ctx: &mut Ctx, node: &RawNode, providers: &mut Providers) {
+    if let Some(name) = ctx.one_string(node) {
+        lower_provider(ctx, node, &name.value, name.span.clone(), providers);
+    }
+}
+
+/// One provider's settings (`node`'s children), named `name` at `at`.
+fn lower_provider(ctx: &mut Ctx, child: &RawNode, name: &str, at: super::source::Span, providers: &mut Providers) {
+    ctx.check_props(child, &[]);
+    {
+        match name {
             "sakura-cloud" => {
                 let mut zone = None;
                 for n in child.children() {
@@ -275,10 +312,12 @@ pub fn lower_providers(ctx: &mut Ctx, node: &RawNode) -> Providers {
                     account_id: take(account),
                 });
             }
-            _ => ctx.unknown_node(child, "`providers`", &["sakura-cloud", "cloudflare"]),
+            other => ctx.push(
+                ctx.diag(at, format!("unknown provider `{other}`"))
+                    .with_help("the providers are `sakura-cloud` and `cloudflare`"),
+            ),
         }
     }
-    providers
 }
 
 /// Horizontal scaling (seed 002 marks it future: parsed and validated, not applied).

@@ -11,7 +11,7 @@ use super::fleetflow_dialect as ff;
 use super::lower::{Ctx, Spanned, did_you_mean};
 use super::service::{Service, lower_service};
 use super::source::SourceFile;
-use super::syntax::{RawDocument, RawNode};
+use super::syntax::{RawDocument, RawNode, RawValue, Scalar};
 
 /// Cloud resources declared at the top level or in a stage.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -56,6 +56,10 @@ pub struct Stage {
     pub services: Vec<Service>,
     pub infrastructure: Infrastructure,
     pub variables: BTreeMap<String, String>,
+    /// FleetFlow's `server "name"` in a stage: the file's server it runs on (a reference, not a
+    /// definition; `fleet migrate` turns it into a route).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub runs_on: Vec<Spanned<String>>,
 }
 
 impl Stage {
@@ -117,7 +121,8 @@ pub fn lower_fleet(ctx: &mut Ctx, doc: &RawDocument) -> FleetConfig {
                 let v = ctx.name_arg(node, "project");
                 ctx.set_once(&mut project, node, v);
             }
-            "providers" => providers = lower_providers(ctx, node),
+            "providers" => lower_providers(ctx, node, &mut providers),
+            "provider" => super::cloud::lower_provider_node(ctx, node, &mut providers),
             "service" => services.extend(lower_service(ctx, node)),
             "service-group" => {
                 let name = ctx.name_arg(node, "service-group");
@@ -150,7 +155,7 @@ pub fn lower_fleet(ctx: &mut Ctx, doc: &RawDocument) -> FleetConfig {
     }
     let stages: Vec<Stage> = stage_nodes
         .iter()
-        .filter_map(|n| lower_stage(ctx, n, &services, &groups, &variables))
+        .filter_map(|n| lower_stage(ctx, n, &services, &groups, &variables, &infrastructure.servers))
         .collect();
     report_duplicates(ctx, "stage", stages.iter().map(|s| &s.name));
     if stages.is_empty() {
@@ -179,6 +184,7 @@ fn lower_stage(
     shared: &[Service],
     groups: &[ServiceGroup],
     fleet_variables: &BTreeMap<String, String>,
+    file_servers: &[super::cloud::Server],
 ) -> Option<Stage> {
     let name = ctx.name_arg(node, "stage");
     ctx.check_props(node, &[]);
@@ -187,8 +193,12 @@ fn lower_stage(
     let mut variables = fleet_variables.clone();
     let mut selected: Vec<Service> = Vec::new();
     let mut explicit = false;
+    let mut runs_on = Vec::new();
     for child in node.children() {
         match child.name.as_str() {
+            "server" if is_reference(child, file_servers) => {
+                runs_on.extend(ctx.one_string(child));
+            }
             "service" => {
                 explicit = true;
                 selected.extend(stage_service(ctx, child, shared, groups));
@@ -218,17 +228,24 @@ fn lower_stage(
     for service in &mut selected {
         ff::fill_templates(ctx, service, stage_name, &variables);
     }
-    for service in &selected {
+    for service in &mut selected {
         if service.image.is_none() && service.build.is_none() {
+            // FleetFlow's default: the service's name is the image, at `latest`.
+            let image = format!("{}:latest", service.name.value);
             ctx.push(
-                ctx.diag(
+                super::diagnostic::ConfigDiagnostic::warning(
+                    ctx.file,
                     service.name.span.clone(),
-                    format!("service `{}` has neither `image` nor `build`", service.name.value),
+                    format!(
+                        "service `{}` has neither `image` nor `build`: it runs `{image}`",
+                        service.name.value
+                    ),
                 )
                 .with_help(
-                    "add `image \"registry/name:tag\"`, `version \"16\"` (the name as the image) or `build \"./path\"`",
+                    "say `image \"registry/name:tag\"`, `version \"16\"` (the name as the image) or `build \"./path\"`",
                 ),
             );
+            service.image = Some(image);
         }
     }
     check_dependencies(ctx, &selected, Some((stage_name, shared)));
@@ -237,6 +254,7 @@ fn lower_stage(
         services: selected,
         infrastructure,
         variables,
+        runs_on,
     })
 }
 
@@ -377,4 +395,12 @@ fn check_infrastructure_refs(ctx: &mut Ctx, top: &Infrastructure, stages: &[Stag
             }
         }
     }
+}
+
+/// `server "name"` with nothing else, naming a server of the file: a stage's reference.
+fn is_reference(node: &RawNode, file_servers: &[super::cloud::Server]) -> bool {
+    let named = |name: &str| file_servers.iter().any(|s| s.name.value == name);
+    node.children().is_empty()
+        && node.props.is_empty()
+        && matches!(node.args.as_slice(), [RawValue { value: Scalar::String(name), .. }] if named(name))
 }

@@ -15,7 +15,116 @@ use super::source::Span;
 use super::syntax::{RawNode, RawValue};
 
 /// The properties a service node may carry in FleetFlow's spelling.
-pub const SERVICE_PROPS: &[&str] = &["image", "version", "command", "restart"];
+pub const SERVICE_PROPS: &[&str] = &[
+    "image",
+    "version",
+    "command",
+    "restart",
+    "type",
+    "service_type",
+    "registry",
+];
+
+/// FleetFlow's nodes fleetflow reads but does not act on, by where they are, and why not:
+/// each is a warning (the file still validates; `fleet migrate` lists them).
+const NOT_CARRIED: &[(&str, &str, &str)] = &[
+    (
+        "service",
+        "wait_for",
+        "services start in `depends_on` order and a `healthcheck` gates readiness",
+    ),
+    ("service", "readiness", "a `healthcheck` says when a service is ready"),
+    ("service", "image_tag", "built images are tagged `latest` and `sha-<7>`"),
+    ("service", "registry", "built images go to `--image-registry`"),
+    ("service", "type", "every service is a container"),
+    ("service", "service_type", "every service is a container"),
+    (
+        "service",
+        "deploy",
+        "the routes of fleet-registry.kdl say where a stage runs",
+    ),
+    (
+        "service",
+        "variables",
+        "FleetFlow does not read it inside a service either: `variables` belong to the stage or the file",
+    ),
+    ("server", "tags", "servers are found by their name"),
+    (
+        "server",
+        "startup-script",
+        "a server is set up over SSH when a fleet deploys to it",
+    ),
+    ("server", "dns", "DNS records are `dns` blocks of the stage or the file"),
+];
+
+/// Warns about FleetFlow's `node` in `parent` when fleetflow does not act on it; false when it
+/// is not one of those.
+pub fn not_carried(ctx: &mut Ctx, parent: &str, node: &RawNode) -> bool {
+    let Some((_, name, why)) = NOT_CARRIED.iter().find(|(p, n, _)| *p == parent && *n == node.name) else {
+        return false;
+    };
+    let warning = super::diagnostic::ConfigDiagnostic::warning(
+        ctx.file,
+        node.name_span.clone(),
+        format!("FleetFlow's `{name}` is read but not used: {why}"),
+    );
+    ctx.push(warning);
+    true
+}
+
+/// The same for FleetFlow's properties of a service node (`type="static"`, `registry="…"`).
+pub fn props_not_carried(ctx: &mut Ctx, node: &RawNode) {
+    for key in ["type", "service_type", "registry"] {
+        if let Some(v) = ctx.prop_string(node, key) {
+            let why = NOT_CARRIED
+                .iter()
+                .find(|(_, n, _)| *n == key)
+                .map_or("", |(_, _, w)| *w);
+            let span = ctx.key_span(key, &v.span);
+            ctx.push(super::diagnostic::ConfigDiagnostic::warning(
+                ctx.file,
+                span,
+                format!("FleetFlow's `{key}` is read but not used: {why}"),
+            ));
+        }
+    }
+}
+
+/// A command written as one string (`command "npm run start"`, FleetFlow's form) as its words,
+/// the way a shell splits them: quotes group (`echo 'Hello World'` is two words), a backslash
+/// escapes the next character outside single quotes. An unclosed quote is an error.
+pub fn command_words(ctx: &mut Ctx, text: &Spanned<String>) -> Option<Vec<String>> {
+    let (mut words, mut word, mut quote, mut in_word) = (Vec::new(), String::new(), None, false);
+    let mut chars = text.value.chars();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (None, c) if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            (None, '\'' | '"') => (quote, in_word) = (Some(c), true),
+            (Some(q), c) if c == q => quote = None,
+            (None | Some('"'), '\\') => {
+                word.extend(chars.next());
+                in_word = true;
+            }
+            (_, c) => {
+                word.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if quote.is_some() {
+        ctx.error(text.span.clone(), "the command has a quote that is not closed");
+        return None;
+    }
+    if in_word {
+        words.push(word);
+    }
+    (!words.is_empty()).then_some(words)
+}
 
 /// A property of the service node (`key="…"`), converted by `convert`, into `slot` — unless a
 /// child set it already (then said once).

@@ -185,8 +185,13 @@ pub fn lower_service(ctx: &mut Ctx, node: &RawNode) -> Option<Service> {
             "env" | "environment" => lower_env(ctx, child, &mut env),
             "command" => {
                 ctx.leaf(child, &[]);
-                let argv: Vec<String> = ctx.strings(child).into_iter().map(|s| s.value).collect();
-                ctx.set_once(&mut command, child, (!argv.is_empty()).then_some(argv));
+                let strings = ctx.strings(child);
+                // One string is a command line (FleetFlow's form); several are the argv.
+                let argv = match strings.as_slice() {
+                    [line] => ff::command_words(ctx, line),
+                    _ => Some(strings.into_iter().map(|s| s.value).collect::<Vec<_>>()).filter(|a| !a.is_empty()),
+                };
+                ctx.set_once(&mut command, child, argv);
             }
             "restart" => {
                 ctx.leaf(child, &[]);
@@ -201,16 +206,15 @@ pub fn lower_service(ctx: &mut Ctx, node: &RawNode) -> Option<Service> {
                 let v = lower_healthcheck(ctx, child);
                 ctx.set_once(&mut health, child, v);
             }
+            _ if ff::not_carried(ctx, "service", child) => {}
             _ => ctx.unknown_node(child, "`service`", SERVICE_NODES),
         }
     }
+    ff::props_not_carried(ctx, node);
     let text = |_: &mut Ctx, v: &Spanned<String>| Some(v.value.clone());
     ff::prop_into(ctx, node, "image", &mut image, text);
     ff::prop_into(ctx, node, "version", &mut version, text);
-    ff::prop_into(ctx, node, "command", &mut command, |_, argv| {
-        let words: Vec<String> = argv.value.split_whitespace().map(str::to_owned).collect();
-        (!words.is_empty()).then_some(words)
-    });
+    ff::prop_into(ctx, node, "command", &mut command, ff::command_words);
     ff::prop_into(ctx, node, "restart", &mut restart, |ctx, policy| {
         parse_restart(ctx, policy)
     });
