@@ -19,6 +19,8 @@ pub mod exit {
     pub const FAILURE: u8 = 1;
     /// Wrong usage: bad arguments, a missing confirmation, nothing to act on.
     pub const USAGE: u8 = 2;
+    /// `fleet plan --detailed-exitcode`: the plan changes something (as terraform says it).
+    pub const CHANGES: u8 = 2;
 
     /// OK when `ok`, else FAILURE (a command that said what failed).
     pub fn ok_if(ok: bool) -> u8 {

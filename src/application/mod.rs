@@ -31,6 +31,7 @@ pub mod init;
 pub mod jobs;
 pub mod local;
 pub mod merge;
+pub mod migrate;
 pub mod plan_change;
 pub mod releases;
 pub mod report;

@@ -8,6 +8,7 @@ use clap::Args;
 use super::{Context, Exit, Output, exit};
 use crate::application::format::{config_files, format_files, render_formatted};
 use crate::application::init::init;
+use crate::application::migrate::migrate;
 use crate::application::validate::{resolve_target, validate, validated_json};
 use crate::config::LoadOptions;
 
@@ -73,4 +74,18 @@ pub fn run_fmt(cx: &Context, args: &FmtArgs) -> Exit {
     let formatted = format_files(&files, args.check)?;
     cx.show(args.output, &formatted, |all| render_formatted(all, args.check));
     Ok(exit::ok_if(!args.check || formatted.iter().all(|f| !f.changed)))
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// The FleetFlow repository: its .fleetflow/ directories become fleets of a new registry.
+    #[arg(default_value = ".")]
+    pub path: PathBuf,
+    /// Write without asking (the diff is shown either way).
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+}
+
+pub fn run_migrate(cx: &Context, args: &MigrateArgs) -> Exit {
+    migrate(&cx.reporter(args.yes), &args.path).map(|_| exit::OK)
 }

@@ -49,6 +49,8 @@ pub enum Command {
     Validate(files_cmd::ValidateArgs),
     /// Rewrite configuration files in their canonical form (--check: only say which are not).
     Fmt(files_cmd::FmtArgs),
+    /// Turn a FleetFlow repository into a fleet registry (shows the diff, then asks).
+    Migrate(files_cmd::MigrateArgs),
     /// Inspect the fleet registry.
     #[command(subcommand)]
     Registry(RegistryCommand),
@@ -85,8 +87,9 @@ pub enum Command {
     App(crate::webhook::app_create::AppCommand),
     /// Run the GitHub App: signed webhooks → durable queue → plan comment and check run per PR.
     Serve(crate::webhook::serve_args::ServeArgs),
-    /// The GitHub Action's entrypoint (action.yml): reads GITHUB_* and INPUT_* variables.
-    Action(ActionArgs),
+    /// The GitHub Action's entrypoint (action.yml): reads GITHUB_* and INPUT_* variables (all it
+    /// takes comes from the environment the runner sets up).
+    Action,
     /// Print a shell completion script (e.g. `fleet completions bash > /etc/bash_completion.d/fleet`).
     Completions(CompletionsArgs),
     /// Print the man page (`fleet man | man -l -`), or write one page per command with --dir.
@@ -110,18 +113,22 @@ pub struct CompletionsArgs {
 #[derive(Debug, Subcommand)]
 pub enum RegistryCommand {
     /// List fleets, servers and routes.
-    List(registry_cmd::ListArgs),
+    List(OutputArgs),
     /// Deploy a fleet to the servers its routes name, over SSH (prints the plan; runs with --yes).
     Deploy(registry_cmd::RegistryDeployArgs),
     /// State of every route on its server.
-    Status(registry_cmd::StatusArgs),
+    Status(OutputArgs),
     /// Remove a stuck deploy lock of a fleet+stage on its server.
     Unlock(registry_cmd::UnlockArgs),
 }
 
-/// Everything comes from the environment the runner sets up (see action.yml).
+/// A read command whose only option is `--output`.
 #[derive(Debug, clap::Args)]
-pub struct ActionArgs {}
+pub struct OutputArgs {
+    /// Text, or JSON for scripts.
+    #[arg(long, value_enum, default_value_t)]
+    pub output: Output,
+}
 
 /// `--output` for read commands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -202,6 +209,7 @@ pub fn main() -> ExitCode {
         Command::Init(args) => files_cmd::run_init(&cx, &args),
         Command::Validate(args) => files_cmd::run_validate(&cx, &args),
         Command::Fmt(args) => files_cmd::run_fmt(&cx, &args),
+        Command::Migrate(args) => files_cmd::run_migrate(&cx, &args),
         Command::Registry(RegistryCommand::List(args)) => registry_cmd::list(&cx, &args),
         Command::Registry(RegistryCommand::Deploy(args)) => registry_cmd::deploy(&cx, &args),
         Command::Registry(RegistryCommand::Status(args)) => registry_cmd::status(&cx, &args),
@@ -221,7 +229,7 @@ pub fn main() -> ExitCode {
         Command::State(command) => plan_cmd::run_state(&cx, &command),
         Command::Serve(args) => crate::webhook::serve_args::run(&fx, &args).map(|()| exit::OK),
         Command::App(command) => crate::webhook::app_create::run(&console, &command).map(|()| exit::OK),
-        Command::Action(_) => Ok(crate::action::run(&console)),
+        Command::Action => Ok(crate::action::run(&console)),
         Command::Man(args) => man(&console, &args),
         Command::Completions(args) => {
             let mut script = Vec::new();

@@ -6,7 +6,7 @@ use std::io::IsTerminal;
 use clap::{Args, Subcommand, ValueEnum};
 
 use super::fleet_select::FleetSelect;
-use super::{ColorChoice, Context, Exit, Output, exit};
+use super::{ColorChoice, Context, Exit, OutputArgs, exit};
 use crate::application::infra::{self, apply_fleets};
 use crate::application::plan_change::plan_working_tree;
 use crate::application::report::WorkflowError;
@@ -45,16 +45,9 @@ pub struct PlanArgs {
 #[derive(Debug, Subcommand)]
 pub enum StateCommand {
     /// Show the recorded infrastructure state (.fleetflow/state.json beside the registry).
-    Show(StateShowArgs),
+    Show(OutputArgs),
     /// Remove the state lock a dead run left behind.
     Unlock,
-}
-
-#[derive(Debug, Args)]
-pub struct StateShowArgs {
-    /// Output format.
-    #[arg(long, value_enum, default_value_t)]
-    pub output: Output,
 }
 
 pub fn run_plan(cx: &Context, args: &PlanArgs) -> Exit {
@@ -85,11 +78,8 @@ pub fn run_plan(cx: &Context, args: &PlanArgs) -> Exit {
         PlanOutput::Json => console.print_json(&plan),
         PlanOutput::Markdown => console.print(&render_markdown(&plan, COMMENT_LIMIT)),
     }
-    Ok(if args.detailed_exitcode && !plan.is_empty() {
-        2
-    } else {
-        exit::OK
-    })
+    let changed = args.detailed_exitcode && !plan.is_empty();
+    Ok(if changed { exit::CHANGES } else { exit::OK })
 }
 
 pub fn run_state(cx: &Context, command: &StateCommand) -> Exit {

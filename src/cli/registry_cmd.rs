@@ -5,20 +5,13 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::{Context, Exit, Output, exit};
+use super::{Context, Exit, Output, OutputArgs, exit};
 use crate::application::deploy::remote::{self, LocalBinary, RemotePlan};
 use crate::application::deploy::remote_status;
 use crate::application::report::WorkflowError;
 use crate::application::routes::{self, deploy_fleet, plans};
 use crate::application::workspace::{load_registry, render_list};
 use crate::config::{LoadOptions, Workspace};
-
-#[derive(Debug, Args)]
-pub struct ListArgs {
-    /// Output format.
-    #[arg(long, value_enum, default_value_t)]
-    pub output: Output,
-}
 
 #[derive(Debug, Args)]
 pub struct RegistryDeployArgs {
@@ -42,13 +35,6 @@ pub struct RegistryDeployArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct StatusArgs {
-    /// Text, or JSON for scripts.
-    #[arg(long, value_enum, default_value_t)]
-    pub output: Output,
-}
-
-#[derive(Debug, Args)]
 pub struct UnlockArgs {
     /// The fleet whose lock to remove.
     pub fleet: String,
@@ -61,7 +47,7 @@ fn workspace(cx: &Context, verify: bool) -> Result<(Workspace, PathBuf), Workflo
     load_registry(cx.registry, LoadOptions { verify_fleets: verify })
 }
 
-pub fn list(cx: &Context, args: &ListArgs) -> Exit {
+pub fn list(cx: &Context, args: &OutputArgs) -> Exit {
     // Listing reads the registry only; `fleet validate` checks the fleets it points to.
     let (workspace, _) = self::workspace(cx, false)?;
     cx.console.print_diagnostics(&workspace.warnings);
@@ -90,7 +76,7 @@ pub fn deploy(cx: &Context, args: &RegistryDeployArgs) -> Exit {
 }
 
 /// Exits 1 when a server could not be read.
-pub fn status(cx: &Context, args: &StatusArgs) -> Exit {
+pub fn status(cx: &Context, args: &OutputArgs) -> Exit {
     let (ws, _) = workspace(cx, false)?;
     let rows = routes::route_statuses(cx.fx.ssh.as_ref(), &ws);
     cx.show(args.output, &rows, |rows| {
