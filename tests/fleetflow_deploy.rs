@@ -11,7 +11,11 @@ use std::path::Path;
 use support::{Cleanup, run_ok, test_world};
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn fleet(dir: &Path, docker_config: &Path, args: &[&str]) -> std::process::Output {
@@ -86,7 +90,11 @@ stage "live" {{
     for (stage, port, greeting) in [("local", local_port, "hello"), ("live", live_port, "from live")] {
         fleet(root, &world.docker_config, &["up", stage]);
         let container = format!("{project}-{stage}-web");
-        assert_eq!(inspect(&container, "{{.Config.Image}}"), world.base_image, "{stage}: image:version");
+        assert_eq!(
+            inspect(&container, "{{.Config.Image}}"),
+            world.base_image,
+            "{stage}: image:version"
+        );
         assert_eq!(
             inspect(&container, "{{json .HostConfig.PortBindings}}"),
             format!(r#"{{"8080/tcp":[{{"HostIp":"127.0.0.1","HostPort":"{port}"}}]}}"#),
@@ -95,14 +103,24 @@ stage "live" {{
         let env = inspect(&container, "{{json .Config.Env}}");
         assert!(env.contains(&format!("\"GREETING={greeting}\"")), "{stage}: {env}");
         let args = inspect(&container, "{{json .Config.Cmd}}");
-        assert!(args.starts_with(r#"["sh","-c","echo $GREETING > /data/greeting; trap \"exit 0\" TERM;"#), "{stage}: {args}");
+        assert!(
+            args.starts_with(r#"["sh","-c","echo $GREETING > /data/greeting; trap \"exit 0\" TERM;"#),
+            "{stage}: {args}"
+        );
         let mounts = inspect(&container, "{{range .Mounts}}{{.Destination}}={{.RW}} {{end}}");
-        assert!(mounts.contains("/data=true") && mounts.contains("/conf=false"), "{stage}: {mounts}");
+        assert!(
+            mounts.contains("/data=true") && mounts.contains("/conf=false"),
+            "{stage}: {mounts}"
+        );
         // The command ran with the environment, into the bind-mounted directory.
         let file = root.join("data/greeting");
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
         while std::fs::read_to_string(&file).map_or(true, |t| t.trim() != greeting) {
-            assert!(std::time::Instant::now() < deadline, "{stage}: {:?}", std::fs::read_to_string(&file));
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{stage}: {:?}",
+                std::fs::read_to_string(&file)
+            );
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
         fleet(root, &world.docker_config, &["down", stage, "--remove"]);

@@ -342,3 +342,35 @@ fn bad_cloud_and_command_variants_are_said_where_they_are() {
         );
     }
 }
+
+#[test]
+fn a_stage_giving_only_a_version_retags_the_shared_image() {
+    let text = "project \"p\"\nservice \"db\" {\n    image \"registry.example:5000/library/postgres\"\n    version \"15\"\n}\nservice \"cache\" {\n    image \"redis:7\"\n}\nstage \"local\" {\n    service \"db\"\n}\nstage \"live\" {\n    service \"db\" {\n        version \"16\"\n    }\n    service \"cache\" version=\"8\"\n}\n";
+    let mut diags = Diagnostics::default();
+    let fleet = lower_fleet_source(SourceFile::from_text("fleet.kdl", text), &mut diags).expect("parses");
+    assert!(!diags.has_errors(), "{:?}", diags.items);
+    let image = |stage: &str, name: &str| service(&fleet, stage, name).image.clone();
+    assert_eq!(
+        image("local", "db").as_deref(),
+        Some("registry.example:5000/library/postgres:15")
+    );
+    assert_eq!(
+        image("live", "db").as_deref(),
+        Some("registry.example:5000/library/postgres:16"),
+        "not `db:16`"
+    );
+    assert_eq!(
+        image("live", "cache").as_deref(),
+        Some("redis:8"),
+        "a tagged image re-tagged"
+    );
+    for (image, untagged) in [
+        ("postgres", "postgres"),
+        ("postgres:16", "postgres"),
+        ("ghcr.io:443/acme/db:1.2", "ghcr.io:443/acme/db"),
+        ("localhost:5000/x", "localhost:5000/x"),
+        ("x@sha256:abc", "x"),
+    ] {
+        assert_eq!(fleetflow::config::fleetflow_dialect::untagged(image), untagged);
+    }
+}

@@ -268,7 +268,7 @@ fn stage_service(ctx: &mut Ctx, node: &RawNode, shared: &[Service], groups: &[Se
             name: service.name,
             ..base.clone()
         }),
-        (Some(base), false) => Some(base.overridden_by(&service)),
+        (Some(base), false) => Some(base.overridden_by(&retagged(node, base, service))),
         (None, false) => Some(service),
         (None, true) => {
             let names: Vec<&str> = known.map(|s| s.name.value.as_str()).collect();
@@ -403,4 +403,18 @@ fn is_reference(node: &RawNode, file_servers: &[super::cloud::Server]) -> bool {
     node.children().is_empty()
         && node.props.is_empty()
         && matches!(node.args.as_slice(), [RawValue { value: Scalar::String(name), .. }] if named(name))
+}
+
+/// A stage's override that gives only `version` re-tags the shared service's image
+/// (`image "postgres"`, then `version "16"` in a stage → `postgres:16`), not `<name>:16`.
+fn retagged(node: &RawNode, base: &Service, mut service: Service) -> Service {
+    let gives = |key: &str| node.children().iter().any(|c| c.name == key) || node.prop(key).is_some();
+    if gives("version")
+        && !gives("image")
+        && let (Some(shared), Some(own)) = (&base.image, &service.image)
+        && let Some((_, version)) = own.rsplit_once(':')
+    {
+        service.image = Some(format!("{}:{version}", ff::untagged(shared)));
+    }
+    service
 }

@@ -169,6 +169,16 @@ pub fn versioned_image(
     Some(format!("{base}:{version}"))
 }
 
+/// An image reference without its tag or digest (`ghcr.io:443/acme/db:16` → `ghcr.io:443/acme/db`).
+pub fn untagged(image: &str) -> &str {
+    let image = image.split_once('@').map_or(image, |(name, _)| name);
+    let last = image.rfind('/').map_or(0, |i| i + 1);
+    match image[last..].rfind(':') {
+        Some(colon) => &image[..last + colon],
+        None => image,
+    }
+}
+
 /// A block of one kind of node: `ports { port … }`, `volumes { volume … }`.
 pub fn block_of<'n>(ctx: &mut Ctx, node: &'n RawNode, child: &str) -> Vec<&'n RawNode> {
     ctx.leaf_block(node);
