@@ -374,3 +374,25 @@ fn a_stage_giving_only_a_version_retags_the_shared_image() {
         assert_eq!(fleetflow::config::fleetflow_dialect::untagged(image), untagged);
     }
 }
+
+#[test]
+fn a_stages_registry_and_backend_are_warnings_and_include_is_an_error_that_says_why() {
+    let text = "project \"p\"\nregistry \"ghcr.io/acme\"\ninclude \"services/*.kdl\"\nservice \"db\" {\n    image \"postgres:16\"\n}\nstage \"live\" {\n    registry \"ghcr.io/acme\"\n    backend \"docker\"\n    service \"db\"\n}\n";
+    let mut diags = Diagnostics::default();
+    let _ = lower_fleet_source(SourceFile::from_text("fleet.kdl", text), &mut diags);
+    let said: Vec<String> = (diags.items.iter())
+        .map(|d| format!("{}:{} {:?} {d}", d.location().line, d.location().column, d.severity))
+        .collect();
+    for (at, what) in [
+        ("2:1 Warning", "FleetFlow's `registry` is read but not used"),
+        ("3:1 Error", "FleetFlow's `include` is not read"),
+        ("8:5 Warning", "FleetFlow's `registry` is read but not used"),
+        ("9:5 Warning", "FleetFlow's `backend` is read but not used"),
+    ] {
+        assert!(
+            said.iter().any(|s| s.starts_with(at) && s.contains(what)),
+            "{at} {what}: {said:#?}"
+        );
+    }
+    assert_eq!(diags.error_count(), 1, "{said:#?}");
+}

@@ -143,7 +143,15 @@ pub fn lower_fleet(ctx: &mut Ctx, doc: &RawDocument) -> FleetConfig {
             }
             "stage" => stage_nodes.push(node),
             "variables" => ff::lower_variables(ctx, node, &mut variables),
+            "include" => ctx.push(
+                ctx.diag(
+                    node.name_span.clone(),
+                    "FleetFlow's `include` is not read: a fleet is one file",
+                )
+                .with_help("move what the included files declare into this fleet.kdl"),
+            ),
             _ if infrastructure.lower_node(ctx, node) => {}
+            _ if ff::not_carried(ctx, "fleet", node) => {}
             _ => ctx.unknown_node(node, "a fleet file", FLEET_NODES),
         }
     }
@@ -205,6 +213,7 @@ fn lower_stage(
             }
             "variables" => ff::lower_variables(ctx, child, &mut variables),
             _ if infrastructure.lower_node(ctx, child) => {}
+            _ if ff::not_carried(ctx, "stage", child) => {}
             _ => ctx.unknown_node(child, "`stage`", STAGE_NODES),
         }
     }

@@ -50,6 +50,17 @@ const NOT_CARRIED: &[(&str, &str, &str)] = &[
     ),
     ("server", "tags", "servers are found by their name"),
     (
+        "stage",
+        "registry",
+        "built images go to `--image-registry` (the App's, or `fleet build`'s)",
+    ),
+    ("stage", "backend", "stages run on docker"),
+    (
+        "fleet",
+        "registry",
+        "built images go to `--image-registry` (the App's, or `fleet build`'s)",
+    ),
+    (
         "server",
         "startup-script",
         "a server is set up over SSH when a fleet deploys to it",
