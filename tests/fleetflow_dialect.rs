@@ -396,3 +396,37 @@ fn a_stages_registry_and_backend_are_warnings_and_include_is_an_error_that_says_
     }
     assert_eq!(diags.error_count(), 1, "{said:#?}");
 }
+
+#[test]
+fn a_service_declared_again_merges_into_the_first() {
+    let text = "project \"p\"\nservice \"db\" {\n    image \"postgres\"\n    version \"15\"\n    env {\n        A \"1\"\n    }\n}\nservice \"db\" {\n    version \"16\"\n    environment {\n        B \"2\"\n    }\n}\nstage \"local\" {\n    service \"db\"\n}\n";
+    let mut diags = Diagnostics::default();
+    let fleet = lower_fleet_source(SourceFile::from_text("fleet.kdl", text), &mut diags).expect("parses");
+    assert!(!diags.has_errors(), "{:?}", diags.items);
+    let db = service(&fleet, "local", "db");
+    assert_eq!(db.image.as_deref(), Some("postgres:16"));
+    assert_eq!(db.env.get("A"), Some(&literal("1")));
+    assert_eq!(db.env.get("B"), Some(&literal("2")));
+    let warning = diags
+        .items
+        .iter()
+        .find(|d| d.message.contains("declared again"))
+        .expect("said");
+    assert_eq!((warning.location().line, warning.location().column), (9, 9));
+}
+
+/// Each corpus file lowers to the model its snapshot holds (tests/snapshots/), so a change in
+/// what FleetFlow's spelling means shows up as a diff.
+#[test]
+fn every_corpus_file_lowers_to_its_snapshot() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fleetflow_corpus");
+    let mut names: Vec<String> = (std::fs::read_dir(dir).unwrap())
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    for name in names {
+        let fleet = lowered(&name);
+        let model = serde_json::to_value(&fleet).unwrap();
+        insta::assert_json_snapshot!(format!("fleetflow_model_{}", name.trim_end_matches(".kdl")), model);
+    }
+}

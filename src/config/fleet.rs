@@ -123,7 +123,11 @@ pub fn lower_fleet(ctx: &mut Ctx, doc: &RawDocument) -> FleetConfig {
             }
             "providers" => lower_providers(ctx, node, &mut providers),
             "provider" => super::cloud::lower_provider_node(ctx, node, &mut providers),
-            "service" => services.extend(lower_service(ctx, node)),
+            "service" => {
+                if let Some(service) = lower_service(ctx, node) {
+                    merge_declaration(ctx, node, &mut services, service);
+                }
+            }
             "service-group" => {
                 let name = ctx.name_arg(node, "service-group");
                 ctx.check_props(node, &[]);
@@ -155,7 +159,6 @@ pub fn lower_fleet(ctx: &mut Ctx, doc: &RawDocument) -> FleetConfig {
             _ => ctx.unknown_node(node, "a fleet file", FLEET_NODES),
         }
     }
-    report_duplicates(ctx, "service", services.iter().map(|s| &s.name));
     report_duplicates(ctx, "service-group", groups.iter().map(|g| &g.name));
     for group in &groups {
         report_duplicates(ctx, "service", group.services.iter().map(|s| &s.name));
@@ -426,4 +429,28 @@ fn retagged(node: &RawNode, base: &Service, mut service: Service) -> Service {
         service.image = Some(format!("{}:{version}", ff::untagged(shared)));
     }
     service
+}
+
+/// FleetFlow's rule for a service declared again at the top level: it merges into the first
+/// declaration, its own settings winning (said as a warning, pointing at both).
+fn merge_declaration(ctx: &mut Ctx, node: &RawNode, services: &mut Vec<Service>, service: Service) {
+    let Some(first) = services.iter_mut().find(|s| s.name.value == service.name.value) else {
+        services.push(service);
+        return;
+    };
+    let said = super::diagnostic::ConfigDiagnostic::warning(
+        ctx.file,
+        service.name.span.clone(),
+        format!(
+            "service `{}` is declared again: merged into its first declaration, this one's settings winning",
+            service.name.value
+        ),
+    )
+    .with_related(first.name.span.clone(), "first declared here");
+    ctx.push(said);
+    let name = first.name.clone();
+    *first = Service {
+        name,
+        ..first.overridden_by(&retagged(node, first, service))
+    };
 }
