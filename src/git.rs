@@ -142,6 +142,13 @@ impl GitFiles {
 }
 
 impl ConfigFiles for GitFiles {
+    fn list(&self, relative: &str) -> Option<Vec<String>> {
+        Some(crate::config::load::names_in(
+            self.blobs.keys().map(String::as_str),
+            relative,
+        ))
+    }
+
     fn read(&self, relative: &str) -> Result<Option<SourceFile>, ReadError> {
         let shown = format!("{}:{relative}", self.short_rev());
         let Some(oid) = self.blobs.get(relative) else {

@@ -295,6 +295,10 @@ impl ConfigFiles for Overlay<'_> {
         }
         self.files.read(relative)
     }
+
+    fn list(&self, relative: &str) -> Option<Vec<String>> {
+        self.files.list(relative)
+    }
 }
 
 /// The plan of the registry's working tree (its warnings reported) against its configuration

@@ -80,6 +80,9 @@ pub struct FleetConfig {
     pub service_groups: Vec<ServiceGroup>,
     pub stages: Vec<Stage>,
     pub infrastructure: Infrastructure,
+    /// The files its `include`s read, as the loader named them (beside `file`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub included: Vec<String>,
 }
 
 impl FleetConfig {
@@ -150,9 +153,9 @@ pub fn lower_fleet(ctx: &mut Ctx, doc: &RawDocument) -> FleetConfig {
             "include" => ctx.push(
                 ctx.diag(
                     node.name_span.clone(),
-                    "FleetFlow's `include` is not read: a fleet is one file",
+                    "`include` is read in a fleet's fleet.kdl only, one level deep",
                 )
-                .with_help("move what the included files declare into this fleet.kdl"),
+                .with_help("include this file's files from fleet.kdl, or move what they declare here"),
             ),
             _ if infrastructure.lower_node(ctx, node) => {}
             _ if ff::not_carried(ctx, "fleet", node) => {}
@@ -186,6 +189,7 @@ pub fn lower_fleet(ctx: &mut Ctx, doc: &RawDocument) -> FleetConfig {
         service_groups: groups,
         stages,
         infrastructure,
+        included: Vec::new(),
     }
 }
 

@@ -21,6 +21,13 @@ pub const REGISTRY_FILE: &str = "fleet-registry.kdl";
 pub trait ConfigFiles {
     /// The file's text, or `None` when it does not exist.
     fn read(&self, relative: &str) -> Result<Option<SourceFile>, ReadError>;
+
+    /// The names of the files directly in directory `relative` (`""`: the top); `None` where
+    /// files cannot be listed (a glob `include` then says so).
+    fn list(&self, relative: &str) -> Option<Vec<String>> {
+        let _ = relative;
+        None
+    }
 }
 
 /// Files in a directory on disk.
@@ -38,7 +45,46 @@ impl ConfigFiles for DirFiles {
         if !path.is_file() {
             return Ok(None);
         }
+        // A link out of the directory is not read: a pull request's checkout could otherwise
+        // name a file of the machine (its text would show in diagnostics).
+        let root = if self.root.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            &self.root
+        };
+        if let (Ok(root), Ok(real)) = (root.canonicalize(), path.canonicalize())
+            && !real.starts_with(&root)
+        {
+            return Err(ReadError::Io {
+                path: path.display().to_string(),
+                source: std::io::Error::other(format!(
+                    "it is a link to {}, outside {}",
+                    real.display(),
+                    root.display()
+                )),
+            });
+        }
         read_source(&path).map(Some)
+    }
+
+    fn list(&self, relative: &str) -> Option<Vec<String>> {
+        let dir = self.root.join(relative);
+        let entries = match std::fs::read_dir(if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            &dir
+        }) {
+            Ok(entries) => entries,
+            // No such directory: nothing in it.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Some(Vec::new()),
+            Err(_) => return None,
+        };
+        Some(
+            (entries.flatten())
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect(),
+        )
     }
 }
 
@@ -60,6 +106,24 @@ impl ConfigFiles for MemoryFiles {
             None => Ok(None),
         }
     }
+
+    fn list(&self, relative: &str) -> Option<Vec<String>> {
+        Some(names_in(self.files.keys().map(String::as_str), relative))
+    }
+}
+
+/// The names of the paths directly in directory `dir` among `paths`.
+pub fn names_in<'p>(paths: impl Iterator<Item = &'p str>, dir: &str) -> Vec<String> {
+    (paths.filter_map(|p| {
+        if dir.is_empty() {
+            Some(p)
+        } else {
+            p.strip_prefix(dir)?.strip_prefix('/')
+        }
+    }))
+    .filter(|rest| !rest.contains('/'))
+    .map(str::to_owned)
+    .collect()
 }
 
 /// Why loading stopped.
@@ -111,7 +175,24 @@ fn finish<T>(value: Option<T>, diags: Diagnostics) -> Result<(T, Diagnostics), L
     }
 }
 
-/// Parses and lowers one fleet file's text.
+/// Parses and lowers the fleet file `source` (at `relative` in `files`) with the files it
+/// includes.
+pub fn lower_fleet_at(
+    files: &dyn ConfigFiles,
+    relative: &str,
+    source: SourceFile,
+    diags: &mut Diagnostics,
+) -> Option<FleetConfig> {
+    let combined = super::include::combine(files, relative, Arc::new(source), diags)?;
+    let mut found = Diagnostics::default();
+    let mut fleet = lower_fleet(&mut Ctx::new(&combined.file, &mut found), &combined.doc);
+    combined.give_back(found, diags);
+    fleet.included = combined.included();
+    Some(fleet)
+}
+
+/// Parses and lowers one fleet file's text (its `include`s are not read: no files to read
+/// them from).
 pub fn lower_fleet_source(file: SourceFile, diags: &mut Diagnostics) -> Option<FleetConfig> {
     let file = Arc::new(file);
     match parse_document(&file) {
@@ -123,10 +204,17 @@ pub fn lower_fleet_source(file: SourceFile, diags: &mut Diagnostics) -> Option<F
     }
 }
 
-/// Loads a single `.fleetflow/fleet.kdl`.
+/// Loads a single `.fleetflow/fleet.kdl` (with what it includes).
 pub fn load_fleet_file(path: &Path) -> Result<LoadedFleet, LoadError> {
     let mut diags = Diagnostics::default();
-    let fleet = lower_fleet_source(read_source(path)?, &mut diags);
+    let files = DirFiles {
+        root: path.parent().map(Path::to_path_buf).unwrap_or_default(),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let fleet = lower_fleet_at(&files, &name, read_source(path)?, &mut diags);
     finish(fleet, diags).map(|(fleet, warnings)| LoadedFleet { fleet, warnings })
 }
 
@@ -166,7 +254,7 @@ pub fn load_workspace(
         let relative = fleet_file_path(&base, &entry.path.value);
         match files.read(&relative) {
             Ok(Some(source)) => {
-                if let Some(fleet) = lower_fleet_source(source, &mut diags) {
+                if let Some(fleet) = lower_fleet_at(files, &relative, source, &mut diags) {
                     fleets.insert(entry.name.value.clone(), fleet);
                 }
             }

@@ -11,6 +11,7 @@ pub mod discovery;
 pub mod fleet;
 pub mod fleetflow_dialect;
 pub mod format;
+pub mod include;
 pub mod kdl_v1;
 pub mod kdl_v2;
 pub mod load;

@@ -41,6 +41,8 @@ pub fn blob_id(bytes: &[u8]) -> Option<String> {
 pub struct FetchedFiles {
     pub files: BTreeMap<String, Option<Vec<u8>>>,
     wanted: RefCell<BTreeSet<String>>,
+    /// Every file of the commit (its tree), to list a directory (a glob `include`).
+    pub paths: Vec<String>,
 }
 
 impl ConfigFiles for FetchedFiles {
@@ -62,6 +64,13 @@ impl ConfigFiles for FetchedFiles {
             offset: e.valid_up_to(),
         })?;
         Ok(Some(SourceFile::from_text(relative, text)))
+    }
+
+    fn list(&self, relative: &str) -> Option<Vec<String>> {
+        Some(crate::config::load::names_in(
+            self.paths.iter().map(String::as_str),
+            relative,
+        ))
     }
 }
 
@@ -215,7 +224,10 @@ impl<'a> CommitFiles<'a> {
 
     /// The workspace at this commit: `fleet-registry.kdl` at the root and its fleets.
     pub async fn load(&self, options: LoadOptions) -> Result<Result<Workspace, LoadError>, GitHubError> {
-        let mut files = FetchedFiles::default();
+        let mut files = FetchedFiles {
+            paths: self.index.entries.keys().cloned().collect(),
+            ..FetchedFiles::default()
+        };
         let mut wanted: BTreeSet<String> = (self.index.entries.iter())
             .filter(|(path, e)| is_configuration(path) && e.size <= MAX_CONFIG_BYTES)
             .map(|(path, _)| path.clone())

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use super::report::{Reporter, WorkflowError};
 use crate::config::diagnostic::{ConfigError, Severity};
-use crate::config::load::{LoadError, REGISTRY_FILE, lower_fleet_source};
+use crate::config::load::{DirFiles, LoadError, REGISTRY_FILE, lower_fleet_at};
 use crate::config::source::SourceFile;
 use crate::config::{Diagnostics, FleetConfig};
 
@@ -69,12 +69,25 @@ pub fn plan_migration(root: &Path) -> Result<Migration, WorkflowError> {
         let mut diags = Diagnostics::default();
         let source = SourceFile::from_text(&file, &text);
         let display = file.strip_prefix(root).unwrap_or(&file).display().to_string();
-        let config = lower_fleet_source(source, &mut diags);
-        for d in diags.items.iter().filter(|d| d.severity == Severity::Warning) {
-            let at = d.location();
+        let name_in_dir = file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let config = lower_fleet_at(&DirFiles { root: dir.clone() }, &name_in_dir, source, &mut diags);
+        // What the fleet includes is part of it: not "left over".
+        for included in config.iter().flat_map(|c| &c.included) {
+            let path = dir.join(included);
+            let shown = path.strip_prefix(root).unwrap_or(&path).display().to_string();
             migration
                 .not_carried
-                .push(format!("{display}:{}:{}: {d}", at.line, at.column));
+                .retain(|line| !line.starts_with(&format!("{shown}: ")));
+        }
+        for d in diags.items.iter().filter(|d| d.severity == Severity::Warning) {
+            let (at, name) = (d.location(), Path::new(&d.file.display_name));
+            let shown = name.strip_prefix(root).unwrap_or(name).display();
+            migration
+                .not_carried
+                .push(format!("{shown}:{}:{}: {d}", at.line, at.column));
         }
         if diags.has_errors() {
             errors.items.extend(diags.items);
