@@ -193,6 +193,48 @@ fn an_included_link_out_of_the_fleet_is_refused() {
     write(root, ".fleetflow/fleet.kdl", "project \"p\"\ninclude \"leak.kdl\"\n");
     std::os::unix::fs::symlink(root.join("secret.txt"), root.join(".fleetflow/leak.kdl")).unwrap();
     let said = said(root).join("\n");
-    assert!(said.contains("is a link to") && said.contains("outside"), "{said}");
+    assert!(
+        said.contains("is a link out of the fleet's .fleetflow/ directory"),
+        "{said}"
+    );
     assert!(!said.contains("hunter2"), "{said}");
+}
+
+/// In a registry's checkout an include is held to its fleet's .fleetflow/, not to the
+/// repository: a link to a file elsewhere in the checkout (the workspace of a CI job) is
+/// refused; and a file starting with byte-order marks keeps its positions.
+#[test]
+fn in_a_registry_includes_stay_in_the_fleets_directory_and_byte_order_marks_move_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(
+        root,
+        "fleet-registry.kdl",
+        "registry \"r\"\nfleet \"web\" {\n    path \"web\"\n}\n",
+    );
+    write(root, "creds.json", "{\"token\": \"s3cret\"}\n");
+    write(root, "web/.fleetflow/fleet.kdl", "project \"web\"\ninclude \"x.kdl\"\n");
+    std::os::unix::fs::symlink(root.join("creds.json"), root.join("web/.fleetflow/x.kdl")).unwrap();
+    let files = fleetflow::config::load::DirFiles {
+        root: root.to_path_buf(),
+    };
+    let err = load_workspace(&files, "fleet-registry.kdl", LoadOptions::default())
+        .unwrap_err()
+        .to_string();
+    let Err(LoadError::Config(e)) = load_workspace(&files, "fleet-registry.kdl", LoadOptions::default()) else {
+        panic!("{err}");
+    };
+    let refused: Vec<String> = e.diagnostics.items.iter().map(|d| d.to_string()).collect();
+    assert!(refused.iter().any(|s| s.contains("link out of")), "{refused:?}");
+    assert!(!refused.iter().any(|s| s.contains("s3cret")), "{refused:?}");
+
+    let bom = tempfile::tempdir().unwrap();
+    write(
+        bom.path(),
+        ".fleetflow/fleet.kdl",
+        "\u{feff}\u{feff}project \"p\"\ninclude \"a.kdl\"\nservice \"s\" image=\"x\" type=\"静的\"\n",
+    );
+    write(bom.path(), ".fleetflow/a.kdl", "service \"t\" {\n    image \"y\"\n}\n");
+    let said = said(bom.path());
+    assert!(said.iter().any(|s| s.starts_with("fleet.kdl 3:")), "{said:#?}");
 }

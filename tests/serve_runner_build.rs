@@ -380,3 +380,27 @@ async fn a_server_running_another_digest_than_the_run_pushed_fails_the_deploy() 
     assert_eq!(s.fake.world().deploy.deployments[0].statuses.last().unwrap(), "failure");
     s.assert_no_violations();
 }
+
+/// Only the workflow's own token writes as `github-actions`: a check run of the same name and
+/// external id made by another App is not the run's report, and nothing deploys.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_images_report_by_another_app_is_not_taken() {
+    let (s, checkout, _sha) = runner_scenario(vec![("FLEET_RUN_POLL".into(), "1".into())]).await;
+    s.comment(RUNNER_PR, "alice", "/deploy creo live\n").await;
+    let (run_id, _) = run_dispatched_build(&s, checkout.path()).await;
+    {
+        let mut w = s.fake.world();
+        let check = (w.check_runs.iter_mut())
+            .find(|c| c.name == "fleetflow/images creo:live")
+            .unwrap();
+        check.app_slug = "someone-else".into();
+    }
+    finish_run(&s, run_id, "success");
+    s.wait_for("the deploy's end", Duration::from_secs(60), |w| {
+        w.bot_comments(REPO, RUNNER_PR).iter().any(|c| c.body.contains("❌"))
+    })
+    .await;
+    let reply = s.bot_replies(RUNNER_PR).join("\n");
+    assert!(reply.contains("reported no images"), "{reply}");
+    assert!(s.running().is_empty(), "nothing deployed");
+}

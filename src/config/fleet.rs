@@ -246,22 +246,18 @@ fn lower_stage(
     }
     for service in &mut selected {
         if service.image.is_none() && service.build.is_none() {
-            // FleetFlow's default: the service's name is the image, at `latest`.
-            let image = format!("{}:latest", service.name.value);
+            // FleetFlow would run `<name>:latest` from whatever registry answers: too easy a
+            // way to run a stranger's image, so it is said, not guessed.
             ctx.push(
-                super::diagnostic::ConfigDiagnostic::warning(
-                    ctx.file,
+                ctx.diag(
                     service.name.span.clone(),
-                    format!(
-                        "service `{}` has neither `image` nor `build`: it runs `{image}`",
-                        service.name.value
-                    ),
+                    format!("service `{}` has neither `image` nor `build`", service.name.value),
                 )
-                .with_help(
-                    "say `image \"registry/name:tag\"`, `version \"16\"` (the name as the image) or `build \"./path\"`",
-                ),
+                .with_help(format!(
+                    "FleetFlow would run `{}:latest`; say so with `version \"latest\"`, or give `image \"registry/name:tag\"` or `build \"./path\"`",
+                    service.name.value
+                )),
             );
-            service.image = Some(image);
         }
     }
     check_dependencies(ctx, &selected, Some((stage_name, shared)));

@@ -80,16 +80,21 @@ pub fn combine(
     let dir = relative.rsplit_once('/').map_or("", |(d, _)| d);
     let mut text = main.text.to_string();
     let mut parts = Vec::new();
-    let mut ok = true;
+    let (mut ok, mut read) = (true, 0);
     for node in &includes {
-        for path in resolve(files, dir, node, &main, diags) {
-            if parts.len() == MAX_INCLUDED {
-                diags.push(ConfigDiagnostic::error(
-                    &main,
-                    node.name_span.clone(),
-                    format!("more than {MAX_INCLUDED} included files"),
-                ));
-                return None;
+        let paths = resolve(files, dir, node, &main, diags);
+        read += paths.len();
+        if read > MAX_INCLUDED {
+            let message = format!("more than {MAX_INCLUDED} included files");
+            diags.push(ConfigDiagnostic::error(&main, arg_span(node), message));
+            return None;
+        }
+        for path in paths {
+            if !files.stays_inside(dir, &path) {
+                let message = format!("included file {path:?} is a link out of the fleet's .fleetflow/ directory");
+                diags.push(ConfigDiagnostic::error(&main, arg_span(node), message));
+                ok = false;
+                continue;
             }
             let included = match files.read(&path) {
                 Ok(Some(source)) => Arc::new(source),
@@ -133,8 +138,13 @@ pub fn combine(
     if !ok {
         return None;
     }
-    let mut file = SourceFile::from_text(main.path.clone(), &text);
-    file.display_name = main.display_name.clone();
+    // Built as it is: `from_text` would strip a byte-order mark the text still starts with and
+    // move every span.
+    let file = SourceFile {
+        path: main.path.clone(),
+        display_name: main.display_name.clone(),
+        text: Arc::from(text),
+    };
     Some(Combined {
         file: Arc::new(file),
         doc,
@@ -187,7 +197,7 @@ fn resolve(
     if pattern.is_empty()
         || pattern.starts_with('/')
         || pattern.contains('\\')
-        || pattern.split('/').any(|p| p == ".." || p.is_empty())
+        || pattern.split('/').any(|p| matches!(p, "" | "." | ".."))
     {
         error(
             diags,

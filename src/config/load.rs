@@ -28,6 +28,13 @@ pub trait ConfigFiles {
         let _ = relative;
         None
     }
+
+    /// Whether `relative` is really inside directory `base` (no link leads out of it). Files
+    /// that hold no links (memory, git objects) need not say.
+    fn stays_inside(&self, base: &str, relative: &str) -> bool {
+        let _ = (base, relative);
+        true
+    }
 }
 
 /// Files in a directory on disk.
@@ -52,19 +59,30 @@ impl ConfigFiles for DirFiles {
         } else {
             &self.root
         };
-        if let (Ok(root), Ok(real)) = (root.canonicalize(), path.canonicalize())
-            && !real.starts_with(&root)
-        {
+        let inside = match (root.canonicalize(), path.canonicalize()) {
+            (Ok(root), Ok(real)) => real.starts_with(&root),
+            _ => false,
+        };
+        if !inside {
             return Err(ReadError::Io {
                 path: path.display().to_string(),
-                source: std::io::Error::other(format!(
-                    "it is a link to {}, outside {}",
-                    real.display(),
-                    root.display()
-                )),
+                source: std::io::Error::other("it is a link out of the directory it is read from; not read"),
             });
         }
         read_source(&path).map(Some)
+    }
+
+    fn stays_inside(&self, base: &str, relative: &str) -> bool {
+        let root = if self.root.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            &self.root
+        };
+        if std::fs::symlink_metadata(root.join(relative)).is_err() {
+            return true; // nothing there: reading it says so
+        }
+        let at = |p: &str| root.join(p).canonicalize();
+        matches!((at(base), at(relative)), (Ok(base), Ok(real)) if real.starts_with(&base))
     }
 
     fn list(&self, relative: &str) -> Option<Vec<String>> {

@@ -134,7 +134,9 @@ impl<'a> Ctx<'a> {
 
     /// The span of `key` in `key=value`, when written bare; else the value's span.
     pub fn key_span(&self, key: &str, value: &Span) -> Span {
-        let before = &self.file.text[..value.start.min(self.file.text.len())];
+        let Some(before) = self.file.text.get(..value.start) else {
+            return value.clone();
+        };
         match before.strip_suffix('=').and_then(|b| b.strip_suffix(key)) {
             Some(head) => head.len()..head.len() + key.len(),
             None => value.clone(),

@@ -15,6 +15,8 @@ pub struct FoundCheckRun {
     pub id: u64,
     /// Its `output.text`.
     pub text: Option<String>,
+    /// The App that made it (`github-actions` for a workflow's token).
+    pub app: Option<String>,
 }
 
 /// An open pull request as the sweep needs it.
@@ -95,6 +97,7 @@ impl GitHub {
             Some(FoundCheckRun {
                 id: run.get("id").and_then(Value::as_u64)?,
                 text: run.pointer("/output/text").and_then(Value::as_str).map(str::to_owned),
+                app: run.pointer("/app/slug").and_then(Value::as_str).map(str::to_owned),
             })
         }))
     }

@@ -76,6 +76,8 @@ pub struct FakeCheckRun {
     pub title: Option<String>,
     pub summary: Option<String>,
     pub text: Option<String>,
+    /// The App that made it: `github-actions` for a workflow's token, else ours.
+    pub app_slug: String,
     pub annotations: Vec<Value>,
     /// Annotations per request, in order.
     pub annotation_batches: Vec<usize>,
@@ -555,6 +557,10 @@ async fn answer(gate: Arc<Gate>, method: Method, uri: Uri, headers: HeaderMap, b
                 title: None,
                 summary: None,
                 text: None,
+                app_slug: match &user_login {
+                    Some(_) => "github-actions".to_owned(),
+                    None => world.slug.clone(),
+                },
                 annotations: Vec::new(),
                 annotation_batches: Vec::new(),
             };

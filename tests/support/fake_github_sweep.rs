@@ -52,7 +52,8 @@ pub fn handle(
                 .filter(|c| c.repo == repo && c.head_sha == sha)
                 .filter(|c| name.as_ref().is_none_or(|n| *n == c.name))
                 .map(|c| json!({ "id": c.id, "name": c.name, "head_sha": c.head_sha, "status": c.status, "external_id": c.external_id,
-                    "output": { "title": c.title, "summary": c.summary, "text": c.text } }))
+                    "output": { "title": c.title, "summary": c.summary, "text": c.text },
+                    "app": { "slug": c.app_slug } }))
                 .collect();
             let total = runs.len();
             let runs: Vec<Value> = runs.into_iter().skip((page - 1) * per_page).take(per_page).collect();

@@ -46,12 +46,23 @@ impl Run<'_> {
                 "text": serde_json::to_string(&pushed).map_err(WorkflowError::failed)?,
             },
         });
-        let (gh, repo) = github_client(self.request)?;
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(WorkflowError::failed)?;
-        let said = match rt.block_on(gh.create_check_run(0, &repo, &body)) {
+        let wanted = self.request.event["inputs"]["sha"].as_str().unwrap_or_default();
+        if commit != wanted {
+            let said = format!(
+                "::warning::fleet action: the checkout is at {commit}, not the dispatch's sha {wanted}: nothing reported (check out `inputs.sha`)\n"
+            );
+            self.reporter.say(&said);
+            return Ok(());
+        }
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build();
+        let sent = match (github_client(self.request), rt) {
+            (Ok((gh, repo)), Ok(rt)) => rt
+                .block_on(gh.create_check_run(0, &repo, &body))
+                .map_err(|e| e.to_string()),
+            (Err(e), _) => Err(e.to_string()),
+            (_, Err(e)) => Err(e.to_string()),
+        };
+        let said = match sent {
             Ok(_) => format!("fleet action: reported {} pushed images on {commit}.", pushed.len()),
             Err(e) => format!(
                 "::warning::fleet action: the pushed images were not reported (the job needs `checks: write`): {e}"

@@ -177,9 +177,13 @@ pub fn release(
         for service in stage.services.iter().filter(built_here) {
             let name = &service.name.value;
             let want = crate::images::service_image(&project, stage, service, req.image_registry.as_deref(), &tag);
-            if !pushed.iter().any(|p| &p.service == name && p.image == want) {
+            // Without the digest the registry took, what the servers pull could not be checked.
+            if !pushed
+                .iter()
+                .any(|p| &p.service == name && p.image == want && p.digest.is_some())
+            {
                 return Err(ReleaseError::Build(format!(
-                    "the build run pushed no `{want}` for service `{name}`"
+                    "the build run reported no `{want}` with its digest for service `{name}`"
                 )));
             }
         }

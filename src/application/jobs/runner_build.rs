@@ -148,11 +148,15 @@ async fn take_images(github: &GitHub, req: &DeployRequest, run: &WorkflowRun) ->
         .find_check_run(req.installation_id, &req.repo, &req.sha, &name, &run.id.to_string())
         .await
         .map_err(|e| format!("cannot read what the build run pushed: {e}"))?
+        // Only a workflow's own token writes as `github-actions`: another App's check run of the
+        // same name is not the run's report.
+        .filter(|found| found.app.as_deref() == Some("github-actions"))
         .and_then(|found| found.text)
         .ok_or_else(|| {
             format!(
-                "the build run {} reported no images on `{}` (a check run `{name}`): does its workflow \
-                 pass the `sha` input to the fleetflow Action with `push: true` and `checks: write`?",
+                "the build run {} reported no images on `{}` (a check run `{name}` by github-actions): does \
+                 its workflow check out `inputs.sha` and run the fleetflow Action with `push: true`, with \
+                 `checks: write`?",
                 run.html_url,
                 short_sha(&req.sha)
             )
