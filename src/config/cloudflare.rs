@@ -215,8 +215,7 @@ fn lower_record(ctx: &mut Ctx, node: &RawNode) -> Option<DnsRecord> {
         );
     }
     if let (Some((true, _)), Some((_, span))) = (&proxied, &ttl) {
-        ctx.push(super::diagnostic::ConfigDiagnostic::warning(
-            ctx.file,
+        ctx.push(ctx.warning(
             span.clone(),
             "a proxied record's ttl is automatic: Cloudflare ignores `ttl` here",
         ));

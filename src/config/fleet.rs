@@ -372,8 +372,7 @@ fn check_infrastructure_refs(ctx: &mut Ctx, top: &Infrastructure, stages: &[Stag
     for infra in scopes {
         for scale in &infra.scales {
             if !all_servers.contains(scale.server.value.as_str()) {
-                ctx.push(super::diagnostic::ConfigDiagnostic::warning(
-                    ctx.file,
+                ctx.push(ctx.warning(
                     scale.server.span.clone(),
                     format!(
                         "`scale` names server `{}`, which this file does not define",
@@ -385,8 +384,7 @@ fn check_infrastructure_refs(ctx: &mut Ctx, top: &Infrastructure, stages: &[Stag
         for server in &infra.servers {
             for group in &server.deploy_services {
                 if !groups.iter().any(|g| &g.name.value == group) {
-                    ctx.push(super::diagnostic::ConfigDiagnostic::warning(
-                        ctx.file,
+                    ctx.push(ctx.warning(
                         server.name.span.clone(),
                         format!("`deploy-services \"{group}\"` names no service-group in this file"),
                     ));
@@ -438,15 +436,15 @@ fn merge_declaration(ctx: &mut Ctx, node: &RawNode, services: &mut Vec<Service>,
         services.push(service);
         return;
     };
-    let said = super::diagnostic::ConfigDiagnostic::warning(
-        ctx.file,
-        service.name.span.clone(),
-        format!(
-            "service `{}` is declared again: merged into its first declaration, this one's settings winning",
-            service.name.value
-        ),
-    )
-    .with_related(first.name.span.clone(), "first declared here");
+    let said = ctx
+        .warning(
+            service.name.span.clone(),
+            format!(
+                "service `{}` is declared again: merged into its first declaration, this one's settings winning",
+                service.name.value
+            ),
+        )
+        .with_related(first.name.span.clone(), "first declared here");
     ctx.push(said);
     let name = first.name.clone();
     *first = Service {

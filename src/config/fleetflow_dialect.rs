@@ -74,8 +74,7 @@ pub fn not_carried(ctx: &mut Ctx, parent: &str, node: &RawNode) -> bool {
     let Some((_, name, why)) = NOT_CARRIED.iter().find(|(p, n, _)| *p == parent && *n == node.name) else {
         return false;
     };
-    let warning = super::diagnostic::ConfigDiagnostic::warning(
-        ctx.file,
+    let warning = ctx.warning(
         node.name_span.clone(),
         format!("FleetFlow's `{name}` is read but not used: {why}"),
     );
@@ -92,11 +91,7 @@ pub fn props_not_carried(ctx: &mut Ctx, node: &RawNode) {
                 .find(|(_, n, _)| *n == key)
                 .map_or("", |(_, _, w)| *w);
             let span = ctx.key_span(key, &v.span);
-            ctx.push(super::diagnostic::ConfigDiagnostic::warning(
-                ctx.file,
-                span,
-                format!("FleetFlow's `{key}` is read but not used: {why}"),
-            ));
+            ctx.push(ctx.warning(span, format!("FleetFlow's `{key}` is read but not used: {why}")));
         }
     }
 }

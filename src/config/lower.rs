@@ -108,6 +108,11 @@ impl<'a> Ctx<'a> {
         ConfigDiagnostic::error(self.file, span, message)
     }
 
+    /// [`Ctx::diag`] for what validates but deserves a word.
+    pub fn warning(&self, span: Span, message: impl Into<String>) -> ConfigDiagnostic {
+        ConfigDiagnostic::warning(self.file, span, message)
+    }
+
     pub fn error(&mut self, span: Span, message: impl Into<String>) {
         let d = self.diag(span, message);
         self.diags.push(d);

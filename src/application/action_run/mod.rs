@@ -120,18 +120,14 @@ impl Run<'_> {
             .as_u64()
             .or_else(|| event["number"].as_u64())
             .ok_or_else(|| WorkflowError::failed("the event has no pull request number"))?;
-        let (gh, repo) = github_client(self.request)?;
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(WorkflowError::failed)?;
         let owner = CommentOwner {
             author: None,
             touch_unchanged: true,
         };
-        rt.block_on(upsert_plan_comment(&gh, 0, &repo, number, &owner, markdown))
-            .map(drop)
-            .map_err(WorkflowError::failed)
+        on_github(self.request, |gh, repo| async move {
+            upsert_plan_comment(&gh, 0, &repo, number, &owner, markdown).await
+        })
+        .map(drop)
     }
 
     /// A push: routes with `auto-deploy=#true` of fleets whose files changed, on the default
@@ -275,6 +271,19 @@ impl Run<'_> {
             prebuilt: None,
         })
     }
+}
+
+/// Runs `call` with the run's GitHub client on a runtime of its own (the Action is synchronous).
+fn on_github<T, F>(request: &ActionRequest, call: impl FnOnce(GitHub, RepoRef) -> F) -> Result<T, WorkflowError>
+where
+    F: std::future::Future<Output = Result<T, crate::github::GitHubError>>,
+{
+    let (gh, repo) = github_client(request)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(WorkflowError::failed)?;
+    rt.block_on(call(gh, repo)).map_err(WorkflowError::failed)
 }
 
 /// A GitHub client with the `github-token` input (GITHUB_API_URL, default api.github.com), and

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde_json::json;
 
-use super::{Run, github_client};
+use super::{Run, on_github};
 use crate::application::deploy::release::PushedImage;
 use crate::application::image_build::BuildOutcome;
 use crate::application::report::WorkflowError;
@@ -54,14 +54,10 @@ impl Run<'_> {
             self.reporter.say(&said);
             return Ok(());
         }
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build();
-        let sent = match (github_client(self.request), rt) {
-            (Ok((gh, repo)), Ok(rt)) => rt
-                .block_on(gh.create_check_run(0, &repo, &body))
-                .map_err(|e| e.to_string()),
-            (Err(e), _) => Err(e.to_string()),
-            (_, Err(e)) => Err(e.to_string()),
-        };
+        let body = &body;
+        let sent = on_github(self.request, |gh, repo| async move {
+            gh.create_check_run(0, &repo, body).await
+        });
         let said = match sent {
             Ok(_) => format!("fleet action: reported {} pushed images on {commit}.", pushed.len()),
             Err(e) => format!(
